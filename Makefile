@@ -1,0 +1,39 @@
+# One entry point for newcomers: `make demo` and `make test` set everything up themselves.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO   ?= demo
+
+.PHONY: install demo test dev bench validate clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/pssync demo --dir $(DEMO)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+
+dev: $(STAMP)
+	@test -f $(DEMO)/warehouse.duckdb || $(BIN)/pssync demo --dir $(DEMO)
+	DAGSTER_HOME=$(abspath $(DEMO))/dagster_home \
+	PSSYNC_LANDING_DIR=$(abspath $(DEMO))/landing \
+	PSSYNC_WAREHOUSE=$(abspath $(DEMO))/warehouse.duckdb \
+	PSSYNC_OUTPUT_DIR=$(abspath $(DEMO))/output \
+	$(BIN)/dagster dev -w workspace.yaml
+
+validate: $(STAMP)
+	$(BIN)/dagster definitions validate -w workspace.yaml
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache

@@ -1,0 +1,36 @@
+"""Deterministic JSON and CSV text for the source drops."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import polars as pl
+
+
+def dumps(obj) -> str:
+    return json.dumps(obj, ensure_ascii=False, indent=None, separators=(", ", ": "))
+
+
+def write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def report_json(df: pl.DataFrame) -> str:
+    """A Workday report-as-a-service document: every value a string, "" for null."""
+    if df.height == 0:
+        return '{"Report_Entry": []}\n'
+    enc = df.select(pl.struct([pl.col(c).cast(pl.Utf8).fill_null("") for c in df.columns]).struct.json_encode().alias("j"))
+    return '{"Report_Entry": [\n' + ",\n".join(enc["j"].to_list()) + "\n]}\n"
+
+
+def write_csv(path: Path, df: pl.DataFrame) -> None:
+    """UTF-8, comma-separated, RFC 4180 quoting, labelled headers as given."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    df.write_csv(tmp, quote_style="necessary", line_terminator="\r\n", null_value="")
+    os.replace(tmp, path)

@@ -1,0 +1,105 @@
+"""The PSA database: its schema (SQLAlchemy Core) and a bulk loader for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import polars as pl
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+resources = sa.Table(
+    "resources", metadata,
+    sa.Column("resource_id", sa.Integer, primary_key=True),
+    sa.Column("hr_employee_id", sa.Text, nullable=True),
+    sa.Column("full_name", sa.Text), sa.Column("role", sa.Text), sa.Column("region", sa.Text),
+    sa.Column("active", sa.Boolean), sa.Column("updated_at", sa.DateTime, nullable=False))
+projects = sa.Table(
+    "projects", metadata,
+    sa.Column("project_id", sa.Integer, primary_key=True),
+    sa.Column("project_code", sa.Text, unique=True), sa.Column("name", sa.Text), sa.Column("crm_account_id", sa.Text),
+    sa.Column("crm_contract_id", sa.Text, nullable=True), sa.Column("legal_entity", sa.Text),
+    sa.Column("billing_type", sa.Text), sa.Column("status", sa.Text), sa.Column("start_date", sa.Date),
+    sa.Column("end_date", sa.Date, nullable=True), sa.Column("currency", sa.Text), sa.Column("practice", sa.Text),
+    sa.Column("updated_at", sa.DateTime, nullable=False))
+assignments = sa.Table(
+    "assignments", metadata,
+    sa.Column("assignment_id", sa.Integer, primary_key=True),
+    sa.Column("project_id", sa.Integer), sa.Column("resource_id", sa.Integer), sa.Column("role", sa.Text),
+    sa.Column("start_date", sa.Date), sa.Column("end_date", sa.Date), sa.Column("hours_per_week", sa.Numeric(6, 2)),
+    sa.Column("updated_at", sa.DateTime, nullable=False))
+time_entries = sa.Table(
+    "time_entries", metadata,
+    sa.Column("time_entry_id", sa.BigInteger, primary_key=True),
+    sa.Column("resource_id", sa.Integer), sa.Column("project_id", sa.Integer), sa.Column("task_code", sa.Text),
+    sa.Column("date_performed", sa.Date), sa.Column("time_in_minutes", sa.Integer), sa.Column("billable", sa.Boolean),
+    sa.Column("status", sa.Text), sa.Column("submitted_at", sa.DateTime, nullable=True),
+    sa.Column("approved_at", sa.DateTime, nullable=True), sa.Column("approver_resource_id", sa.Integer, nullable=True),
+    sa.Column("notes", sa.Text, nullable=True), sa.Column("revision", sa.Integer),
+    sa.Column("deleted_at", sa.DateTime, nullable=True), sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Index("ix_time_entries_updated_at", "updated_at"))
+milestones = sa.Table(
+    "milestones", metadata,
+    sa.Column("milestone_id", sa.Integer, primary_key=True),
+    sa.Column("project_id", sa.Integer), sa.Column("name", sa.Text), sa.Column("amount_in_cents", sa.BigInteger),
+    sa.Column("currency", sa.Text), sa.Column("due_date", sa.Date), sa.Column("status", sa.Text),
+    sa.Column("accepted_at", sa.DateTime, nullable=True), sa.Column("updated_at", sa.DateTime, nullable=False))
+expenses = sa.Table(
+    "expenses", metadata,
+    sa.Column("expense_id", sa.Integer, primary_key=True),
+    sa.Column("resource_id", sa.Integer), sa.Column("project_id", sa.Integer), sa.Column("expense_date", sa.Date),
+    sa.Column("category", sa.Text), sa.Column("amount_in_cents", sa.BigInteger), sa.Column("currency", sa.Text),
+    sa.Column("billable", sa.Boolean), sa.Column("status", sa.Text), sa.Column("approved_at", sa.DateTime, nullable=True),
+    sa.Column("deleted_at", sa.DateTime, nullable=True), sa.Column("updated_at", sa.DateTime, nullable=False))
+
+TABLES = [resources, projects, assignments, time_entries, milestones, expenses]
+
+
+def _text_frame(df: pl.DataFrame, sqlite: bool) -> pl.DataFrame:
+    """Dates and timestamps as ISO text (what both SQLAlchemy dialects read back); booleans as 0/1 in SQLite."""
+    cols = []
+    for name, dtype in df.schema.items():
+        c = pl.col(name)
+        if dtype == pl.Date:
+            c = c.dt.strftime("%Y-%m-%d")
+        elif isinstance(dtype, pl.Datetime):
+            c = c.dt.strftime("%Y-%m-%d %H:%M:%S.%6f" if sqlite else "%Y-%m-%d %H:%M:%S+00")
+        elif dtype == pl.Boolean and sqlite:
+            c = c.cast(pl.Int8)
+        cols.append(c.alias(name))
+    return df.select(cols)
+
+
+def load(url: str, frames: dict[str, pl.DataFrame]) -> None:
+    """(Re)create the PSA schema at ``url`` and bulk-load the frames (ADBC for SQLite, COPY for PostgreSQL)."""
+    engine = sa.create_engine(url)
+    sqlite = engine.dialect.name == "sqlite"
+    if sqlite:
+        Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
+    metadata.drop_all(engine)
+    metadata.create_all(engine)
+    if sqlite:
+        import adbc_driver_sqlite.dbapi as adbc
+
+        with adbc.connect(engine.url.database) as conn:
+            for table in TABLES:
+                df = _text_frame(frames[table.name].select([c.name for c in table.columns]), sqlite=True)
+                df.write_database(table.name, conn, engine="adbc", if_table_exists="append")
+            conn.commit()
+    else:
+        raw = engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            for table in TABLES:
+                df = _text_frame(frames[table.name].select([c.name for c in table.columns]), sqlite=False)
+                buf = io.BytesIO()
+                df.write_csv(buf, include_header=False, null_value="\\N", quote_style="necessary")
+                cols = ", ".join(c.name for c in table.columns)
+                with cur.copy(f"COPY {table.name} ({cols}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as cp:
+                    cp.write(buf.getvalue())
+            raw.commit()
+        finally:
+            raw.close()
+    engine.dispose()
