@@ -129,7 +129,7 @@ def make_work(cfg: EstateConfig, people: People, com: Commercial, n_days: int) -
     appr = sub + rng.integers(3600, 5 * DAY, size=len(who))
     rejected = rng.random(len(who)) < 0.007
     end_sec = n_days * DAY - 1
-    status = np.where(sub > end_sec, "draft", np.where(rejected, "rejected", np.where(appr > end_sec, "submitted", "approved")))
+    status = np.where(sub > end_sec, "draft", np.where(appr > end_sec, "submitted", np.where(rejected, "rejected", "approved")))
     managers = people.manager[who]
     frame = pl.DataFrame({
         "worker": who.astype(np.int32),
@@ -147,8 +147,8 @@ def make_work(cfg: EstateConfig, people: People, com: Commercial, n_days: int) -
         "approver": np.where(managers >= 0, managers + 1, -1),
         "revision": np.ones(len(who), dtype=np.int32),
         "deleted_sec": np.full(len(who), -1, dtype=np.int64),
-        "notes": np.where(rng.random(len(who)) < 0.05, "client workshop", None),
-    }).sort(["day", "worker"]).with_row_index("time_entry_id", offset=1).with_columns(
+        "_note": rng.random(len(who)) < 0.05,
+    }).with_columns(notes=pl.when(pl.col("_note")).then(pl.lit("client workshop")).otherwise(pl.lit(None, pl.Utf8))).drop("_note").sort(["day", "worker"]).with_row_index("time_entry_id", offset=1).with_columns(
         pl.col("time_entry_id").cast(pl.Int64),
         updated_sec=pl.max_horizontal("submitted_sec", "approved_sec", "rejected_sec",
                                       pl.col("day").cast(pl.Int64) * DAY + 18 * 3600),

@@ -1,0 +1,1 @@
+"""Extract: every source object lands in the append-only raw layer."""

@@ -1,0 +1,318 @@
+"""Loading source objects into the append-only raw layer, one transaction per load.
+
+Files are skipped by content hash; PSA rows and CRM record versions are appended only when
+their content is new for their key. Rows that break a format rule go to
+``quarantine.extract_rejects`` and ``ops.exceptions``; the rest flow on. Watermarks advance
+in the same transaction that loads the rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from assets.extract.parse import FileRejected, file_date, read_file
+from assets.extract.specs import BOOL, DATE, INT, JSON, NUM, PERCENT, TEXT, TS, YESNO, SourceObject
+from resources.landing import LandingFolder, file_sha256
+from resources.psa import PsaDatabase
+
+PSA_LOOKBACK = timedelta(hours=2)
+LINEAGE = ("_source VARCHAR, _extract_id VARCHAR, _extracted_at TIMESTAMP, _source_file VARCHAR, _row_number BIGINT, "
+           "_record_key VARCHAR, _record_hash VARCHAR, _source_ts TIMESTAMP, _file_date DATE, _extra VARCHAR")
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+@dataclass
+class LoadResult:
+    """What one extraction did, as ``ops.sync_runs`` and the Dagster metadata report it."""
+
+    source: str
+    object: str
+    extract_id: str
+    started_at: datetime
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    files_loaded: int = 0
+    files_skipped: int = 0
+    watermark_before: str | None = None
+    watermark_after: str | None = None
+    latest_source_ts: datetime | None = None
+    rejected_files: list[str] = field(default_factory=list)
+
+    @property
+    def lag(self) -> timedelta | None:
+        return None if self.latest_source_ts is None else now_utc() - self.latest_source_ts
+
+
+def raw_column_type(spec: SourceObject, f) -> str:
+    """PSA rows arrive typed; file rows are kept as the source wrote them (text) after validation."""
+    if spec.kind != "psa_table":
+        return TEXT
+    return {JSON: TEXT, YESNO: TEXT, PERCENT: TEXT}.get(f.type, f.type)
+
+
+def ensure_raw_table(con: duckdb.DuckDBPyConnection, spec: SourceObject) -> None:
+    cols = ", ".join(f'"{f.column}" {raw_column_type(spec, f)}' for f in spec.fields)
+    con.execute(f"CREATE TABLE IF NOT EXISTS {spec.table} ({cols}, {LINEAGE})")
+
+
+def violation_sql(spec: SourceObject) -> str:
+    """The first format rule a row breaks, as 'rule|message', or NULL."""
+    cases = []
+    for f in spec.fields:
+        c = f'"{f.column}"'
+        shown = f"'{f.label} ''' || {c} || ''''"
+        if f.required:
+            cases.append(f"WHEN {c} IS NULL THEN 'missing_value|{f.label} is required but empty'")
+        if f.type in (TEXT,):
+            continue
+        if f.type == BOOL:
+            bad, rule, what = f"TRY_CAST({c} AS BOOLEAN) IS NULL", "invalid_boolean", "true/false"
+        elif f.type == YESNO:
+            bad, rule, what = f"{c} NOT IN ('Yes', 'No')", "invalid_yes_no", "Yes/No"
+        elif f.type == PERCENT:
+            bad, rule, what = f"NOT regexp_full_match({c}, '-?[0-9]+(\\.[0-9]+)?%')", "invalid_percent", "percentage such as 20%"
+        elif f.type == JSON:
+            bad, rule, what = f"NOT json_valid({c})", "invalid_json", "JSON document"
+        elif f.type == DATE:
+            bad, rule, what = f"TRY_CAST({c} AS DATE) IS NULL OR NOT regexp_full_match({c}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}')", "invalid_date", "YYYY-MM-DD date"
+        elif f.type == TS:
+            bad, rule, what = f"TRY_CAST({c} AS TIMESTAMP) IS NULL", "invalid_timestamp", "ISO 8601 timestamp"
+        elif f.type == INT:
+            bad, rule, what = f"TRY_CAST({c} AS BIGINT) IS NULL", "wrong_type", "whole number"
+        else:  # decimals and numbers
+            bad, rule, what = f"TRY_CAST({c} AS {f.type if f.type != NUM else 'DOUBLE'}) IS NULL", "wrong_type", "number"
+        cases.append(f"WHEN {c} IS NOT NULL AND ({bad}) THEN '{rule}|' || {shown} || ' is not a valid {what}'")
+    return "CASE " + " ".join(cases) + " END" if cases else "NULL"
+
+
+def key_sql(spec: SourceObject, alias: str = "") -> str:
+    p = f"{alias}." if alias else ""
+    return " || '|' || ".join(f"coalesce(CAST({p}\"{spec.field(k).column}\" AS VARCHAR), '')" for k in spec.key)
+
+
+def hash_sql(spec: SourceObject) -> str:
+    parts = ", ".join(f"coalesce(CAST(\"{f.column}\" AS VARCHAR), '\u2400')" for f in spec.fields)
+    return f"md5(concat_ws('\u241f', {parts}, coalesce(_extra, '')))"
+
+
+def source_ts_sql(spec: SourceObject) -> str:
+    if spec.source_ts:
+        return f"TRY_CAST(\"{spec.field(spec.source_ts).column}\" AS TIMESTAMP)"
+    return "CAST(_file_date AS TIMESTAMP)"
+
+
+def _record_exceptions(con, spec: SourceObject, rows: list[tuple], seen: datetime) -> None:
+    """Upsert exceptions: (record_key, rule, message, file, row_number) for layer 'extract'."""
+    if not rows:
+        return
+    frame = pl.DataFrame(rows, schema=["record_key", "rule", "message", "file", "row_number"], orient="row")
+    con.register("_exc", frame.to_arrow())
+    con.execute(
+        """
+        INSERT INTO ops.exceptions AS e
+        SELECT 'extract', ?, ?, record_key, rule, message, ?, file, row_number, ?, ?, NULL FROM _exc
+        ON CONFLICT (layer, source, object, record_key, rule) DO UPDATE SET
+            message = excluded.message, last_seen = excluded.last_seen, file = excluded.file,
+            row_number = excluded.row_number, resolved_at = NULL
+        """, [spec.source, spec.object, spec.owner, seen, seen])
+    con.unregister("_exc")
+
+
+def _insert_frame(con, spec: SourceObject, frame: pl.DataFrame, res: LoadResult, extracted_at: datetime) -> int:
+    """Validate a batch of rows (columns ``_source_file`` and ``_file_date`` say where each came from),
+    insert the good rows, quarantine the rest."""
+    con.register("_in", frame.to_arrow())
+    cols = ", ".join(f'"{f.column}"' for f in spec.fields)
+    cast_cols = ", ".join(
+        f'CAST("{f.column}" AS {raw_column_type(spec, f)}) AS "{f.column}"' for f in spec.fields)
+    violation = violation_sql(spec) if spec.kind != "psa_table" else "NULL"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _checked AS
+        SELECT {cast_cols}, _row_number, _extra, {violation} AS _violation,
+               CAST(_file_date AS DATE) AS _file_date, _source_file
+        FROM _in""")
+    con.unregister("_in")
+    novelty = ""
+    if spec.dedupe == "record":
+        novelty = f"AND NOT EXISTS (SELECT 1 FROM {spec.table} r WHERE r._record_key = c._record_key AND r._record_hash = c._record_hash)"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _keyed AS
+        SELECT *, {key_sql(spec)} AS _record_key, {hash_sql(spec)} AS _record_hash FROM _checked""")
+    # file objects keep every row of every file (snapshots); record objects keep each content once
+    distinct = "DISTINCT ON (_record_key, _record_hash)" if spec.dedupe == "record" else ""
+    loaded = con.execute(f"""
+        INSERT INTO {spec.table}
+        SELECT {cols}, ?, ?, ?, _source_file, _row_number, _record_key, _record_hash, {source_ts_sql(spec)}, _file_date, _extra
+        FROM (SELECT {distinct} * FROM _keyed c WHERE _violation IS NULL {novelty}
+              ORDER BY _record_key, _record_hash, _source_file, _row_number)""",
+        [spec.source, res.extract_id, extracted_at]).fetchone()[0]
+    bad = con.execute("""
+        SELECT _record_key, split_part(_violation, '|', 1), split_part(_violation, '|', 2), _row_number,
+               _source_file, to_json(k)::VARCHAR
+        FROM _keyed k WHERE _violation IS NOT NULL ORDER BY _source_file, _row_number""").fetchall()
+    if bad:
+        con.executemany(
+            "INSERT INTO quarantine.extract_rejects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(spec.name, f, rn, key, rule, msg, rec, res.extract_id, extracted_at) for key, rule, msg, rn, f, rec in bad])
+        _record_exceptions(con, spec, [(key or f"{f}#{rn}", rule, f"{f} row {rn}: {msg}", f, rn)
+                                       for key, rule, msg, rn, f, _ in bad], extracted_at)
+    ts = con.execute(f"SELECT max({source_ts_sql(spec)}) FROM _checked WHERE _violation IS NULL").fetchone()[0]
+    if ts is not None and (res.latest_source_ts is None or ts > res.latest_source_ts):
+        res.latest_source_ts = ts
+    con.execute("DROP TABLE _checked; DROP TABLE _keyed")
+    res.rows_read += frame.height
+    res.rows_loaded += loaded
+    res.rows_quarantined += len(bad)
+    return loaded
+
+
+def _get_watermark(con, spec: SourceObject) -> str | None:
+    row = con.execute("SELECT watermark FROM ops.watermarks WHERE object = ?", [spec.name]).fetchone()
+    return row[0] if row else None
+
+
+def _finish(con, spec: SourceObject, res: LoadResult, run_id: str | None) -> None:
+    if res.watermark_after is not None and res.watermark_after != res.watermark_before:
+        con.execute("""INSERT INTO ops.watermarks VALUES (?, ?, ?)
+                       ON CONFLICT (object) DO UPDATE SET watermark = excluded.watermark, updated_at = excluded.updated_at""",
+                    [spec.name, res.watermark_after, now_utc()])
+    con.execute("INSERT INTO ops.sync_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+        spec.source, spec.object, run_id, res.extract_id, res.started_at, now_utc(), res.rows_read, res.rows_loaded,
+        res.rows_quarantined, res.files_loaded, res.files_skipped, res.watermark_before, res.watermark_after,
+        res.latest_source_ts, res.lag])
+
+
+def new_result(spec: SourceObject) -> LoadResult:
+    started = now_utc()
+    return LoadResult(spec.source, spec.object, f"{spec.name}-{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}", started)
+
+
+def load_files(con: duckdb.DuckDBPyConnection, spec: SourceObject, landing: LandingFolder,
+               run_id: str | None = None, fail_after_insert=None) -> LoadResult:
+    """Load every landed file of ``spec`` not loaded before, in one transaction."""
+    res = new_result(spec)
+    ensure_raw_table(con, spec)
+    res.watermark_before = _get_watermark(con, spec)
+    seen = {(f, h): s for f, h, s in con.execute(
+        "SELECT file, content_hash, status FROM ops.loaded_files WHERE object = ?", [spec.name]).fetchall()}
+    hashes = {h for _, h in seen}
+    extracted_at = now_utc()
+    con.begin()
+    try:
+        watermark = res.watermark_before
+        frames, files = [], []
+        for path in landing.files(spec.pattern):
+            rel = landing.relative(path)
+            digest = file_sha256(path)
+            if (rel, digest) in seen:
+                res.files_skipped += 1
+                continue
+            status = "loaded"
+            if digest in hashes:
+                status = "duplicate"
+                res.files_skipped += 1
+            else:
+                try:
+                    frames.append(read_file(spec, path).with_columns(
+                        _source_file=pl.lit(rel), _file_date=pl.lit(file_date(spec, rel), dtype=pl.Date)))
+                    res.files_loaded += 1
+                except FileRejected as exc:
+                    status = "rejected"
+                    res.rejected_files.append(rel)
+                    _record_exceptions(con, spec, [(rel, exc.rule, f"{rel}: {exc.message}", rel, None)], extracted_at)
+            hashes.add(digest)
+            files.append((rel, digest, status, frames[-1].height if status == "loaded" else 0))
+            marker = rel.split("/")[1] if spec.kind == "crm_pages" else rel
+            if watermark is None or marker > watermark:
+                watermark = marker
+        if frames:
+            _insert_frame(con, spec, pl.concat(frames, how="vertical"), res, extracted_at)
+        if files:
+            con.executemany("INSERT INTO ops.loaded_files VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            [(spec.name, rel, digest, res.extract_id, extracted_at, rows, status)
+                             for rel, digest, status, rows in files])
+        if fail_after_insert is not None:
+            fail_after_insert(spec.name)
+        res.watermark_after = watermark
+        _finish(con, spec, res, run_id)
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    return res
+
+
+def _psa_query(spec: SourceObject, watermark: str | None, dialect: str) -> str:
+    cols = ", ".join(f.column for f in spec.fields)
+    q = f"SELECT {cols} FROM {spec.pattern}"
+    if watermark:
+        since = (datetime.fromisoformat(watermark) - PSA_LOOKBACK)
+        literal = since.strftime("%Y-%m-%d %H:%M:%S")
+        q += f" WHERE updated_at > '{literal}'"
+    return q + f" ORDER BY {spec.key[0]}"
+
+
+def _normalise_psa(spec: SourceObject, frame: pl.DataFrame) -> pl.DataFrame:
+    """Driver types differ (SQLite hands back text dates, 0/1 booleans): bring them to the declared types."""
+    out = []
+    for f in spec.fields:
+        c = pl.col(f.column)
+        dtype = frame.schema[f.column]
+        if dtype == pl.Binary:
+            c = c.cast(pl.Utf8)
+        if f.type == INT:
+            c = c.cast(pl.Int64)
+        elif f.type == BOOL:
+            c = c.cast(pl.Int64).cast(pl.Boolean) if dtype != pl.Boolean else c
+        elif f.type == DATE:
+            c = c.cast(pl.Utf8).str.slice(0, 10).str.to_date("%Y-%m-%d") if dtype != pl.Date else c
+        elif f.type == TS:
+            if isinstance(dtype, pl.Datetime):
+                c = c.dt.replace_time_zone(None) if dtype.time_zone else c
+            else:
+                c = c.cast(pl.Utf8).str.slice(0, 19).str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="us")
+        elif f.type.startswith("DECIMAL"):
+            c = c.cast(pl.Utf8)
+        else:
+            c = c.cast(pl.Utf8)
+        out.append(c.alias(f.column))
+    return frame.select(out).with_columns(_row_number=pl.int_range(1, pl.len() + 1, dtype=pl.Int64),
+                                          _extra=pl.lit(None, pl.Utf8))
+
+
+def load_psa(con: duckdb.DuckDBPyConnection, spec: SourceObject, psa: PsaDatabase, run_id: str | None = None,
+             fail_after_insert=None) -> LoadResult:
+    """Incremental PSA load: rows updated since the watermark minus the lookback, new content only."""
+    res = new_result(spec)
+    ensure_raw_table(con, spec)
+    res.watermark_before = _get_watermark(con, spec)
+    frame = _normalise_psa(spec, psa.read(_psa_query(spec, res.watermark_before, psa.dialect)))
+    extracted_at = now_utc()
+    con.begin()
+    try:
+        _insert_frame(con, spec, frame.with_columns(_source_file=pl.lit(f"{psa.dialect}:{spec.pattern}"),
+                                                    _file_date=pl.lit(None, dtype=pl.Date)), res, extracted_at)
+        res.files_loaded = 1
+        newest = frame["updated_at"].max() if frame.height else None
+        wm = res.watermark_before
+        if newest is not None and (wm is None or newest.isoformat(sep=" ") > wm):
+            wm = newest.isoformat(sep=" ")
+        res.watermark_after = wm
+        if fail_after_insert is not None:
+            fail_after_insert(spec.pattern)
+        _finish(con, spec, res, run_id)
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    return res

@@ -1,0 +1,76 @@
+-- Schemas of every layer, and the operational tables the integration team reads.
+CREATE SCHEMA IF NOT EXISTS raw;
+CREATE SCHEMA IF NOT EXISTS canonical;
+CREATE SCHEMA IF NOT EXISTS quarantine;
+CREATE SCHEMA IF NOT EXISTS recon;
+CREATE SCHEMA IF NOT EXISTS billing;
+CREATE SCHEMA IF NOT EXISTS marts;
+CREATE SCHEMA IF NOT EXISTS ops;
+
+-- one row per source extraction
+CREATE TABLE IF NOT EXISTS ops.sync_runs (
+    source            VARCHAR NOT NULL,
+    object            VARCHAR NOT NULL,
+    run_id            VARCHAR,
+    extract_id        VARCHAR NOT NULL PRIMARY KEY,
+    started_at        TIMESTAMP NOT NULL,
+    finished_at       TIMESTAMP NOT NULL,
+    rows_read         BIGINT NOT NULL,
+    rows_loaded       BIGINT NOT NULL,
+    rows_quarantined  BIGINT NOT NULL,
+    files_loaded      INTEGER NOT NULL,
+    files_skipped     INTEGER NOT NULL,
+    watermark_before  VARCHAR,
+    watermark_after   VARCHAR,
+    latest_source_ts  TIMESTAMP,
+    source_freshness_lag INTERVAL
+);
+
+-- every record quarantined or flagged, from any layer; resolved, never deleted
+CREATE TABLE IF NOT EXISTS ops.exceptions (
+    layer        VARCHAR NOT NULL,
+    source       VARCHAR NOT NULL,
+    object       VARCHAR NOT NULL,
+    record_key   VARCHAR NOT NULL,
+    rule         VARCHAR NOT NULL,
+    message      VARCHAR NOT NULL,
+    owner        VARCHAR,
+    file         VARCHAR,
+    row_number   BIGINT,
+    first_seen   TIMESTAMP NOT NULL,
+    last_seen    TIMESTAMP NOT NULL,
+    resolved_at  TIMESTAMP,
+    PRIMARY KEY (layer, source, object, record_key, rule)
+);
+
+-- incremental state: advances only in the transaction that loads the rows
+CREATE TABLE IF NOT EXISTS ops.watermarks (
+    object      VARCHAR NOT NULL PRIMARY KEY,
+    watermark   VARCHAR NOT NULL,
+    updated_at  TIMESTAMP NOT NULL
+);
+
+-- every landed file seen, by content: the same bytes are never loaded twice
+CREATE TABLE IF NOT EXISTS ops.loaded_files (
+    object        VARCHAR NOT NULL,
+    file          VARCHAR NOT NULL,
+    content_hash  VARCHAR NOT NULL,
+    extract_id    VARCHAR NOT NULL,
+    loaded_at     TIMESTAMP NOT NULL,
+    rows_loaded   BIGINT NOT NULL,
+    status        VARCHAR NOT NULL,  -- loaded | duplicate | rejected
+    PRIMARY KEY (object, file, content_hash)
+);
+
+-- rows the extract could not accept, kept whole (as JSON text) so nothing is lost
+CREATE TABLE IF NOT EXISTS quarantine.extract_rejects (
+    object        VARCHAR NOT NULL,
+    file          VARCHAR,
+    row_number    BIGINT,
+    record_key    VARCHAR,
+    rule          VARCHAR NOT NULL,
+    message       VARCHAR NOT NULL,
+    record        VARCHAR,
+    extract_id    VARCHAR NOT NULL,
+    quarantined_at TIMESTAMP NOT NULL
+);
