@@ -23,12 +23,16 @@ class EstateConfig:
     employees: int = 200
     months: int = 12
     seed: int = 42
-    end_date: date = DEFAULT_END_DATE
+    end_date: date | None = DEFAULT_END_DATE
     anomaly_rate: float = 0.01
     psa_url: str | None = None
     crm_page_size: int = 2000
     progress: bool = True
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.end_date is None:
+            object.__setattr__(self, "end_date", DEFAULT_END_DATE)
 
     @property
     def start_date(self) -> date:

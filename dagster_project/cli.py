@@ -1,0 +1,158 @@
+"""The ``pssync`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {text!r}") from exc
+
+
+def _settings_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("settings (default: the PSSYNC_* environment variable, else the embedded default)")
+    g.add_argument("--landing-dir", help="landing folder of the source drops (PSSYNC_LANDING_DIR)")
+    g.add_argument("--warehouse", help="DuckDB warehouse file (PSSYNC_WAREHOUSE)")
+    g.add_argument("--psa-url", help="SQLAlchemy URL of the PSA database (PSSYNC_PSA_URL)")
+    g.add_argument("--output-dir", help="where batch files and reports go (PSSYNC_OUTPUT_DIR)")
+    g.add_argument("--reporting-currency", help="reporting currency, default USD (PSSYNC_REPORTING_CURRENCY)")
+    g.add_argument("--staffing-threshold", type=int, help="probability %% for the staffing forecast (PSSYNC_STAFFING_THRESHOLD)")
+    g.add_argument("--erp-staging-url", help="SQLAlchemy URL of the ERP staging table (PSSYNC_ERP_STAGING_URL)")
+
+
+def _apply(args) -> None:
+    from dagster_project.pipeline import SETTINGS, apply_settings
+
+    apply_settings(**{k: getattr(args, k, None) for k in SETTINGS})
+
+
+def cmd_generate(args) -> int:
+    from estate import EstateConfig, generate_estate
+
+    cfg = EstateConfig(out=Path(args.out), employees=args.employees, months=args.months, seed=args.seed,
+                       end_date=args.end_date, anomaly_rate=args.anomaly_rate, psa_url=args.psa_url,
+                       progress=not args.quiet)
+    t0 = time.perf_counter()
+    manifest = generate_estate(cfg)
+    est = manifest["estate"]
+    print(f"estate written to {args.out} in {time.perf_counter() - t0:.1f}s: {est['employees']} employees, "
+          f"{est['start_date']}..{est['end_date']}, {est['time_entries']:,} time entries, "
+          f"{est['invoices']:,} invoices; ground truth in {args.out}/_truth/manifest.json")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from dagster_project.pipeline import run_pipeline, yesterday_utc
+
+    _apply(args)
+    as_of = args.as_of or yesterday_utc()
+    result = run_pipeline(as_of, selection=args.select, raise_on_error=False)
+    _print_run(result)
+    return 0 if result.success else 1
+
+
+def _print_run(result) -> None:
+    for event in result.get_asset_materialization_events():
+        mat = event.event_specific_data.materialization
+        rows = mat.metadata.get("dagster/row_count")
+        print(f"  materialized {mat.asset_key.to_user_string():45s} rows={rows.value if rows else '-'}")
+    failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    for step in failed:
+        print(f"  FAILED {step}", file=sys.stderr)
+
+
+def cmd_demo(args) -> int:
+    import os
+
+    from dagster_project.pipeline import run_pipeline
+    from estate import EstateConfig, generate_estate
+    from estate.config import DEFAULT_END_DATE
+
+    root = Path(args.dir).resolve()
+    landing = root / "landing"
+    if not (landing / "_truth" / "manifest.json").exists():
+        print(f"generating the demo estate ({args.employees} employees x {args.months} months) in {landing} ...")
+        generate_estate(EstateConfig(out=landing, employees=args.employees, months=args.months, seed=args.seed))
+    os.environ.setdefault("PSSYNC_LANDING_DIR", str(landing))
+    os.environ.setdefault("PSSYNC_WAREHOUSE", str(root / "warehouse.duckdb"))
+    os.environ.setdefault("PSSYNC_OUTPUT_DIR", str(root / "output"))
+    os.environ.setdefault("DAGSTER_HOME", str(root / "dagster_home"))
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    as_of = DEFAULT_END_DATE
+    print(f"running the pipeline in process for as-of {as_of} ...")
+    result = run_pipeline(as_of, raise_on_error=False)
+    _print_run(result)
+    print("\nsummary")
+    print(f"  landing folder : {landing}")
+    print(f"  warehouse      : {os.environ['PSSYNC_WAREHOUSE']}")
+    print(f"  outputs        : {os.environ['PSSYNC_OUTPUT_DIR']}")
+    print(f"  open the UI    : make dev   (dagster dev over this warehouse, http://127.0.0.1:3000)")
+    _print_warehouse_summary(os.environ["PSSYNC_WAREHOUSE"])
+    return 0 if result.success else 1
+
+
+def _print_warehouse_summary(path: str) -> None:
+    import duckdb
+
+    con = duckdb.connect(path, read_only=True)
+    try:
+        rows = con.execute("""SELECT source || '.' || object, sum(rows_loaded), sum(rows_quarantined)
+                              FROM ops.sync_runs GROUP BY 1 ORDER BY 1""").fetchall()
+        print("  raw layer (rows loaded / quarantined, all runs):")
+        for name, loaded, bad in rows:
+            print(f"    {name:28s} {loaded:>10,} {bad:>6,}")
+        n_exc = con.execute("SELECT count(*) FROM ops.exceptions WHERE resolved_at IS NULL").fetchone()[0]
+        print(f"  open exceptions: {n_exc}  (SELECT * FROM ops.exceptions)")
+    finally:
+        con.close()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pssync", description="Keep time, billing and planning in step across "
+                                     "CRM, PSA, HR, ERP and payroll.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="write a synthetic services-firm estate with known answers",
+                       description="Write every source of sources.md, with injected anomalies and a ground-truth "
+                                   "manifest under DIR/_truth/.")
+    g.add_argument("--out", required=True, help="landing folder to write")
+    g.add_argument("--employees", type=int, default=200)
+    g.add_argument("--months", type=int, default=12)
+    g.add_argument("--seed", type=int, default=42)
+    g.add_argument("--end-date", type=_date, default=None, help="last day of the estate (default 2026-09-30)")
+    g.add_argument("--psa-url", default=None, help="write the PSA to this SQLAlchemy URL instead of DIR/psa/psa.db")
+    g.add_argument("--anomaly-rate", type=float, default=0.01, help="share of time entries with an injected defect")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.set_defaults(func=cmd_generate)
+
+    r = sub.add_parser("run", help="materialize the pipeline in process for an as-of date",
+                       description="Materialize every asset (or --select) in process for --as-of.")
+    r.add_argument("--as-of", type=_date, default=None, help="business date of the run (default: yesterday, UTC)")
+    r.add_argument("--select", default=None, help="Dagster asset selection, e.g. 'group:extract'")
+    _settings_options(r)
+    r.set_defaults(func=cmd_run)
+
+    d = sub.add_parser("demo", help="generate a demo estate, run the pipeline, print a summary",
+                       description="What `make demo` runs.")
+    d.add_argument("--dir", default="demo", help="folder for the landing data, warehouse and outputs")
+    d.add_argument("--employees", type=int, default=200)
+    d.add_argument("--months", type=int, default=12)
+    d.add_argument("--seed", type=int, default=42)
+    d.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
