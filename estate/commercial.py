@@ -106,10 +106,11 @@ def make_commercial(cfg: EstateConfig, n_days: int) -> Commercial:
     n_proj = max(16, cfg.employees // 4)
     ptype = rng.choice(["tm", "fixed_fee", "non_billable"], size=n_proj, p=[0.7, 0.15, 0.15])
     ptype[: 2 * len(ENTITIES)] = "tm"
+    ptype[2 * len(ENTITIES): 2 * len(ENTITIES) + 2] = ["fixed_fee", "non_billable"]  # every kind exists
     p_account = rng.integers(0, n_acc, size=n_proj)
     p_account[: 2 * len(ENTITIES)] = np.tile(np.arange(len(ENTITIES)), 2)
     old = rng.random(n_proj) < 0.75
-    old[: 2 * len(ENTITIES)] = True
+    old[: 2 * len(ENTITIES) + 2] = True
     p_start = np.where(old, -rng.integers(30, 400, size=n_proj), rng.integers(0, max(int(n_days * 0.6), 1), size=n_proj))
     p_entity = acc_entity[p_account]
     practice = rng.integers(0, len(PRACTICES), size=n_proj)

@@ -186,8 +186,9 @@ def _milestones(cfg, rng, com: Commercial, n_days: int) -> pl.DataFrame:
             acc_sec = (due + lag) * DAY + 15 * 3600 if accepted else -1
             rows.append((pid, f"Milestone {k + 1}", amount, currency, due,
                          "cancelled" if cancelled else ("accepted" if accepted else "open"), acc_sec))
-    return pl.DataFrame(rows, schema=["project_id", "name", "amount_cents", "currency", "due_day", "status", "accepted_sec"],
-                        orient="row").with_row_index("milestone_id", offset=1).with_columns(pl.col("milestone_id").cast(pl.Int64))
+    schema = {"project_id": pl.Int64, "name": pl.Utf8, "amount_cents": pl.Int64, "currency": pl.Utf8, "due_day": pl.Int64,
+              "status": pl.Utf8, "accepted_sec": pl.Int64}
+    return pl.DataFrame(rows, schema=schema, orient="row").with_row_index("milestone_id", offset=1).with_columns(pl.col("milestone_id").cast(pl.Int64))
 
 
 def _expenses(cfg, rng, people: People, entries: pl.DataFrame, projects: pl.DataFrame, n_days: int) -> pl.DataFrame:

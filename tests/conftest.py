@@ -1,0 +1,68 @@
+"""Shared fixtures: small generated estates with known answers, and the PostgreSQL server."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from estate import EstateConfig, generate_estate
+
+SMALL = dict(employees=80, months=4, seed=7)
+PG_URL = os.environ.get("PSSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def small_estate(tmp_path_factory) -> Path:
+    """A generated estate (80 employees, 4 months) shared read-only by the tests of a worker."""
+    out = tmp_path_factory.mktemp("estate") / "landing"
+    generate_estate(EstateConfig(out=out, progress=False, **SMALL))
+    return out
+
+
+@pytest.fixture
+def estate_copy(small_estate, tmp_path) -> Path:
+    """A private copy of the small estate that a test may change."""
+    dst = tmp_path / "landing"
+    shutil.copytree(small_estate, dst)
+    return dst
+
+
+def manifest(landing: Path) -> dict:
+    return json.loads((landing / "_truth" / "manifest.json").read_text())
+
+
+def _pg_available() -> str | None:
+    try:
+        eng = sa.create_engine(PG_URL)
+        with eng.connect() as c:
+            c.execute(sa.text("SELECT 1"))
+        eng.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001
+        return str(exc).splitlines()[0]
+
+
+@pytest.fixture
+def pg_database():
+    """A fresh PostgreSQL database on the test server, dropped afterwards. Skips outside CI when the
+    server is absent; under CI=true the server is required."""
+    problem = _pg_available()
+    if problem:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but PostgreSQL at {PG_URL} is unreachable: {problem}")
+        pytest.skip(f"PostgreSQL at {PG_URL} is unreachable ({problem}); set PSSYNC_TEST_PG_URL")
+    name = f"pssync_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as c:
+        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
