@@ -1,0 +1,24 @@
+"""Materializing real assets with real resources, as the tests do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from assets.extract.assets import extract_assets
+from resources import LandingFolder, PsaDatabase, Warehouse
+
+
+def resources_for(landing: Path, warehouse: Path, psa_url: str | None = None) -> dict:
+    return {
+        "warehouse": Warehouse(path=str(warehouse)),
+        "landing": LandingFolder(path=str(landing)),
+        "psa": PsaDatabase(url=psa_url or f"sqlite:///{landing / 'psa' / 'psa.db'}", retries=2, backoff_seconds=0.01),
+    }
+
+
+def materialize_extract(landing: Path, warehouse: Path, psa_url: str | None = None, selection=None,
+                        raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+    return dg.materialize(extract_assets, resources=resources_for(landing, warehouse, psa_url),
+                          selection=selection, raise_on_error=raise_on_error)

@@ -1,0 +1,204 @@
+"""Extract: every source lands in the raw layer, incrementally and exactly once."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import duckdb
+import pytest
+
+from assets.extract.loader import load_files, load_psa
+from assets.extract.specs import BY_NAME
+from resources import LandingFolder, PsaDatabase, Warehouse
+from resources.psa import PsaUnavailableError
+from tests.conftest import manifest
+from tests.helpers import materialize_extract
+
+RAW_TABLES = ["raw." + n for n in BY_NAME]
+
+
+def counts(wh) -> dict[str, int]:
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in RAW_TABLES}
+    finally:
+        con.close()
+
+
+def latest_time_entries(wh) -> set[tuple]:
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        return set(con.execute("""
+            SELECT time_entry_id, revision, time_in_minutes, status, billable, deleted_at IS NOT NULL
+            FROM raw.psa_time_entries
+            QUALIFY row_number() OVER (PARTITION BY time_entry_id ORDER BY updated_at DESC, _extracted_at DESC) = 1
+        """).fetchall())
+    finally:
+        con.close()
+
+
+def source_time_entries(landing) -> set[tuple]:
+    con = sqlite3.connect(landing / "psa" / "psa.db")
+    try:
+        return {(a, b, c, d, bool(e), f is not None) for a, b, c, d, e, f in con.execute(
+            "SELECT time_entry_id, revision, time_in_minutes, status, billable, deleted_at FROM time_entries")}
+    finally:
+        con.close()
+
+
+def test_full_then_incremental_loads_give_the_sources_latest_state(estate_copy, tmp_path):
+    wh = tmp_path / "wh.duckdb"
+    result = materialize_extract(estate_copy, wh)
+    assert result.success
+    assert latest_time_entries(wh) == source_time_entries(estate_copy)
+    before = counts(wh)
+
+    # the PSA changes: one entry edited, one soft-deleted, one new entry
+    con = sqlite3.connect(estate_copy / "psa" / "psa.db")
+    con.execute("""UPDATE time_entries SET time_in_minutes = time_in_minutes + 60, revision = revision + 1,
+                   updated_at = '2026-10-01 09:00:00.000000' WHERE time_entry_id = 10""")
+    con.execute("UPDATE time_entries SET deleted_at = '2026-10-01 09:05:00.000000', "
+                "updated_at = '2026-10-01 09:05:00.000000' WHERE time_entry_id = 11")
+    con.execute("""INSERT INTO time_entries SELECT 999999, resource_id, project_id, task_code, date_performed, 120,
+                   billable, 'submitted', '2026-10-01 10:00:00.000000', NULL, NULL, NULL, 1, NULL,
+                   '2026-10-01 10:00:00.000000' FROM time_entries WHERE time_entry_id = 12""")
+    con.commit()
+    con.close()
+    materialize_extract(estate_copy, wh)
+    after = counts(wh)
+    assert after["raw.psa_time_entries"] == before["raw.psa_time_entries"] + 3
+    assert latest_time_entries(wh) == source_time_entries(estate_copy)
+    # every version is kept: entry 10 has both revisions in raw
+    with duckdb.connect(str(wh), read_only=True) as c:
+        assert c.execute("SELECT count(*) FROM raw.psa_time_entries WHERE time_entry_id = 10").fetchone()[0] == 2
+
+
+def test_loading_the_same_landing_twice_adds_nothing(estate_copy, tmp_path):
+    wh = tmp_path / "wh.duckdb"
+    materialize_extract(estate_copy, wh)
+    first = counts(wh)
+    result = materialize_extract(estate_copy, wh)
+    assert counts(wh) == first
+    mats = {e.asset_key.path[-1]: e.event_specific_data.materialization.metadata
+            for e in result.get_asset_materialization_events()}
+    assert all(m["rows_loaded"].value == 0 for m in mats.values())
+    with duckdb.connect(str(wh), read_only=True) as c:
+        runs = c.execute("SELECT count(*), count(DISTINCT extract_id) FROM ops.sync_runs").fetchone()
+    assert runs == (2 * len(RAW_TABLES), 2 * len(RAW_TABLES)), "one ops.sync_runs row per extraction"
+
+
+def test_crm_state_is_the_latest_version_with_deletions(estate_copy, tmp_path):
+    wh = tmp_path / "wh.duckdb"
+    materialize_extract(estate_copy, wh, selection="raw/crm_opportunity")
+    latest = {}
+    for page in sorted((estate_copy / "crm").rglob("Opportunity-*.json")):
+        for rec in json.loads(page.read_text())["records"]:
+            latest[rec["Id"]] = rec
+    deleted = {i for i, r in latest.items() if r["IsDeleted"]}
+    assert deleted, "the estate deletes some opportunities in later folders"
+    with duckdb.connect(str(wh), read_only=True) as c:
+        rows = dict(c.execute("""SELECT id, isdeleted FROM raw.crm_opportunity
+                                 QUALIFY row_number() OVER (PARTITION BY id ORDER BY _source_ts DESC, _file_date DESC) = 1
+                              """).fetchall())
+    malformed = {m["record_key"] for m in manifest(estate_copy)["malformed"] if m["source"] == "crm"}
+    assert set(rows) == set(latest) - malformed
+    assert {i for i, d in rows.items() if d == "true"} == deleted
+
+
+def test_malformed_input_lands_in_ops_exceptions_and_nothing_else_is_lost(estate_copy, tmp_path):
+    wh = tmp_path / "wh.duckdb"
+    m = manifest(estate_copy)
+    materialize_extract(estate_copy, wh)
+    with duckdb.connect(str(wh), read_only=True) as c:
+        exc = c.execute("SELECT source, object, record_key, rule, message FROM ops.exceptions ORDER BY 1, 2").fetchall()
+        assert {(s, o, k, r) for s, o, k, r, _ in exc} == {
+            (x["source"], x["object"].lower(), x["record_key"], x["rule"]) for x in m["malformed"]}
+        for _, _, key, _, message in exc:
+            assert "row" in message and (".csv" in message or ".json" in message), message
+        # the bad payment row is quarantined whole; all other payment rows of that file are loaded
+        bad = [x for x in m["malformed"] if x["source"] == "erp"][0]
+        record = c.execute("SELECT record FROM quarantine.extract_rejects WHERE record_key = ?", [bad["record_key"]]).fetchone()[0]
+        assert "2026-02-30" in record
+        rows_in_file = sum(1 for _ in open(estate_copy / bad["file"])) - 1
+        loaded = c.execute("SELECT count(*) FROM raw.erp_payments WHERE _source_file = ?", [bad["file"]]).fetchone()[0]
+        assert loaded == rows_in_file - 1
+        # a re-delivered copy is skipped by content; a drifted file keeps its extra column
+        red = m["redelivered_files"][0]["file"]
+        assert c.execute("SELECT status FROM ops.loaded_files WHERE file = ?", [red]).fetchone()[0] == "duplicate"
+        drift = m["schema_drift"][0]["file"]
+        extra = c.execute("SELECT _extra FROM raw.erp_customers WHERE _source_file = ? LIMIT 1", [drift]).fetchone()[0]
+        assert "Sales Rep" in json.loads(extra)
+
+
+def test_a_file_missing_a_required_column_is_rejected_alone(estate_copy, tmp_path):
+    broken = estate_copy / "erp" / "payments_2099-01-01.csv"
+    broken.write_text("Internal ID,Invoice Internal ID,Amount\r\n1,2,3.00\r\n")
+    wh = tmp_path / "wh.duckdb"
+    materialize_extract(estate_copy, wh)
+    with duckdb.connect(str(wh), read_only=True) as c:
+        rule, msg = c.execute("SELECT rule, message FROM ops.exceptions WHERE record_key = 'erp/payments_2099-01-01.csv'").fetchone()
+        assert rule == "missing_column" and "'Date'" in msg
+        assert c.execute("SELECT count(*) FROM raw.erp_payments").fetchone()[0] > 0
+
+
+@pytest.mark.parametrize("kind", ["files", "psa"])
+def test_a_load_killed_half_way_leaves_nothing_and_the_next_run_completes(estate_copy, tmp_path, kind):
+    wh = Warehouse(path=str(tmp_path / "wh.duckdb"))
+    landing = LandingFolder(path=str(estate_copy))
+    psa = PsaDatabase(url=f"sqlite:///{estate_copy / 'psa' / 'psa.db'}")
+    spec = BY_NAME["erp_invoice_lines" if kind == "files" else "psa_time_entries"]
+
+    def crash(_):
+        raise KeyboardInterrupt("killed")
+
+    def load(con, **kw):
+        return load_files(con, spec, landing, **kw) if kind == "files" else load_psa(con, spec, psa, **kw)
+
+    with wh.connect() as con:
+        with pytest.raises(KeyboardInterrupt):
+            load(con, fail_after_insert=crash)
+        assert con.execute(f"SELECT count(*) FROM {spec.table}").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM ops.loaded_files").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM ops.watermarks").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM ops.sync_runs").fetchone()[0] == 0
+        res = load(con)
+        assert res.rows_loaded > 0
+        assert con.execute(f"SELECT count(*) FROM {spec.table}").fetchone()[0] == res.rows_loaded
+        assert load(con).rows_loaded == 0
+
+
+def test_an_unreachable_psa_fails_clearly_and_the_other_sources_go_on(estate_copy, tmp_path):
+    dead = "postgresql+psycopg://nobody@127.0.0.1:9/none"
+    with pytest.raises(PsaUnavailableError, match="unreachable after 2 attempts"):
+        PsaDatabase(url=dead, retries=2, backoff_seconds=0.01).ping()
+    result = materialize_extract(estate_copy, tmp_path / "wh.duckdb", psa_url=dead, raise_on_error=False)
+    assert not result.success
+    done = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
+    assert "erp_invoices" in done and "hr_workers" in done and "crm_contract" in done
+    assert not any(name.startswith("psa_") for name in done)
+
+
+def test_psa_extract_from_postgresql(pg_database, tmp_path):
+    from estate import EstateConfig, generate_estate
+    from tests.conftest import SMALL
+
+    landing = tmp_path / "landing"
+    generate_estate(EstateConfig(out=landing, psa_url=pg_database, progress=False, **SMALL))
+    wh = tmp_path / "wh.duckdb"
+    result = materialize_extract(landing, wh, psa_url=pg_database, selection=["raw/psa_time_entries", "raw/psa_resources"])
+    assert result.success
+    import sqlalchemy as sa
+
+    eng = sa.create_engine(pg_database)
+    with eng.connect() as c:
+        src = {(a, b, c_, d, e, f is not None) for a, b, c_, d, e, f in c.execute(sa.text(
+            "SELECT time_entry_id, revision, time_in_minutes, status, billable, deleted_at FROM time_entries"))}
+        c.execute(sa.text("UPDATE time_entries SET revision = revision + 1, time_in_minutes = 45, "
+                          "updated_at = TIMESTAMP '2026-10-02 08:00:00' WHERE time_entry_id = 5"))
+        c.commit()
+    eng.dispose()
+    assert latest_time_entries(wh) == src
+    materialize_extract(landing, wh, psa_url=pg_database, selection="raw/psa_time_entries")
+    with duckdb.connect(str(wh), read_only=True) as c:
+        assert c.execute("SELECT max(revision), count(*) FROM raw.psa_time_entries WHERE time_entry_id = 5").fetchone()[1] == 2
