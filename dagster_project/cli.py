@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="materialize the pipeline in process for an as-of date",
                        description="Materialize every asset (or --select) in process for --as-of.")
     r.add_argument("--as-of", type=_date, default=None, help="business date of the run (default: yesterday, UTC)")
-    r.add_argument("--select", default=None, help="Dagster asset selection, e.g. 'group:extract'")
+    r.add_argument("--select", default=None, help="asset keys, comma-separated, e.g. 'canonical/time_entry,canonical/project'")
     _settings_options(r)
     r.set_defaults(func=cmd_run)
 

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+import assets.canonical.definitions as canonical
 import assets.extract.definitions as extract
 from dagster_project.resources import build_resources
 
@@ -14,6 +15,7 @@ full_pipeline = dg.define_asset_job(
 def build_definitions() -> dg.Definitions:
     return dg.Definitions.merge(
         extract.defs,
+        canonical.defs,
         dg.Definitions(resources=build_resources(), jobs=[full_pipeline]),
     )
 

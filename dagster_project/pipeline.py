@@ -41,6 +41,9 @@ def run_pipeline(as_of: date, selection: str | None = None, raise_on_error: bool
     job = defs.resolve_job_def("full_pipeline")
     keys = None
     if selection:
-        keys = list(dg.AssetSelection.from_coercible(selection).resolve(defs.resolve_asset_graph()))
+        parts = selection.split(",") if "," in selection else [selection]
+        keys = list(dg.AssetSelection.from_coercible([p.strip() for p in parts]).resolve(defs.resolve_asset_graph()))
+    level = os.environ.get("PSSYNC_LOG_LEVEL", "WARNING")
     return job.execute_in_process(instance=instance(), asset_selection=keys, raise_on_error=raise_on_error,
-                                  tags={"pssync/as_of": as_of.isoformat()})
+                                  tags={"pssync/as_of": as_of.isoformat()},
+                                  run_config={"loggers": {"console": {"config": {"log_level": level}}}})

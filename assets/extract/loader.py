@@ -17,6 +17,7 @@ import duckdb
 import polars as pl
 
 from assets.extract.parse import FileRejected, file_date, read_file
+from assets.ops.exceptions import record_exceptions
 from assets.extract.specs import BOOL, DATE, INT, JSON, NUM, PERCENT, TEXT, TS, YESNO, SourceObject
 from resources.landing import LandingFolder, file_sha256
 from resources.psa import PsaDatabase
@@ -112,20 +113,10 @@ def source_ts_sql(spec: SourceObject) -> str:
 
 
 def _record_exceptions(con, spec: SourceObject, rows: list[tuple], seen: datetime) -> None:
-    """Upsert exceptions: (record_key, rule, message, file, row_number) for layer 'extract'."""
-    if not rows:
-        return
-    frame = pl.DataFrame(rows, schema=["record_key", "rule", "message", "file", "row_number"], orient="row")
-    con.register("_exc", frame.to_arrow())
-    con.execute(
-        """
-        INSERT INTO ops.exceptions AS e
-        SELECT 'extract', ?, ?, record_key, rule, message, ?, file, row_number, ?, ?, NULL FROM _exc
-        ON CONFLICT (layer, source, object, record_key, rule) DO UPDATE SET
-            message = excluded.message, last_seen = excluded.last_seen, file = excluded.file,
-            row_number = excluded.row_number, resolved_at = NULL
-        """, [spec.source, spec.object, spec.owner, seen, seen])
-    con.unregister("_exc")
+    """Extract-layer exceptions: (record_key, rule, message, file, row_number)."""
+    if rows:
+        record_exceptions(con, "extract", spec.source, spec.object,
+                          [(k, r, m, spec.owner, f, n) for k, r, m, f, n in rows], seen)
 
 
 def _insert_frame(con, spec: SourceObject, frame: pl.DataFrame, res: LoadResult, extracted_at: datetime) -> int:

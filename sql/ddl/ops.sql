@@ -74,3 +74,16 @@ CREATE TABLE IF NOT EXISTS quarantine.extract_rejects (
     extract_id    VARCHAR NOT NULL,
     quarantined_at TIMESTAMP NOT NULL
 );
+
+-- canonical rows that break a pandera contract: the current set per table, kept whole
+CREATE TABLE IF NOT EXISTS quarantine.canonical_rejects (
+    table_name    VARCHAR NOT NULL,
+    record_key    VARCHAR,
+    record_hash   VARCHAR,
+    rule          VARCHAR NOT NULL,
+    column_name   VARCHAR,
+    failure_case  VARCHAR,
+    message       VARCHAR NOT NULL,
+    record        VARCHAR,
+    quarantined_at TIMESTAMP NOT NULL
+);

@@ -1,0 +1,122 @@
+"""Canonical assets: typed, keyed, effective-dated tables under pandera contracts, with as-of views."""
+
+import os
+
+import dagster as dg
+
+from assets.canonical.entities import ENTITIES, Entity
+from assets.extract.assets import TEAM
+from assets.extract.loader import now_utc
+from assets.ops.exceptions import record_exceptions
+from checks.quarantine import enforce
+from resources import Warehouse
+from resources.warehouse import sql_text
+
+LATEST = "DATE '9999-12-30'"
+
+
+def max_quarantine_share() -> float:
+    """Share of a table's rows the contract check tolerates in quarantine before it fails."""
+    return float(os.environ.get("PSSYNC_QUARANTINE_MAX_SHARE", "0.01"))
+
+
+def create_asof_view(con, view: str) -> None:
+    """``canonical.<view>_asof(as_of)``: the table as it stood at the end of any as-of date, and
+    ``canonical.<view>``: the latest state."""
+    con.execute(f"CREATE OR REPLACE MACRO canonical.{view}_asof(as_of) AS TABLE {sql_text(f'canonical/{view}_asof')}")
+    con.execute(f"CREATE OR REPLACE VIEW canonical.{view} AS SELECT * FROM canonical.{view}_asof({LATEST})")
+
+
+def build_canonical_asset(entity: Entity) -> dg.AssetsDefinition:
+    key = dg.AssetKey(["canonical", entity.name])
+
+    @dg.asset(
+        key=key,
+        group_name="canonical",
+        deps=[dg.AssetKey(["raw", r]) for r in entity.raw],
+        owners=[TEAM[entity.owner]],
+        kinds={"duckdb", "pandera"},
+        tags={"layer": "canonical", "source": entity.source},
+        description=f"{entity.description}\n\nTable `canonical.{entity.name}_history` (all versions, validated by "
+                    f"`{entity.contract.__name__}`); as-of view `canonical.{entity.view_name}_asof(DATE)`; latest "
+                    f"state `canonical.{entity.view_name}`. Rows breaking the contract go to "
+                    f"`quarantine.canonical_rejects` and `ops.exceptions`.",
+        check_specs=[dg.AssetCheckSpec("contract", asset=key,
+                                       description=f"pandera {entity.contract.__name__}: fails when more than the "
+                                                   f"configured share of rows is quarantined")],
+    )
+    def canonical_asset(context: dg.AssetExecutionContext, warehouse: Warehouse):
+        now = now_utc()
+        table = f"canonical.{entity.name}_history"
+        with warehouse.connect() as con:
+            con.execute(sql_text("ddl/macros"))
+            con.begin()
+            con.execute(f"CREATE OR REPLACE TABLE {table} AS {sql_text(f'canonical/{entity.name}_history')}")
+            outcome, bad = enforce(con, table, entity.contract, now)
+            record_exceptions(con, "canonical", entity.source, entity.name,
+                              [(k, r, f"{table}: {m}", entity.owner, None, None) for k, r, m in bad], now,
+                              resolve_others=True)
+            create_asof_view(con, entity.view_name)
+            latest = con.execute(f"SELECT count(*) FROM canonical.{entity.view_name}").fetchone()[0]
+            schema = con.execute(f"DESCRIBE {table}").fetchall()
+            con.commit()
+        limit = max_quarantine_share()
+        yield dg.MaterializeResult(metadata={
+            "dagster/row_count": latest,
+            "history_rows": outcome.rows - outcome.quarantined,
+            "quarantined": outcome.quarantined,
+            "quarantined_by_rule": outcome.by_rule,
+            "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(n, t) for n, t, *_ in schema]),
+        })
+        yield dg.AssetCheckResult(
+            check_name="contract", asset_key=key, passed=outcome.share <= limit,
+            severity=dg.AssetCheckSeverity.ERROR if outcome.share > limit else dg.AssetCheckSeverity.WARN,
+            metadata={"rows": outcome.rows, "quarantined": outcome.quarantined, "share": round(outcome.share, 6),
+                      "max_share": limit, "by_rule": outcome.by_rule})
+
+    return canonical_asset
+
+
+XWALKS = {
+    "xwalk_client_customer": "CRM account <-> ERP customer",
+    "xwalk_resource_employee": "PSA resource <-> HR employee",
+    "xwalk_project_contract": "PSA project <-> CRM root contract <-> ERP project code",
+}
+XWALK_OWNER = {"xwalk_client_customer": "finance", "xwalk_resource_employee": "hr", "xwalk_project_contract": "finance"}
+XWALK_KEY = {"xwalk_client_customer": "crm_account_id", "xwalk_resource_employee": "CAST(resource_id AS VARCHAR)",
+             "xwalk_project_contract": "project_code"}
+
+
+@dg.asset(
+    key=dg.AssetKey(["canonical", "crosswalks"]),
+    group_name="canonical",
+    deps=[dg.AssetKey(["canonical", n]) for n in
+          ("client", "customer", "resource", "employee", "project", "contract", "invoice_line")],
+    owners=[TEAM["integration"]],
+    kinds={"duckdb"},
+    tags={"layer": "canonical"},
+    description="Crosswalks between systems, as-of views `canonical.<xwalk>_asof(DATE)`: "
+                + "; ".join(f"`{k}`: {v}" for k, v in XWALKS.items())
+                + ". Unmatched keys are listed with their match_status and recorded in `ops.exceptions`, never guessed.",
+)
+def crosswalks(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    now = now_utc()
+    meta = {}
+    with warehouse.connect() as con:
+        con.begin()
+        for name in XWALKS:
+            create_asof_view(con, name)
+            total, matched = con.execute(
+                f"SELECT count(*), count(*) FILTER (match_status IN ('MATCHED', 'NOT_REQUIRED')) FROM canonical.{name}").fetchone()
+            gaps = con.execute(f"""SELECT {XWALK_KEY[name]}, match_status FROM canonical.{name}
+                                   WHERE match_status NOT IN ('MATCHED', 'NOT_REQUIRED') ORDER BY 1""").fetchall()
+            record_exceptions(con, "canonical", "crosswalk", name,
+                              [(str(k), s, f"{XWALKS[name]}: {k} is {s}", XWALK_OWNER[name], None, None) for k, s in gaps],
+                              now, resolve_others=True)
+            meta[f"{name}_coverage"] = round(matched / total, 4) if total else 1.0
+            meta[f"{name}_unmatched"] = [str(k) for k, _ in gaps][:50]
+        con.commit()
+    return dg.MaterializeResult(metadata=meta)
+
+
+canonical_assets = [build_canonical_asset(e) for e in ENTITIES] + [crosswalks]

@@ -1,0 +1,1 @@
+"""Operational tables: exceptions, alerts."""

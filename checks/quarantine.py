@@ -1,0 +1,66 @@
+"""Running a pandera contract over a canonical table: bad rows to quarantine, the rest flow on."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+import pandera.polars as pa
+import polars as pl
+from pandera.errors import SchemaErrors
+
+
+@dataclass
+class ContractOutcome:
+    rows: int
+    quarantined: int
+    by_rule: dict[str, int]
+
+    @property
+    def share(self) -> float:
+        return self.quarantined / self.rows if self.rows else 0.0
+
+
+def _message(rule: str, column: str | None, case: str | None) -> str:
+    where = f"{column} = {case!r}" if column else "the row"
+    return f"{where} breaks {rule}"
+
+
+def enforce(con: duckdb.DuckDBPyConnection, table: str, contract: type[pa.DataFrameModel], now: datetime) -> tuple[ContractOutcome, list[tuple]]:
+    """Validate every row of ``table`` (collected: on a LazyFrame pandera checks only names and types);
+    delete the rows that break the contract from it and keep them whole in ``quarantine.canonical_rejects``.
+    Returns the outcome and (record_key, rule, message) per quarantined row."""
+    frame = con.sql(f"SELECT * FROM {table}").pl().with_row_index("_row")
+    con.execute("DELETE FROM quarantine.canonical_rejects WHERE table_name = ?", [table])
+    try:
+        contract.validate(frame.drop("_row"), lazy=True)
+        return ContractOutcome(frame.height, 0, {}), []
+    except SchemaErrors as err:
+        cases = err.failure_cases
+    row_cases = cases.filter(pl.col("index").is_not_null())
+    if row_cases.height < cases.height:
+        problems = cases.filter(pl.col("index").is_null()).select("column", "check").rows()
+        raise ValueError(f"{table} does not have the shape its contract {contract.__name__} requires: {problems}")
+    first = row_cases.sort("index").group_by("index", maintain_order=True).first()
+    bad = first.join(frame, left_on=pl.col("index").cast(pl.UInt32), right_on="_row")
+    rejects, exceptions = [], []
+    for r in bad.iter_rows(named=True):
+        rule = r["check"].split("(")[0] if r["schema_context"] == "Column" else r["check"]
+        rule = f"{r['column']}:{rule}" if r["schema_context"] == "Column" else rule
+        msg = _message(r["check"], r["column"] if r["schema_context"] == "Column" else None, r["failure_case"])
+        record = {k: (str(v) if v is not None else None) for k, v in r.items()
+                  if k not in ("index", "failure_case", "schema_context", "column", "check", "check_number", "_row")}
+        rejects.append((table, r["_record_key"], r["_record_hash"], rule, r["column"], r["failure_case"], msg,
+                        json.dumps(record, sort_keys=True), now))
+        exceptions.append((r["_record_key"], rule, msg))
+    con.executemany("INSERT INTO quarantine.canonical_rejects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rejects)
+    hashes = pl.DataFrame({"h": [x[2] for x in rejects]})
+    con.register("_bad", hashes.to_arrow())
+    con.execute(f"DELETE FROM {table} WHERE _record_hash IN (SELECT h FROM _bad)")
+    con.unregister("_bad")
+    by_rule: dict[str, int] = {}
+    for _, rule, _ in exceptions:
+        by_rule[rule] = by_rule.get(rule, 0) + 1
+    return ContractOutcome(frame.height, len(rejects), by_rule), exceptions
