@@ -94,15 +94,18 @@ def make_people(cfg: EstateConfig, n_days: int) -> People:
     snaps = snapshot_days(cfg)
     inner = snaps[1:-1] if len(snaps) > 2 else snaps[-1:]
 
+    # a change is visible only to a worker already in an earlier snapshot
+    first_seen = snaps[np.minimum(np.searchsorted(snaps, hire), len(snaps) - 1)]
+
     def change_days(share: float) -> np.ndarray:
         picked = rng.random(n) < share
         when = inner[rng.integers(0, len(inner), size=n)]
-        return np.where(picked & (when > hire) & (when < term), when, NEVER)
+        return np.where(picked & (when > first_seen) & (when < term), when, NEVER)
 
     # pay rises land with the first January snapshot inside the horizon (else mid-horizon)
     januaries = [d for d in inner if _is_january(cfg, d)]
     raise_when = januaries[0] if januaries else inner[len(inner) // 2]
-    raise_day = np.where((rng.random(n) < 0.4) & (raise_when > hire) & (raise_when < term), raise_when, NEVER)
+    raise_day = np.where((rng.random(n) < 0.4) & (raise_when > first_seen) & (raise_when < term), raise_when, NEVER)
     raise_pct = rng.choice([0.03, 0.04, 0.05, 0.06, 0.08], size=n)
     transfer_day = change_days(0.05)
     practice1 = (practice0 + rng.integers(1, len(PRACTICES), size=n)) % len(PRACTICES)

@@ -6,8 +6,11 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.canonical.assets import canonical_assets
 from assets.extract.assets import extract_assets
 from resources import LandingFolder, PsaDatabase, Warehouse
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def resources_for(landing: Path, warehouse: Path, psa_url: str | None = None) -> dict:
@@ -21,4 +24,10 @@ def resources_for(landing: Path, warehouse: Path, psa_url: str | None = None) ->
 def materialize_extract(landing: Path, warehouse: Path, psa_url: str | None = None, selection=None,
                         raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
     return dg.materialize(extract_assets, resources=resources_for(landing, warehouse, psa_url),
-                          selection=selection, raise_on_error=raise_on_error)
+                          selection=selection, raise_on_error=raise_on_error, run_config=QUIET)
+
+
+def materialize_canonical(landing: Path, warehouse: Path, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+    """Extract then canonical, in process, on real files and a real DuckDB warehouse."""
+    return dg.materialize([*extract_assets, *canonical_assets], resources=resources_for(landing, warehouse),
+                          raise_on_error=raise_on_error, run_config=QUIET)
