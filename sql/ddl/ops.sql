@@ -87,3 +87,15 @@ CREATE TABLE IF NOT EXISTS quarantine.canonical_rejects (
     record        VARCHAR,
     quarantined_at TIMESTAMP NOT NULL
 );
+
+-- the idempotency ledger: every (item, source id, source revision) is carried by exactly one batch, ever
+CREATE TABLE IF NOT EXISTS billing.ledger (
+    idempotency_key  VARCHAR NOT NULL PRIMARY KEY,
+    item             VARCHAR NOT NULL,
+    source_id        BIGINT NOT NULL,
+    source_revision  INTEGER NOT NULL,
+    batch_id         VARCHAR NOT NULL,
+    as_of_date       DATE NOT NULL,
+    quantity         DECIMAL(18, 2) NOT NULL,
+    recorded_at      TIMESTAMP NOT NULL
+);

@@ -1,0 +1,210 @@
+-- recon.time_to_bill for as-of date $as_of: one row per time entry in scope (every live-approved entry,
+-- plus every entry in any state that has a billed line), with its expected and billed values and the
+-- first recon_status rule that matches (outputs.md). Parameters: $as_of (DATE), $reporting (currency).
+WITH
+te AS (SELECT * FROM canonical.time_entry_asof($as_of::DATE)),
+live_invoices AS (SELECT * FROM canonical.invoice_asof($as_of::DATE) WHERE status <> 'Voided'),
+billed_lines AS (
+    SELECT l.*, i.invoice_number, i.invoice_date,
+           strftime(i.invoice_date, '%Y%m%d') || lpad(CAST(l.line AS VARCHAR), 8, '0')
+               || lpad(CAST(l.invoice_id AS VARCHAR), 14, '0') AS line_order
+    FROM canonical.invoice_line_asof($as_of::DATE) l
+    JOIN live_invoices i USING (invoice_id)
+    WHERE l.item IN ('PS-TM-HOURS', 'PS-ADJUSTMENT') AND l.psa_time_entry_id IS NOT NULL
+),
+billed AS (
+    SELECT psa_time_entry_id AS time_entry_id,
+           count(*) AS billed_line_count,
+           count(*) FILTER (WHERE item = 'PS-TM-HOURS') AS tm_line_count,
+           sum(quantity) AS billed_quantity,
+           sum(amount) AS billed_amount,
+           arg_min(rate, line_order) FILTER (WHERE item = 'PS-TM-HOURS') AS billed_rate,
+           arg_min(amount, line_order) FILTER (WHERE item = 'PS-TM-HOURS') AS first_line_amount,
+           string_agg(DISTINCT invoice_number, ',' ORDER BY invoice_number) AS invoice_numbers
+    FROM billed_lines GROUP BY 1
+),
+batched AS (  -- pssync batches: of earlier as-of dates (they count as carrying the entry), and this date's own
+    SELECT source_id AS time_entry_id,
+           bool_or(as_of_date < $as_of::DATE) AS carried_before,
+           arg_max(batch_id, as_of_date) FILTER (WHERE as_of_date <= $as_of::DATE) AS batch_id,
+           sum(quantity) FILTER (WHERE as_of_date < $as_of::DATE) AS batched_quantity
+    FROM billing.ledger WHERE item = 'PS-TM-HOURS' GROUP BY 1
+),
+scope AS (
+    SELECT te.*, b.* EXCLUDE (time_entry_id), coalesce(b.billed_line_count, 0) > 0 AS is_billed
+    FROM te LEFT JOIN billed b USING (time_entry_id)
+    WHERE te.live_approved OR b.billed_line_count > 0
+),
+proj AS (SELECT * FROM canonical.project_asof($as_of::DATE)),
+emp AS (
+    SELECT employee_id, arg_max(hire_date, valid_from) AS hire_date, arg_max(termination_date, valid_from) AS termination_date
+    FROM canonical.employee_asof($as_of::DATE) GROUP BY 1
+),
+role_of AS (  -- the assignment of that resource on that project covering the work date
+    SELECT s.time_entry_id, arg_max(a.role, lpad(CAST(a.assignment_id AS VARCHAR), 12, '0')) AS assignment_role
+    FROM scope s
+    JOIN canonical.assignment_asof($as_of::DATE) a
+      ON a.resource_id = s.resource_id AND a.project_id = s.project_id
+     AND s.work_date BETWEEN a.start_date AND coalesce(a.end_date, DATE '9999-12-31')
+    GROUP BY 1
+),
+versions AS (SELECT * FROM canonical.contract_version_asof($as_of::DATE)),
+amendments AS (SELECT * FROM versions WHERE is_amendment AND status = 'Activated'),
+base AS (
+    SELECT s.*, p.project_code, p.billing_type AS project_billing_type, p.status AS project_status, p.legal_entity,
+           p.crm_account_id, p.crm_contract_id AS contract_id, p.currency AS project_currency,
+           x.employee_id, r.role AS resource_role, r.region,
+           coalesce(ro.assignment_role, r.role) AS role,
+           cc.customer_id, root.currency AS contract_currency,
+           e.hire_date, e.termination_date,
+           bt.carried_before, bt.batch_id, bt.batched_quantity,
+           root.status = 'Activated' AND s.work_date BETWEEN root.start_date AND coalesce(root.end_date, DATE '9999-12-31')
+               AS root_in_force,
+           root.rate_card_id AS root_card, root.discount_percent AS root_discount
+    FROM scope s
+    JOIN proj p USING (project_id)
+    LEFT JOIN canonical.resource_asof($as_of::DATE) r USING (resource_id)
+    LEFT JOIN canonical.xwalk_resource_employee_asof($as_of::DATE) x ON x.resource_id = s.resource_id AND x.match_status = 'MATCHED'
+    LEFT JOIN emp e ON e.employee_id = x.employee_id
+    LEFT JOIN role_of ro USING (time_entry_id)
+    LEFT JOIN canonical.xwalk_client_customer_asof($as_of::DATE) cc ON cc.crm_account_id = p.crm_account_id AND cc.match_status = 'MATCHED'
+    LEFT JOIN versions root ON root.contract_id = p.crm_contract_id AND NOT root.is_amendment
+    LEFT JOIN batched bt USING (time_entry_id)
+),
+versioned AS (  -- contract version for the work date: the latest Activated amendment started by then, else the root
+    SELECT b.*, a.contract_id AS amendment_id,
+           CASE WHEN a.contract_id IS NOT NULL THEN a.rate_card_id WHEN b.root_in_force THEN b.root_card END AS rate_card_id,
+           CASE WHEN a.contract_id IS NOT NULL THEN a.discount_percent WHEN b.root_in_force THEN b.root_discount END AS discount_percent,
+           a.contract_id IS NOT NULL OR b.root_in_force AS has_contract_version,
+           coalesce(b.contract_currency, b.project_currency) AS currency
+    FROM base b
+    ASOF LEFT JOIN amendments a ON a.root_contract_id = b.contract_id AND b.work_date >= a.start_date
+),
+card AS (  -- the rate card row for (card, role, region, currency) effective on the work date
+    SELECT v.*, CASE WHEN rc.effective_to IS NULL OR v.work_date <= rc.effective_to THEN rc.hourly_rate END AS standard_rate
+    FROM versioned v
+    ASOF LEFT JOIN canonical.rate_card_asof($as_of::DATE) rc
+      ON rc.rate_card_id = v.rate_card_id AND rc.role = v.role AND rc.region = v.region AND rc.currency = v.currency
+     AND v.work_date >= rc.effective_from
+),
+rated AS (  -- expected rate: standard rate x (1 - discount / 100), kept to 4 decimals
+    SELECT *, CAST(round(standard_rate * (100 - discount_percent) * CAST(0.01 AS DECIMAL(3, 2)), 4) AS DECIMAL(18, 4)) AS expected_rate
+    FROM card
+),
+classified AS (
+    SELECT *,
+        CAST(round(quantity * expected_rate, 2) AS DECIMAL(18, 2)) AS expected_amount,
+        CASE
+            WHEN employee_id IS NULL THEN 'UNMAPPED_EMPLOYEE'
+            WHEN work_date < hire_date OR work_date > termination_date THEN 'OUTSIDE_EMPLOYMENT'
+            WHEN project_status = 'on_hold' THEN 'PROJECT_ON_HOLD'
+            WHEN project_status = 'closed' THEN 'PROJECT_CLOSED'
+            WHEN NOT has_contract_version THEN 'NO_ACTIVE_CONTRACT'
+            WHEN customer_id IS NULL THEN 'UNMAPPED_CUSTOMER'
+            WHEN expected_rate IS NULL THEN 'MISSING_RATE'
+        END AS ineligible_reason,
+        CASE
+            WHEN is_billed AND NOT live_approved THEN 'NOT_APPROVED_BILLED'
+            WHEN is_billed AND (NOT billable OR project_billing_type <> 'tm') THEN 'NOT_BILLABLE_BILLED'
+            WHEN tm_line_count > 1 THEN 'DUPLICATE_BILLED'
+            WHEN is_billed AND abs(billed_quantity - quantity) > 0.005 THEN 'HOURS_MISMATCH'
+            WHEN is_billed AND (expected_rate IS NULL OR abs(billed_rate - expected_rate) > 0.005) THEN 'RATE_MISMATCH'
+            WHEN is_billed THEN 'BILLED_OK'
+            WHEN coalesce(carried_before, FALSE) THEN 'BATCHED'
+            WHEN NOT billable OR project_billing_type = 'non_billable' THEN 'NON_BILLABLE'
+            WHEN project_billing_type = 'fixed_fee' THEN 'FIXED_FEE'
+        END AS pre_status
+    FROM rated
+),
+staged AS (
+    SELECT * REPLACE (coalesce(pre_status, CASE WHEN ineligible_reason IS NOT NULL THEN 'INELIGIBLE' ELSE 'UNBILLED' END) AS pre_status)
+    FROM classified
+),
+cap_in_force AS (  -- NTE hours of the contract version in force on the as-of date
+    SELECT r.contract_id AS root_id,
+           coalesce(a.nte_hours, CASE WHEN a.contract_id IS NULL THEN r.nte_hours END) AS cap_hours,
+           a.contract_id IS NOT NULL OR (r.status = 'Activated' AND $as_of::DATE BETWEEN r.start_date AND coalesce(r.end_date, DATE '9999-12-31')) AS in_force
+    FROM versions r
+    LEFT JOIN (SELECT root_contract_id, arg_max(contract_id, start_date) AS contract_id, arg_max(nte_hours, start_date) AS nte_hours
+               FROM amendments WHERE start_date <= $as_of::DATE GROUP BY 1) a ON a.root_contract_id = r.contract_id
+    WHERE NOT r.is_amendment
+),
+consumed AS (  -- billed and previously batched hours of every entry of the contract's projects
+    SELECT p.crm_contract_id AS root_id,
+           coalesce(sum(b.billed_quantity), 0) + coalesce(sum(bt.batched_quantity) FILTER (WHERE b.time_entry_id IS NULL), 0) AS used
+    FROM te JOIN proj p USING (project_id)
+    LEFT JOIN billed b USING (time_entry_id)
+    LEFT JOIN batched bt USING (time_entry_id)
+    WHERE p.crm_contract_id IS NOT NULL
+    GROUP BY 1
+),
+capped AS (
+    SELECT s.*, c.cap_hours,
+           coalesce(u.used, 0) + sum(s.quantity) OVER (PARTITION BY s.contract_id ORDER BY s.work_date, s.time_entry_id
+                                                        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - s.quantity AS before_hours
+    FROM staged s
+    LEFT JOIN cap_in_force c ON c.root_id = s.contract_id AND c.in_force
+    LEFT JOIN consumed u ON u.root_id = s.contract_id
+    WHERE s.pre_status = 'UNBILLED'
+),
+final AS (
+    SELECT s.*, k.cap_hours, k.before_hours,
+        CASE WHEN s.pre_status = 'UNBILLED' AND k.cap_hours IS NOT NULL AND k.before_hours >= k.cap_hours THEN 'OVER_CAP'
+             ELSE s.pre_status END AS recon_status,
+        CASE WHEN s.pre_status = 'UNBILLED' AND k.cap_hours IS NOT NULL AND k.before_hours < k.cap_hours
+                  AND k.before_hours + s.quantity > k.cap_hours THEN k.cap_hours - k.before_hours END AS fit_quantity
+    FROM staged s LEFT JOIN capped k USING (time_entry_id)
+),
+labelled AS (
+    SELECT *,
+        CASE recon_status
+            WHEN 'INELIGIBLE' THEN ineligible_reason
+            WHEN 'RATE_MISMATCH' THEN CASE WHEN expected_rate IS NULL THEN 'MISSING_RATE' END
+            WHEN 'UNBILLED' THEN CASE WHEN fit_quantity IS NOT NULL THEN 'PARTIAL_CAP' END
+        END AS reason
+    FROM final
+),
+valued AS (
+    SELECT *,
+        CAST(CASE recon_status
+            WHEN 'NOT_APPROVED_BILLED' THEN billed_amount
+            WHEN 'NOT_BILLABLE_BILLED' THEN billed_amount
+            WHEN 'DUPLICATE_BILLED' THEN billed_amount - first_line_amount
+            WHEN 'HOURS_MISMATCH' THEN abs(round((quantity - billed_quantity) * billed_rate, 2))
+            WHEN 'RATE_MISMATCH' THEN CASE WHEN expected_rate IS NULL THEN billed_amount
+                                           ELSE abs(round(billed_quantity * (billed_rate - expected_rate), 2)) END
+            WHEN 'INELIGIBLE' THEN expected_amount
+            WHEN 'OVER_CAP' THEN expected_amount
+            WHEN 'UNBILLED' THEN CASE WHEN fit_quantity IS NOT NULL
+                                      THEN expected_amount - round(fit_quantity * expected_rate, 2) ELSE 0 END
+            ELSE 0
+        END AS DECIMAL(18, 2)) AS amount_at_risk
+    FROM labelled
+),
+fx AS (SELECT * FROM canonical.currency_rate_asof($as_of::DATE))
+SELECT
+    v.time_entry_id, v.revision, v.employee_id, v.resource_id, v.project_code, v.contract_id, v.customer_id,
+    v.legal_entity, v.work_date, v.approved_at, v.hours, v.quantity, v.billable, v.status AS entry_status,
+    v.role, v.region, v.expected_rate, v.expected_amount, v.currency,
+    v.billed_quantity, v.billed_amount, v.billed_rate, coalesce(v.billed_line_count, 0) AS billed_line_count,
+    v.invoice_numbers, v.batch_id, v.recon_status, v.reason,
+    CASE v.recon_status
+        WHEN 'INELIGIBLE' THEN CASE WHEN v.reason IN ('UNMAPPED_EMPLOYEE', 'OUTSIDE_EMPLOYMENT') THEN 'hr'
+                                    WHEN v.reason IN ('PROJECT_ON_HOLD', 'PROJECT_CLOSED') THEN 'delivery'
+                                    ELSE 'finance' END
+        WHEN 'OVER_CAP' THEN 'delivery'
+        WHEN 'NOT_APPROVED_BILLED' THEN 'finance' WHEN 'NOT_BILLABLE_BILLED' THEN 'finance'
+        WHEN 'DUPLICATE_BILLED' THEN 'finance' WHEN 'HOURS_MISMATCH' THEN 'finance' WHEN 'RATE_MISMATCH' THEN 'finance'
+    END AS owner,
+    v.amount_at_risk,
+    CASE WHEN v.currency = $reporting THEN v.amount_at_risk
+         ELSE convert_money(v.amount_at_risk, f_from.rate, f_to.rate) END AS amount_at_risk_reporting,
+    CASE WHEN v.recon_status IN ('UNBILLED', 'INELIGIBLE', 'OVER_CAP', 'BATCHED')
+         THEN datediff('day', CAST(v.approved_at AS DATE), $as_of::DATE) END AS age_days,
+    $as_of::DATE AS as_of_date,
+    v.standard_rate, v.fit_quantity AS capped_quantity, v.hire_date, v.termination_date, v.amendment_id,
+    v.rate_card_id, v.discount_percent, v.cap_hours
+FROM valued v
+ASOF LEFT JOIN fx f_from ON f_from.currency = v.currency AND v.work_date >= f_from.effective_date
+ASOF LEFT JOIN fx f_to ON f_to.currency = $reporting AND v.work_date >= f_to.effective_date
+ORDER BY v.time_entry_id
