@@ -108,7 +108,7 @@ def _print_warehouse_summary(path: str) -> None:
         print("  raw layer (rows loaded / quarantined, all runs):")
         for name, loaded, bad in rows:
             print(f"    {name:28s} {loaded:>10,} {bad:>6,}")
-        n_exc = con.execute("SELECT count(*) FROM ops.exceptions WHERE resolved_at IS NULL").fetchone()[0]
+        n_exc = con.execute("SELECT count(*) FROM ops.exceptions WHERE resolved_at IS NULL").fetchall()[0][0]
         print(f"  open exceptions: {n_exc}  (SELECT * FROM ops.exceptions)")
     finally:
         con.close()

@@ -4,6 +4,7 @@ import dagster as dg
 
 import assets.canonical.definitions as canonical
 import assets.extract.definitions as extract
+import assets.recon.definitions as recon
 from dagster_project.resources import build_resources
 
 
@@ -16,6 +17,7 @@ def build_definitions() -> dg.Definitions:
     return dg.Definitions.merge(
         extract.defs,
         canonical.defs,
+        recon.defs,
         dg.Definitions(resources=build_resources(), jobs=[full_pipeline]),
     )
 

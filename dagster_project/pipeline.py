@@ -45,5 +45,5 @@ def run_pipeline(as_of: date, selection: str | None = None, raise_on_error: bool
         keys = list(dg.AssetSelection.from_coercible([p.strip() for p in parts]).resolve(defs.resolve_asset_graph()))
     level = os.environ.get("PSSYNC_LOG_LEVEL", "WARNING")
     return job.execute_in_process(instance=instance(), asset_selection=keys, raise_on_error=raise_on_error,
-                                  tags={"pssync/as_of": as_of.isoformat()},
+                                  partition_key=as_of.isoformat(), tags={"pssync/as_of": as_of.isoformat()},
                                   run_config={"loggers": {"console": {"config": {"log_level": level}}}})

@@ -31,3 +31,16 @@ def materialize_canonical(landing: Path, warehouse: Path, raise_on_error: bool =
     """Extract then canonical, in process, on real files and a real DuckDB warehouse."""
     return dg.materialize([*extract_assets, *canonical_assets], resources=resources_for(landing, warehouse),
                           raise_on_error=raise_on_error, run_config=QUIET)
+
+
+def all_assets():
+    from assets.recon.assets import recon_assets
+
+    return [*extract_assets, *canonical_assets, *recon_assets]
+
+
+def materialize_as_of(landing: Path, warehouse: Path, as_of: str, assets=None, raise_on_error: bool = True,
+                      psa_url: str | None = None) -> dg.ExecuteInProcessResult:
+    """The pipeline for one as-of date (a partition key), in process, with real resources."""
+    return dg.materialize(assets or all_assets(), resources=resources_for(landing, warehouse, psa_url),
+                          partition_key=as_of, raise_on_error=raise_on_error, run_config=QUIET)

@@ -57,7 +57,7 @@ def build_canonical_asset(entity: Entity) -> dg.AssetsDefinition:
                               [(k, r, f"{table}: {m}", entity.owner, None, None) for k, r, m in bad], now,
                               resolve_others=True)
             create_asof_view(con, entity.view_name)
-            latest = con.execute(f"SELECT count(*) FROM canonical.{entity.view_name}").fetchone()[0]
+            latest = con.execute(f"SELECT count(*) FROM canonical.{entity.view_name}").fetchall()[0][0]
             schema = con.execute(f"DESCRIBE {table}").fetchall()
             con.commit()
         limit = max_quarantine_share()
@@ -107,7 +107,7 @@ def crosswalks(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Ma
         for name in XWALKS:
             create_asof_view(con, name)
             total, matched = con.execute(
-                f"SELECT count(*), count(*) FILTER (match_status IN ('MATCHED', 'NOT_REQUIRED')) FROM canonical.{name}").fetchone()
+                f"SELECT count(*), count(*) FILTER (match_status IN ('MATCHED', 'NOT_REQUIRED')) FROM canonical.{name}").fetchall()[0]
             gaps = con.execute(f"""SELECT {XWALK_KEY[name]}, match_status FROM canonical.{name}
                                    WHERE match_status NOT IN ('MATCHED', 'NOT_REQUIRED') ORDER BY 1""").fetchall()
             record_exceptions(con, "canonical", "crosswalk", name,

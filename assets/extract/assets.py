@@ -44,7 +44,7 @@ def build_extract_asset(spec: SourceObject) -> dg.AssetsDefinition:
                 res = load_psa(con, spec, psa, run_id=context.run.run_id)
             else:
                 res = load_files(con, spec, landing, run_id=context.run.run_id)
-            total = con.execute(f"SELECT count(*) FROM {spec.table}").fetchone()[0]
+            total = con.execute(f"SELECT count(*) FROM {spec.table}").fetchall()[0][0]
         if res.rejected_files:
             context.log.warning(f"{spec.name}: rejected files {res.rejected_files} (see ops.exceptions)")
         return dg.MaterializeResult(metadata={

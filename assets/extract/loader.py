@@ -146,7 +146,7 @@ def _insert_frame(con, spec: SourceObject, frame: pl.DataFrame, res: LoadResult,
         SELECT {cols}, ?, ?, ?, _source_file, _row_number, _record_key, _record_hash, {source_ts_sql(spec)}, _file_date, _extra
         FROM (SELECT {distinct} * FROM _keyed c WHERE _violation IS NULL {novelty}
               ORDER BY _record_key, _record_hash, _source_file, _row_number)""",
-        [spec.source, res.extract_id, extracted_at]).fetchone()[0]
+        [spec.source, res.extract_id, extracted_at]).fetchall()[0][0]
     bad = con.execute("""
         SELECT _record_key, split_part(_violation, '|', 1), split_part(_violation, '|', 2), _row_number,
                _source_file, to_json(k)::VARCHAR
@@ -157,7 +157,7 @@ def _insert_frame(con, spec: SourceObject, frame: pl.DataFrame, res: LoadResult,
             [(spec.name, f, rn, key, rule, msg, rec, res.extract_id, extracted_at) for key, rule, msg, rn, f, rec in bad])
         _record_exceptions(con, spec, [(key or f"{f}#{rn}", rule, f"{f} row {rn}: {msg}", f, rn)
                                        for key, rule, msg, rn, f, _ in bad], extracted_at)
-    ts = con.execute(f"SELECT max({source_ts_sql(spec)}) FROM _checked WHERE _violation IS NULL").fetchone()[0]
+    ts = con.execute(f"SELECT max({source_ts_sql(spec)}) FROM _checked WHERE _violation IS NULL").fetchall()[0][0]
     if ts is not None and (res.latest_source_ts is None or ts > res.latest_source_ts):
         res.latest_source_ts = ts
     con.execute("DROP TABLE _checked; DROP TABLE _keyed")
@@ -168,8 +168,8 @@ def _insert_frame(con, spec: SourceObject, frame: pl.DataFrame, res: LoadResult,
 
 
 def _get_watermark(con, spec: SourceObject) -> str | None:
-    row = con.execute("SELECT watermark FROM ops.watermarks WHERE object = ?", [spec.name]).fetchone()
-    return row[0] if row else None
+    rows = con.execute("SELECT watermark FROM ops.watermarks WHERE object = ?", [spec.name]).fetchall()
+    return rows[0][0] if rows else None
 
 
 def _finish(con, spec: SourceObject, res: LoadResult, run_id: str | None) -> None:

@@ -1,0 +1,156 @@
+"""Recon assets, one partition per as-of date: time to bill, unmatched billing lines, contractor hours."""
+
+import os
+from datetime import date
+
+import dagster as dg
+
+from assets.extract.assets import TEAM
+from assets.extract.loader import now_utc
+from assets.ops.exceptions import record_exceptions
+from assets.partitions import as_of_partitions
+from assets.recon.tables import is_latest_as_of, write_partition
+from resources import Warehouse
+from resources.settings import setting
+
+CANONICAL_INPUTS = ("time_entry", "invoice", "invoice_line", "project", "resource", "assignment", "contract",
+                    "rate_card", "employee", "customer", "client", "currency_rate", "crosswalks")
+TIME_TO_BILL = dg.AssetKey(["recon", "time_to_bill"])
+
+
+def as_of_of(context) -> date:
+    return date.fromisoformat(context.partition_key)
+
+
+def params_for(as_of: date) -> dict:
+    return {"as_of": as_of, "reporting": setting("PSSYNC_REPORTING_CURRENCY")}
+
+
+def min_coverage() -> float:
+    return float(os.environ.get("PSSYNC_MIN_CROSSWALK_COVERAGE", "0.8"))
+
+
+def _input_problems(con, as_of: date) -> list[str]:
+    """What makes the inputs of this as-of date unfit to bill from."""
+    problems = []
+    if con.execute("SELECT count(*) FROM canonical.rate_card_asof(?)", [as_of]).fetchall()[0][0] == 0:
+        problems.append("no rate cards loaded as of this date")
+    if con.execute("SELECT count(*) FROM canonical.currency_rate_asof(?)", [as_of]).fetchall()[0][0] == 0:
+        problems.append("no currency rates loaded as of this date")
+    for xwalk, label in (("xwalk_client_customer", "CRM account -> ERP customer"),
+                         ("xwalk_resource_employee", "PSA resource -> HR employee")):
+        total, matched = con.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE match_status = 'MATCHED') FROM canonical.{xwalk}_asof(?)",
+            [as_of]).fetchall()[0]
+        if total and matched / total < min_coverage():
+            problems.append(f"{label} coverage {matched / total:.1%} is below {min_coverage():.0%}")
+    return problems
+
+
+def _status_table(con, as_of: date) -> str:
+    rows = con.execute("""
+        SELECT recon_status, coalesce(reason, ''), count(*), sum(amount_at_risk_reporting)
+        FROM recon.time_to_bill WHERE as_of_date = ? GROUP BY 1, 2 ORDER BY 1, 2""", [as_of]).fetchall()
+    lines = ["| status | reason | entries | amount at risk (reporting) |", "|---|---|---:|---:|"]
+    lines += [f"| {s} | {r} | {n:,} | {a or 0:,.2f} |" for s, r, n, a in rows]
+    return "\n".join(lines)
+
+
+def _top_exceptions(con, as_of: date) -> str:
+    rows = con.execute("""
+        SELECT time_entry_id, recon_status, coalesce(reason, ''), owner, project_code, amount_at_risk, currency
+        FROM recon.time_to_bill WHERE as_of_date = ? AND owner IS NOT NULL
+        ORDER BY amount_at_risk_reporting DESC NULLS LAST, time_entry_id LIMIT 10""", [as_of]).fetchall()
+    lines = ["| entry | status | reason | owner | project | at risk |", "|---:|---|---|---|---|---:|"]
+    lines += [f"| {e} | {s} | {r} | {o} | {p} | {a or 0:,.2f} {c} |" for e, s, r, o, p, a, c in rows]
+    return "\n".join(lines)
+
+
+@dg.asset(
+    key=TIME_TO_BILL,
+    group_name="recon",
+    partitions_def=as_of_partitions,
+    deps=[dg.AssetKey(["canonical", n]) for n in CANONICAL_INPUTS],
+    owners=[TEAM["finance"]],
+    kinds={"duckdb", "sql"},
+    tags={"layer": "recon"},
+    description="`recon.time_to_bill`: one row per time entry in scope as of the partition date (every "
+                "live-approved entry, plus every entry with a billed line), with expected and billed values, the "
+                "recon_status (first matching rule of outputs.md), reason, owner, amount at risk and age. "
+                "Replaying a date reproduces its rows. SQL: `sql/recon/time_to_bill.sql`.",
+    check_specs=[dg.AssetCheckSpec("inputs_fit_for_billing", asset=TIME_TO_BILL, blocking=True,
+                                   description="Blocks billing when inputs are broken: no rate cards or currency "
+                                               "rates as of the date, or crosswalk coverage below "
+                                               "PSSYNC_MIN_CROSSWALK_COVERAGE (default 80%).")],
+)
+def time_to_bill(context: dg.AssetExecutionContext, warehouse: Warehouse):
+    as_of = as_of_of(context)
+    now = now_utc()
+    with warehouse.connect() as con:
+        con.begin()
+        rows = write_partition(con, "recon.time_to_bill", "recon/time_to_bill", params_for(as_of))
+        if is_latest_as_of(con, "recon.time_to_bill", as_of):
+            flagged = con.execute("""
+                SELECT CAST(time_entry_id AS VARCHAR), recon_status, coalesce(reason, recon_status), owner,
+                       project_code, amount_at_risk, currency
+                FROM recon.time_to_bill WHERE as_of_date = ? AND owner IS NOT NULL""", [as_of]).fetchall()
+            record_exceptions(con, "recon", "recon", "time_to_bill",
+                              [(k, f"{s}:{r}" if r != s else s,
+                                f"time entry {k} on {p}: {s}" + (f" ({r})" if r != s else "") + f", {a or 0:,.2f} {c} at risk",
+                                o, None, None) for k, s, r, o, p, a, c in flagged], now, resolve_others=True)
+        counts = dict(con.execute("SELECT recon_status, count(*) FROM recon.time_to_bill WHERE as_of_date = ? "
+                                  "GROUP BY 1 ORDER BY 1", [as_of]).fetchall())
+        status_md, top_md = _status_table(con, as_of), _top_exceptions(con, as_of)
+        problems = _input_problems(con, as_of)
+        con.commit()
+    yield dg.MaterializeResult(metadata={
+        "dagster/row_count": rows, "as_of": as_of.isoformat(), "by_status": counts,
+        "status_summary": dg.MetadataValue.md(status_md), "top_exceptions": dg.MetadataValue.md(top_md)})
+    yield dg.AssetCheckResult(check_name="inputs_fit_for_billing", asset_key=TIME_TO_BILL, passed=not problems,
+                              metadata={"problems": problems or ["none"]},
+                              description="; ".join(problems) or "inputs complete")
+
+
+def _simple_recon_asset(name: str, description: str, inputs: tuple[str, ...], owner: str):
+    @dg.asset(
+        key=dg.AssetKey(["recon", name]),
+        group_name="recon",
+        partitions_def=as_of_partitions,
+        deps=[dg.AssetKey(["canonical", n]) for n in inputs],
+        owners=[TEAM[owner]],
+        kinds={"duckdb", "sql"},
+        tags={"layer": "recon"},
+        description=f"{description} SQL: `sql/recon/{name}.sql`.",
+    )
+    def recon_table(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+        as_of = as_of_of(context)
+        now = now_utc()
+        with warehouse.connect() as con:
+            con.begin()
+            rows = write_partition(con, f"recon.{name}", f"recon/{name}", params_for(as_of))
+            key_cols = ("invoice_number", "line") if name == "billing_line_exceptions" else ("period_id", "employee_id")
+            key_sql = " || '|' || ".join(f"CAST({c} AS VARCHAR)" for c in key_cols)
+            flagged = con.execute(f"SELECT {key_sql}, recon_status, owner FROM recon.{name} "
+                                  "WHERE as_of_date = ? AND owner IS NOT NULL ORDER BY 1", [as_of]).fetchall()
+            if is_latest_as_of(con, f"recon.{name}", as_of):
+                record_exceptions(con, "recon", "recon", name, [
+                    (key, status, f"{name}: {key.replace('|', ' ')} is {status}", owner, None, None)
+                    for key, status, owner in flagged], now, resolve_others=True)
+            con.commit()
+        return dg.MaterializeResult(metadata={"dagster/row_count": rows, "flagged": len(flagged),
+                                              "as_of": as_of.isoformat()})
+
+    return recon_table
+
+
+billing_line_exceptions = _simple_recon_asset(
+    "billing_line_exceptions",
+    "`recon.billing_line_exceptions`: lines of non-Voided invoices the PSA cannot match (ORPHAN_BILLING_LINE, "
+    "UNKNOWN_PROJECT), owned by finance.", ("invoice", "invoice_line", "project", "time_entry"), "finance")
+contractor_hours = _simple_recon_asset(
+    "contractor_hours",
+    "`recon.contractor_hours`: per closed pay period and contingent worker, hours paid against live-approved PSA "
+    "hours, the difference, and the LATE_APPROVAL count (entries approved after the lock date).",
+    ("pay_period", "contractor_hours", "employee", "time_entry", "crosswalks"), "hr")
+
+recon_assets = [time_to_bill, billing_line_exceptions, contractor_hours]

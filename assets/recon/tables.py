@@ -1,0 +1,26 @@
+"""Writing one as-of partition of a published table, atomically and reproducibly."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+
+from resources.warehouse import sql_text
+
+
+def write_partition(con: duckdb.DuckDBPyConnection, table: str, query_name: str, params: dict) -> int:
+    """Replace the rows of ``table`` for ``params['as_of']`` with the result of ``sql/<query_name>.sql``.
+    The caller holds the transaction."""
+    query = sql_text(query_name)
+    params = {k: v for k, v in params.items() if f"${k}" in query or k == "as_of"}
+    con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM ({query}) WHERE FALSE", params)
+    con.execute(f"DELETE FROM {table} WHERE as_of_date = ?", [params["as_of"]])
+    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM ({query})", params)
+    return con.execute(f"SELECT count(*) FROM {table} WHERE as_of_date = ?", [params["as_of"]]).fetchall()[0][0]
+
+
+def is_latest_as_of(con: duckdb.DuckDBPyConnection, table: str, as_of: date) -> bool:
+    """True when no later as-of date has been written: only the newest business date updates ops.exceptions."""
+    latest = con.execute(f"SELECT max(as_of_date) FROM {table}").fetchall()[0][0]
+    return latest is None or as_of >= latest
