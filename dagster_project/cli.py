@@ -114,6 +114,57 @@ def _print_warehouse_summary(path: str) -> None:
         con.close()
 
 
+def _warehouse_path(args) -> str:
+    import os
+
+    _apply(args)
+    from resources.settings import setting
+
+    path = setting("PSSYNC_WAREHOUSE")
+    if not os.path.exists(path):
+        raise SystemExit(f"no warehouse at {path}: run `pssync run` (or `make demo`) first, or pass --warehouse")
+    return path
+
+
+def _emit(frame, fmt: str) -> None:
+    import json
+
+    if fmt == "csv":
+        sys.stdout.write(frame.write_csv())
+    elif fmt == "json":
+        sys.stdout.write(json.dumps(frame.to_dicts(), default=str, indent=1) + "\n")
+    else:
+        import polars as pl
+
+        with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=240, tbl_hide_dataframe_shape=True):
+            print(frame)
+
+
+def cmd_exceptions(args) -> int:
+    import duckdb
+
+    from resources.warehouse import sql_text
+
+    con = duckdb.connect(_warehouse_path(args), read_only=True)
+    try:
+        if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'recon' "
+                           "AND table_name = 'time_to_bill'").fetchall()[0][0] or not con.execute(
+                "SELECT count(*) FROM recon.time_to_bill WHERE as_of_date = ?", [args.as_of]).fetchall()[0][0]:
+            print(f"no reconciliation for as-of {args.as_of}: run `pssync run --as-of {args.as_of}` first", file=sys.stderr)
+            return 2
+        frame = con.sql(sql_text("reports/open_exceptions"), params={"as_of": args.as_of}).pl()
+    finally:
+        con.close()
+    if args.owner:
+        import polars as pl
+
+        frame = frame.filter(pl.col("owner") == args.owner)
+    _emit(frame, args.format)
+    if args.format == "table":
+        print(f"{frame.height} open exception(s) as of {args.as_of}" + (f" for {args.owner}" if args.owner else ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pssync", description="Keep time, billing and planning in step across "
                                      "CRM, PSA, HR, ERP and payroll.")
@@ -138,6 +189,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--select", default=None, help="asset keys, comma-separated, e.g. 'canonical/time_entry,canonical/project'")
     _settings_options(r)
     r.set_defaults(func=cmd_run)
+
+    e = sub.add_parser("exceptions", help="list open exceptions for the people who must act on them",
+                       description="Flagged time entries, unmatched billing lines, contractor-hours gaps and open "
+                                   "master-data / quarantine exceptions, as of a reconciled date.")
+    e.add_argument("--as-of", type=_date, required=True, help="a reconciled as-of date")
+    e.add_argument("--owner", choices=["finance", "delivery", "hr", "integration"], help="only this owner's exceptions")
+    e.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    e.add_argument("--warehouse", help="DuckDB warehouse file (PSSYNC_WAREHOUSE)")
+    e.set_defaults(func=cmd_exceptions)
 
     d = sub.add_parser("demo", help="generate a demo estate, run the pipeline, print a summary",
                        description="What `make demo` runs.")
