@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+import assets.billing.definitions as billing
 import assets.canonical.definitions as canonical
 import assets.extract.definitions as extract
 import assets.recon.definitions as recon
@@ -18,6 +19,7 @@ def build_definitions() -> dg.Definitions:
         extract.defs,
         canonical.defs,
         recon.defs,
+        billing.defs,
         dg.Definitions(resources=build_resources(), jobs=[full_pipeline]),
     )
 

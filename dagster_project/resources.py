@@ -7,6 +7,8 @@ import os
 import dagster as dg
 
 from resources import LandingFolder, PsaDatabase, Warehouse
+from resources.erp_staging import ErpStaging
+from resources.outputs import OutputFolder
 from resources.settings import DEFAULTS, default_psa_url
 
 
@@ -21,5 +23,7 @@ def build_resources() -> dict:
     return {
         "warehouse": Warehouse(path=env("PSSYNC_WAREHOUSE")),
         "landing": LandingFolder(path=env("PSSYNC_LANDING_DIR")),
+        "outputs": OutputFolder(path=env("PSSYNC_OUTPUT_DIR")),
+        "erp_staging": ErpStaging(url=env("PSSYNC_ERP_STAGING_URL")),
         "psa": PsaDatabase(url=dg.EnvVar("PSSYNC_PSA_URL") if os.environ.get("PSSYNC_PSA_URL") else default_psa_url(landing)),
     }

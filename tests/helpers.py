@@ -13,8 +13,14 @@ from resources import LandingFolder, PsaDatabase, Warehouse
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-def resources_for(landing: Path, warehouse: Path, psa_url: str | None = None) -> dict:
+def resources_for(landing: Path, warehouse: Path, psa_url: str | None = None, outputs: Path | None = None,
+                  staging_url: str = "") -> dict:
+    from resources.erp_staging import ErpStaging
+    from resources.outputs import OutputFolder
+
     return {
+        "outputs": OutputFolder(path=str(outputs or warehouse.parent / "output")),
+        "erp_staging": ErpStaging(url=staging_url),
         "warehouse": Warehouse(path=str(warehouse)),
         "landing": LandingFolder(path=str(landing)),
         "psa": PsaDatabase(url=psa_url or f"sqlite:///{landing / 'psa' / 'psa.db'}", retries=2, backoff_seconds=0.01),
@@ -34,13 +40,15 @@ def materialize_canonical(landing: Path, warehouse: Path, raise_on_error: bool =
 
 
 def all_assets():
+    from assets.billing.assets import billing_assets
     from assets.recon.assets import recon_assets
 
-    return [*extract_assets, *canonical_assets, *recon_assets]
+    return [*extract_assets, *canonical_assets, *recon_assets, *billing_assets]
 
 
 def materialize_as_of(landing: Path, warehouse: Path, as_of: str, assets=None, raise_on_error: bool = True,
-                      psa_url: str | None = None) -> dg.ExecuteInProcessResult:
+                      psa_url: str | None = None, outputs: Path | None = None, staging_url: str = "",
+                      selection=None) -> dg.ExecuteInProcessResult:
     """The pipeline for one as-of date (a partition key), in process, with real resources."""
-    return dg.materialize(assets or all_assets(), resources=resources_for(landing, warehouse, psa_url),
-                          partition_key=as_of, raise_on_error=raise_on_error, run_config=QUIET)
+    return dg.materialize(assets or all_assets(), resources=resources_for(landing, warehouse, psa_url, outputs, staging_url),
+                          partition_key=as_of, raise_on_error=raise_on_error, run_config=QUIET, selection=selection)

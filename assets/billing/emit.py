@@ -1,0 +1,157 @@
+"""Emitting the billing batches of one as-of date, exactly once.
+
+A committed batch is immutable: a replay of its date re-emits the stored lines, so files and the
+staging table receive the same bytes and keys again. A new date computes its lines, checks them,
+records every key in the ledger and the lines in one transaction, then writes the files.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+import duckdb
+
+from assets.extract.loader import now_utc
+from assets.recon.tables import write_partition
+from resources.outputs import OutputFolder, write_atomically
+from resources.warehouse import sql_text
+
+LINE_COLUMNS = ["batch_id", "line_no", "idempotency_key", "item", "source_id", "source_revision", "project_code",
+                "customer_id", "legal_entity", "currency", "service_date", "quantity", "rate", "amount", "tax_code",
+                "tax_rate", "tax_amount"]
+HEADER_COLUMNS = ["batch_id", "as_of_date", "legal_entity", "customer_id", "currency", "line_count", "net_amount",
+                  "tax_amount", "gross_amount"]
+
+
+class BatchIntegrityError(RuntimeError):
+    """The computed batch lines break a rule that must hold before anything is emitted."""
+
+
+@dataclass
+class Emission:
+    as_of: date
+    replay: bool
+    batches: list[dict] = field(default_factory=list)
+    lines: dict[str, list[dict]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def _ensure_tables(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
+    for table, query in (("billing.batch_lines", "billing/batch_lines"), ("billing.batches", "billing/batches")):
+        if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'billing' "
+                           "AND table_name = ?", [table.split(".")[1]]).fetchall()[0][0]:
+            if table == "billing.batches":
+                con.execute("""CREATE TABLE billing.batches (batch_id VARCHAR PRIMARY KEY, as_of_date DATE,
+                               legal_entity VARCHAR, customer_id BIGINT, currency VARCHAR, line_count INTEGER,
+                               net_amount DECIMAL(18, 2), tax_amount DECIMAL(18, 2), gross_amount DECIMAL(18, 2))""")
+            else:
+                con.execute(f"CREATE TABLE {table} AS SELECT * FROM ({sql_text(query)}) WHERE FALSE", {"as_of": as_of})
+
+
+def integrity_problems(con: duckdb.DuckDBPyConnection, lines_table: str, as_of: date) -> list[str]:
+    """Rules that must hold before emission: totals tie to lines, no key twice (here or in another
+    batch), no time line for an entry recon flags, every line taxed."""
+    p = []
+    dup = con.execute(f"SELECT idempotency_key FROM {lines_table} GROUP BY 1 HAVING count(*) > 1 LIMIT 5").fetchall()
+    if dup:
+        p.append(f"keys carried twice in this emission: {[d[0] for d in dup]}")
+    taken = con.execute(f"""SELECT l.idempotency_key, g.batch_id FROM {lines_table} l JOIN billing.ledger g
+                            USING (idempotency_key) WHERE g.as_of_date <> ? LIMIT 5""", [as_of]).fetchall()
+    if taken:
+        p.append(f"keys already carried by another batch: {taken}")
+    flagged = con.execute(f"""
+        SELECT l.idempotency_key, r.recon_status FROM {lines_table} l
+        JOIN recon.time_to_bill r ON r.time_entry_id = l.source_id AND r.as_of_date = ?
+        WHERE (l.item = 'PS-TM-HOURS' AND r.recon_status <> 'UNBILLED')
+           OR (l.item = 'PS-ADJUSTMENT' AND r.recon_status <> 'HOURS_MISMATCH') LIMIT 5""", [as_of]).fetchall()
+    if flagged:
+        p.append(f"lines for entries recon flags: {flagged}")
+    untaxed = con.execute(f"SELECT idempotency_key FROM {lines_table} WHERE tax_amount IS NULL LIMIT 5").fetchall()
+    if untaxed:
+        p.append(f"lines without a tax rate for the customer's tax code: {[u[0] for u in untaxed]}")
+    bad_amount = con.execute(f"""SELECT idempotency_key FROM {lines_table}
+                                 WHERE amount <> round(quantity * rate, 2) LIMIT 5""").fetchall()
+    if bad_amount:
+        p.append(f"line amounts that are not round(quantity x rate, 2): {[b[0] for b in bad_amount]}")
+    return p
+
+
+def _totals_problems(con, as_of: date) -> list[str]:
+    off = con.execute("""
+        SELECT b.batch_id FROM billing.batches b
+        JOIN (SELECT batch_id, count(*) n, sum(amount) net, sum(tax_amount) tax FROM billing.batch_lines
+              WHERE as_of_date = ? GROUP BY 1) l USING (batch_id)
+        WHERE b.line_count <> l.n OR b.net_amount <> l.net OR b.tax_amount <> l.tax
+           OR b.gross_amount <> b.net_amount + b.tax_amount""", [as_of]).fetchall()
+    return [f"batch totals differ from the sum of their lines: {[o[0] for o in off]}"] if off else []
+
+
+def compute_and_record(con: duckdb.DuckDBPyConnection, as_of: date, crash=None) -> Emission:
+    """Lines of as-of date ``as_of``: the stored ones on a replay, else newly computed, checked and
+    recorded (ledger, lines, headers) in one transaction. Nothing is recorded when a check fails."""
+    con.execute(sql_text("ddl/macros"))
+    _ensure_tables(con, as_of)
+    replay = con.execute("SELECT count(*) FROM billing.ledger WHERE as_of_date = ?", [as_of]).fetchall()[0][0] > 0
+    em = Emission(as_of, replay)
+    if not replay:
+        con.begin()
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _lines AS {sql_text('billing/batch_lines')}", {"as_of": as_of})
+            em.problems = integrity_problems(con, "_lines", as_of)
+            if em.problems:
+                con.rollback()
+                return em
+            con.execute("DELETE FROM billing.batch_lines WHERE as_of_date = ?", [as_of])
+            con.execute("INSERT INTO billing.batch_lines BY NAME SELECT * FROM _lines")
+            con.execute("""INSERT INTO billing.ledger SELECT idempotency_key, item, source_id, source_revision, batch_id,
+                           as_of_date, quantity, ? FROM _lines""", [now_utc()])
+            con.execute("DELETE FROM billing.batches WHERE as_of_date = ?", [as_of])
+            write_partition(con, "billing.batches", "billing/batches", {"as_of": as_of})
+            em.problems = _totals_problems(con, as_of)
+            if em.problems:
+                con.rollback()
+                return em
+            if crash:
+                crash("before_ledger_commit")
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+    cols = ", ".join(LINE_COLUMNS)
+    for row in con.execute(f"SELECT {cols} FROM billing.batch_lines WHERE as_of_date = ? ORDER BY batch_id, line_no",
+                           [as_of]).fetchall():
+        line = dict(zip(LINE_COLUMNS, row))
+        em.lines.setdefault(line["batch_id"], []).append(line)
+    em.batches = [dict(zip(HEADER_COLUMNS, r)) for r in con.execute(
+        f"SELECT {', '.join(HEADER_COLUMNS)} FROM billing.batches WHERE as_of_date = ? ORDER BY batch_id",
+        [as_of]).fetchall()]
+    return em
+
+
+def _plain(v):
+    if isinstance(v, Decimal):
+        return str(v)
+    if isinstance(v, date):
+        return v.isoformat()
+    return v
+
+
+def batch_document(header: dict, lines: list[dict]) -> bytes:
+    """The batch file: header, lines and totals, money as exact decimal strings, keys sorted."""
+    doc = {**{k: _plain(v) for k, v in header.items()},
+           "lines": [{k: _plain(v) for k, v in line.items() if k != "batch_id"} for line in lines]}
+    return (json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def write_files(em: Emission, out: OutputFolder, crash=None) -> list[str]:
+    paths = []
+    for n, header in enumerate(em.batches):
+        path = out.file("billing_batches", f"{header['batch_id']}.json")
+        write_atomically(path, batch_document(header, em.lines[header["batch_id"]]))
+        paths.append(str(path))
+        if crash and n == 0:
+            crash("after_first_file")
+    return paths

@@ -1,0 +1,54 @@
+"""The optional ERP staging table, reached over SQLAlchemy (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+import dagster as dg
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+staging = sa.Table(
+    "pssync_billing_staging", metadata,
+    sa.Column("idempotency_key", sa.Text, primary_key=True),
+    sa.Column("batch_id", sa.Text, nullable=False), sa.Column("line_no", sa.Integer, nullable=False),
+    sa.Column("item", sa.Text, nullable=False), sa.Column("source_id", sa.BigInteger, nullable=False),
+    sa.Column("source_revision", sa.Integer, nullable=False), sa.Column("project_code", sa.Text),
+    sa.Column("customer_id", sa.BigInteger, nullable=False), sa.Column("legal_entity", sa.Text, nullable=False),
+    sa.Column("currency", sa.Text, nullable=False), sa.Column("service_date", sa.Date, nullable=False),
+    sa.Column("quantity", sa.Numeric(18, 2), nullable=False), sa.Column("rate", sa.Numeric(18, 4), nullable=False),
+    sa.Column("amount", sa.Numeric(18, 2), nullable=False), sa.Column("tax_code", sa.Text),
+    sa.Column("tax_rate", sa.Numeric(9, 6)), sa.Column("tax_amount", sa.Numeric(18, 2)),
+)
+
+COLUMNS = [c.name for c in staging.columns]
+
+
+class ErpStaging(dg.ConfigurableResource):
+    """ERP staging table at ``PSSYNC_ERP_STAGING_URL``; publication is off when the URL is empty."""
+
+    url: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url)
+
+    def publish(self, lines: list[dict], fail_after_rows: int | None = None) -> int:
+        """Insert one batch in one transaction, keyed by idempotency_key: a repeated publish inserts
+        nothing, a failure leaves nothing of the batch. Returns the rows inserted."""
+        engine = sa.create_engine(self.url)
+        try:
+            metadata.create_all(engine)
+            if engine.dialect.name == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert
+            else:
+                from sqlalchemy.dialects.sqlite import insert
+            inserted = 0
+            with engine.begin() as conn:
+                for n, line in enumerate(lines, start=1):
+                    stmt = insert(staging).values(**{c: line[c] for c in COLUMNS}).on_conflict_do_nothing(
+                        index_elements=["idempotency_key"])
+                    inserted += conn.execute(stmt).rowcount
+                    if fail_after_rows is not None and n >= fail_after_rows:
+                        raise RuntimeError(f"simulated failure after {n} staging rows")
+            return inserted
+        finally:
+            engine.dispose()

@@ -1,0 +1,28 @@
+"""Where pssync writes files for people and systems: batch files, reports, Data Docs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Complete or absent, never partial: write a temporary file beside it, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class OutputFolder(dg.ConfigurableResource):
+    """The output folder (``PSSYNC_OUTPUT_DIR``)."""
+
+    path: str
+
+    def file(self, *parts: str) -> Path:
+        return Path(self.path).joinpath(*parts)
