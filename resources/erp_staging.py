@@ -41,14 +41,18 @@ class ErpStaging(dg.ConfigurableResource):
                 from sqlalchemy.dialects.postgresql import insert
             else:
                 from sqlalchemy.dialects.sqlite import insert
+            stmt = (insert(staging).on_conflict_do_nothing(index_elements=["idempotency_key"])
+                    .returning(staging.c.idempotency_key))
+            rows = [{c: line[c] for c in COLUMNS} for line in lines]
+            cut = len(rows) if fail_after_rows is None else fail_after_rows
             inserted = 0
             with engine.begin() as conn:
-                for n, line in enumerate(lines, start=1):
-                    stmt = insert(staging).values(**{c: line[c] for c in COLUMNS}).on_conflict_do_nothing(
-                        index_elements=["idempotency_key"])
-                    inserted += conn.execute(stmt).rowcount
-                    if fail_after_rows is not None and n >= fail_after_rows:
-                        raise RuntimeError(f"simulated failure after {n} staging rows")
+                if rows[:cut]:
+                    inserted += len(conn.execute(stmt, rows[:cut]).fetchall())
+                if fail_after_rows is not None:
+                    raise RuntimeError(f"simulated failure after {cut} staging rows")
+                if rows[cut:]:
+                    inserted += len(conn.execute(stmt, rows[cut:]).fetchall())
             return inserted
         finally:
             engine.dispose()

@@ -30,6 +30,10 @@ batched AS (  -- pssync batches: of earlier as-of dates (they count as carrying 
            sum(quantity) FILTER (WHERE as_of_date < $as_of::DATE) AS batched_quantity
     FROM billing.ledger WHERE item = 'PS-TM-HOURS' GROUP BY 1
 ),
+capped_batches AS (  -- hours a pssync batch billed for an entry revision when the cap let only part through
+    SELECT source_id AS time_entry_id, source_revision AS revision, min(quantity) AS batch_quantity
+    FROM billing.ledger WHERE item = 'PS-TM-HOURS' AND as_of_date <= $as_of::DATE GROUP BY 1, 2
+),
 scope AS (
     SELECT te.*, b.* EXCLUDE (time_entry_id), coalesce(b.billed_line_count, 0) > 0 AS is_billed
     FROM te LEFT JOIN billed b USING (time_entry_id)
@@ -58,6 +62,7 @@ base AS (
            cc.customer_id, root.currency AS contract_currency,
            e.hire_date, e.termination_date,
            bt.carried_before, bt.batch_id, bt.batched_quantity,
+           CASE WHEN cb.batch_quantity < s.quantity THEN cb.batch_quantity END AS batch_capped_quantity,
            root.status = 'Activated' AND s.work_date BETWEEN root.start_date AND coalesce(root.end_date, DATE '9999-12-31')
                AS root_in_force,
            root.rate_card_id AS root_card, root.discount_percent AS root_discount
@@ -70,6 +75,7 @@ base AS (
     LEFT JOIN canonical.xwalk_client_customer_asof($as_of::DATE) cc ON cc.crm_account_id = p.crm_account_id AND cc.match_status = 'MATCHED'
     LEFT JOIN versions root ON root.contract_id = p.crm_contract_id AND NOT root.is_amendment
     LEFT JOIN batched bt USING (time_entry_id)
+    LEFT JOIN capped_batches cb ON cb.time_entry_id = s.time_entry_id AND cb.revision = s.revision
 ),
 versioned AS (  -- contract version for the work date: the latest Activated amendment started by then, else the root
     SELECT b.*, a.contract_id AS amendment_id,
@@ -107,7 +113,7 @@ classified AS (
             WHEN is_billed AND NOT live_approved THEN 'NOT_APPROVED_BILLED'
             WHEN is_billed AND (NOT billable OR project_billing_type <> 'tm') THEN 'NOT_BILLABLE_BILLED'
             WHEN tm_line_count > 1 THEN 'DUPLICATE_BILLED'
-            WHEN is_billed AND abs(billed_quantity - quantity) > 0.005 THEN 'HOURS_MISMATCH'
+            WHEN is_billed AND abs(billed_quantity - coalesce(batch_capped_quantity, quantity)) > 0.005 THEN 'HOURS_MISMATCH'
             WHEN is_billed AND (expected_rate IS NULL OR abs(billed_rate - expected_rate) > 0.005) THEN 'RATE_MISMATCH'
             WHEN is_billed THEN 'BILLED_OK'
             WHEN coalesce(carried_before, FALSE) THEN 'BATCHED'
@@ -161,6 +167,7 @@ labelled AS (
             WHEN 'INELIGIBLE' THEN ineligible_reason
             WHEN 'RATE_MISMATCH' THEN CASE WHEN expected_rate IS NULL THEN 'MISSING_RATE' END
             WHEN 'UNBILLED' THEN CASE WHEN fit_quantity IS NOT NULL THEN 'PARTIAL_CAP' END
+            WHEN 'BILLED_OK' THEN CASE WHEN batch_capped_quantity IS NOT NULL THEN 'PARTIAL_CAP' END
         END AS reason
     FROM final
 ),
@@ -177,6 +184,8 @@ valued AS (
             WHEN 'OVER_CAP' THEN expected_amount
             WHEN 'UNBILLED' THEN CASE WHEN fit_quantity IS NOT NULL
                                       THEN expected_amount - round(fit_quantity * expected_rate, 2) ELSE 0 END
+            WHEN 'BILLED_OK' THEN CASE WHEN batch_capped_quantity IS NOT NULL
+                                       THEN expected_amount - round(batch_capped_quantity * expected_rate, 2) ELSE 0 END
             ELSE 0
         END AS DECIMAL(18, 2)) AS amount_at_risk
     FROM labelled
