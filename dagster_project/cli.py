@@ -165,6 +165,30 @@ def cmd_exceptions(args) -> int:
     return 0
 
 
+def cmd_batches(args) -> int:
+    import duckdb
+
+    con = duckdb.connect(_warehouse_path(args), read_only=True)
+    try:
+        exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'billing' "
+                             "AND table_name = 'batches'").fetchall()[0][0]
+        if not exists:
+            print("no billing batches yet: run `pssync run --as-of DATE` first", file=sys.stderr)
+            return 2
+        if args.batch:
+            frame = con.sql("SELECT * EXCLUDE (as_of_date) FROM billing.batch_lines WHERE batch_id = $b ORDER BY line_no",
+                            params={"b": args.batch}).pl()
+        else:
+            frame = con.sql("SELECT * FROM billing.batches WHERE as_of_date = $d ORDER BY batch_id",
+                            params={"d": args.as_of}).pl()
+    finally:
+        con.close()
+    _emit(frame, args.format)
+    if args.format == "table" and not args.batch:
+        print(f"{frame.height} batch(es) as of {args.as_of}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pssync", description="Keep time, billing and planning in step across "
                                      "CRM, PSA, HR, ERP and payroll.")
@@ -198,6 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--format", choices=["table", "csv", "json"], default="table")
     e.add_argument("--warehouse", help="DuckDB warehouse file (PSSYNC_WAREHOUSE)")
     e.set_defaults(func=cmd_exceptions)
+
+    b = sub.add_parser("batches", help="list the billing batches of an as-of date (or one batch's lines)",
+                       description="Batch headers (lines, net, tax, gross) of an as-of date; --batch shows its lines.")
+    b.add_argument("--as-of", type=_date, required=True)
+    b.add_argument("--batch", help="a batch id: list its lines instead")
+    b.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    b.add_argument("--warehouse", help="DuckDB warehouse file (PSSYNC_WAREHOUSE)")
+    b.set_defaults(func=cmd_batches)
 
     d = sub.add_parser("demo", help="generate a demo estate, run the pipeline, print a summary",
                        description="What `make demo` runs.")
