@@ -23,6 +23,7 @@ test: $(STAMP)
 
 dev: $(STAMP)
 	@test -f $(DEMO)/warehouse.duckdb || $(BIN)/pssync demo --dir $(DEMO)
+	mkdir -p $(DEMO)/dagster_home && cp dagster_home/dagster.yaml $(DEMO)/dagster_home/dagster.yaml
 	DAGSTER_HOME=$(abspath $(DEMO))/dagster_home \
 	PSSYNC_LANDING_DIR=$(abspath $(DEMO))/landing \
 	PSSYNC_WAREHOUSE=$(abspath $(DEMO))/warehouse.duckdb \

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 
@@ -85,20 +85,47 @@ def cmd_demo(args) -> int:
     os.environ.setdefault("PSSYNC_OUTPUT_DIR", str(root / "output"))
     os.environ.setdefault("DAGSTER_HOME", str(root / "dagster_home"))
     Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    import shutil
+
+    shutil.copyfile(Path(__file__).resolve().parent.parent / "dagster_home" / "dagster.yaml",
+                    Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml")
     as_of = DEFAULT_END_DATE
-    print(f"running the pipeline in process for as-of {as_of} ...")
-    result = run_pipeline(as_of, raise_on_error=False)
+    print(f"nightly_sync for as-of {as_of} (in process) ...")
+    result = run_pipeline(as_of, raise_on_error=False, job_name="nightly_sync")
     _print_run(result)
+    approved = _simulate_new_approvals(landing, as_of)
+    next_day = as_of + timedelta(days=1)
+    print(f"\n{approved} submitted entries approved the next morning; hourly_sync for as-of {next_day} ...")
+    hourly = run_pipeline(next_day, raise_on_error=False, job_name="hourly_sync")
+    _print_run(hourly)
+    ok = result.success and hourly.success
     print("\nsummary")
     print(f"  landing folder : {landing}")
     print(f"  warehouse      : {os.environ['PSSYNC_WAREHOUSE']}")
     print(f"  outputs        : {os.environ['PSSYNC_OUTPUT_DIR']}")
     print(f"  open the UI    : make dev   (dagster dev over this warehouse, http://127.0.0.1:3000)")
-    _print_warehouse_summary(os.environ["PSSYNC_WAREHOUSE"])
-    return 0 if result.success else 1
+    _print_warehouse_summary(os.environ["PSSYNC_WAREHOUSE"], as_of)
+    print(f"  try: pssync exceptions --as-of {as_of} --owner finance --warehouse {os.environ['PSSYNC_WAREHOUSE']}")
+    print(f"       pssync batches --as-of {as_of} --warehouse {os.environ['PSSYNC_WAREHOUSE']}")
+    return 0 if ok else 1
 
 
-def _print_warehouse_summary(path: str) -> None:
+def _simulate_new_approvals(landing: Path, as_of: date) -> int:
+    """The demo's "next morning": managers approve the entries still waiting for approval."""
+    import sqlite3
+
+    db = sqlite3.connect(landing / "psa" / "psa.db")
+    try:
+        stamp = f"{as_of + timedelta(days=1)} 09:00:00.000000"
+        n = db.execute("UPDATE time_entries SET status = 'approved', approved_at = ?, updated_at = ? "
+                       "WHERE status = 'submitted' AND deleted_at IS NULL", (stamp, stamp)).rowcount
+        db.commit()
+        return n
+    finally:
+        db.close()
+
+
+def _print_warehouse_summary(path: str, as_of: date) -> None:
     import duckdb
 
     con = duckdb.connect(path, read_only=True)
@@ -108,6 +135,14 @@ def _print_warehouse_summary(path: str) -> None:
         print("  raw layer (rows loaded / quarantined, all runs):")
         for name, loaded, bad in rows:
             print(f"    {name:28s} {loaded:>10,} {bad:>6,}")
+        print(f"  reconciliation as of {as_of} (entries, amount at risk in reporting currency):")
+        for status, n, risk in con.execute("""SELECT recon_status, count(*), sum(amount_at_risk_reporting)
+                                              FROM recon.time_to_bill WHERE as_of_date = ? GROUP BY 1 ORDER BY 1""",
+                                           [as_of]).fetchall():
+            print(f"    {status:22s} {n:>8,} {risk or 0:>14,.2f}")
+        batches = con.execute("SELECT count(*), sum(line_count) FROM billing.batches WHERE as_of_date = ?",
+                              [as_of]).fetchall()[0]
+        print(f"  billing batches: {batches[0]} with {batches[1] or 0:,} lines (files in the outputs folder)")
         n_exc = con.execute("SELECT count(*) FROM ops.exceptions WHERE resolved_at IS NULL").fetchall()[0][0]
         print(f"  open exceptions: {n_exc}  (SELECT * FROM ops.exceptions)")
     finally:

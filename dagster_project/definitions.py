@@ -1,4 +1,5 @@
-"""The pssync code location: every domain's definitions, merged, with shared resources."""
+"""The pssync code location: every domain's definitions, merged, with shared resources, jobs,
+schedules and sensors."""
 
 import dagster as dg
 
@@ -6,12 +7,10 @@ import assets.billing.definitions as billing
 import assets.canonical.definitions as canonical
 import assets.extract.definitions as extract
 import assets.recon.definitions as recon
+from dagster_project.jobs import JOBS
 from dagster_project.resources import build_resources
-
-
-full_pipeline = dg.define_asset_job(
-    "full_pipeline", selection=dg.AssetSelection.all(),
-    description="Every asset, in process: what `pssync run` and the demo materialize.")
+from dagster_project.schedules import SCHEDULES
+from dagster_project.sensors import SENSORS
 
 
 def build_definitions() -> dg.Definitions:
@@ -20,7 +19,7 @@ def build_definitions() -> dg.Definitions:
         canonical.defs,
         recon.defs,
         billing.defs,
-        dg.Definitions(resources=build_resources(), jobs=[full_pipeline]),
+        dg.Definitions(resources=build_resources(), jobs=JOBS, schedules=SCHEDULES, sensors=SENSORS),
     )
 
 

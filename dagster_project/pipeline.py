@@ -33,12 +33,13 @@ def instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
 
 
-def run_pipeline(as_of: date, selection: str | None = None, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
-    """Materialize the pipeline (or an asset selection) in process for as-of date ``as_of``."""
+def run_pipeline(as_of: date, selection: str | None = None, raise_on_error: bool = True,
+                 job_name: str = "full_pipeline") -> dg.ExecuteInProcessResult:
+    """Materialize a job (by default every asset), or an asset selection, in process for as-of ``as_of``."""
     from dagster_project.definitions import build_definitions
 
     defs = build_definitions()
-    job = defs.resolve_job_def("full_pipeline")
+    job = defs.resolve_job_def(job_name)
     keys = None
     if selection:
         parts = selection.split(",") if "," in selection else [selection]

@@ -1,11 +1,23 @@
 """One Dagster asset per source object, all built from the declarations in ``specs``."""
 
 
+from datetime import timedelta
+
 import dagster as dg
 
 from assets.extract.loader import load_files, load_psa
 from assets.extract.specs import ALL, SourceObject
 from resources import LandingFolder, PsaDatabase, Warehouse
+
+HOURLY_OBJECTS = {"psa_time_entries", "erp_invoices", "erp_invoice_lines", "erp_payments"}
+
+
+def freshness(spec: SourceObject) -> dg.FreshnessPolicy:
+    """A source synced hourly is stale after 2 hours; the others after the nightly window (26 hours)."""
+    if spec.name in HOURLY_OBJECTS:
+        return dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=2), warn_window=timedelta(hours=1, minutes=15))
+    return dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26), warn_window=timedelta(hours=25))
+
 
 TEAM = {"integration": "team:integration", "finance": "team:finance", "hr": "team:hr", "delivery": "team:delivery"}
 
@@ -36,6 +48,7 @@ def build_extract_asset(spec: SourceObject) -> dg.AssetsDefinition:
                     f"Source: `{spec.pattern}` ({spec.kind}). Bad rows go to `quarantine.extract_rejects` and "
                     f"`ops.exceptions`; the good rows flow on.",
         metadata={"dagster/column_schema": column_schema(spec), "dagster/table_name": spec.table},
+        freshness_policy=freshness(spec),
     )
     def extract(context: dg.AssetExecutionContext, warehouse: Warehouse, landing: LandingFolder,
                 psa: PsaDatabase) -> dg.MaterializeResult:

@@ -1,7 +1,7 @@
 """Recon assets, one partition per as-of date: time to bill, unmatched billing lines, contractor hours."""
 
 import os
-from datetime import date
+from datetime import date, timedelta
 
 import dagster as dg
 
@@ -78,6 +78,7 @@ def _top_exceptions(con, as_of: date) -> str:
                 "live-approved entry, plus every entry with a billed line), with expected and billed values, the "
                 "recon_status (first matching rule of outputs.md), reason, owner, amount at risk and age. "
                 "Replaying a date reproduces its rows. SQL: `sql/recon/time_to_bill.sql`.",
+    freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26), warn_window=timedelta(hours=2)),
     check_specs=[dg.AssetCheckSpec("inputs_fit_for_billing", asset=TIME_TO_BILL, blocking=True,
                                    description="Blocks billing when inputs are broken: no rate cards or currency "
                                                "rates as of the date, or crosswalk coverage below "

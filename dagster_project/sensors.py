@@ -1,0 +1,120 @@
+"""Sensors: HR and ERP file drops, CRM deals crossing the staffing threshold, failed runs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+
+import dagster as dg
+
+from dagster_project.jobs import file_drop_sync, staffing_refresh
+from resources import LandingFolder, Warehouse
+from resources.settings import setting
+
+DROP_PATTERNS = ("hr/*.json", "erp/*.csv")
+
+
+@dg.sensor(job=file_drop_sync, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,
+           description="New HR snapshots or ERP exports in the landing folder: one run per new set of files.")
+def file_drop_sensor(context: dg.SensorEvaluationContext, landing: LandingFolder):
+    seen = set(json.loads(context.cursor)) if context.cursor else set()
+    current = {landing.relative(p) for pattern in DROP_PATTERNS for p in landing.files(pattern)}
+    new = sorted(current - seen)
+    if not new:
+        return dg.SkipReason("no new HR or ERP files")
+    run_key = hashlib.sha256("\n".join(new).encode()).hexdigest()[:16]
+    context.update_cursor(json.dumps(sorted(current)))
+    return dg.RunRequest(run_key=f"files-{run_key}", tags={"pssync/new_files": str(len(new))},
+                         run_config={})
+
+
+def _opportunities_above(folder: Path, threshold: float) -> set[str]:
+    above = set()
+    for page in sorted(folder.glob("Opportunity-*.json")):
+        try:
+            records = json.loads(page.read_text(encoding="utf-8")).get("records", [])
+        except (OSError, json.JSONDecodeError):
+            continue
+        for r in records:
+            try:
+                prob = float(r.get("Probability"))
+            except (TypeError, ValueError):
+                continue
+            if prob >= threshold and not r.get("IsClosed") and not r.get("IsDeleted"):
+                above.add(r["Id"])
+    return above
+
+
+@dg.sensor(job=staffing_refresh, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.STOPPED,
+           description="A new CRM extract in which open opportunities reach PSSYNC_STAFFING_THRESHOLD: refresh "
+                       "the staffing forecast. Reads the landing folder, not the warehouse, so it never waits on a "
+                       "writer's lock.")
+def staffing_threshold_sensor(context: dg.SensorEvaluationContext, landing: LandingFolder):
+    threshold = float(setting("PSSYNC_STAFFING_THRESHOLD"))
+    state = json.loads(context.cursor) if context.cursor else {"folder": "", "above": []}
+    folders = sorted(p for p in (landing.root / "crm").glob("*") if p.is_dir() and p.name > state["folder"])
+    if not folders:
+        return dg.SkipReason("no new CRM extract")
+    above = set(state["above"])
+    crossed: set[str] = set()
+    for folder in folders:
+        now = _opportunities_above(folder, threshold)
+        crossed |= now - above
+        above |= now
+    context.update_cursor(json.dumps({"folder": folders[-1].name, "above": sorted(above)}))
+    if not crossed:
+        return dg.SkipReason(f"no opportunity crossed {threshold:g}% in {folders[-1].name}")
+    return dg.RunRequest(run_key=f"staffing-{folders[-1].name}",
+                         tags={"pssync/crossed": ",".join(sorted(crossed))[:200]})
+
+
+def record_alert(warehouse_path: str, output_dir: str, alert: dict) -> str:
+    """Write the alert to ops.alerts; if the warehouse is locked by a running sync, to a JSON-lines
+    file beside the outputs instead (loaded into ops.alerts by the next successful write)."""
+    import duckdb
+
+    try:
+        con = duckdb.connect(warehouse_path)
+        try:
+            con.execute("""CREATE TABLE IF NOT EXISTS ops.alerts (alerted_at TIMESTAMP, run_id VARCHAR, job_name VARCHAR,
+                           partition_key VARCHAR, message VARCHAR)""")
+            con.execute("INSERT INTO ops.alerts VALUES (?, ?, ?, ?, ?)",
+                        [alert["alerted_at"], alert["run_id"], alert["job_name"], alert["partition_key"], alert["message"]])
+        finally:
+            con.close()
+        return "ops.alerts"
+    except duckdb.Error:
+        path = Path(output_dir) / "alerts.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(alert, default=str) + "\n")
+        return str(path)
+
+
+def post_webhook(url: str, alert: dict) -> None:
+    req = urllib.request.Request(url, data=json.dumps(alert, default=str).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10):
+        pass
+
+
+@dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.STOPPED,
+                       description="Records every failed run in ops.alerts and posts it to PSSYNC_ALERT_WEBHOOK_URL "
+                                   "when one is configured.")
+def run_failure_alert(context: dg.RunFailureSensorContext, warehouse: Warehouse):
+    run = context.dagster_run
+    alert = {"alerted_at": datetime.now(timezone.utc).replace(tzinfo=None), "run_id": run.run_id,
+             "job_name": run.job_name, "partition_key": run.tags.get("dagster/partition"),
+             "message": context.failure_event.message or "run failed"}
+    where = record_alert(warehouse.path, setting("PSSYNC_OUTPUT_DIR"), alert)
+    context.log.info(f"failure of {run.job_name} recorded in {where}")
+    url = os.environ.get("PSSYNC_ALERT_WEBHOOK_URL")
+    if url:
+        post_webhook(url, alert)
+
+
+SENSORS = [file_drop_sensor, staffing_threshold_sensor, run_failure_alert]
