@@ -6,6 +6,7 @@ import dagster as dg
 import assets.billing.definitions as billing
 import assets.canonical.definitions as canonical
 import assets.extract.definitions as extract
+import assets.marts.definitions as marts
 import assets.recon.definitions as recon
 from dagster_project.jobs import JOBS
 from dagster_project.resources import build_resources
@@ -19,6 +20,7 @@ def build_definitions() -> dg.Definitions:
         canonical.defs,
         recon.defs,
         billing.defs,
+        marts.defs,
         dg.Definitions(resources=build_resources(), jobs=JOBS, schedules=SCHEDULES, sensors=SENSORS),
     )
 

@@ -9,6 +9,7 @@ import dagster as dg
 from resources import LandingFolder, PsaDatabase, Warehouse
 from resources.erp_staging import ErpStaging
 from resources.outputs import OutputFolder
+from resources.quality import DataQuality
 from resources.settings import DEFAULTS, default_psa_url
 
 
@@ -24,6 +25,7 @@ def build_resources() -> dict:
         "warehouse": Warehouse(path=env("PSSYNC_WAREHOUSE")),
         "landing": LandingFolder(path=env("PSSYNC_LANDING_DIR")),
         "outputs": OutputFolder(path=env("PSSYNC_OUTPUT_DIR")),
+        "quality": DataQuality(output_dir=env("PSSYNC_OUTPUT_DIR")),
         "erp_staging": ErpStaging(url=env("PSSYNC_ERP_STAGING_URL")),
         "psa": PsaDatabase(url=dg.EnvVar("PSSYNC_PSA_URL") if os.environ.get("PSSYNC_PSA_URL") else default_psa_url(landing)),
     }

@@ -17,9 +17,11 @@ def resources_for(landing: Path, warehouse: Path, psa_url: str | None = None, ou
                   staging_url: str = "") -> dict:
     from resources.erp_staging import ErpStaging
     from resources.outputs import OutputFolder
+    from resources.quality import DataQuality
 
     return {
         "outputs": OutputFolder(path=str(outputs or warehouse.parent / "output")),
+        "quality": DataQuality(output_dir=str(outputs or warehouse.parent / "output")),
         "erp_staging": ErpStaging(url=staging_url),
         "warehouse": Warehouse(path=str(warehouse)),
         "landing": LandingFolder(path=str(landing)),
@@ -41,9 +43,10 @@ def materialize_canonical(landing: Path, warehouse: Path, raise_on_error: bool =
 
 def all_assets():
     from assets.billing.assets import billing_assets
+    from assets.marts.assets import marts_assets
     from assets.recon.assets import recon_assets
 
-    return [*extract_assets, *canonical_assets, *recon_assets, *billing_assets]
+    return [*extract_assets, *canonical_assets, *recon_assets, *billing_assets, *marts_assets]
 
 
 def materialize_as_of(landing: Path, warehouse: Path, as_of: str, assets=None, raise_on_error: bool = True,

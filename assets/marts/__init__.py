@@ -1,0 +1,1 @@
+"""Marts for analysts, their expectation suites, and the read-only snapshot analysts query."""

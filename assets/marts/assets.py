@@ -1,0 +1,130 @@
+"""Mart assets, one partition per as-of date, each with its expectation suite as an asset check."""
+
+from dataclasses import dataclass
+from datetime import date
+
+import dagster as dg
+
+from assets.extract.assets import TEAM
+from assets.marts.publish import publish_snapshot
+from assets.partitions import as_of_partitions
+from assets.recon.tables import is_latest_as_of, write_partition
+from checks.gx_suites import suite_for
+from resources import Warehouse
+from resources.outputs import OutputFolder
+from resources.quality import DataQuality
+from resources.settings import setting
+
+
+@dataclass(frozen=True)
+class Mart:
+    name: str
+    deps: tuple[str, ...]
+    owner: str
+    description: str
+
+
+MARTS = (
+    Mart("utilization_weekly", ("canonical/employee", "canonical/time_off", "canonical/holiday", "canonical/time_entry",
+                                "canonical/crosswalks"), "delivery",
+         "Per employee and ISO week (Monday): capacity from HR (weekly hours / 5 per working day within employment, "
+         "public holidays excluded, attributes in force that day), time off, available hours, billable and "
+         "non-billable hours of live-approved entries, and utilization (hours / available; NULL when nothing is "
+         "available)."),
+    Mart("realization_monthly", ("recon/time_to_bill", "canonical/invoice_line", "canonical/invoice"), "finance",
+         "Per project and month of work: billable hours, standard value (hours at the undiscounted rate), billed "
+         "value (net billed lines plus milestones), realization (billed / standard) and write-down, with "
+         "reporting-currency twins."),
+    Mart("project_margin", ("marts/realization_monthly", "recon/time_to_bill", "canonical/employee"), "finance",
+         "Per project and month: revenue (billed value) against labor cost (hours x the worker's cost rate in force "
+         "on the work date), in the reporting currency, with margin and margin %."),
+    Mart("unbilled_wip", ("recon/time_to_bill",), "finance",
+         "Per project: approved billable work not yet invoiced, by age since approval (0-30, 31-60, 61-90, 90+ days), "
+         "and the leakage total (older than 30 days, or not billable as things stand)."),
+    Mart("invoice_cycle", ("canonical/invoice", "canonical/invoice_line", "canonical/payment", "canonical/time_entry"),
+         "finance", "Per invoice: earliest work date and approval on it, days from approval and from work to invoice, "
+                    "days to paid in full (NULL while unpaid)."),
+    Mart("backlog", ("recon/time_to_bill", "canonical/contract"), "delivery",
+         "Per root contract with a not-to-exceed cap: NTE hours and their value at the expected rates, billed to "
+         "date, and what remains."),
+    Mart("staffing_forecast", ("canonical/opportunity", "canonical/employee", "canonical/assignment",
+                               "canonical/resource", "canonical/holiday", "canonical/crosswalks"), "delivery",
+         "Per month, role and region: probability-weighted demand of open deals at or above PSSYNC_STAFFING_THRESHOLD, "
+         "capacity of active workers, hours already assigned in the PSA, and the gap."),
+)
+
+
+def mart_params(as_of: date) -> dict:
+    return {"as_of": as_of, "reporting": setting("PSSYNC_REPORTING_CURRENCY"),
+            "threshold": float(setting("PSSYNC_STAFFING_THRESHOLD"))}
+
+
+def validate_mart(con, quality: DataQuality, schema: str, name: str, as_of: date):
+    """Run the suite of one published table for one as-of date; returns the outcome."""
+    frame = con.sql(f"SELECT * FROM {schema}.{name} WHERE as_of_date = $d", params={"d": as_of}).df()
+    for col in frame.columns:  # decimals to floats for GX's range checks
+        if frame[col].dtype == object and len(frame) and frame[col].map(lambda v: v.__class__.__name__ == "Decimal").any():
+            frame[col] = frame[col].astype(float)
+    return quality.run(f"{schema}_{name}", frame, suite_for(name, con, as_of))
+
+
+def build_mart_asset(mart: Mart) -> dg.AssetsDefinition:
+    key = dg.AssetKey(["marts", mart.name])
+
+    @dg.asset(
+        key=key, group_name="marts", partitions_def=as_of_partitions,
+        deps=[dg.AssetKey(d.split("/")) for d in mart.deps], owners=[TEAM[mart.owner]], kinds={"duckdb", "sql"},
+        tags={"layer": "marts"},
+        description=f"`marts.{mart.name}`: {mart.description} SQL: `sql/marts/{mart.name}.sql`; formulas in docs/marts.md.",
+        check_specs=[dg.AssetCheckSpec("expectations", asset=key,
+                                       description=f"great-expectations suite marts_{mart.name}; Data Docs in "
+                                                   "<PSSYNC_OUTPUT_DIR>/data_quality")],
+    )
+    def mart_asset(context: dg.AssetExecutionContext, warehouse: Warehouse, quality: DataQuality):
+        as_of = date.fromisoformat(context.partition_key)
+        with warehouse.connect() as con:
+            con.begin()
+            rows = write_partition(con, f"marts.{mart.name}", f"marts/{mart.name}", mart_params(as_of))
+            con.commit()
+            schema = con.execute(f"DESCRIBE marts.{mart.name}").fetchall()
+            outcome = validate_mart(con, quality, "marts", mart.name, as_of)
+        yield dg.MaterializeResult(metadata={
+            "dagster/row_count": rows, "as_of": as_of.isoformat(),
+            "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(n, t) for n, t, *_ in schema]),
+            "data_docs": dg.MetadataValue.path(outcome.docs_index)})
+        yield dg.AssetCheckResult(check_name="expectations", asset_key=key, passed=outcome.success,
+                                  severity=dg.AssetCheckSeverity.ERROR,
+                                  metadata={"failed": outcome.failed or ["none"], "evaluated": outcome.evaluated,
+                                            "data_docs": dg.MetadataValue.path(outcome.docs_index)})
+
+    return mart_asset
+
+
+mart_assets = [build_mart_asset(m) for m in MARTS]
+
+PUBLISHED = dg.AssetKey(["marts", "published_snapshot"])
+
+
+@dg.asset(
+    key=PUBLISHED, group_name="marts", partitions_def=as_of_partitions,
+    deps=[dg.AssetKey(["marts", m.name]) for m in MARTS] + [dg.AssetKey(["billing", "batches"]),
+                                                              dg.AssetKey(["recon", "billing_line_exceptions"]),
+                                                              dg.AssetKey(["recon", "contractor_hours"])],
+    owners=[TEAM["integration"]], kinds={"duckdb"}, tags={"layer": "marts"},
+    description="The read-only snapshot analysts query while syncs write: `<PSSYNC_OUTPUT_DIR>/published/pssync.duckdb`, "
+                "the marts, recon and billing tables of the newest as-of date plus ops.sync_runs and ops.exceptions, "
+                "written to a new file and renamed over the old one. See docs/analysts.md.",
+)
+def published_snapshot(context: dg.AssetExecutionContext, warehouse: Warehouse, outputs: OutputFolder):
+    as_of = date.fromisoformat(context.partition_key)
+    target = outputs.file("published", "pssync.duckdb")
+    with warehouse.connect() as con:
+        if not is_latest_as_of(con, "marts.utilization_weekly", as_of):
+            return dg.MaterializeResult(metadata={"published": False,
+                                                  "reason": "a later as-of date is already published"})
+        publish_snapshot(con, as_of, target)
+    return dg.MaterializeResult(metadata={"published": True, "path": dg.MetadataValue.path(str(target)),
+                                          "as_of": as_of.isoformat()})
+
+
+marts_assets = [*mart_assets, published_snapshot]

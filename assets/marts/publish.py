@@ -1,0 +1,43 @@
+"""The read-only snapshot analysts query while syncs write: a separate DuckDB file, swapped atomically."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+PUBLISHED = [("marts", t) for t in ("utilization_weekly", "realization_monthly", "project_margin", "unbilled_wip",
+                                     "invoice_cycle", "backlog", "staffing_forecast")] + [
+    ("recon", "time_to_bill"), ("recon", "billing_line_exceptions"), ("recon", "contractor_hours"),
+    ("billing", "batches"), ("billing", "batch_lines")]
+
+
+def publish_snapshot(con: duckdb.DuckDBPyConnection, as_of: date, target: Path) -> Path:
+    """Copy the as-of rows of every published table, and ops.sync_runs / ops.exceptions, into a new file,
+    then rename it over ``target``. Sessions already reading the old file keep their snapshot; new ones
+    see the new file; nobody ever sees a half-written one."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    for p in (tmp, Path(f"{tmp}.wal")):
+        if p.exists():
+            p.unlink()
+    con.execute(f"ATTACH '{tmp}' AS pub")
+    try:
+        for schema in ("marts", "recon", "billing", "ops"):
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS pub.{schema}")
+        for schema, table in PUBLISHED:
+            exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
+                                 "AND table_schema = ? AND table_name = ?", [schema, table]).fetchall()[0][0]
+            if exists:
+                con.execute(f"CREATE TABLE pub.{schema}.{table} AS SELECT * FROM {schema}.{table} WHERE as_of_date = ?",
+                            [as_of])
+        con.execute("CREATE TABLE pub.ops.sync_runs AS SELECT * FROM ops.sync_runs")
+        con.execute("CREATE TABLE pub.ops.exceptions AS SELECT * FROM ops.exceptions")
+        con.execute("CREATE TABLE pub.ops.published AS SELECT ?::DATE AS as_of_date, now() AS published_at", [as_of])
+        con.execute("CHECKPOINT pub")
+    finally:
+        con.execute("DETACH pub")
+    os.replace(tmp, target)
+    return target

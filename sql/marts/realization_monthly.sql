@@ -1,0 +1,49 @@
+-- marts.realization_monthly as of $as_of: per (project, month of work). Standard value = billable hours at the
+-- standard (undiscounted) rate, per entry rounded to the cent; billed value = net amount of the billed lines
+-- of those entries, plus milestones with a service date in the month. Reporting-currency twins use the ERP rate
+-- effective on the last day of the month. Parameters: $as_of, $reporting.
+WITH
+ttb AS (SELECT * FROM recon.time_to_bill WHERE as_of_date = $as_of::DATE),
+entries AS (
+    SELECT project_code, customer_id, CAST(date_trunc('month', work_date) AS DATE) AS month, currency,
+           sum(CASE WHEN billable THEN hours ELSE 0 END) AS billable_hours,
+           sum(CASE WHEN billable AND standard_rate IS NOT NULL THEN round(quantity * standard_rate, 2) ELSE 0 END) AS standard_value,
+           sum(coalesce(billed_amount, 0)) AS billed_time_value
+    FROM ttb
+    WHERE entry_status = 'approved' OR billed_line_count > 0
+    GROUP BY 1, 2, 3, 4
+),
+milestones AS (
+    SELECT l.project_code, CAST(date_trunc('month', l.service_date) AS DATE) AS month, i.currency, sum(l.amount) AS milestone_value
+    FROM canonical.invoice_line_asof($as_of::DATE) l
+    JOIN canonical.invoice_asof($as_of::DATE) i USING (invoice_id)
+    WHERE i.status <> 'Voided' AND l.item = 'PS-FF-MILESTONE'
+    GROUP BY 1, 2, 3
+),
+combined AS (
+    SELECT coalesce(e.project_code, m.project_code) AS project_code, e.customer_id,
+           coalesce(e.month, m.month) AS month, coalesce(e.currency, m.currency) AS currency,
+           coalesce(e.billable_hours, 0) AS billable_hours,
+           CAST(coalesce(e.standard_value, 0) AS DECIMAL(18, 2)) AS standard_value,
+           CAST(coalesce(e.billed_time_value, 0) + coalesce(m.milestone_value, 0) AS DECIMAL(18, 2)) AS billed_value
+    FROM entries e FULL OUTER JOIN milestones m ON m.project_code = e.project_code AND m.month = e.month
+),
+fx AS (SELECT * FROM canonical.currency_rate_asof($as_of::DATE)),
+customers AS (
+    SELECT p.project_code, x.customer_id FROM canonical.project_asof($as_of::DATE) p
+    JOIN canonical.xwalk_client_customer_asof($as_of::DATE) x ON x.crm_account_id = p.crm_account_id AND x.match_status = 'MATCHED'
+)
+SELECT c.project_code, coalesce(c.customer_id, cu.customer_id) AS customer_id, c.month, c.currency, c.billable_hours,
+       c.standard_value, c.billed_value,
+       CAST(c.billed_value AS DOUBLE) / nullif(CAST(c.standard_value AS DOUBLE), 0) AS realization,
+       CAST(c.standard_value - c.billed_value AS DECIMAL(18, 2)) AS write_down,
+       CASE WHEN c.currency = $reporting THEN c.standard_value ELSE convert_money(c.standard_value, ff.rate, ft.rate) END
+           AS standard_value_reporting,
+       CASE WHEN c.currency = $reporting THEN c.billed_value ELSE convert_money(c.billed_value, ff.rate, ft.rate) END
+           AS billed_value_reporting,
+       $as_of::DATE AS as_of_date
+FROM (SELECT *, CAST(last_day(month) AS DATE) AS month_end FROM combined) c
+LEFT JOIN customers cu ON cu.project_code = c.project_code
+ASOF LEFT JOIN fx ff ON ff.currency = c.currency AND c.month_end >= ff.effective_date
+ASOF LEFT JOIN fx ft ON ft.currency = $reporting AND c.month_end >= ft.effective_date
+ORDER BY c.project_code, c.month

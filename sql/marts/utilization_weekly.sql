@@ -1,0 +1,79 @@
+-- marts.utilization_weekly as of $as_of: one row per (employee, ISO week starting Monday) with any
+-- capacity or hours. Capacity: Scheduled_Weekly_Hours / 5 for each Monday-Friday within employment that is
+-- not a public holiday in the worker's country, with the attributes in force that day (before the first HR
+-- snapshot, the first known attributes). Available = max(capacity - time off, 0). Hours: live-approved
+-- entries of the employee, split by billable. Utilization = hours / available (NULL when available is 0).
+WITH
+emp AS (SELECT * FROM canonical.employee_asof($as_of::DATE)),
+first_version AS (SELECT employee_id, min(valid_from) AS first_from FROM emp GROUP BY 1),
+span AS (SELECT min(valid_from) AS d0 FROM emp),
+days AS (SELECT CAST(range AS DATE) AS day FROM span, range(span.d0, $as_of::DATE + INTERVAL 1 DAY, INTERVAL 1 DAY)),
+employment AS (
+    SELECT employee_id, arg_max(hire_date, valid_from) AS hire_date, arg_max(termination_date, valid_from) AS termination_date
+    FROM emp GROUP BY 1
+),
+work_days AS (
+    SELECT e.employee_id, d.day
+    FROM employment e JOIN days d ON d.day >= e.hire_date AND (e.termination_date IS NULL OR d.day <= e.termination_date)
+    WHERE isodow(d.day) <= 5
+),
+attributed AS (  -- the version in force that day; days before the first snapshot take the first version
+    SELECT w.employee_id, w.day, v.scheduled_weekly_hours, v.country, v.legal_entity, v.practice, v.cost_center, v.job_profile
+    FROM work_days w
+    JOIN first_version f USING (employee_id)
+    JOIN emp v ON v.employee_id = w.employee_id
+     AND greatest(w.day, f.first_from) >= v.valid_from AND (v.valid_to IS NULL OR greatest(w.day, f.first_from) < v.valid_to)
+),
+capacity AS (
+    SELECT a.employee_id, CAST(date_trunc('week', a.day) AS DATE) AS week_start,
+           sum(a.scheduled_weekly_hours / 5) AS capacity_hours,
+           arg_min(a.legal_entity, a.day) AS legal_entity, arg_min(a.practice, a.day) AS practice,
+           arg_min(a.cost_center, a.day) AS cost_center, arg_min(a.job_profile, a.day) AS job_profile
+    FROM attributed a
+    LEFT JOIN canonical.holiday_asof($as_of::DATE) h ON h.country = a.country AND h.holiday_date = a.day
+    WHERE h.holiday_date IS NULL
+    GROUP BY 1, 2
+),
+time_off AS (
+    SELECT employee_id, CAST(date_trunc('week', off_date) AS DATE) AS week_start, sum(hours) AS time_off_hours
+    FROM canonical.time_off_asof($as_of::DATE) WHERE off_date <= $as_of::DATE GROUP BY 1, 2
+),
+hours AS (
+    SELECT x.employee_id, CAST(date_trunc('week', t.work_date) AS DATE) AS week_start,
+           sum(t.time_in_minutes) FILTER (WHERE t.billable) / 60.0 AS billable_hours,
+           sum(t.time_in_minutes) FILTER (WHERE NOT t.billable) / 60.0 AS non_billable_hours
+    FROM canonical.time_entry_asof($as_of::DATE) t
+    JOIN canonical.xwalk_resource_employee_asof($as_of::DATE) x ON x.resource_id = t.resource_id AND x.match_status = 'MATCHED'
+    WHERE t.live_approved AND t.work_date <= $as_of::DATE
+    GROUP BY 1, 2
+),
+grid AS (
+    SELECT employee_id, week_start FROM capacity
+    UNION SELECT employee_id, week_start FROM hours
+    UNION SELECT employee_id, week_start FROM time_off
+),
+latest_attr AS (
+    SELECT employee_id, arg_max(legal_entity, valid_from) AS legal_entity, arg_max(practice, valid_from) AS practice,
+           arg_max(cost_center, valid_from) AS cost_center, arg_max(job_profile, valid_from) AS job_profile
+    FROM emp GROUP BY 1
+)
+SELECT g.employee_id, g.week_start,
+       coalesce(c.legal_entity, l.legal_entity) AS legal_entity, coalesce(c.practice, l.practice) AS practice,
+       coalesce(c.cost_center, l.cost_center) AS cost_center, coalesce(c.job_profile, l.job_profile) AS job_profile,
+       CAST(coalesce(c.capacity_hours, 0) AS DECIMAL(10, 2)) AS capacity_hours,
+       CAST(coalesce(o.time_off_hours, 0) AS DECIMAL(10, 2)) AS time_off_hours,
+       CAST(greatest(coalesce(c.capacity_hours, 0) - coalesce(o.time_off_hours, 0), 0) AS DECIMAL(10, 2)) AS available_hours,
+       coalesce(h.billable_hours, 0) AS billable_hours,
+       coalesce(h.non_billable_hours, 0) AS non_billable_hours,
+       coalesce(h.billable_hours, 0) + coalesce(h.non_billable_hours, 0) AS total_hours,
+       coalesce(h.billable_hours, 0) / nullif(greatest(coalesce(c.capacity_hours, 0) - coalesce(o.time_off_hours, 0), 0), 0) AS billable_utilization,
+       (coalesce(h.billable_hours, 0) + coalesce(h.non_billable_hours, 0))
+           / nullif(greatest(coalesce(c.capacity_hours, 0) - coalesce(o.time_off_hours, 0), 0), 0) AS total_utilization,
+       $as_of::DATE AS as_of_date
+FROM grid g
+LEFT JOIN capacity c USING (employee_id, week_start)
+LEFT JOIN time_off o USING (employee_id, week_start)
+LEFT JOIN hours h USING (employee_id, week_start)
+LEFT JOIN latest_attr l USING (employee_id)
+WHERE g.week_start <= $as_of::DATE
+ORDER BY g.employee_id, g.week_start
