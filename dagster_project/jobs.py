@@ -32,7 +32,8 @@ file_drop_sync = dg.define_asset_job(
 
 staffing_refresh = dg.define_asset_job(
     "staffing_refresh",
-    selection=dg.AssetSelection.assets(["raw", "crm_opportunity"], ["canonical", "opportunity"]),
+    selection=dg.AssetSelection.assets(["raw", "crm_opportunity"], ["canonical", "opportunity"],
+                                       ["marts", "staffing_forecast"]),
     executor_def=dg.in_process_executor,
     description="CRM opportunities crossed the staffing threshold: reload them and refresh the staffing forecast.")
 

@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 import urllib.request
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -68,7 +68,8 @@ def staffing_threshold_sensor(context: dg.SensorEvaluationContext, landing: Land
     context.update_cursor(json.dumps({"folder": folders[-1].name, "above": sorted(above)}))
     if not crossed:
         return dg.SkipReason(f"no opportunity crossed {threshold:g}% in {folders[-1].name}")
-    return dg.RunRequest(run_key=f"staffing-{folders[-1].name}",
+    as_of = (datetime.now(timezone.utc).date() - timedelta(days=1)).isoformat()
+    return dg.RunRequest(run_key=f"staffing-{folders[-1].name}", partition_key=as_of,
                          tags={"pssync/crossed": ",".join(sorted(crossed))[:200]})
 
 

@@ -50,6 +50,8 @@ class Scenario:
         self.invoices: list[dict] = []
         self.lines: list[dict] = []
         self.milestones: list[dict] = []
+        self.holidays: list[tuple] = []  # (country, date, name)
+        self.time_off: list[tuple] = []  # (employee id, date, hours, type)
         self.expenses: list[dict] = []
 
     # --- builders -------------------------------------------------------------------------------
@@ -105,6 +107,10 @@ class Scenario:
         hr = r / "hr"
         hr.mkdir(exist_ok=True)
         (hr / "workers_2026-01-01.json").write_text(json.dumps({"Report_Entry": self.workers}))
+        (hr / "holidays_2026.json").write_text(json.dumps({"Report_Entry": [
+            {"Country": c, "Date": d, "Name": n} for c, d, n in self.holidays]}))
+        (hr / "time_off_2026-03-31.json").write_text(json.dumps({"Report_Entry": [
+            {"Employee_ID": e, "Date": d, "Hours": h, "Type": t} for e, d, h, t in self.time_off]}))
         self._csv("erp/subsidiaries_2026-01-01.csv", ["Internal ID", "Name", "Legal Entity Code", "Country", "Currency"],
                   [(1, "Firm Inc.", "US01", "US", "USD")])
         self._csv("erp/customers_2026-01-01.csv", ["Internal ID", "Customer ID", "Company Name", "Subsidiary", "Currency",

@@ -6,10 +6,12 @@ import dagster as dg
 
 from assets.billing.emit import compute_and_record, write_files
 from assets.extract.assets import TEAM
+from assets.marts.assets import validate_mart
 from assets.partitions import as_of_partitions
 from resources import Warehouse
 from resources.erp_staging import ErpStaging
 from resources.outputs import OutputFolder
+from resources.quality import DataQuality
 
 BATCH_LINES = dg.AssetKey(["billing", "batch_lines"])
 BATCHES = dg.AssetKey(["billing", "batches"])
@@ -43,13 +45,18 @@ def preview(batches: list[dict]) -> str:
     ],
     check_specs=[dg.AssetCheckSpec("batch_integrity", asset=BATCH_LINES, blocking=True,
                                    description="Before emission: totals equal the sum of lines, no key twice, no "
-                                               "line for an entry recon flags, every line taxed.")],
+                                               "line for an entry recon flags, every line taxed."),
+                 dg.AssetCheckSpec("expectations", asset=BATCHES,
+                                   description="great-expectations suite billing_batches: one row per batch id, "
+                                               "totals tie out to the batch lines; Data Docs in "
+                                               "<PSSYNC_OUTPUT_DIR>/data_quality")],
     partitions_def=as_of_partitions,
 )
-def batches(context: dg.AssetExecutionContext, warehouse: Warehouse):
+def batches(context: dg.AssetExecutionContext, warehouse: Warehouse, quality: DataQuality):
     as_of = date.fromisoformat(context.partition_key)
     with warehouse.connect() as con:
         em = compute_and_record(con, as_of)
+        outcome = validate_mart(con, quality, "billing", "batches", as_of) if em.batches and not em.problems else None
     n_lines = sum(len(v) for v in em.lines.values())
     yield dg.AssetCheckResult(check_name="batch_integrity", asset_key=BATCH_LINES, passed=not em.problems,
                               metadata={"problems": em.problems or ["none"]})
@@ -62,6 +69,10 @@ def batches(context: dg.AssetExecutionContext, warehouse: Warehouse):
         "net_total_by_currency": {c: str(sum(b["net_amount"] for b in em.batches if b["currency"] == c))
                                   for c in sorted({b["currency"] for b in em.batches})},
         "preview": dg.MetadataValue.md(preview(em.batches))})
+    yield dg.AssetCheckResult(
+        check_name="expectations", asset_key=BATCHES, passed=outcome.success if outcome else True,
+        metadata={"failed": (outcome.failed or ["none"]) if outcome else ["no batches"],
+                  "data_docs": dg.MetadataValue.path(outcome.docs_index) if outcome else ""})
 
 
 @dg.asset(
