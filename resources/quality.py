@@ -48,10 +48,20 @@ class DataQuality(dg.ConfigurableResource):
             pass
         return context
 
+    def _prune(self, suite_name: str) -> None:
+        """Keep only the newest result of a suite: Data Docs re-render every stored result on each update."""
+        import shutil
+
+        for folder in (self.root / "gx" / "uncommitted" / "validations" / suite_name,
+                       self.root / "gx" / "uncommitted" / "data_docs" / "local_site" / "validations" / suite_name):
+            if folder.exists():
+                shutil.rmtree(folder)
+
     def run(self, suite_name: str, frame, expectations: list) -> SuiteOutcome:
         """Validate ``frame`` (pandas) against ``expectations`` and refresh the Data Docs site."""
         import great_expectations as gx
 
+        self._prune(suite_name)
         context = self._context()
         source = context.data_sources.add_or_update_pandas(name="pssync")
         try:

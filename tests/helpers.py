@@ -41,12 +41,13 @@ def materialize_canonical(landing: Path, warehouse: Path, raise_on_error: bool =
                           raise_on_error=raise_on_error, run_config=QUIET)
 
 
-def all_assets():
+def all_assets(marts: bool = False):
+    """Every asset up to billing; with ``marts``, the marts and their quality suites too."""
     from assets.billing.assets import billing_assets
     from assets.marts.assets import marts_assets
     from assets.recon.assets import recon_assets
 
-    return [*extract_assets, *canonical_assets, *recon_assets, *billing_assets, *marts_assets]
+    return [*extract_assets, *canonical_assets, *recon_assets, *billing_assets, *(marts_assets if marts else [])]
 
 
 def materialize_as_of(landing: Path, warehouse: Path, as_of: str, assets=None, raise_on_error: bool = True,

@@ -13,7 +13,7 @@ import pytest
 
 from assets.marts.assets import validate_mart
 from resources.quality import DataQuality
-from tests.helpers import materialize_as_of
+from tests.helpers import all_assets, materialize_as_of
 from tests.scenario import Scenario, con
 
 AS_OF = "2026-03-31"
@@ -43,7 +43,7 @@ def test_utilization_of_a_mid_week_hire_in_a_holiday_week_with_half_a_day_off(sc
     s.entry(2, "2026-03-06", resource=2, minutes=240, billable=False)     # 4 h non-billable
     s.write()
     wh = tmp_path / "wh.duckdb"
-    assert materialize_as_of(s.root, wh, AS_OF).success
+    assert materialize_as_of(s.root, wh, AS_OF, assets=all_assets(marts=True)).success
     row = q(wh, """SELECT capacity_hours, time_off_hours, available_hours, billable_hours, non_billable_hours,
                           total_hours, round(billable_utilization, 4), total_utilization, legal_entity, job_profile
                    FROM marts.utilization_weekly WHERE employee_id = 'E000002' AND week_start = DATE '2026-03-02'""")
@@ -63,7 +63,7 @@ def test_realization_with_a_write_down_and_a_milestone_in_a_month(scenario, tmp_
                                   ("PS-FF-MILESTONE", None, "1.00", "5000.0000", "P-2")])
     s.write()
     wh = tmp_path / "wh.duckdb"
-    assert materialize_as_of(s.root, wh, AS_OF).success
+    assert materialize_as_of(s.root, wh, AS_OF, assets=all_assets(marts=True)).success
     rows = {r[0]: r[1:] for r in q(wh, """SELECT project_code, billable_hours, standard_value, billed_value,
                                                  round(realization, 4), write_down, billed_value_reporting
                                           FROM marts.realization_monthly WHERE month = DATE '2026-03-01'""")}
@@ -83,7 +83,7 @@ def generated(small_estate, tmp_path):
 
     m = manifest(small_estate)
     wh, out = tmp_path / "wh.duckdb", tmp_path / "out"
-    assert materialize_as_of(small_estate, wh, m["as_of"], outputs=out).success
+    assert materialize_as_of(small_estate, wh, m["as_of"], outputs=out, assets=all_assets(marts=True)).success
     return m, wh, out
 
 
@@ -138,7 +138,7 @@ def test_analysts_keep_reading_the_published_snapshot_while_a_sync_runs(generate
 
     def sync():
         try:
-            assert materialize_as_of(small_estate, wh, m["as_of"], outputs=out).success
+            assert materialize_as_of(small_estate, wh, m["as_of"], outputs=out, assets=all_assets(marts=True)).success
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
         finally:
