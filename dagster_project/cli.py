@@ -224,6 +224,17 @@ def cmd_batches(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from assets.marts.report import write_report
+    from resources.settings import setting
+
+    path = _warehouse_path(args)
+    out = Path(setting("PSSYNC_OUTPUT_DIR")) / "reports" / f"pssync-report-{args.as_of}.html"
+    write_report(path, args.as_of, setting("PSSYNC_REPORTING_CURRENCY"), out)
+    print(f"report written to {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pssync", description="Keep time, billing and planning in step across "
                                      "CRM, PSA, HR, ERP and payroll.")
@@ -265,6 +276,15 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--format", choices=["table", "csv", "json"], default="table")
     b.add_argument("--warehouse", help="DuckDB warehouse file (PSSYNC_WAREHOUSE)")
     b.set_defaults(func=cmd_batches)
+
+    rp = sub.add_parser("report", help="write the one-page HTML report for finance and delivery",
+                        description="Leakage, realization and utilization by practice and legal entity, exceptions by "
+                                    "owner, with charts, to <output>/reports/pssync-report-<date>.html.")
+    rp.add_argument("--as-of", type=_date, required=True)
+    rp.add_argument("--warehouse", help="DuckDB warehouse file (PSSYNC_WAREHOUSE)")
+    rp.add_argument("--output-dir", help="output folder (PSSYNC_OUTPUT_DIR)")
+    rp.add_argument("--reporting-currency", help="reporting currency (PSSYNC_REPORTING_CURRENCY)")
+    rp.set_defaults(func=cmd_report)
 
     d = sub.add_parser("demo", help="generate a demo estate, run the pipeline, print a summary",
                        description="What `make demo` runs.")
