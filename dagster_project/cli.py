@@ -235,6 +235,13 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from benchmarks import run
+
+    sys.argv = ["pssync bench", "--sizes", args.sizes] + (["--skip-references"] if args.skip_references else [])
+    return run.main()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pssync", description="Keep time, billing and planning in step across "
                                      "CRM, PSA, HR, ERP and payroll.")
@@ -285,6 +292,13 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--output-dir", help="output folder (PSSYNC_OUTPUT_DIR)")
     rp.add_argument("--reporting-currency", help="reporting currency (PSSYNC_REPORTING_CURRENCY)")
     rp.set_defaults(func=cmd_report)
+
+    bn = sub.add_parser("bench", help="run the benchmarks (needs the bench extras: make bench)",
+                        description="Generator, nightly and hourly syncs at S, M, L against the floor and pandas; "
+                                    "writes benchmarks/results and docs/benchmarks.md.")
+    bn.add_argument("--sizes", default="S,M,L")
+    bn.add_argument("--skip-references", action="store_true")
+    bn.set_defaults(func=cmd_bench)
 
     d = sub.add_parser("demo", help="generate a demo estate, run the pipeline, print a summary",
                        description="What `make demo` runs.")

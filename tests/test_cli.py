@@ -10,7 +10,7 @@ import pytest
 
 from dagster_project.cli import build_parser, main
 
-SUBCOMMANDS = ["generate", "run", "demo", "exceptions", "batches"]
+SUBCOMMANDS = ["generate", "run", "demo", "exceptions", "batches", "report", "bench"]
 
 
 @pytest.mark.parametrize("sub", SUBCOMMANDS)

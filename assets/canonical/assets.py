@@ -1,6 +1,7 @@
 """Canonical assets: typed, keyed, effective-dated tables under pandera contracts, with as-of views."""
 
 import os
+import time
 
 import dagster as dg
 
@@ -52,7 +53,9 @@ def build_canonical_asset(entity: Entity) -> dg.AssetsDefinition:
             con.execute(sql_text("ddl/macros"))
             con.begin()
             con.execute(f"CREATE OR REPLACE TABLE {table} AS {sql_text(f'canonical/{entity.name}_history')}")
+            started = time.perf_counter()
             outcome, bad = enforce(con, table, entity.contract, now)
+            contract_seconds = time.perf_counter() - started
             record_exceptions(con, "canonical", entity.source, entity.name,
                               [(k, r, f"{table}: {m}", entity.owner, None, None) for k, r, m in bad], now,
                               resolve_others=True)
@@ -66,6 +69,7 @@ def build_canonical_asset(entity: Entity) -> dg.AssetsDefinition:
             "history_rows": outcome.rows - outcome.quarantined,
             "quarantined": outcome.quarantined,
             "quarantined_by_rule": outcome.by_rule,
+            "contract_seconds": round(contract_seconds, 3),
             "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(n, t) for n, t, *_ in schema]),
         })
         yield dg.AssetCheckResult(

@@ -1,0 +1,148 @@
+"""`make bench`: generator, nightly and hourly syncs at S, M and L, against the bare-SQL floor and pandas.
+
+Each stage runs in its own process (peak RSS is per stage). Results go to benchmarks/results/<size>.json;
+docs/benchmarks.md and docs/benchmarks-stages.png are rendered from every result file present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+SIZES = {"S": (200, 12), "M": (2000, 24), "L": (20000, 24)}
+STAGE_ORDER = ["extract", "canonical", "contracts", "recon", "billing", "marts", "checks"]
+
+
+def stage(name: str, root: Path, *args) -> dict:
+    out = subprocess.run([sys.executable, "-m", "benchmarks.stage", name, str(root), *map(str, args)], cwd=ROOT,
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"benchmark stage {name} failed:\n{out.stderr[-4000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_size(size: str, workdir: Path, skip_refs: bool) -> dict:
+    employees, months = SIZES[size]
+    root = workdir / size
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    print(f"[{size}] generate {employees} x {months}", flush=True)
+    gen = stage("generate", root, employees, months)
+    print(f"[{size}] nightly sync", flush=True)
+    nightly = stage("nightly", root, gen["as_of"])
+    refs = {}
+    if not skip_refs:
+        print(f"[{size}] references: floor, pandas, datacompy", flush=True)
+        refs["floor"] = stage("floor", root, gen["as_of"])
+        refs["pandas"] = stage("pandas", root, gen["as_of"])
+        refs["datacompy"] = stage("datacompy", root, gen["as_of"])
+    print(f"[{size}] hourly sync after one day of changes", flush=True)
+    hourly = stage("hourly", root, gen["as_of"])
+    result = {"size": size, "employees": employees, "months": months, "measured_at": datetime.now(timezone.utc).isoformat(),
+              "generate": gen, "nightly": nightly, "hourly": hourly, **refs}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{size}.json").write_text(json.dumps(result, indent=1) + "\n")
+    shutil.rmtree(root)
+    return result
+
+
+def render() -> None:
+    results = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
+    results.sort(key=lambda r: list(SIZES).index(r["size"]))
+    lines = ["# Benchmarks", "",
+             "Measured by `make bench` on this project's machine (2 cores, 24 GiB). Each stage runs in its own process; "
+             "RSS is that process's peak. Regenerated from `benchmarks/results/*.json`.", "",
+             "## Generator", "", "| size | employees x months | time entries | wall s | entries/s | peak RSS MB |",
+             "|---|---|---:|---:|---:|---:|"]
+    for r in results:
+        g = r["generate"]
+        lines.append(f"| {r['size']} | {r['employees']:,} x {r['months']} | {g['time_entries']:,} | {g['wall_seconds']} | "
+                     f"{g['time_entries'] / g['wall_seconds']:,.0f} | {g['peak_rss_mb']:,} |")
+    lines += ["", "## Nightly sync from an empty warehouse (through Dagster, in process)", "",
+              "| size | " + " | ".join(STAGE_ORDER) + " | wall s | entries/s | peak RSS MB |",
+              "|---|" + "---:|" * (len(STAGE_ORDER) + 3)]
+    for r in results:
+        n = r["nightly"]
+        st = n["stages"]
+        lines.append(f"| {r['size']} | " + " | ".join(str(st.get(s, "-")) for s in STAGE_ORDER)
+                     + f" | {n['wall_seconds']} | {r['generate']['time_entries'] / n['wall_seconds']:,.0f} | {n['peak_rss_mb']:,} |")
+    lines += ["", "## Hourly sync of one day's changes", "", "| size | changed rows | wall s (process) | run s | peak RSS MB |",
+              "|---|---:|---:|---:|---:|"]
+    for r in results:
+        h = r["hourly"]
+        lines.append(f"| {r['size']} | {h['changed_rows']:,} | {h['wall_seconds']} | {h['run_seconds']} | {h['peak_rss_mb']:,} |")
+    refs = [r for r in results if "floor" in r]
+    if refs:
+        lines += ["", "## Against the floor and the usual alternative", "",
+                  "Floor: the same SQL files (canonical + recon + marts) in one DuckDB connection, no Dagster, no "
+                  "validation. pandas: the recon rules (without the NTE cap) and utilization as an analyst would write "
+                  "them. datacompy: its polars comparison of approved entries against billed lines.", "",
+                  "| size | floor canonical+recon+marts s | floor recon s | pipeline (canonical+contracts+recon+marts) s | "
+                  "pipeline / floor | pandas recon s | pandas total s | pandas recon / floor recon | datacompy compare s |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in refs:
+            st = r["nightly"]["stages"]
+            pipe = sum(st.get(s, 0) for s in ("canonical", "contracts", "recon", "marts"))
+            f = r["floor"]
+            p = r["pandas"]
+            lines.append(f"| {r['size']} | {f['total']} | {f['recon']} | {pipe:.2f} | {pipe / f['total']:.2f}x | "
+                         f"{p['recon']} | {p['total']} | {p['recon'] / max(f['recon'], 0.01):.1f}x | {r['datacompy']['compare']} |")
+    by = {r["size"]: r for r in results}
+    if "M" in by and "L" in by:
+        m, l = by["M"], by["L"]
+        exp = math.log(l["nightly"]["wall_seconds"] / m["nightly"]["wall_seconds"]) / math.log(
+            l["generate"]["time_entries"] / m["generate"]["time_entries"])
+        lines += ["", f"Growth from M to L: nightly wall time scales with time entries to the power **{exp:.2f}**."]
+    lines += ["", "![time per stage against size](benchmarks-stages.png)", "", "## Targets", "",
+              (ROOT / "benchmarks" / "analysis.md").read_text() if (ROOT / "benchmarks" / "analysis.md").exists() else ""]
+    (ROOT / "docs" / "benchmarks.md").write_text("\n".join(lines) + "\n")
+    _chart(results)
+
+
+def _chart(results: list[dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    x = [r["generate"]["time_entries"] for r in results]
+    for s in STAGE_ORDER:
+        ax.plot(x, [max(r["nightly"]["stages"].get(s, 0), 0.01) for r in results], marker="o", label=s)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("time entries")
+    ax.set_ylabel("seconds (nightly sync)")
+    ax.set_title("pssync nightly sync: time per stage against size")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(ROOT / "docs" / "benchmarks-stages.png", dpi=110)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(prog="pssync bench", description=__doc__)
+    p.add_argument("--sizes", default="S,M,L", help="comma-separated subset of S, M, L")
+    p.add_argument("--skip-references", action="store_true", help="no floor / pandas / datacompy runs")
+    p.add_argument("--render-only", action="store_true", help="re-render docs/benchmarks.md from stored results")
+    args = p.parse_args()
+    if not args.render_only:
+        with tempfile.TemporaryDirectory(prefix="pssync-bench-") as tmp:
+            for size in args.sizes.split(","):
+                run_size(size.strip(), Path(tmp), args.skip_references)
+    render()
+    print(f"wrote {ROOT / 'docs' / 'benchmarks.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

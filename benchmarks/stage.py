@@ -1,0 +1,167 @@
+"""One benchmark stage in its own process, so that its peak RSS is its own. Prints a JSON line."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def generate(root: Path, employees: int, months: int) -> dict:
+    from estate import EstateConfig, generate_estate
+
+    m = generate_estate(EstateConfig(out=root / "landing", employees=employees, months=months, seed=1, progress=False))
+    return {"time_entries": m["estate"]["time_entries"], "as_of": m["as_of"]}
+
+
+def _env(root: Path) -> None:
+    os.environ["PSSYNC_LANDING_DIR"] = str(root / "landing")
+    os.environ["PSSYNC_WAREHOUSE"] = str(root / "warehouse.duckdb")
+    os.environ["PSSYNC_OUTPUT_DIR"] = str(root / "output")
+    os.environ.setdefault("PSSYNC_PARTITION_START", "2024-01-01")
+
+
+def _stage_times(result) -> dict:
+    """Seconds per stage from the run's step events and the assets' own timings."""
+    import dagster as dg
+
+    starts, stages = {}, {}
+    group_of = lambda step: step.split("__")[0]  # noqa: E731  raw__x, canonical__x, recon__x, billing, marts__x
+    for e in result.all_events:
+        if e.event_type == dg.DagsterEventType.STEP_START:
+            starts[e.step_key] = e.timestamp
+        elif e.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+            g = {"raw": "extract"}.get(group_of(e.step_key), group_of(e.step_key))
+            g = "billing" if g.startswith("batch") or g == "billing" else g
+            stages[g] = stages.get(g, 0.0) + e.timestamp - starts.get(e.step_key, e.timestamp)
+    contracts = checks = 0.0
+    for mat in result.get_asset_materialization_events():
+        md = mat.event_specific_data.materialization.metadata
+        contracts += md["contract_seconds"].value if "contract_seconds" in md else 0
+        checks += md["quality_seconds"].value if "quality_seconds" in md else 0
+    stages["canonical"] = stages.get("canonical", 0) - contracts
+    stages["contracts"] = contracts
+    stages["marts"] = stages.get("marts", 0) - checks
+    stages["checks"] = checks
+    return {k: round(v, 2) for k, v in stages.items()}
+
+
+def nightly(root: Path, as_of: str) -> dict:
+    _env(root)
+    from dagster_project.pipeline import run_pipeline
+
+    result = run_pipeline(date.fromisoformat(as_of), job_name="nightly_sync", raise_on_error=True)
+    import duckdb
+
+    con = duckdb.connect(os.environ["PSSYNC_WAREHOUSE"], read_only=True)
+    rows = con.execute("SELECT count(*) FROM raw.psa_time_entries").fetchall()[0][0]
+    con.close()
+    return {"stages": _stage_times(result), "raw_time_entries": rows}
+
+
+def one_day_of_changes(root: Path, as_of: str) -> int:
+    """The next day's changes in the PSA: approvals of waiting entries, a few edits, a day of new entries."""
+    import sqlite3
+
+    d1 = date.fromisoformat(as_of) + timedelta(days=1)
+    stamp = f"{d1} 09:00:00.000000"
+    db = sqlite3.connect(root / "landing" / "psa" / "psa.db")
+    try:
+        n = db.execute("UPDATE time_entries SET status = 'approved', approved_at = ?, updated_at = ? "
+                       "WHERE status = 'submitted'", (stamp, stamp)).rowcount
+        n += db.execute("UPDATE time_entries SET time_in_minutes = time_in_minutes + 15, revision = revision + 1, "
+                        "updated_at = ? WHERE time_entry_id % 997 = 0 AND date_performed >= ?",
+                        (stamp, str(d1 - timedelta(days=30)))).rowcount
+        top = db.execute("SELECT max(time_entry_id) FROM time_entries").fetchone()[0]
+        n += db.execute(f"""INSERT INTO time_entries SELECT time_entry_id + {top}, resource_id, project_id, task_code,
+                            '{d1}', time_in_minutes, billable, 'submitted', '{stamp}', NULL, NULL, NULL, 1, NULL, '{stamp}'
+                            FROM time_entries WHERE date_performed = (SELECT max(date_performed) FROM time_entries
+                            WHERE strftime('%w', date_performed) NOT IN ('0', '6'))""").rowcount
+        db.commit()
+    finally:
+        db.close()
+    return n
+
+
+def hourly(root: Path, as_of: str) -> dict:
+    _env(root)
+    changed = one_day_of_changes(root, as_of)
+    from dagster_project.pipeline import run_pipeline
+
+    t0 = time.perf_counter()
+    result = run_pipeline(date.fromisoformat(as_of) + timedelta(days=1), job_name="hourly_sync", raise_on_error=True)
+    return {"changed_rows": changed, "stages": _stage_times(result), "run_seconds": round(time.perf_counter() - t0, 2)}
+
+
+def floor(root: Path, as_of: str) -> dict:
+    """The bare DuckDB SQL of canonical + recon + marts in one connection: no Dagster, no validation."""
+    import shutil
+
+    import duckdb
+
+    from assets.canonical.entities import ENTITIES
+    from assets.marts.assets import MARTS, mart_params
+    from resources.warehouse import sql_text
+
+    src = root / "warehouse.duckdb"
+    dst = root / "floor.duckdb"
+    shutil.copyfile(src, dst)
+    con = duckdb.connect(str(dst))
+    d = date.fromisoformat(as_of)
+    t0 = time.perf_counter()
+    con.execute(sql_text("ddl/ops"))
+    con.execute(sql_text("ddl/macros"))
+    for e in ENTITIES:
+        con.execute(f"CREATE OR REPLACE TABLE canonical.{e.name}_history AS {sql_text(f'canonical/{e.name}_history')}")
+        con.execute(f"CREATE OR REPLACE MACRO canonical.{e.view_name}_asof(as_of) AS TABLE {sql_text(f'canonical/{e.view_name}_asof')}")
+    for x in ("xwalk_client_customer", "xwalk_resource_employee", "xwalk_project_contract"):
+        con.execute(f"CREATE OR REPLACE MACRO canonical.{x}_asof(as_of) AS TABLE {sql_text(f'canonical/{x}_asof')}")
+    t_canonical = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    con.execute("DROP TABLE IF EXISTS recon.time_to_bill")
+    con.execute(f"CREATE TABLE recon.time_to_bill AS {sql_text('recon/time_to_bill')}", {"as_of": d, "reporting": "USD"})
+    t_recon = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    for m in MARTS:
+        q = sql_text(f"marts/{m.name}")
+        params = {k: v for k, v in mart_params(d).items() if f"${k}" in q}
+        con.execute(f"DROP TABLE IF EXISTS marts.{m.name}")
+        con.execute(f"CREATE TABLE marts.{m.name} AS {q}", params)
+    t_marts = time.perf_counter() - t2
+    n = con.execute("SELECT count(*) FROM recon.time_to_bill").fetchall()[0][0]
+    con.close()
+    dst.unlink()
+    return {"canonical": round(t_canonical, 2), "recon": round(t_recon, 2), "marts": round(t_marts, 2),
+            "total": round(t_canonical + t_recon + t_marts, 2), "recon_rows": n}
+
+
+def pandas_reference(root: Path, as_of: str) -> dict:
+    from benchmarks.pandas_reference import run
+
+    return run(root / "warehouse.duckdb", date.fromisoformat(as_of))
+
+
+def datacompy_reference(root: Path, as_of: str) -> dict:
+    from benchmarks.pandas_reference import datacompy_compare
+
+    return datacompy_compare(root / "warehouse.duckdb", date.fromisoformat(as_of))
+
+
+STAGES = {"generate": generate, "nightly": nightly, "hourly": hourly, "floor": floor, "pandas": pandas_reference,
+          "datacompy": datacompy_reference}
+
+if __name__ == "__main__":
+    name, root, *rest = sys.argv[1:]
+    t0 = time.perf_counter()
+    args = [int(a) if a.isdigit() else a for a in rest]
+    out = STAGES[name](Path(root), *args)
+    print(json.dumps({"stage": name, "wall_seconds": round(time.perf_counter() - t0, 2), "peak_rss_mb": round(peak_rss_mb()),
+                      **out}))
