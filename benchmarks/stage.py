@@ -29,19 +29,13 @@ def _env(root: Path) -> None:
     os.environ.setdefault("PSSYNC_PARTITION_START", "2024-01-01")
 
 
-def _stage_times(result) -> dict:
-    """Seconds per stage from the run's step events and the assets' own timings."""
-    import dagster as dg
-
-    starts, stages = {}, {}
-    group_of = lambda step: step.split("__")[0]  # noqa: E731  raw__x, canonical__x, recon__x, billing, marts__x
-    for e in result.all_events:
-        if e.event_type == dg.DagsterEventType.STEP_START:
-            starts[e.step_key] = e.timestamp
-        elif e.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
-            g = {"raw": "extract"}.get(group_of(e.step_key), group_of(e.step_key))
-            g = "billing" if g.startswith("batch") or g == "billing" else g
-            stages[g] = stages.get(g, 0.0) + e.timestamp - starts.get(e.step_key, e.timestamp)
+def _stage_times(result, instance) -> dict:
+    """Seconds per stage from the run's step statistics and the assets' own timings."""
+    stages = {}
+    for st in instance.get_run_step_stats(result.run_id):
+        prefix = st.step_key.split("__")[0]
+        g = {"raw": "extract", "batches": "billing", "batch_files": "billing"}.get(prefix, prefix)
+        stages[g] = stages.get(g, 0.0) + (st.end_time or 0) - (st.start_time or 0)
     contracts = checks = 0.0
     for mat in result.get_asset_materialization_events():
         md = mat.event_specific_data.materialization.metadata
@@ -58,13 +52,16 @@ def nightly(root: Path, as_of: str) -> dict:
     _env(root)
     from dagster_project.pipeline import run_pipeline
 
-    result = run_pipeline(date.fromisoformat(as_of), job_name="nightly_sync", raise_on_error=True)
+    import dagster as dg
+
+    inst = dg.DagsterInstance.ephemeral()
+    result = run_pipeline(date.fromisoformat(as_of), job_name="nightly_sync", raise_on_error=True, on=inst)
     import duckdb
 
     con = duckdb.connect(os.environ["PSSYNC_WAREHOUSE"], read_only=True)
     rows = con.execute("SELECT count(*) FROM raw.psa_time_entries").fetchall()[0][0]
     con.close()
-    return {"stages": _stage_times(result), "raw_time_entries": rows}
+    return {"stages": _stage_times(result, inst), "raw_time_entries": rows}
 
 
 def one_day_of_changes(root: Path, as_of: str) -> int:
@@ -96,9 +93,12 @@ def hourly(root: Path, as_of: str) -> dict:
     changed = one_day_of_changes(root, as_of)
     from dagster_project.pipeline import run_pipeline
 
+    import dagster as dg
+
+    inst = dg.DagsterInstance.ephemeral()
     t0 = time.perf_counter()
-    result = run_pipeline(date.fromisoformat(as_of) + timedelta(days=1), job_name="hourly_sync", raise_on_error=True)
-    return {"changed_rows": changed, "stages": _stage_times(result), "run_seconds": round(time.perf_counter() - t0, 2)}
+    result = run_pipeline(date.fromisoformat(as_of) + timedelta(days=1), job_name="hourly_sync", raise_on_error=True, on=inst)
+    return {"changed_rows": changed, "stages": _stage_times(result, inst), "run_seconds": round(time.perf_counter() - t0, 2)}
 
 
 def floor(root: Path, as_of: str) -> dict:

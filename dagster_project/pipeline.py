@@ -34,7 +34,7 @@ def instance() -> dg.DagsterInstance:
 
 
 def run_pipeline(as_of: date, selection: str | None = None, raise_on_error: bool = True,
-                 job_name: str = "full_pipeline") -> dg.ExecuteInProcessResult:
+                 job_name: str = "full_pipeline", on: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
     """Materialize a job (by default every asset), or an asset selection, in process for as-of ``as_of``."""
     from dagster_project.definitions import build_definitions
 
@@ -45,6 +45,6 @@ def run_pipeline(as_of: date, selection: str | None = None, raise_on_error: bool
         parts = selection.split(",") if "," in selection else [selection]
         keys = list(dg.AssetSelection.from_coercible([p.strip() for p in parts]).resolve(defs.resolve_asset_graph()))
     level = os.environ.get("PSSYNC_LOG_LEVEL", "WARNING")
-    return job.execute_in_process(instance=instance(), asset_selection=keys, raise_on_error=raise_on_error,
+    return job.execute_in_process(instance=on or instance(), asset_selection=keys, raise_on_error=raise_on_error,
                                   partition_key=as_of.isoformat(), tags={"pssync/as_of": as_of.isoformat()},
                                   run_config={"loggers": {"console": {"config": {"log_level": level}}}})
