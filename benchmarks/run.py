@@ -30,28 +30,39 @@ def stage(name: str, root: Path, *args) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_size(size: str, workdir: Path, skip_refs: bool) -> dict:
+def run_size(size: str, workdir: Path, skip_refs: bool, pandas_at_l: bool) -> dict:
+    """Every stage of one size; the result file is rewritten after each stage, and a stage that fails
+    (a process killed for memory, say) is recorded as such instead of losing the others."""
     employees, months = SIZES[size]
     root = workdir / size
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
-    print(f"[{size}] generate {employees} x {months}", flush=True)
-    gen = stage("generate", root, employees, months)
-    print(f"[{size}] nightly sync", flush=True)
-    nightly = stage("nightly", root, gen["as_of"])
-    refs = {}
-    if not skip_refs:
-        print(f"[{size}] references: floor, pandas, datacompy", flush=True)
-        refs["floor"] = stage("floor", root, gen["as_of"])
-        refs["pandas"] = stage("pandas", root, gen["as_of"])
-        refs["datacompy"] = stage("datacompy", root, gen["as_of"])
-    print(f"[{size}] hourly sync after one day of changes", flush=True)
-    hourly = stage("hourly", root, gen["as_of"])
-    result = {"size": size, "employees": employees, "months": months, "measured_at": datetime.now(timezone.utc).isoformat(),
-              "generate": gen, "nightly": nightly, "hourly": hourly, **refs}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{size}.json").write_text(json.dumps(result, indent=1) + "\n")
+    result = {"size": size, "employees": employees, "months": months,
+              "measured_at": datetime.now(timezone.utc).isoformat()}
+
+    def record(key: str, name: str, *args) -> dict | None:
+        print(f"[{size}] {key}", flush=True)
+        try:
+            result[key] = stage(name, root, *args)
+        except RuntimeError as exc:
+            result[key] = {"error": str(exc).splitlines()[0][:300]}
+        (RESULTS / f"{size}.json").write_text(json.dumps(result, indent=1) + "\n")
+        return result[key]
+
+    gen = record("generate", "generate", employees, months)
+    if "error" in gen:
+        return result
+    record("nightly", "nightly", gen["as_of"])
+    if not skip_refs:
+        record("floor", "floor", gen["as_of"])
+        if size != "L" or pandas_at_l:
+            record("pandas", "pandas", gen["as_of"])
+        else:
+            result["pandas"] = {"error": "not run at L: it was killed by the kernel's OOM killer at 24 GiB when tried"}
+        record("datacompy", "datacompy", gen["as_of"])
+    record("hourly", "hourly", gen["as_of"])
     shutil.rmtree(root)
     return result
 
@@ -81,7 +92,7 @@ def render() -> None:
     for r in results:
         h = r["hourly"]
         lines.append(f"| {r['size']} | {h['changed_rows']:,} | {h['wall_seconds']} | {h['run_seconds']} | {h['peak_rss_mb']:,} |")
-    refs = [r for r in results if "floor" in r]
+    refs = [r for r in results if "error" not in r.get("floor", {"error": 1})]
     if refs:
         lines += ["", "## Against the floor and the usual alternative", "",
                   "Floor: the same SQL files (canonical + recon + marts) in one DuckDB connection, no Dagster, no "
@@ -94,9 +105,12 @@ def render() -> None:
             st = r["nightly"]["stages"]
             pipe = sum(st.get(s, 0) for s in ("canonical", "contracts", "recon", "marts"))
             f = r["floor"]
-            p = r["pandas"]
+            p = r.get("pandas", {"error": "not run"})
+            pandas_cells = (f"{p['recon']} | {p['total']} | {p['recon'] / max(f['recon'], 0.01):.1f}x" if "error" not in p
+                            else f"{p['error']} | - | -")
+            dc = r.get("datacompy", {})
             lines.append(f"| {r['size']} | {f['total']} | {f['recon']} | {pipe:.2f} | {pipe / f['total']:.2f}x | "
-                         f"{p['recon']} | {p['total']} | {p['recon'] / max(f['recon'], 0.01):.1f}x | {r['datacompy']['compare']} |")
+                         f"{pandas_cells} | {dc.get('compare', '-')} |")
     by = {r["size"]: r for r in results}
     if "M" in by and "L" in by:
         m, l = by["M"], by["L"]
@@ -134,11 +148,13 @@ def main() -> int:
     p.add_argument("--sizes", default="S,M,L", help="comma-separated subset of S, M, L")
     p.add_argument("--skip-references", action="store_true", help="no floor / pandas / datacompy runs")
     p.add_argument("--render-only", action="store_true", help="re-render docs/benchmarks.md from stored results")
+    p.add_argument("--pandas-at-L", dest="pandas_at_l", action="store_true",
+                   help="also run the pandas reference at L (needs more than this machine's 24 GiB)")
     args = p.parse_args()
     if not args.render_only:
         with tempfile.TemporaryDirectory(prefix="pssync-bench-") as tmp:
             for size in args.sizes.split(","):
-                run_size(size.strip(), Path(tmp), args.skip_references)
+                run_size(size.strip(), Path(tmp), args.skip_references, args.pandas_at_l)
     render()
     print(f"wrote {ROOT / 'docs' / 'benchmarks.md'}")
     return 0

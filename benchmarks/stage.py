@@ -31,8 +31,9 @@ def _env(root: Path) -> None:
 
 def _stage_times(result, instance) -> dict:
     """Seconds per stage from the run's step statistics and the assets' own timings."""
-    stages = {}
+    stages, steps = {}, {}
     for st in instance.get_run_step_stats(result.run_id):
+        steps[st.step_key] = round((st.end_time or 0) - (st.start_time or 0), 2)
         prefix = st.step_key.split("__")[0]
         g = {"raw": "extract", "batches": "billing", "batch_files": "billing"}.get(prefix, prefix)
         stages[g] = stages.get(g, 0.0) + (st.end_time or 0) - (st.start_time or 0)
@@ -45,7 +46,10 @@ def _stage_times(result, instance) -> dict:
     stages["contracts"] = contracts
     stages["marts"] = stages.get("marts", 0) - checks
     stages["checks"] = checks
-    return {k: round(v, 2) for k, v in stages.items()}
+    out = {k: round(v, 2) for k, v in stages.items()}
+    out["slowest_steps"] = dict(sorted(steps.items(), key=lambda kv: -kv[1])[:8])
+    out["psa_time_entries"] = steps.get("raw__psa_time_entries")
+    return out
 
 
 def nightly(root: Path, as_of: str) -> dict:

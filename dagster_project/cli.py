@@ -105,6 +105,13 @@ def cmd_demo(args) -> int:
     print(f"  outputs        : {os.environ['PSSYNC_OUTPUT_DIR']}")
     print(f"  open the UI    : make dev   (dagster dev over this warehouse, http://127.0.0.1:3000)")
     _print_warehouse_summary(os.environ["PSSYNC_WAREHOUSE"], as_of)
+    from assets.marts.report import write_report
+    from resources.settings import setting
+
+    report = write_report(os.environ["PSSYNC_WAREHOUSE"], as_of, setting("PSSYNC_REPORTING_CURRENCY"),
+                          Path(os.environ["PSSYNC_OUTPUT_DIR"]) / "reports" / f"pssync-report-{as_of}.html")
+    print(f"  report         : {report}")
+    print(f"  analysts       : duckdb -readonly {Path(os.environ['PSSYNC_OUTPUT_DIR']) / 'published' / 'pssync.duckdb'}")
     print(f"  try: pssync exceptions --as-of {as_of} --owner finance --warehouse {os.environ['PSSYNC_WAREHOUSE']}")
     print(f"       pssync batches --as-of {as_of} --warehouse {os.environ['PSSYNC_WAREHOUSE']}")
     return 0 if ok else 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,12 +22,14 @@ class Warehouse(dg.ConfigurableResource):
     and one run at a time (see docs/operations.md)."""
 
     path: str
+    memory_limit: str = os.environ.get("PSSYNC_DUCKDB_MEMORY_LIMIT", "6GB")
 
     @contextmanager
     def connect(self, read_only: bool = False):
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(self.path, read_only=read_only)
+        con = duckdb.connect(self.path, read_only=read_only, config={"memory_limit": self.memory_limit})
         try:
+            con.execute("SET enable_progress_bar = false")
             if not read_only:
                 con.execute(sql_text("ddl/ops"))
             yield con

@@ -13,6 +13,17 @@ from resources import LandingFolder, PsaDatabase, Warehouse
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
+def query(warehouse, sql: str, params=None) -> list[tuple]:
+    """Rows of a query on a warehouse file, through a read-only session."""
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
 def resources_for(landing: Path, warehouse: Path, psa_url: str | None = None, outputs: Path | None = None,
                   staging_url: str = "") -> dict:
     from resources.erp_staging import ErpStaging

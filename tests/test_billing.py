@@ -18,7 +18,7 @@ from resources import Warehouse
 from resources.erp_staging import ErpStaging
 from resources.outputs import OutputFolder
 from tests.conftest import manifest
-from tests.helpers import materialize_as_of
+from tests.helpers import query as q, materialize_as_of
 from tests.scenario import Scenario, acc, con
 
 TM = "PS-TM-HOURS"
@@ -28,12 +28,6 @@ def files_digest(out: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted((out / "billing_batches").glob("*.json"))}
 
 
-def q(wh, sql, params=None):
-    c = duckdb.connect(str(wh), read_only=True)
-    try:
-        return c.execute(sql, params or []).fetchall()
-    finally:
-        c.close()
 
 
 def import_into_erp(landing: Path, batch_files: list[Path], day: date, first_invoice_id: int) -> None:

@@ -13,24 +13,14 @@ import pytest
 
 from assets.marts.assets import validate_mart
 from resources.quality import DataQuality
-from tests.helpers import all_assets, materialize_as_of
+from tests.helpers import query as q, all_assets, materialize_as_of
 from tests.scenario import Scenario, con
 
 AS_OF = "2026-03-31"
 
 
-def q(wh, sql, params=None):
-    c = duckdb.connect(str(wh), read_only=True)
-    try:
-        return c.execute(sql, params or []).fetchall()
-    finally:
-        c.close()
 
 
-@pytest.fixture
-def scenario(tmp_path, monkeypatch) -> Scenario:
-    monkeypatch.setenv("PSSYNC_MIN_CROSSWALK_COVERAGE", "0")
-    return Scenario(tmp_path / "landing")
 
 
 def test_utilization_of_a_mid_week_hire_in_a_holiday_week_with_half_a_day_off(scenario, tmp_path):

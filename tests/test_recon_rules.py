@@ -31,11 +31,6 @@ def status(rows, entry):
     return r["recon_status"], r["reason"], r["owner"]
 
 
-@pytest.fixture
-def scenario(tmp_path, monkeypatch) -> Scenario:
-    # hand-built estates are tiny: one unmapped resource out of three is not broken input here
-    monkeypatch.setenv("PSSYNC_MIN_CROSSWALK_COVERAGE", "0")
-    return Scenario(tmp_path / "landing")
 
 
 def test_each_status_reason_and_owner_and_their_precedence(scenario, tmp_path):

@@ -77,21 +77,34 @@ base AS (
     LEFT JOIN batched bt USING (time_entry_id)
     LEFT JOIN capped_batches cb ON cb.time_entry_id = s.time_entry_id AND cb.revision = s.revision
 ),
+amendment_of AS (  -- the latest Activated amendment started by each (root contract, work date): an as-of join on
+                   -- the distinct pairs only, then a hash join back (as-of joins are costly on wide rows)
+    SELECT d.contract_id, d.work_date, a.contract_id AS amendment_id, a.rate_card_id AS am_card,
+           a.discount_percent AS am_discount
+    FROM (SELECT DISTINCT contract_id, work_date FROM base WHERE contract_id IS NOT NULL) d
+    ASOF LEFT JOIN amendments a ON a.root_contract_id = d.contract_id AND d.work_date >= a.start_date
+),
 versioned AS (  -- contract version for the work date: the latest Activated amendment started by then, else the root
-    SELECT b.*, a.contract_id AS amendment_id,
-           CASE WHEN a.contract_id IS NOT NULL THEN a.rate_card_id WHEN b.root_in_force THEN b.root_card END AS rate_card_id,
-           CASE WHEN a.contract_id IS NOT NULL THEN a.discount_percent WHEN b.root_in_force THEN b.root_discount END AS discount_percent,
-           a.contract_id IS NOT NULL OR b.root_in_force AS has_contract_version,
+    SELECT b.*, a.amendment_id,
+           CASE WHEN a.amendment_id IS NOT NULL THEN a.am_card WHEN b.root_in_force THEN b.root_card END AS rate_card_id,
+           CASE WHEN a.amendment_id IS NOT NULL THEN a.am_discount WHEN b.root_in_force THEN b.root_discount END AS discount_percent,
+           a.amendment_id IS NOT NULL OR b.root_in_force AS has_contract_version,
            coalesce(b.contract_currency, b.project_currency) AS currency
     FROM base b
-    ASOF LEFT JOIN amendments a ON a.root_contract_id = b.contract_id AND b.work_date >= a.start_date
+    LEFT JOIN amendment_of a ON a.contract_id = b.contract_id AND a.work_date = b.work_date
 ),
-card AS (  -- the rate card row for (card, role, region, currency) effective on the work date
-    SELECT v.*, CASE WHEN rc.effective_to IS NULL OR v.work_date <= rc.effective_to THEN rc.hourly_rate END AS standard_rate
-    FROM versioned v
+card_rate AS (  -- the rate card row effective on each distinct (card, role, region, currency, work date)
+    SELECT d.*, CASE WHEN rc.effective_to IS NULL OR d.work_date <= rc.effective_to THEN rc.hourly_rate END AS standard_rate
+    FROM (SELECT DISTINCT rate_card_id, role, region, currency, work_date FROM versioned WHERE rate_card_id IS NOT NULL) d
     ASOF LEFT JOIN canonical.rate_card_asof($as_of::DATE) rc
-      ON rc.rate_card_id = v.rate_card_id AND rc.role = v.role AND rc.region = v.region AND rc.currency = v.currency
-     AND v.work_date >= rc.effective_from
+      ON rc.rate_card_id = d.rate_card_id AND rc.role = d.role AND rc.region = d.region AND rc.currency = d.currency
+     AND d.work_date >= rc.effective_from
+),
+card AS (
+    SELECT v.*, c.standard_rate
+    FROM versioned v
+    LEFT JOIN card_rate c ON c.rate_card_id = v.rate_card_id AND c.role = v.role AND c.region = v.region
+                         AND c.currency = v.currency AND c.work_date = v.work_date
 ),
 rated AS (  -- expected rate: standard rate x (1 - discount / 100), kept to 4 decimals
     SELECT *, CAST(round(standard_rate * (100 - discount_percent) * CAST(0.01 AS DECIMAL(3, 2)), 4) AS DECIMAL(18, 4)) AS expected_rate
@@ -190,7 +203,13 @@ valued AS (
         END AS DECIMAL(18, 2)) AS amount_at_risk
     FROM labelled
 ),
-fx AS (SELECT * FROM canonical.currency_rate_asof($as_of::DATE))
+fx AS (SELECT * FROM canonical.currency_rate_asof($as_of::DATE)),
+fx_day AS (  -- the ERP rates of each (currency, work date) that occurs, to the reporting currency
+    SELECT d.currency, d.work_date, f.rate AS rate_from, r.rate AS rate_to
+    FROM (SELECT DISTINCT currency, work_date FROM valued) d
+    ASOF LEFT JOIN fx f ON f.currency = d.currency AND d.work_date >= f.effective_date
+    ASOF LEFT JOIN fx r ON r.currency = $reporting AND d.work_date >= r.effective_date
+)
 SELECT
     v.time_entry_id, v.revision, v.employee_id, v.resource_id, v.project_code, v.contract_id, v.customer_id,
     v.legal_entity, v.work_date, v.approved_at, v.hours, v.quantity, v.billable, v.status AS entry_status,
@@ -207,13 +226,12 @@ SELECT
     END AS owner,
     v.amount_at_risk,
     CASE WHEN v.currency = $reporting THEN v.amount_at_risk
-         ELSE convert_money(v.amount_at_risk, f_from.rate, f_to.rate) END AS amount_at_risk_reporting,
+         ELSE convert_money(v.amount_at_risk, x.rate_from, x.rate_to) END AS amount_at_risk_reporting,
     CASE WHEN v.recon_status IN ('UNBILLED', 'INELIGIBLE', 'OVER_CAP', 'BATCHED')
          THEN datediff('day', CAST(v.approved_at AS DATE), $as_of::DATE) END AS age_days,
     $as_of::DATE AS as_of_date,
     v.standard_rate, v.fit_quantity AS capped_quantity, v.hire_date, v.termination_date, v.amendment_id,
     v.rate_card_id, v.discount_percent, v.cap_hours
 FROM valued v
-ASOF LEFT JOIN fx f_from ON f_from.currency = v.currency AND v.work_date >= f_from.effective_date
-ASOF LEFT JOIN fx f_to ON f_to.currency = $reporting AND v.work_date >= f_to.effective_date
+LEFT JOIN fx_day x ON x.currency = v.currency AND x.work_date = v.work_date
 ORDER BY v.time_entry_id
