@@ -119,7 +119,11 @@ def run(warehouse: Path, as_of: date) -> dict:
     hours = te[te.live].merge(latest(res, "resource_id")[["resource_id", "hr_employee_id"]], on="resource_id")
     hours["week"] = pd.to_datetime(hours.work_date) - pd.to_timedelta(pd.to_datetime(hours.work_date).dt.dayofweek, unit="D")
     h = hours.groupby(["hr_employee_id", "week", "billable"]).time_in_minutes.sum().unstack(fill_value=0) / 60
+    h.index = h.index.set_names(["employee_id", "week"])
+    h.columns = [f"billable_{c}" for c in h.columns]
     util = pd.DataFrame({"capacity": cap}).join(h, how="outer")
+    util["available"] = util.capacity.fillna(0)
+    util["billable_utilization"] = util.get("billable_True", 0) / util.available.where(util.available > 0)
     t_util = time.perf_counter() - t2
     return {"load": round(t_load, 2), "recon": round(t_recon, 2), "utilization": round(t_util, 2),
             "total": round(t_load + t_recon + t_util, 2), "recon_rows": int(len(df)), "utilization_rows": int(len(util)),

@@ -69,6 +69,7 @@ def run_size(size: str, workdir: Path, skip_refs: bool, pandas_at_l: bool) -> di
 
 def render() -> None:
     results = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
+    results = [r for r in results if all("error" not in r.get(k, {"error": 1}) for k in ("generate", "nightly", "hourly"))]
     results.sort(key=lambda r: list(SIZES).index(r["size"]))
     lines = ["# Benchmarks", "",
              "Measured by `make bench` on this project's machine (2 cores, 24 GiB). Each stage runs in its own process; "

@@ -139,13 +139,14 @@ def _insert_frame(con, spec: SourceObject, frame: pl.DataFrame, res: LoadResult,
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _keyed AS
         SELECT *, {key_sql(spec)} AS _record_key, {hash_sql(spec)} AS _record_hash FROM _checked""")
-    # file objects keep every row of every file (snapshots); record objects keep each content once
-    distinct = "DISTINCT ON (_record_key, _record_hash)" if spec.dedupe == "record" else ""
+    # file objects keep every row of every file (snapshots); record objects keep each content once (a PSA
+    # query returns each primary key once, so only CRM pages need de-duplicating within a batch)
+    distinct = "DISTINCT ON (_record_key, _record_hash)" if spec.dedupe == "record" and spec.kind != "psa_table" else ""
+    order = "ORDER BY _record_key, _record_hash, _source_file, _row_number" if distinct else ""
     loaded = con.execute(f"""
         INSERT INTO {spec.table}
         SELECT {cols}, ?, ?, ?, _source_file, _row_number, _record_key, _record_hash, {source_ts_sql(spec)}, _file_date, _extra
-        FROM (SELECT {distinct} * FROM _keyed c WHERE _violation IS NULL {novelty}
-              ORDER BY _record_key, _record_hash, _source_file, _row_number)""",
+        FROM (SELECT {distinct} * FROM _keyed c WHERE _violation IS NULL {novelty} {order})""",
         [spec.source, res.extract_id, extracted_at]).fetchall()[0][0]
     bad = con.execute("""
         SELECT _record_key, split_part(_violation, '|', 1), split_part(_violation, '|', 2), _row_number,

@@ -6,8 +6,7 @@ te AS (SELECT * FROM canonical.time_entry_asof($as_of::DATE)),
 live_invoices AS (SELECT * FROM canonical.invoice_asof($as_of::DATE) WHERE status <> 'Voided'),
 billed_lines AS (
     SELECT l.*, i.invoice_number, i.invoice_date,
-           strftime(i.invoice_date, '%Y%m%d') || lpad(CAST(l.line AS VARCHAR), 8, '0')
-               || lpad(CAST(l.invoice_id AS VARCHAR), 14, '0') AS line_order
+           {'invoice_date': i.invoice_date, 'line': l.line, 'invoice_id': l.invoice_id} AS line_order
     FROM canonical.invoice_line_asof($as_of::DATE) l
     JOIN live_invoices i USING (invoice_id)
     WHERE l.item IN ('PS-TM-HOURS', 'PS-ADJUSTMENT') AND l.psa_time_entry_id IS NOT NULL
@@ -20,7 +19,7 @@ billed AS (
            sum(amount) AS billed_amount,
            arg_min(rate, line_order) FILTER (WHERE item = 'PS-TM-HOURS') AS billed_rate,
            arg_min(amount, line_order) FILTER (WHERE item = 'PS-TM-HOURS') AS first_line_amount,
-           string_agg(DISTINCT invoice_number, ',' ORDER BY invoice_number) AS invoice_numbers
+           array_to_string(list_sort(list_distinct(list(invoice_number))), ',') AS invoice_numbers
     FROM billed_lines GROUP BY 1
 ),
 batched AS (  -- pssync batches: of earlier as-of dates (they count as carrying the entry), and this date's own
@@ -234,4 +233,3 @@ SELECT
     v.rate_card_id, v.discount_percent, v.cap_hours
 FROM valued v
 LEFT JOIN fx_day x ON x.currency = v.currency AND x.work_date = v.work_date
-ORDER BY v.time_entry_id
