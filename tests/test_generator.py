@@ -28,9 +28,10 @@ def tree_digest(root: Path) -> dict[str, str]:
 
 
 def psa(landing: Path, table: str) -> pl.DataFrame:
-    eng = sa.create_engine(f"sqlite:///{landing / 'psa' / 'psa.db'}")
-    with eng.connect() as c:
-        return pl.read_database(f"SELECT * FROM {table}", c, infer_schema_length=None)
+    """A PSA table as the pipeline reads it (ADBC)."""
+    from resources import PsaDatabase
+
+    return PsaDatabase(url=f"sqlite:///{landing / 'psa' / 'psa.db'}").read(f"SELECT * FROM {table}")
 
 
 def test_every_file_parses_in_its_documented_shape(small_estate):
