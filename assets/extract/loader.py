@@ -66,33 +66,33 @@ def ensure_raw_table(con: duckdb.DuckDBPyConnection, spec: SourceObject) -> None
     con.execute(f"CREATE TABLE IF NOT EXISTS {spec.table} ({cols}, {LINEAGE})")
 
 
+# format rules by field type: (SQL that is true for a bad value of column {c}, rule, what a good value is)
+FORMAT_RULES = {
+    BOOL: ("TRY_CAST({c} AS BOOLEAN) IS NULL", "invalid_boolean", "true/false"),
+    YESNO: ("{c} NOT IN ('Yes', 'No')", "invalid_yes_no", "Yes/No"),
+    PERCENT: ("NOT regexp_full_match({c}, '-?[0-9]+(\\.[0-9]+)?%')", "invalid_percent", "percentage such as 20%"),
+    JSON: ("NOT json_valid({c})", "invalid_json", "JSON document"),
+    DATE: ("TRY_CAST({c} AS DATE) IS NULL OR NOT regexp_full_match({c}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}')",
+           "invalid_date", "YYYY-MM-DD date"),
+    TS: ("TRY_CAST({c} AS TIMESTAMP) IS NULL", "invalid_timestamp", "ISO 8601 timestamp"),
+    INT: ("TRY_CAST({c} AS BIGINT) IS NULL", "wrong_type", "whole number"),
+    NUM: ("TRY_CAST({c} AS DOUBLE) IS NULL", "wrong_type", "number"),
+}
+
+
 def violation_sql(spec: SourceObject) -> str:
     """The first format rule a row breaks, as 'rule|message', or NULL."""
     cases = []
     for f in spec.fields:
         c = f'"{f.column}"'
-        shown = f"'{f.label} ''' || {c} || ''''"
         if f.required:
             cases.append(f"WHEN {c} IS NULL THEN 'missing_value|{f.label} is required but empty'")
-        if f.type in (TEXT,):
+        if f.type == TEXT:
             continue
-        if f.type == BOOL:
-            bad, rule, what = f"TRY_CAST({c} AS BOOLEAN) IS NULL", "invalid_boolean", "true/false"
-        elif f.type == YESNO:
-            bad, rule, what = f"{c} NOT IN ('Yes', 'No')", "invalid_yes_no", "Yes/No"
-        elif f.type == PERCENT:
-            bad, rule, what = f"NOT regexp_full_match({c}, '-?[0-9]+(\\.[0-9]+)?%')", "invalid_percent", "percentage such as 20%"
-        elif f.type == JSON:
-            bad, rule, what = f"NOT json_valid({c})", "invalid_json", "JSON document"
-        elif f.type == DATE:
-            bad, rule, what = f"TRY_CAST({c} AS DATE) IS NULL OR NOT regexp_full_match({c}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}')", "invalid_date", "YYYY-MM-DD date"
-        elif f.type == TS:
-            bad, rule, what = f"TRY_CAST({c} AS TIMESTAMP) IS NULL", "invalid_timestamp", "ISO 8601 timestamp"
-        elif f.type == INT:
-            bad, rule, what = f"TRY_CAST({c} AS BIGINT) IS NULL", "wrong_type", "whole number"
-        else:  # decimals and numbers
-            bad, rule, what = f"TRY_CAST({c} AS {f.type if f.type != NUM else 'DOUBLE'}) IS NULL", "wrong_type", "number"
-        cases.append(f"WHEN {c} IS NOT NULL AND ({bad}) THEN '{rule}|' || {shown} || ' is not a valid {what}'")
+        # decimals (money, rates, hours) are numbers that must cast to their own precision
+        template, rule, what = FORMAT_RULES.get(f.type, (f"TRY_CAST({{c}} AS {f.type}) IS NULL", "wrong_type", "number"))
+        shown = f"'{f.label} ''' || {c} || ''''"
+        cases.append(f"WHEN {c} IS NOT NULL AND ({template.format(c=c)}) THEN '{rule}|' || {shown} || ' is not a valid {what}'")
     return "CASE " + " ".join(cases) + " END" if cases else "NULL"
 
 
