@@ -9,6 +9,7 @@ in the same transaction that loads the rows.
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -173,7 +174,22 @@ def _get_watermark(con, spec: SourceObject) -> str | None:
     return rows[0][0] if rows else None
 
 
-def _finish(con, spec: SourceObject, res: LoadResult, run_id: str | None) -> None:
+@contextmanager
+def one_transaction(con: duckdb.DuckDBPyConnection):
+    """Everything inside commits together or not at all (a crash leaves the warehouse as it was)."""
+    con.begin()
+    try:
+        yield
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+
+
+def _finish(con, spec: SourceObject, res: LoadResult, run_id: str | None, fail_after_insert=None) -> None:
+    """Advance the watermark and record the run; ``fail_after_insert`` lets tests kill a load here."""
+    if fail_after_insert is not None:
+        fail_after_insert(spec.name)
     if res.watermark_after is not None and res.watermark_after != res.watermark_before:
         con.execute("""INSERT INTO ops.watermarks VALUES (?, ?, ?)
                        ON CONFLICT (object) DO UPDATE SET watermark = excluded.watermark, updated_at = excluded.updated_at""",
@@ -199,8 +215,7 @@ def load_files(con: duckdb.DuckDBPyConnection, spec: SourceObject, landing: Land
         "SELECT file, content_hash, status FROM ops.loaded_files WHERE object = ?", [spec.name]).fetchall()}
     hashes = {h for _, h in seen}
     extracted_at = now_utc()
-    con.begin()
-    try:
+    with one_transaction(con):
         watermark = res.watermark_before
         frames, files = [], []
         for path in landing.files(spec.pattern):
@@ -233,14 +248,8 @@ def load_files(con: duckdb.DuckDBPyConnection, spec: SourceObject, landing: Land
             con.executemany("INSERT INTO ops.loaded_files VALUES (?, ?, ?, ?, ?, ?, ?)",
                             [(spec.name, rel, digest, res.extract_id, extracted_at, rows, status)
                              for rel, digest, status, rows in files])
-        if fail_after_insert is not None:
-            fail_after_insert(spec.name)
         res.watermark_after = watermark
-        _finish(con, spec, res, run_id)
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
+        _finish(con, spec, res, run_id, fail_after_insert)
     return res
 
 
@@ -290,8 +299,7 @@ def load_psa(con: duckdb.DuckDBPyConnection, spec: SourceObject, psa: PsaDatabas
     res.watermark_before = _get_watermark(con, spec)
     frame = _normalise_psa(spec, psa.read(_psa_query(spec, res.watermark_before, psa.dialect)))
     extracted_at = now_utc()
-    con.begin()
-    try:
+    with one_transaction(con):
         _insert_frame(con, spec, frame.with_columns(_source_file=pl.lit(f"{psa.dialect}:{spec.pattern}"),
                                                     _file_date=pl.lit(None, dtype=pl.Date)), res, extracted_at)
         res.files_loaded = 1
@@ -300,11 +308,5 @@ def load_psa(con: duckdb.DuckDBPyConnection, spec: SourceObject, psa: PsaDatabas
         if newest is not None and (wm is None or newest.isoformat(sep=" ") > wm):
             wm = newest.isoformat(sep=" ")
         res.watermark_after = wm
-        if fail_after_insert is not None:
-            fail_after_insert(spec.pattern)
-        _finish(con, spec, res, run_id)
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
+        _finish(con, spec, res, run_id, fail_after_insert)
     return res
