@@ -14,13 +14,15 @@ def write_partition(con: duckdb.DuckDBPyConnection, table: str, query_name: str,
     The caller holds the transaction."""
     query = sql_text(query_name)
     params = {k: v for k, v in params.items() if f"${k}" in query or k == "as_of"}
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _partition AS {query}", params)  # the query runs once
-    con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM _partition LIMIT 0")
-    con.execute(f"DELETE FROM {table} WHERE as_of_date = ?", [params["as_of"]])
-    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _partition")
-    rows = con.execute("SELECT count(*) FROM _partition").fetchall()[0][0]
-    con.execute("DROP TABLE _partition")
-    return rows
+    schema, name = table.split(".")
+    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
+                         "AND table_schema = ? AND table_name = ?", [schema, name]).fetchall()[0][0]
+    if exists:  # the query runs once, straight into the table
+        con.execute(f"DELETE FROM {table} WHERE as_of_date = ?", [params["as_of"]])
+        con.execute(f"INSERT INTO {table} BY NAME {query}", params)
+    else:
+        con.execute(f"CREATE TABLE {table} AS {query}", params)
+    return con.execute(f"SELECT count(*) FROM {table} WHERE as_of_date = ?", [params["as_of"]]).fetchall()[0][0]
 
 
 def is_latest_as_of(con: duckdb.DuckDBPyConnection, table: str, as_of: date) -> bool:
