@@ -63,3 +63,12 @@ def suite_for(name: str, con: duckdb.DuckDBPyConnection, as_of: date) -> list:
                 E.ExpectColumnValuesToBeBetween(column="line_count", min_value=1),
                 _exact_sum("net_amount", float(lines[0])), _exact_sum("line_count", float(lines[1]))]
     raise KeyError(name)
+
+
+def validate_mart(con: duckdb.DuckDBPyConnection, quality, schema: str, name: str, as_of: date):
+    """Run the suite of one published table for one as-of date; returns the outcome."""
+    frame = con.sql(f"SELECT * FROM {schema}.{name} WHERE as_of_date = $d", params={"d": as_of}).df()
+    for col in frame.columns:  # decimals to floats for GX's range checks
+        if frame[col].dtype == object and len(frame) and frame[col].map(lambda v: v.__class__.__name__ == "Decimal").any():
+            frame[col] = frame[col].astype(float)
+    return quality.run(f"{schema}_{name}", frame, suite_for(name, con, as_of))

@@ -103,7 +103,7 @@ def cmd_demo(args) -> int:
     print(f"  landing folder : {landing}")
     print(f"  warehouse      : {os.environ['PSSYNC_WAREHOUSE']}")
     print(f"  outputs        : {os.environ['PSSYNC_OUTPUT_DIR']}")
-    print(f"  open the UI    : make dev   (dagster dev over this warehouse, http://127.0.0.1:3000)")
+    print("  open the UI    : make dev   (dagster dev over this warehouse, http://127.0.0.1:3000)")
     _print_warehouse_summary(os.environ["PSSYNC_WAREHOUSE"], as_of)
     from assets.marts.report import write_report
     from resources.settings import setting

@@ -12,10 +12,6 @@ from estate.reference import ENTITIES, public_holidays
 EPOCH = date(1970, 1, 1)
 
 
-def day_offset(d: date, start: date) -> int:
-    return (d - start).days
-
-
 def offsets_to_dates(offsets: np.ndarray | pl.Expr, start: date):
     """Integer day offsets from ``start`` to a polars Date series/expression."""
     base = (start - EPOCH).days

@@ -1,4 +1,4 @@
-"""Clients, projects, contracts (with amendments), opportunities and ERP master data."""
+"""Clients, projects, contracts (with amendments) and ERP master data (opportunities live in estate.crm)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,6 @@ class Commercial:
     accounts: pl.DataFrame
     projects: pl.DataFrame
     contracts: pl.DataFrame  # root contracts and amendments, one row per version
-    opportunities: pl.DataFrame
     rate_cards: pl.DataFrame
     tax_codes: pl.DataFrame
     fx: pl.DataFrame
@@ -81,7 +80,6 @@ def make_fx(cfg: EstateConfig) -> pl.DataFrame:
 
 def make_commercial(cfg: EstateConfig, n_days: int) -> Commercial:
     rng = np.random.default_rng([cfg.seed, 4])
-    start = cfg.start_date
     n_acc = max(8, cfg.employees // 20)
     weights = np.array([e.weight for e in ENTITIES])
     acc_entity = rng.choice(len(ENTITIES), size=n_acc, p=weights / weights.sum())
@@ -177,5 +175,5 @@ def make_commercial(cfg: EstateConfig, n_days: int) -> Commercial:
 
     rate_cards, rate_change = make_rate_cards(cfg)
     tax_codes, tax_change = make_tax_codes(cfg)
-    return Commercial(accounts, projects, contracts, pl.DataFrame(), rate_cards, tax_codes, make_fx(cfg),
+    return Commercial(accounts, projects, contracts, rate_cards, tax_codes, make_fx(cfg),
                       rate_change, tax_change)

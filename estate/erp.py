@@ -6,7 +6,6 @@ import shutil
 from datetime import timedelta
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from estate.calendar import offsets_to_dates

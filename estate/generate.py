@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from datetime import datetime
 
 import numpy as np
@@ -92,9 +91,9 @@ def _psa_frames(cfg, people, com, work, inj: Injected, n_days: int) -> dict[str,
         "role": np.array(ROLE_NAMES)[people.role0], "region": np.array([e.region for e in ENTITIES])[people.entity],
         "active": people.term > n_days,
         "_upd": np.where(np.isin(np.arange(people.n), inj.unmapped_workers), end_sec - 30 * DAY, -100 * DAY),
-    }).with_columns(updated_at=_stamp(cfg, "_upd")).drop("_upd")
-    # negative seconds are fine for the resource baseline; use an explicit baseline time
-    res = res.with_columns(updated_at=pl.coalesce("updated_at", pl.lit(datetime.combine(cfg.start_date, datetime.min.time())).cast(pl.Datetime("us")) - pl.duration(days=100)))
+    }).with_columns(  # the resource baseline predates the horizon, so no -1 "null" sentinel applies here
+        updated_at=pl.lit(datetime.combine(cfg.start_date, datetime.min.time())).cast(pl.Datetime("us"))
+        + pl.duration(seconds=pl.col("_upd"))).drop("_upd")
     proj = com.projects.with_columns(
         start_date=offsets_to_dates(pl.col("start_day"), cfg.start_date),
         end_date=offsets_to_dates(pl.col("end_day"), cfg.start_date),

@@ -7,10 +7,6 @@ import polars as pl
 from estate.commercial import Commercial
 from estate.config import EstateConfig
 from estate.money import expected_rate_e4
-from estate.reference import ENTITIES, REGIONS
-
-REGION_OF_ENTITY = [REGIONS.index(e.region) for e in ENTITIES]
-
 
 def _offset(col: str, cfg: EstateConfig) -> pl.Expr:
     return (pl.col(col) - pl.lit(cfg.start_date)).dt.total_days()

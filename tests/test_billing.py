@@ -19,7 +19,7 @@ from resources.erp_staging import ErpStaging
 from resources.outputs import OutputFolder
 from tests.conftest import manifest
 from tests.helpers import query as q, materialize_as_of
-from tests.scenario import Scenario, acc, con
+from tests.scenario import Scenario
 
 TM = "PS-TM-HOURS"
 

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from datetime import date
 from decimal import Decimal
 
-import duckdb
 import pytest
 
 from tests.conftest import manifest
-from tests.helpers import materialize_canonical
+from tests.helpers import materialize_canonical, query
 
 
 def q(wh, sql, *params):
-    con = duckdb.connect(str(wh), read_only=True)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
+    return query(wh, sql, list(params))
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from assets.marts.assets import validate_mart
+from checks.gx_suites import validate_mart
 from resources.quality import DataQuality
 from tests.helpers import query as q, all_assets, materialize_as_of
 from tests.scenario import Scenario, con

@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import duckdb
-import pytest
 
 from tests.helpers import materialize_as_of
 from tests.scenario import Scenario, acc, con

@@ -6,7 +6,7 @@ import dagster as dg
 
 from assets.billing.emit import compute_and_record, write_files
 from assets.extract.assets import TEAM
-from assets.marts.assets import validate_mart
+from checks.gx_suites import validate_mart
 from assets.partitions import as_of_partitions
 from resources import Warehouse
 from resources.erp_staging import ErpStaging

@@ -10,7 +10,7 @@ from assets.extract.assets import TEAM
 from assets.marts.publish import publish_snapshot
 from assets.partitions import as_of_partitions
 from assets.recon.tables import is_latest_as_of, write_partition
-from checks.gx_suites import suite_for
+from checks.gx_suites import validate_mart
 from resources import Warehouse
 from resources.outputs import OutputFolder
 from resources.quality import DataQuality
@@ -58,15 +58,6 @@ MARTS = (
 def mart_params(as_of: date) -> dict:
     return {"as_of": as_of, "reporting": setting("PSSYNC_REPORTING_CURRENCY"),
             "threshold": float(setting("PSSYNC_STAFFING_THRESHOLD"))}
-
-
-def validate_mart(con, quality: DataQuality, schema: str, name: str, as_of: date):
-    """Run the suite of one published table for one as-of date; returns the outcome."""
-    frame = con.sql(f"SELECT * FROM {schema}.{name} WHERE as_of_date = $d", params={"d": as_of}).df()
-    for col in frame.columns:  # decimals to floats for GX's range checks
-        if frame[col].dtype == object and len(frame) and frame[col].map(lambda v: v.__class__.__name__ == "Decimal").any():
-            frame[col] = frame[col].astype(float)
-    return quality.run(f"{schema}_{name}", frame, suite_for(name, con, as_of))
 
 
 def build_mart_asset(mart: Mart) -> dg.AssetsDefinition:
