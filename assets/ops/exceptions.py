@@ -12,11 +12,22 @@ COLUMNS = ["record_key", "rule", "message", "owner", "file", "row_number"]
 
 def record_exceptions(con: duckdb.DuckDBPyConnection, layer: str, source: str, obj: str, rows: list[tuple],
                       seen: datetime, resolve_others: bool = False) -> None:
-    """Upsert exceptions (record_key, rule, message, owner, file, row_number) seen now; with
-    ``resolve_others``, every open exception of this (layer, source, object) not seen now is resolved."""
+    """Upsert exceptions given as Python tuples (record_key, rule, message, owner, file, row_number) seen now."""
     frame = pl.DataFrame(rows, schema={"record_key": pl.Utf8, "rule": pl.Utf8, "message": pl.Utf8, "owner": pl.Utf8,
                                        "file": pl.Utf8, "row_number": pl.Int64}, orient="row")
-    con.register("_exc", frame.to_arrow())
+    con.register("_exc_rows", frame.to_arrow())
+    try:
+        record_exceptions_from(con, layer, source, obj, "SELECT * FROM _exc_rows", [], seen, resolve_others)
+    finally:
+        con.unregister("_exc_rows")
+
+
+def record_exceptions_from(con: duckdb.DuckDBPyConnection, layer: str, source: str, obj: str, query: str,
+                           params: list | dict, seen: datetime, resolve_others: bool = False) -> None:
+    """Upsert the exceptions a query yields (columns named as ``COLUMNS``) seen now, without leaving the
+    database; with ``resolve_others``, every open exception of this (layer, source, object) not seen now is
+    resolved."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _exc AS SELECT {', '.join(COLUMNS)} FROM ({query})", params)
     con.execute("""
         INSERT INTO ops.exceptions
         SELECT ?, ?, ?, record_key, rule, message, owner, file, row_number, ?, ?, NULL FROM _exc
@@ -30,4 +41,4 @@ def record_exceptions(con: duckdb.DuckDBPyConnection, layer: str, source: str, o
             WHERE layer = ? AND source = ? AND object = ? AND resolved_at IS NULL
               AND NOT EXISTS (SELECT 1 FROM _exc x WHERE x.record_key = e.record_key AND x.rule = e.rule)
             """, [seen, layer, source, obj])
-    con.unregister("_exc")
+    con.execute("DROP TABLE _exc")

@@ -7,10 +7,11 @@ import dagster as dg
 
 from assets.extract.assets import TEAM
 from assets.extract.loader import now_utc
-from assets.ops.exceptions import record_exceptions
+from assets.ops.exceptions import record_exceptions_from
 from assets.partitions import as_of_partitions
 from assets.recon.tables import is_latest_as_of, write_partition
 from resources import Warehouse
+from resources.warehouse import sql_text
 from resources.settings import setting
 
 CANONICAL_INPUTS = ("time_entry", "invoice", "invoice_line", "project", "resource", "assignment", "contract",
@@ -91,14 +92,8 @@ def time_to_bill(context: dg.AssetExecutionContext, warehouse: Warehouse):
         con.begin()
         rows = write_partition(con, "recon.time_to_bill", "recon/time_to_bill", params_for(as_of))
         if is_latest_as_of(con, "recon.time_to_bill", as_of):
-            flagged = con.execute("""
-                SELECT CAST(time_entry_id AS VARCHAR), recon_status, coalesce(reason, recon_status), owner,
-                       project_code, amount_at_risk, currency
-                FROM recon.time_to_bill WHERE as_of_date = ? AND owner IS NOT NULL""", [as_of]).fetchall()
-            record_exceptions(con, "recon", "recon", "time_to_bill",
-                              [(k, f"{s}:{r}" if r != s else s,
-                                f"time entry {k} on {p}: {s}" + (f" ({r})" if r != s else "") + f", {a or 0:,.2f} {c} at risk",
-                                o, None, None) for k, s, r, o, p, a, c in flagged], now, resolve_others=True)
+            record_exceptions_from(con, "recon", "recon", "time_to_bill", sql_text("recon/time_to_bill_exceptions"),
+                                   {"as_of": as_of}, now, resolve_others=True)
         counts = dict(con.execute("SELECT recon_status, count(*) FROM recon.time_to_bill WHERE as_of_date = ? "
                                   "GROUP BY 1 ORDER BY 1", [as_of]).fetchall())
         status_md, top_md = _status_table(con, as_of), _top_exceptions(con, as_of)
@@ -131,14 +126,17 @@ def _simple_recon_asset(name: str, description: str, inputs: tuple[str, ...], ow
             rows = write_partition(con, f"recon.{name}", f"recon/{name}", params_for(as_of))
             key_cols = ("invoice_number", "line") if name == "billing_line_exceptions" else ("period_id", "employee_id")
             key_sql = " || '|' || ".join(f"CAST({c} AS VARCHAR)" for c in key_cols)
-            flagged = con.execute(f"SELECT {key_sql}, recon_status, owner FROM recon.{name} "
-                                  "WHERE as_of_date = ? AND owner IS NOT NULL ORDER BY 1", [as_of]).fetchall()
+            flagged = con.execute(f"SELECT count(*) FROM recon.{name} WHERE as_of_date = ? AND owner IS NOT NULL",
+                                  [as_of]).fetchall()[0][0]
             if is_latest_as_of(con, f"recon.{name}", as_of):
-                record_exceptions(con, "recon", "recon", name, [
-                    (key, status, f"{name}: {key.replace('|', ' ')} is {status}", owner, None, None)
-                    for key, status, owner in flagged], now, resolve_others=True)
+                record_exceptions_from(con, "recon", "recon", name, f"""
+                    SELECT {key_sql} AS record_key, recon_status AS rule,
+                           '{name}: ' || replace({key_sql}, '|', ' ') || ' is ' || recon_status AS message,
+                           owner, NULL AS file, NULL AS row_number
+                    FROM recon.{name} WHERE as_of_date = $as_of AND owner IS NOT NULL""", {"as_of": as_of}, now,
+                                       resolve_others=True)
             con.commit()
-        return dg.MaterializeResult(metadata={"dagster/row_count": rows, "flagged": len(flagged),
+        return dg.MaterializeResult(metadata={"dagster/row_count": rows, "flagged": flagged,
                                               "as_of": as_of.isoformat()})
 
     return recon_table

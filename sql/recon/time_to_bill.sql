@@ -2,7 +2,11 @@
 -- plus every entry in any state that has a billed line), with its expected and billed values and the
 -- first recon_status rule that matches (outputs.md). Parameters: $as_of (DATE), $reporting (currency).
 WITH
-te AS (SELECT * FROM canonical.time_entry_asof($as_of::DATE)),
+te AS (  -- only the columns recon uses: entry rows are many, and every column is carried through each join
+    SELECT time_entry_id, revision, resource_id, project_id, work_date, hours, quantity, billable, status, approved_at,
+           live_approved
+    FROM canonical.time_entry_asof($as_of::DATE)
+),
 live_invoices AS (SELECT * FROM canonical.invoice_asof($as_of::DATE) WHERE status <> 'Voided'),
 billed_lines AS (
     SELECT l.*, i.invoice_number, i.invoice_date,
@@ -44,15 +48,21 @@ emp AS (
     FROM canonical.employee_asof($as_of::DATE) GROUP BY 1
 ),
 role_of AS (  -- the assignment of that resource on that project covering the work date
-    SELECT s.time_entry_id, arg_max(a.role, lpad(CAST(a.assignment_id AS VARCHAR), 12, '0')) AS assignment_role
-    FROM scope s
+    SELECT t.time_entry_id, arg_max(a.role, lpad(CAST(a.assignment_id AS VARCHAR), 12, '0')) AS assignment_role
+    FROM te t
     JOIN canonical.assignment_asof($as_of::DATE) a
-      ON a.resource_id = s.resource_id AND a.project_id = s.project_id
-     AND s.work_date BETWEEN a.start_date AND coalesce(a.end_date, DATE '9999-12-31')
+      ON a.resource_id = t.resource_id AND a.project_id = t.project_id
+     AND t.work_date BETWEEN a.start_date AND coalesce(a.end_date, DATE '9999-12-31')
     GROUP BY 1
 ),
 versions AS (SELECT * FROM canonical.contract_version_asof($as_of::DATE)),
 amendments AS (SELECT * FROM versions WHERE is_amendment AND status = 'Activated'),
+amendment_spans AS (  -- each Activated amendment governs from its start until the next one of its root starts
+    SELECT root_contract_id, contract_id AS amendment_id, rate_card_id AS am_card, discount_percent AS am_discount,
+           start_date,
+           lead(start_date, 1, DATE '9999-12-31') OVER (PARTITION BY root_contract_id ORDER BY start_date, contract_id) AS next_start
+    FROM amendments
+),
 base AS (
     SELECT s.*, p.project_code, p.billing_type AS project_billing_type, p.status AS project_status, p.legal_entity,
            p.crm_account_id, p.crm_contract_id AS contract_id, p.currency AS project_currency,
@@ -76,13 +86,6 @@ base AS (
     LEFT JOIN batched bt USING (time_entry_id)
     LEFT JOIN capped_batches cb ON cb.time_entry_id = s.time_entry_id AND cb.revision = s.revision
 ),
-amendment_of AS (  -- the latest Activated amendment started by each (root contract, work date): an as-of join on
-                   -- the distinct pairs only, then a hash join back (as-of joins are costly on wide rows)
-    SELECT d.contract_id, d.work_date, a.contract_id AS amendment_id, a.rate_card_id AS am_card,
-           a.discount_percent AS am_discount
-    FROM (SELECT DISTINCT contract_id, work_date FROM base WHERE contract_id IS NOT NULL) d
-    ASOF LEFT JOIN amendments a ON a.root_contract_id = d.contract_id AND d.work_date >= a.start_date
-),
 versioned AS (  -- contract version for the work date: the latest Activated amendment started by then, else the root
     SELECT b.*, a.amendment_id,
            CASE WHEN a.amendment_id IS NOT NULL THEN a.am_card WHEN b.root_in_force THEN b.root_card END AS rate_card_id,
@@ -90,20 +93,20 @@ versioned AS (  -- contract version for the work date: the latest Activated amen
            a.amendment_id IS NOT NULL OR b.root_in_force AS has_contract_version,
            coalesce(b.contract_currency, b.project_currency) AS currency
     FROM base b
-    LEFT JOIN amendment_of a ON a.contract_id = b.contract_id AND a.work_date = b.work_date
+    LEFT JOIN amendment_spans a ON a.root_contract_id = b.contract_id AND b.work_date >= a.start_date
+                               AND b.work_date < a.next_start
 ),
-card_rate AS (  -- the rate card row effective on each distinct (card, role, region, currency, work date)
-    SELECT d.*, CASE WHEN rc.effective_to IS NULL OR d.work_date <= rc.effective_to THEN rc.hourly_rate END AS standard_rate
-    FROM (SELECT DISTINCT rate_card_id, role, region, currency, work_date FROM versioned WHERE rate_card_id IS NOT NULL) d
-    ASOF LEFT JOIN canonical.rate_card_asof($as_of::DATE) rc
-      ON rc.rate_card_id = d.rate_card_id AND rc.role = d.role AND rc.region = d.region AND rc.currency = d.currency
-     AND d.work_date >= rc.effective_from
+card_spans AS (  -- each rate card row applies from its effective date until the next row of the same key
+    SELECT *, lead(effective_from, 1, DATE '9999-12-31')
+                   OVER (PARTITION BY rate_card_id, role, region, currency ORDER BY effective_from) AS next_from
+    FROM canonical.rate_card_asof($as_of::DATE)
 ),
-card AS (
-    SELECT v.*, c.standard_rate
+card AS (  -- the rate card row effective on the work date; past its effective_to there is no rate
+    SELECT v.*, CASE WHEN c.effective_to IS NULL OR v.work_date <= c.effective_to THEN c.hourly_rate END AS standard_rate
     FROM versioned v
-    LEFT JOIN card_rate c ON c.rate_card_id = v.rate_card_id AND c.role = v.role AND c.region = v.region
-                         AND c.currency = v.currency AND c.work_date = v.work_date
+    LEFT JOIN card_spans c ON c.rate_card_id = v.rate_card_id AND c.role = v.role AND c.region = v.region
+                          AND c.currency = v.currency AND v.work_date >= c.effective_from
+                          AND v.work_date < c.next_from
 ),
 rated AS (  -- expected rate: standard rate x (1 - discount / 100), kept to 4 decimals
     SELECT *, CAST(round(standard_rate * (100 - discount_percent) * CAST(0.01 AS DECIMAL(3, 2)), 4) AS DECIMAL(18, 4)) AS expected_rate
@@ -205,7 +208,7 @@ valued AS (
 fx AS (SELECT * FROM canonical.currency_rate_asof($as_of::DATE)),
 fx_day AS (  -- the ERP rates of each (currency, work date) that occurs, to the reporting currency
     SELECT d.currency, d.work_date, f.rate AS rate_from, r.rate AS rate_to
-    FROM (SELECT DISTINCT currency, work_date FROM valued) d
+    FROM (SELECT DISTINCT c.currency, t.work_date FROM (SELECT DISTINCT currency FROM fx) c, (SELECT DISTINCT work_date FROM te) t) d
     ASOF LEFT JOIN fx f ON f.currency = d.currency AND d.work_date >= f.effective_date
     ASOF LEFT JOIN fx r ON r.currency = $reporting AND d.work_date >= r.effective_date
 )

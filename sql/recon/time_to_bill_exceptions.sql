@@ -1,0 +1,12 @@
+-- The open exceptions of recon.time_to_bill for as-of date $as_of, in the shape of ops.exceptions: one per
+-- entry that somebody must act on (an owner), the rule being the status and, where there is one, its reason.
+SELECT
+    CAST(time_entry_id AS VARCHAR) AS record_key,
+    recon_status || coalesce(':' || reason, '') AS rule,
+    concat('time entry ', time_entry_id, ' on ', project_code, ': ', recon_status, ' (' || reason || ')', ', ',
+           format('{:,.2f}', coalesce(amount_at_risk, 0)), ' ', currency, ' at risk') AS message,
+    owner,
+    CAST(NULL AS VARCHAR) AS file,
+    CAST(NULL AS BIGINT) AS row_number
+FROM recon.time_to_bill
+WHERE as_of_date = $as_of AND owner IS NOT NULL
