@@ -105,20 +105,43 @@ def hourly(root: Path, as_of: str) -> dict:
     return {"changed_rows": changed, "stages": _stage_times(result, inst), "run_seconds": round(time.perf_counter() - t0, 2)}
 
 
+RECON_TABLES = ("time_to_bill", "billing_line_exceptions", "contractor_hours")
+
+
+def _bare_recon(path: Path, d: date, memory_limit: str | None) -> float:
+    """The three recon queries, bare, in a fresh connection (as each recon step opens one)."""
+    import duckdb
+
+    from assets.recon.assets import params_for
+    from resources.warehouse import sql_text
+
+    con = duckdb.connect(str(path), config={"memory_limit": memory_limit} if memory_limit else {})
+    t0 = time.perf_counter()
+    for name in RECON_TABLES:
+        q = sql_text(f"recon/{name}")
+        con.execute(f"DROP TABLE IF EXISTS recon.{name}")
+        con.execute(f"CREATE TABLE recon.{name} AS {q}", {k: v for k, v in params_for(d).items() if f"${k}" in q})
+    seconds = time.perf_counter() - t0
+    con.close()
+    return seconds
+
+
 def floor(root: Path, as_of: str) -> dict:
-    """The bare DuckDB SQL of canonical + recon + marts in one connection: no Dagster, no validation."""
+    """The bare DuckDB SQL of canonical + recon + marts: no Dagster, no validation, no metadata. The engine runs
+    with the pipeline's own settings (its memory limit); recon is also timed once with DuckDB unrestricted."""
     import shutil
 
     import duckdb
 
     from assets.canonical.entities import ENTITIES
     from assets.marts.assets import MARTS, mart_params
-    from resources.warehouse import sql_text
+    from resources.warehouse import Warehouse, sql_text
 
     src = root / "warehouse.duckdb"
     dst = root / "floor.duckdb"
     shutil.copyfile(src, dst)
-    con = duckdb.connect(str(dst))
+    memory_limit = Warehouse(path=str(dst)).memory_limit
+    con = duckdb.connect(str(dst), config={"memory_limit": memory_limit})
     d = date.fromisoformat(as_of)
     t0 = time.perf_counter()
     con.execute(sql_text("ddl/ops"))
@@ -129,10 +152,10 @@ def floor(root: Path, as_of: str) -> dict:
     for x in ("xwalk_client_customer", "xwalk_resource_employee", "xwalk_project_contract"):
         con.execute(f"CREATE OR REPLACE MACRO canonical.{x}_asof(as_of) AS TABLE {sql_text(f'canonical/{x}_asof')}")
     t_canonical = time.perf_counter() - t0
-    t1 = time.perf_counter()
-    con.execute("DROP TABLE IF EXISTS recon.time_to_bill")
-    con.execute(f"CREATE TABLE recon.time_to_bill AS {sql_text('recon/time_to_bill')}", {"as_of": d, "reporting": "USD"})
-    t_recon = time.perf_counter() - t1
+    con.close()
+    t_recon = _bare_recon(dst, d, memory_limit)
+    t_recon_unlimited = _bare_recon(dst, d, None)
+    con = duckdb.connect(str(dst), config={"memory_limit": memory_limit})
     t2 = time.perf_counter()
     for m in MARTS:
         q = sql_text(f"marts/{m.name}")
@@ -144,6 +167,7 @@ def floor(root: Path, as_of: str) -> dict:
     con.close()
     dst.unlink()
     return {"canonical": round(t_canonical, 2), "recon": round(t_recon, 2), "marts": round(t_marts, 2),
+            "recon_unlimited_memory": round(t_recon_unlimited, 2), "memory_limit": memory_limit,
             "total": round(t_canonical + t_recon + t_marts, 2), "recon_rows": n}
 
 

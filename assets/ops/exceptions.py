@@ -28,17 +28,29 @@ def record_exceptions_from(con: duckdb.DuckDBPyConnection, layer: str, source: s
     database; with ``resolve_others``, every open exception of this (layer, source, object) not seen now is
     resolved."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE _exc AS SELECT {', '.join(COLUMNS)} FROM ({query})", params)
-    con.execute("""
+    scope = "e.layer = $layer AND e.source = $source AND e.object = $object"
+    keys = {"layer": layer, "source": source, "object": obj}
+    # An upsert rewrites every seen row; most are unchanged from the last run, and rewriting their text columns
+    # is what costs (DuckDB updates VARCHARs slowly), so changed rows, the time seen and new rows go separately.
+    con.execute(f"""
+        UPDATE ops.exceptions e SET message = x.message, owner = x.owner, file = x.file, row_number = x.row_number,
+                                    resolved_at = NULL
+        FROM _exc x
+        WHERE {scope} AND e.record_key = x.record_key AND e.rule = x.rule
+          AND (e.message IS DISTINCT FROM x.message OR e.owner IS DISTINCT FROM x.owner OR e.file IS DISTINCT FROM x.file
+               OR e.row_number IS DISTINCT FROM x.row_number OR e.resolved_at IS NOT NULL)
+        """, keys)
+    con.execute(f"UPDATE ops.exceptions e SET last_seen = $seen WHERE {scope} "
+                "AND (e.record_key, e.rule) IN (SELECT record_key, rule FROM _exc)", {**keys, "seen": seen})
+    con.execute(f"""
         INSERT INTO ops.exceptions
-        SELECT ?, ?, ?, record_key, rule, message, owner, file, row_number, ?, ?, NULL FROM _exc
-        ON CONFLICT (layer, source, object, record_key, rule) DO UPDATE SET
-            message = excluded.message, owner = excluded.owner, last_seen = excluded.last_seen,
-            file = excluded.file, row_number = excluded.row_number, resolved_at = NULL
-        """, [layer, source, obj, seen, seen])
+        SELECT $layer, $source, $object, record_key, rule, message, owner, file, row_number, $seen, $seen, NULL FROM _exc x
+        WHERE NOT EXISTS (SELECT 1 FROM ops.exceptions e WHERE {scope} AND e.record_key = x.record_key AND e.rule = x.rule)
+        """, {**keys, "seen": seen})
     if resolve_others:
-        con.execute("""
-            UPDATE ops.exceptions e SET resolved_at = ?
-            WHERE layer = ? AND source = ? AND object = ? AND resolved_at IS NULL
-              AND NOT EXISTS (SELECT 1 FROM _exc x WHERE x.record_key = e.record_key AND x.rule = e.rule)
-            """, [seen, layer, source, obj])
+        con.execute(f"""
+            UPDATE ops.exceptions e SET resolved_at = $seen
+            WHERE {scope} AND e.resolved_at IS NULL
+              AND (e.record_key, e.rule) NOT IN (SELECT record_key, rule FROM _exc)
+            """, {**keys, "seen": seen})
     con.execute("DROP TABLE _exc")
