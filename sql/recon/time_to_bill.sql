@@ -47,13 +47,23 @@ emp AS (
     SELECT employee_id, arg_max(hire_date, valid_from) AS hire_date, arg_max(termination_date, valid_from) AS termination_date
     FROM canonical.employee_asof($as_of::DATE) GROUP BY 1
 ),
-role_of AS (  -- the assignment of that resource on that project covering the work date
-    SELECT t.time_entry_id, arg_max(a.role, lpad(CAST(a.assignment_id AS VARCHAR), 12, '0')) AS assignment_role
-    FROM te t
-    JOIN canonical.assignment_asof($as_of::DATE) a
-      ON a.resource_id = t.resource_id AND a.project_id = t.project_id
-     AND t.work_date BETWEEN a.start_date AND coalesce(a.end_date, DATE '9999-12-31')
-    GROUP BY 1
+assignments AS (
+    SELECT assignment_id, resource_id, project_id, role, start_date, coalesce(end_date, DATE '9999-12-31') + 1 AS end_excl
+    FROM canonical.assignment_asof($as_of::DATE)
+),
+assignment_bounds AS (SELECT resource_id, project_id, start_date AS d FROM assignments
+                      UNION SELECT resource_id, project_id, end_excl FROM assignments),
+role_spans AS (  -- per (resource, project), date spans over which the covering assignments do not change, with
+                 -- the role of the highest assignment id covering each span: at most one span per work date
+    SELECT b.resource_id, b.project_id, b.span_start, b.span_end,
+           arg_max(a.role, lpad(CAST(a.assignment_id AS VARCHAR), 12, '0')) AS assignment_role
+    FROM (SELECT resource_id, project_id, d AS span_start,
+                 lead(d) OVER (PARTITION BY resource_id, project_id ORDER BY d) AS span_end
+          FROM assignment_bounds) b
+    JOIN assignments a ON a.resource_id = b.resource_id AND a.project_id = b.project_id
+                      AND a.start_date <= b.span_start AND b.span_start < a.end_excl
+    WHERE b.span_end IS NOT NULL
+    GROUP BY ALL
 ),
 versions AS (SELECT * FROM canonical.contract_version_asof($as_of::DATE)),
 amendments AS (SELECT * FROM versions WHERE is_amendment AND status = 'Activated'),
@@ -80,7 +90,8 @@ base AS (
     LEFT JOIN canonical.resource_asof($as_of::DATE) r USING (resource_id)
     LEFT JOIN canonical.xwalk_resource_employee_asof($as_of::DATE) x ON x.resource_id = s.resource_id AND x.match_status = 'MATCHED'
     LEFT JOIN emp e ON e.employee_id = x.employee_id
-    LEFT JOIN role_of ro USING (time_entry_id)
+    LEFT JOIN role_spans ro ON ro.resource_id = s.resource_id AND ro.project_id = s.project_id
+                           AND s.work_date >= ro.span_start AND s.work_date < ro.span_end
     LEFT JOIN canonical.xwalk_client_customer_asof($as_of::DATE) cc ON cc.crm_account_id = p.crm_account_id AND cc.match_status = 'MATCHED'
     LEFT JOIN versions root ON root.contract_id = p.crm_contract_id AND NOT root.is_amendment
     LEFT JOIN batched bt USING (time_entry_id)
