@@ -83,7 +83,12 @@ def run(warehouse: Path, as_of: date) -> dict:
     df["card"] = np.where(df.am_card.notna(), df.am_card, np.where(root_ok, df.root_rate_card_id, None))
     df["disc"] = np.where(df.am_card.notna(), df.am_disc, np.where(root_ok, df.root_discount_percent, np.nan)).astype(float)
     snap = cards[cards.snapshot_date <= pd.Timestamp(as_of)].snapshot_date.max()
-    c = cards[cards.snapshot_date == snap]
+    c = cards.loc[cards.snapshot_date == snap, ["rate_card_id", "role", "region", "currency", "hourly_rate",
+                                                 "effective_from", "effective_to"]]
+    # only what the rules below read: at L the frame is 9 M rows, and the card merge below duplicates rows
+    df = df[["time_entry_id", "work_date", "quantity", "live", "billable", "n", "qty", "tm_n", "billed_rate",
+             "billing_type", "status_p", "employee_id", "hire_date", "termination_date", "card", "disc", "role_eff",
+             "region", "root_currency", "crm_account_id"]]
     df = df.merge(c, left_on=["card", "role_eff", "region", "root_currency"],
                   right_on=["rate_card_id", "role", "region", "currency"], how="left", suffixes=("", "_c"))
     ok = (df.work_date >= df.effective_from) & (df.effective_to.isna() | (df.work_date <= df.effective_to))
