@@ -28,15 +28,15 @@ def _message(rule: str, column: str | None, case: str | None) -> str:
     return f"{where} breaks {rule}"
 
 
-def enforce(con: duckdb.DuckDBPyConnection, table: str, contract: type[pa.DataFrameModel], now: datetime) -> tuple[ContractOutcome, list[tuple]]:
+def enforce(con: duckdb.DuckDBPyConnection, table: str, contract: type[pa.DataFrameModel], now: datetime) -> ContractOutcome:
     """Validate every row of ``table`` (collected: on a LazyFrame pandera checks only names and types);
     delete the rows that break the contract from it and keep them whole in ``quarantine.canonical_rejects``.
-    Returns the outcome and (record_key, rule, message) per quarantined row."""
+    The exceptions to act on are those of ``still_broken``."""
     frame = con.sql(f"SELECT * FROM {table}").pl().with_row_index("_row")
     con.execute("DELETE FROM quarantine.canonical_rejects WHERE table_name = ?", [table])
     try:
         contract.validate(frame.drop("_row"), lazy=True)
-        return ContractOutcome(frame.height, 0, {}), []
+        return ContractOutcome(frame.height, 0, {})
     except SchemaErrors as err:
         cases = err.failure_cases
     row_cases = cases.filter(pl.col("index").is_not_null())
@@ -45,7 +45,7 @@ def enforce(con: duckdb.DuckDBPyConnection, table: str, contract: type[pa.DataFr
         raise ValueError(f"{table} does not have the shape its contract {contract.__name__} requires: {problems}")
     first = row_cases.sort("index").group_by("index", maintain_order=True).first()
     bad = first.join(frame, left_on=pl.col("index").cast(pl.UInt32), right_on="_row")
-    rejects, exceptions = [], []
+    rejects = []
     for r in bad.iter_rows(named=True):
         rule = r["check"].split("(")[0] if r["schema_context"] == "Column" else r["check"]
         rule = f"{r['column']}:{rule}" if r["schema_context"] == "Column" else rule
@@ -54,13 +54,26 @@ def enforce(con: duckdb.DuckDBPyConnection, table: str, contract: type[pa.DataFr
                   if k not in ("index", "failure_case", "schema_context", "column", "check", "check_number", "_row")}
         rejects.append((table, r["_record_key"], r["_record_hash"], rule, r["column"], r["failure_case"], msg,
                         json.dumps(record, sort_keys=True), now))
-        exceptions.append((r["_record_key"], rule, msg))
     con.executemany("INSERT INTO quarantine.canonical_rejects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rejects)
     hashes = pl.DataFrame({"h": [x[2] for x in rejects]})
     con.register("_bad", hashes.to_arrow())
     con.execute(f"DELETE FROM {table} WHERE _record_hash IN (SELECT h FROM _bad)")
     con.unregister("_bad")
     by_rule: dict[str, int] = {}
-    for _, rule, _ in exceptions:
-        by_rule[rule] = by_rule.get(rule, 0) + 1
-    return ContractOutcome(frame.height, len(rejects), by_rule), exceptions
+    for reject in rejects:
+        by_rule[reject[3]] = by_rule.get(reject[3], 0) + 1
+    return ContractOutcome(frame.height, len(rejects), by_rule)
+
+
+def still_broken(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:
+    """(record_key, rule, message) of the quarantined rows of ``table`` that no later extraction has corrected.
+    A rejected version stays in quarantine for good; the problem it names is over once the same record arrived
+    valid in a later extraction (a corrected revision, a fixed snapshot)."""
+    return con.execute(f"""
+        SELECT q.record_key, q.rule, q.message
+        FROM quarantine.canonical_rejects q
+        LEFT JOIN ops.sync_runs s ON s.extract_id = json_extract_string(q.record, '$._extract_id')
+        WHERE q.table_name = ?
+          AND NOT EXISTS (SELECT 1 FROM {table} h JOIN ops.sync_runs later ON later.extract_id = h._extract_id
+                          WHERE h._record_key = q.record_key AND later.started_at > s.started_at)
+        ORDER BY 1, 2, 3""", [table]).fetchall()

@@ -116,8 +116,7 @@ def test_contract_violations_are_quarantined_with_their_rule_and_nothing_valid_i
     checks = {e.asset_key.path[-1]: e.passed for e in result.get_asset_check_evaluations()}
     assert checks["time_entry"] is False and checks["opportunity"] is False and checks["project"] is True
 
-    # a corrected revision flows on; the exception is kept (never deleted) and stays open while the bad
-    # revision it names stays in raw and in quarantine
+    # a corrected revision resolves the exception (kept, not deleted); the bad revision stays in quarantine
     con = sqlite3.connect(estate_copy / "psa" / "psa.db")
     con.execute("UPDATE time_entries SET time_in_minutes = 60, revision = revision + 1, "
                 "updated_at = '2026-09-30 23:00:00.000000' WHERE time_entry_id = 3")
@@ -125,7 +124,9 @@ def test_contract_violations_are_quarantined_with_their_rule_and_nothing_valid_i
     con.close()
     materialize_canonical(estate_copy, wh)
     row = q(wh, "SELECT resolved_at IS NOT NULL FROM ops.exceptions WHERE record_key = '3' AND layer = 'canonical'")
-    assert row == [(False,)]
+    assert row == [(True,)]
+    assert ("canonical.time_entry_history", "3", "time_in_minutes:greater_than") in set(
+        q(wh, "SELECT table_name, record_key, rule FROM quarantine.canonical_rejects"))
     # the bad revision stays in raw and stays quarantined; the new revision flows on
     assert q(wh, "SELECT time_in_minutes FROM canonical.time_entry WHERE time_entry_id = 3") == [(60,)]
 

@@ -46,3 +46,15 @@ def test_exceptions_keep_first_seen_refresh_their_text_resolve_and_reopen(tmp_pa
     record_exceptions(con, "recon", "recon", "time_to_bill", [
         ("102", "INELIGIBLE:UNMAPPED_EMPLOYEE", "time entry 102", "hr", None, None)], DAY3, resolve_others=True)
     assert con.execute("SELECT * FROM ops.exceptions ORDER BY ALL").fetchall() == before
+
+
+def test_a_record_broken_the_same_way_in_several_snapshots_is_one_exception_naming_the_latest_file(tmp_path):
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    con.execute(sql_text("ddl/ops"))
+    record_exceptions(con, "extract", "hr", "workers", [
+        ("W-17", "hire_date:not_null", "workers_2026-09-29.json row 17: hire_date is missing", "hr",
+         "workers_2026-09-29.json", 17),
+        ("W-17", "hire_date:not_null", "workers_2026-09-30.json row 18: hire_date is missing", "hr",
+         "workers_2026-09-30.json", 18)], DAY1)
+    assert con.execute("SELECT record_key, file, row_number FROM ops.exceptions").fetchall() == [
+        ("W-17", "workers_2026-09-30.json", 18)]

@@ -9,7 +9,7 @@ from assets.canonical.entities import ENTITIES, Entity
 from assets.extract.assets import TEAM
 from assets.extract.loader import now_utc
 from assets.ops.exceptions import record_exceptions
-from checks.quarantine import enforce
+from checks.quarantine import enforce, still_broken
 from resources import Warehouse
 from resources.warehouse import sql_text
 
@@ -54,11 +54,11 @@ def build_canonical_asset(entity: Entity) -> dg.AssetsDefinition:
             con.begin()
             con.execute(f"CREATE OR REPLACE TABLE {table} AS {sql_text(f'canonical/{entity.name}_history')}")
             started = time.perf_counter()
-            outcome, bad = enforce(con, table, entity.contract, now)
+            outcome = enforce(con, table, entity.contract, now)
             contract_seconds = time.perf_counter() - started
             record_exceptions(con, "canonical", entity.source, entity.name,
-                              [(k, r, f"{table}: {m}", entity.owner, None, None) for k, r, m in bad], now,
-                              resolve_others=True)
+                              [(k, r, f"{table}: {m}", entity.owner, None, None) for k, r, m in still_broken(con, table)],
+                              now, resolve_others=True)
             create_asof_view(con, entity.view_name)
             latest = con.execute(f"SELECT count(*) FROM canonical.{entity.view_name}").fetchall()[0][0]
             schema = con.execute(f"DESCRIBE {table}").fetchall()

@@ -27,7 +27,12 @@ def record_exceptions_from(con: duckdb.DuckDBPyConnection, layer: str, source: s
     """Upsert the exceptions a query yields (columns named as ``COLUMNS``) seen now, without leaving the
     database; with ``resolve_others``, every open exception of this (layer, source, object) not seen now is
     resolved."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _exc AS SELECT {', '.join(COLUMNS)} FROM ({query})", params)
+    # one row per (record, rule): a record broken the same way in several files or snapshots is one exception,
+    # named by its latest file
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _exc AS SELECT {', '.join(COLUMNS)} FROM ({query})
+        QUALIFY row_number() OVER (PARTITION BY record_key, rule ORDER BY file DESC NULLS LAST, row_number, message) = 1
+        """, params)
     scope = "e.layer = $layer AND e.source = $source AND e.object = $object"
     keys = {"layer": layer, "source": source, "object": obj}
     # An upsert rewrites every seen row; most are unchanged from the last run, and rewriting their text columns
