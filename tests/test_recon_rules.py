@@ -122,6 +122,36 @@ def test_rates_rate_card_change_amendment_discount_and_assignment_role(scenario,
     assert rows[5]["quantity"] == Decimal("8.00") and rows[4]["quantity"] == Decimal("0.83")
 
 
+def test_same_day_ties_in_effective_dating_resolve_one_way(scenario, tmp_path):
+    s = scenario
+    d = __import__("datetime").date
+    # two rate card rows of one key effective the same day: the lower rate governs
+    s.rate_cards += [("RC-TIE", "Consultant", "NA", "USD", "120.00", "2026-03-01", ""),
+                     ("RC-TIE", "Consultant", "NA", "USD", "115.00", "2026-03-01", "")]
+    # two Activated amendments of contract 2 starting the same day: the higher contract id (6) governs
+    s.contracts += [Scenario.contract_row(2, rate_card="RC-TIE"),
+                    Scenario.contract_row(5, amends=2, start="2026-03-20", rate_card="RC-STD", discount=10),
+                    Scenario.contract_row(6, amends=2, start="2026-03-20", rate_card="RC-STD", discount=20)]
+    s.projects.append(Scenario.project_row(2, contract=con(2)))
+    # overlapping assignments on project 1: the higher assignment id governs while both cover the day
+    s.assignments += [dict(assignment_id=10, project_id=1, resource_id=1, role="Senior Consultant",
+                           start_date=d(2026, 3, 2), end_date=d(2026, 3, 31)),
+                      dict(assignment_id=11, project_id=1, resource_id=1, role="Consultant",
+                           start_date=d(2026, 3, 9), end_date=d(2026, 3, 11))]
+    s.entry(1, "2026-03-05", project=2)    # RC-TIE: 115.00, not 120.00
+    s.entry(2, "2026-03-23", project=2)    # amendment 6: RC-STD 110.00 x (1 - 20%) = 88.00
+    s.entry(3, "2026-03-10")               # assignments 10 and 11 both cover the day: 11 (Consultant) -> 100.00
+    s.entry(4, "2026-03-12")               # only assignment 10: Senior Consultant -> 150.00
+    s.entry(5, "2026-03-02")               # assignment 10 from its first day -> 150.00
+    rows = run(s, tmp_path)
+    got = {e: (rows[e]["role"], rows[e]["expected_rate"]) for e in rows}
+    assert got[1] == ("Consultant", Decimal("115.0000"))
+    assert got[2] == ("Consultant", Decimal("88.0000")) and rows[2]["amendment_id"] == con(6)
+    assert got[3] == ("Consultant", Decimal("100.0000"))
+    assert got[4] == ("Senior Consultant", Decimal("150.0000"))
+    assert got[5] == ("Senior Consultant", Decimal("150.0000"))
+
+
 def test_voided_invoices_do_not_bill_and_adjustments_net(scenario, tmp_path):
     s = scenario
     s.entry(1, "2026-03-02")

@@ -107,9 +107,11 @@ versioned AS (  -- contract version for the work date: the latest Activated amen
     LEFT JOIN amendment_spans a ON a.root_contract_id = b.contract_id AND b.work_date >= a.start_date
                                AND b.work_date < a.next_start
 ),
-card_spans AS (  -- each rate card row applies from its effective date until the next row of the same key
+card_spans AS (  -- each rate card row applies from its effective date until the next row of the same key; of
+                 -- rows effective the same day the lowest rate governs (the others get empty spans)
     SELECT *, lead(effective_from, 1, DATE '9999-12-31')
-                   OVER (PARTITION BY rate_card_id, role, region, currency ORDER BY effective_from) AS next_from
+                   OVER (PARTITION BY rate_card_id, role, region, currency
+                         ORDER BY effective_from, hourly_rate DESC, effective_to DESC NULLS FIRST) AS next_from
     FROM canonical.rate_card_asof($as_of::DATE)
 ),
 card AS (  -- the rate card row effective on the work date; past its effective_to there is no rate
