@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import dagster as dg
 import polars as pl
+import pyarrow as pa
 import sqlalchemy as sa
 
 
@@ -19,6 +21,7 @@ class PsaDatabase(dg.ConfigurableResource):
     url: str
     retries: int = 3
     backoff_seconds: float = 0.5
+    batch_rows: int = 1_000_000
 
     @property
     def dialect(self) -> str:
@@ -31,13 +34,33 @@ class PsaDatabase(dg.ConfigurableResource):
         return u.set(drivername="postgresql").render_as_string(hide_password=False)
 
     def ping(self) -> None:
-        self._with_retries(lambda: self._query("SELECT 1 AS ok"))
+        self.read("SELECT 1 AS ok")
 
     def read(self, query: str) -> pl.DataFrame:
         """Run a query and return the whole result as a polars frame (Arrow, no per-row objects)."""
-        return self._with_retries(lambda: self._query(query))
+        return pl.concat(list(self.read_batches(query)), how="vertical_relaxed")
 
-    def _query(self, query: str) -> pl.DataFrame:
+    def read_batches(self, query: str) -> Iterator[pl.DataFrame]:
+        """Run a query (connecting with the bounded retries) and yield its result in frames of about
+        ``batch_rows`` rows, so that a full load of millions of rows never sits in memory at once."""
+        conn, cur = self._with_retries(lambda: self._execute(query))
+        try:
+            reader = cur.fetch_record_batch()
+            pending: list[pa.RecordBatch] = []
+            rows, yielded = 0, False
+            for batch in reader:
+                pending.append(batch)
+                rows += batch.num_rows
+                if rows >= self.batch_rows:
+                    yield pl.from_arrow(pa.Table.from_batches(pending))
+                    pending, rows, yielded = [], 0, True
+            if pending or not yielded:
+                yield pl.from_arrow(pa.Table.from_batches(pending, schema=reader.schema))
+        finally:
+            cur.close()
+            conn.close()
+
+    def _execute(self, query: str):
         if self.dialect == "sqlite":
             import adbc_driver_sqlite.dbapi as driver
             from pathlib import Path
@@ -52,11 +75,10 @@ class PsaDatabase(dg.ConfigurableResource):
         try:
             cur = conn.cursor()
             cur.execute(query)
-            table = cur.fetch_arrow_table()
-            cur.close()
-        finally:
+        except Exception:
             conn.close()
-        return pl.from_arrow(table)
+            raise
+        return conn, cur
 
     def _with_retries(self, fn):
         last: Exception | None = None

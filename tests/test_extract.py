@@ -168,6 +168,25 @@ def test_a_load_killed_half_way_leaves_nothing_and_the_next_run_completes(estate
         assert load(con).rows_loaded == 0
 
 
+def test_a_psa_load_read_in_batches_equals_one_read_whole(estate_copy, tmp_path):
+    """The PSA result streams in batches (a full load at firm scale never sits in memory at once); the rows,
+    their numbers and the watermark are those of a single read."""
+    spec = BY_NAME["psa_time_entries"]
+    url = f"sqlite:///{estate_copy / 'psa' / 'psa.db'}"
+    loaded = {}
+    for rows in (1_000_000, 997):
+        with Warehouse(path=str(tmp_path / f"wh{rows}.duckdb")).connect() as con:
+            res = load_psa(con, spec, PsaDatabase(url=url, batch_rows=rows))
+            table = con.execute("SELECT * EXCLUDE (_extract_id, _extracted_at) FROM raw.psa_time_entries "
+                                "ORDER BY _row_number").fetchall()
+            watermark = con.execute("SELECT watermark FROM ops.watermarks").fetchall()
+            numbers = [n for (n,) in con.execute("SELECT _row_number FROM raw.psa_time_entries ORDER BY 1").fetchall()]
+            loaded[rows] = (res.rows_read, res.rows_loaded, table, watermark)
+        assert numbers == list(range(1, res.rows_read + 1))  # numbered across batches, each row once
+    assert loaded[997][0] > 3 * 997  # really several batches
+    assert loaded[997] == loaded[1_000_000]
+
+
 def test_an_unreachable_psa_fails_clearly_and_the_other_sources_go_on(estate_copy, tmp_path):
     dead = "postgresql+psycopg://nobody@127.0.0.1:9/none"
     with pytest.raises(PsaUnavailableError, match="unreachable after 2 attempts"):

@@ -262,8 +262,9 @@ def _psa_query(spec: SourceObject, watermark: str | None, dialect: str) -> str:
     return q + f" ORDER BY {spec.key[0]}"
 
 
-def _normalise_psa(spec: SourceObject, frame: pl.DataFrame) -> pl.DataFrame:
-    """Driver types differ (SQLite hands back text dates, 0/1 booleans): bring them to the declared types."""
+def _normalise_psa(spec: SourceObject, frame: pl.DataFrame, first_row: int = 1) -> pl.DataFrame:
+    """Driver types differ (SQLite hands back text dates, 0/1 booleans): bring them to the declared types.
+    Rows are numbered from ``first_row`` (the PSA result arrives in batches)."""
     out = []
     for f in spec.fields:
         c = pl.col(f.column)
@@ -286,7 +287,7 @@ def _normalise_psa(spec: SourceObject, frame: pl.DataFrame) -> pl.DataFrame:
         else:
             c = c.cast(pl.Utf8)
         out.append(c.alias(f.column))
-    return frame.select(out).with_columns(_row_number=pl.int_range(1, pl.len() + 1, dtype=pl.Int64),
+    return frame.select(out).with_columns(_row_number=pl.int_range(first_row, first_row + pl.len(), dtype=pl.Int64),
                                           _extra=pl.lit(None, pl.Utf8))
 
 
@@ -296,13 +297,16 @@ def load_psa(con: duckdb.DuckDBPyConnection, spec: SourceObject, psa: PsaDatabas
     res = new_result(spec)
     ensure_raw_table(con, spec)
     res.watermark_before = _get_watermark(con, spec)
-    frame = _normalise_psa(spec, psa.read(_psa_query(spec, res.watermark_before, psa.dialect)))
     extracted_at = now_utc()
+    newest = None
     with one_transaction(con):
-        _insert_frame(con, spec, frame.with_columns(_source_file=pl.lit(f"{psa.dialect}:{spec.pattern}"),
-                                                    _file_date=pl.lit(None, dtype=pl.Date)), res, extracted_at)
+        for batch in psa.read_batches(_psa_query(spec, res.watermark_before, psa.dialect)):
+            frame = _normalise_psa(spec, batch, first_row=res.rows_read + 1)
+            _insert_frame(con, spec, frame.with_columns(_source_file=pl.lit(f"{psa.dialect}:{spec.pattern}"),
+                                                        _file_date=pl.lit(None, dtype=pl.Date)), res, extracted_at)
+            top = frame["updated_at"].max() if frame.height else None
+            newest = top if newest is None or (top is not None and top > newest) else newest
         res.files_loaded = 1
-        newest = frame["updated_at"].max() if frame.height else None
         wm = res.watermark_before
         if newest is not None and (wm is None or newest.isoformat(sep=" ") > wm):
             wm = newest.isoformat(sep=" ")
