@@ -92,7 +92,7 @@ def time_to_bill(context: dg.AssetExecutionContext, warehouse: Warehouse):
         con.begin()
         rows = write_partition(con, "recon.time_to_bill", "recon/time_to_bill", params_for(as_of))
         if is_latest_as_of(con, "recon.time_to_bill", as_of):
-            record_exceptions_from(con, "recon", "recon", "time_to_bill", sql_text("recon/time_to_bill_exceptions"),
+            record_exceptions_from(con, "recon", "recon", "time_to_bill", sql_text("recon/exceptions/time_to_bill"),
                                    {"as_of": as_of}, now, resolve_others=True)
         counts = dict(con.execute("SELECT recon_status, count(*) FROM recon.time_to_bill WHERE as_of_date = ? "
                                   "GROUP BY 1 ORDER BY 1", [as_of]).fetchall())
@@ -124,17 +124,11 @@ def _simple_recon_asset(name: str, description: str, inputs: tuple[str, ...], ow
         with warehouse.connect() as con:
             con.begin()
             rows = write_partition(con, f"recon.{name}", f"recon/{name}", params_for(as_of))
-            key_cols = ("invoice_number", "line") if name == "billing_line_exceptions" else ("period_id", "employee_id")
-            key_sql = " || '|' || ".join(f"CAST({c} AS VARCHAR)" for c in key_cols)
             flagged = con.execute(f"SELECT count(*) FROM recon.{name} WHERE as_of_date = ? AND owner IS NOT NULL",
                                   [as_of]).fetchall()[0][0]
             if is_latest_as_of(con, f"recon.{name}", as_of):
-                record_exceptions_from(con, "recon", "recon", name, f"""
-                    SELECT {key_sql} AS record_key, recon_status AS rule,
-                           '{name}: ' || replace({key_sql}, '|', ' ') || ' is ' || recon_status AS message,
-                           owner, NULL AS file, NULL AS row_number
-                    FROM recon.{name} WHERE as_of_date = $as_of AND owner IS NOT NULL""", {"as_of": as_of}, now,
-                                       resolve_others=True)
+                record_exceptions_from(con, "recon", "recon", name, sql_text(f"recon/exceptions/{name}"),
+                                       {"as_of": as_of}, now, resolve_others=True)
             con.commit()
         return dg.MaterializeResult(metadata={"dagster/row_count": rows, "flagged": flagged,
                                               "as_of": as_of.isoformat()})
