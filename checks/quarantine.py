@@ -28,15 +28,19 @@ def _message(rule: str, column: str | None, case: str | None) -> str:
     return f"{where} breaks {rule}"
 
 
-def enforce(con: duckdb.DuckDBPyConnection, table: str, contract: type[pa.DataFrameModel], now: datetime) -> ContractOutcome:
-    """Validate every row of ``table`` (collected: on a LazyFrame pandera checks only names and types);
-    delete the rows that break the contract from it and keep them whole in ``quarantine.canonical_rejects``.
-    The exceptions to act on are those of ``still_broken``."""
-    frame = con.sql(f"SELECT * FROM {table}").pl().with_row_index("_row")
-    con.execute("DELETE FROM quarantine.canonical_rejects WHERE table_name = ?", [table])
+def enforce(con: duckdb.DuckDBPyConnection, table: str, contract: type[pa.DataFrameModel], now: datetime,
+            rows: str | None = None) -> None:
+    """Validate the rows of ``rows`` (by default the whole of ``table``, whose earlier rejects are then
+    replaced) against the contract (collected: on a LazyFrame pandera checks only names and types); delete
+    the rows that break it from ``rows`` and keep them whole in ``quarantine.canonical_rejects`` under
+    ``table``. The exceptions to act on are those of ``still_broken``; the totals, ``outcome``."""
+    source = rows or table
+    frame = con.sql(f"SELECT * FROM {source}").pl().with_row_index("_row")
+    if rows is None:
+        con.execute("DELETE FROM quarantine.canonical_rejects WHERE table_name = ?", [table])
     try:
         contract.validate(frame.drop("_row"), lazy=True)
-        return ContractOutcome(frame.height, 0, {})
+        return
     except SchemaErrors as err:
         cases = err.failure_cases
     row_cases = cases.filter(pl.col("index").is_not_null())
@@ -57,12 +61,17 @@ def enforce(con: duckdb.DuckDBPyConnection, table: str, contract: type[pa.DataFr
     con.executemany("INSERT INTO quarantine.canonical_rejects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rejects)
     hashes = pl.DataFrame({"h": [x[2] for x in rejects]})
     con.register("_bad", hashes.to_arrow())
-    con.execute(f"DELETE FROM {table} WHERE _record_hash IN (SELECT h FROM _bad)")
+    con.execute(f"DELETE FROM {source} WHERE _record_hash IN (SELECT h FROM _bad)")
     con.unregister("_bad")
-    by_rule: dict[str, int] = {}
-    for reject in rejects:
-        by_rule[reject[3]] = by_rule.get(reject[3], 0) + 1
-    return ContractOutcome(frame.height, len(rejects), by_rule)
+
+
+def outcome(con: duckdb.DuckDBPyConnection, table: str) -> ContractOutcome:
+    """Rows validated into ``table`` over its life and how many of them are in quarantine, by rule."""
+    kept = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    by_rule = dict(con.execute("SELECT rule, count(*) FROM quarantine.canonical_rejects WHERE table_name = ? "
+                               "GROUP BY 1 ORDER BY 1", [table]).fetchall())
+    quarantined = sum(by_rule.values())
+    return ContractOutcome(kept + quarantined, quarantined, by_rule)
 
 
 def still_broken(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:

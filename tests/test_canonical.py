@@ -7,6 +7,7 @@ import sqlite3
 from datetime import date
 from decimal import Decimal
 
+import duckdb
 import pytest
 
 from tests.conftest import manifest
@@ -83,6 +84,44 @@ def test_as_of_view_of_a_past_date_shows_the_sources_as_they_stood(estate_copy, 
     status_then = q(wh, "SELECT status FROM canonical.invoice_asof(?) WHERE invoice_id = ?",
                     date.fromordinal(day_before), first_paid[0])
     assert status_then == [("Open",)]
+
+
+def build_modes(result) -> dict[str, str]:
+    mats = [e.event_specific_data.materialization for e in result.get_asset_materialization_events()]
+    return {m.asset_key.path[-1]: m.metadata["build"].value for m in mats if "build" in m.metadata}
+
+
+def test_row_local_histories_take_only_new_extractions_and_equal_a_full_rebuild(estate_copy, tmp_path):
+    """Time entries and invoice lines are appended by extraction, not rebuilt; the result, quarantine
+    included, is exactly what a rebuild from raw gives."""
+    wh = tmp_path / "wh.duckdb"
+    materialize_canonical(estate_copy, wh)
+    con = sqlite3.connect(estate_copy / "psa" / "psa.db")
+    con.execute("UPDATE time_entries SET time_in_minutes = time_in_minutes + 30, revision = revision + 1, "
+                "updated_at = '2026-10-01 09:00:00.000000' WHERE time_entry_id = 20")
+    con.execute("UPDATE time_entries SET time_in_minutes = 0, revision = revision + 1, "  # breaks the contract
+                "updated_at = '2026-10-01 09:30:00.000000' WHERE time_entry_id = 21")
+    con.commit()
+    con.close()
+    result = materialize_canonical(estate_copy, wh)
+    builds = build_modes(result)
+    assert builds["time_entry"] == "appended" and builds["invoice_line"] == "appended"
+    assert builds["invoice"] == "rebuilt"  # not row-local: always rebuilt
+    tables = ("canonical.time_entry_history", "canonical.invoice_line_history")
+
+    def state():
+        return ([q(wh, f"SELECT * FROM {t} ORDER BY ALL") for t in tables],
+                q(wh, "SELECT table_name, record_key, record_hash, rule, message FROM quarantine.canonical_rejects "
+                      "ORDER BY ALL"))
+
+    appended = state()
+    assert q(wh, "SELECT time_in_minutes FROM canonical.time_entry WHERE time_entry_id = 20")[0][0] > 0
+    assert ("canonical.time_entry_history", "21", "time_in_minutes:greater_than") in {
+        (t, k, r) for t, k, _, r, _ in appended[1]}
+    with duckdb.connect(str(wh)) as c:  # a changed SQL or contract has the same effect: a rebuild from raw
+        c.execute("DELETE FROM ops.canonical_builds")
+    assert set(build_modes(materialize_canonical(estate_copy, wh)).values()) == {"rebuilt"}
+    assert state() == appended
 
 
 def test_contract_violations_are_quarantined_with_their_rule_and_nothing_valid_is(estate_copy, tmp_path, monkeypatch):

@@ -1,7 +1,9 @@
 """Canonical assets: typed, keyed, effective-dated tables under pandera contracts, with as-of views."""
 
+import hashlib
 import os
 import time
+from pathlib import Path
 
 import dagster as dg
 
@@ -9,7 +11,8 @@ from assets.canonical.entities import ENTITIES, Entity
 from assets.extract.assets import TEAM
 from assets.extract.loader import now_utc
 from assets.ops.exceptions import record_exceptions
-from checks.quarantine import enforce, still_broken
+from checks import contracts as contracts_module
+from checks.quarantine import enforce, outcome, still_broken
 from resources import Warehouse
 from resources.warehouse import sql_text
 
@@ -26,6 +29,48 @@ def create_asof_view(con, view: str) -> None:
     ``canonical.<view>``: the latest state."""
     con.execute(f"CREATE OR REPLACE MACRO canonical.{view}_asof(as_of) AS TABLE {sql_text(f'canonical/{view}_asof')}")
     con.execute(f"CREATE OR REPLACE VIEW canonical.{view} AS SELECT * FROM canonical.{view}_asof({LATEST})")
+
+
+def _fingerprint(query: str) -> str:
+    """What a history table's rows depend on besides raw: its SQL, the SQL macros and the contracts."""
+    parts = [query, sql_text("ddl/macros"), Path(contracts_module.__file__).read_text(encoding="utf-8")]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def build_history(con, entity: Entity, now) -> tuple[str, float]:
+    """Build ``canonical.<name>_history`` under its contract. A row-local table whose SQL and contract are
+    unchanged takes only the raw extractions it does not hold yet; any other is rebuilt whole. Returns how it
+    was built and the seconds spent validating."""
+    table = f"canonical.{entity.name}_history"
+    query = sql_text(f"canonical/{entity.name}_history")
+    fingerprint = _fingerprint(query)
+    built = con.execute("SELECT fingerprint FROM ops.canonical_builds WHERE table_name = ?", [table]).fetchall()
+    exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                         "AND schema_name = 'canonical' AND table_name = ?", [f"{entity.name}_history"]).fetchall()[0][0]
+    if entity.row_local and exists and built == [(fingerprint,)]:
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE _new_extracts AS SELECT DISTINCT _extract_id FROM ({query})
+                        WHERE _extract_id NOT IN (SELECT extract_id FROM ops.canonical_extracts WHERE table_name = ?)""",
+                    [table])
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _new_rows AS SELECT * FROM ({query}) "
+                    "WHERE _extract_id IN (SELECT _extract_id FROM _new_extracts)")
+        started = time.perf_counter()
+        enforce(con, table, entity.contract, now, rows="_new_rows")
+        seconds = time.perf_counter() - started
+        con.execute(f"INSERT INTO {table} SELECT * FROM _new_rows")
+        con.execute("DROP TABLE _new_rows")
+        build = "appended"
+    else:
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS {query}")
+        started = time.perf_counter()
+        enforce(con, table, entity.contract, now)
+        seconds = time.perf_counter() - started
+        con.execute("DELETE FROM ops.canonical_extracts WHERE table_name = ?", [table])
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _new_extracts AS SELECT DISTINCT _extract_id FROM ({query})")
+        build = "rebuilt"
+    con.execute("INSERT INTO ops.canonical_extracts SELECT ?, _extract_id FROM _new_extracts", [table])
+    con.execute("DROP TABLE _new_extracts")
+    con.execute("INSERT OR REPLACE INTO ops.canonical_builds VALUES (?, ?, ?)", [table, fingerprint, now])
+    return build, seconds
 
 
 def build_canonical_asset(entity: Entity) -> dg.AssetsDefinition:
@@ -52,10 +97,8 @@ def build_canonical_asset(entity: Entity) -> dg.AssetsDefinition:
         with warehouse.connect() as con:
             con.execute(sql_text("ddl/macros"))
             con.begin()
-            con.execute(f"CREATE OR REPLACE TABLE {table} AS {sql_text(f'canonical/{entity.name}_history')}")
-            started = time.perf_counter()
-            outcome = enforce(con, table, entity.contract, now)
-            contract_seconds = time.perf_counter() - started
+            build, contract_seconds = build_history(con, entity, now)
+            totals = outcome(con, table)
             record_exceptions(con, "canonical", entity.source, entity.name,
                               [(k, r, f"{table}: {m}", entity.owner, None, None) for k, r, m in still_broken(con, table)],
                               now, resolve_others=True)
@@ -66,17 +109,18 @@ def build_canonical_asset(entity: Entity) -> dg.AssetsDefinition:
         limit = max_quarantine_share()
         yield dg.MaterializeResult(metadata={
             "dagster/row_count": latest,
-            "history_rows": outcome.rows - outcome.quarantined,
-            "quarantined": outcome.quarantined,
-            "quarantined_by_rule": outcome.by_rule,
+            "history_rows": totals.rows - totals.quarantined,
+            "quarantined": totals.quarantined,
+            "quarantined_by_rule": totals.by_rule,
+            "build": build,
             "contract_seconds": round(contract_seconds, 3),
             "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(n, t) for n, t, *_ in schema]),
         })
         yield dg.AssetCheckResult(
-            check_name="contract", asset_key=key, passed=outcome.share <= limit,
-            severity=dg.AssetCheckSeverity.ERROR if outcome.share > limit else dg.AssetCheckSeverity.WARN,
-            metadata={"rows": outcome.rows, "quarantined": outcome.quarantined, "share": round(outcome.share, 6),
-                      "max_share": limit, "by_rule": outcome.by_rule})
+            check_name="contract", asset_key=key, passed=totals.share <= limit,
+            severity=dg.AssetCheckSeverity.ERROR if totals.share > limit else dg.AssetCheckSeverity.WARN,
+            metadata={"rows": totals.rows, "quarantined": totals.quarantined, "share": round(totals.share, 6),
+                      "max_share": limit, "by_rule": totals.by_rule})
 
     return canonical_asset
 

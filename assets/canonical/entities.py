@@ -18,6 +18,9 @@ class Entity:
     owner: str
     description: str
     view: str = ""
+    # each history row comes from one raw row alone (no window or aggregate over raw), so new raw rows can be
+    # appended without rebuilding the table
+    row_local: bool = False
 
     @property
     def view_name(self) -> str:
@@ -38,7 +41,7 @@ ENTITIES: tuple[Entity, ...] = (
            "Who works on which project, in which billed role, when."),
     Entity("time_entry", ("psa_time_entries",), c.TimeEntryContract, "psa", "delivery",
            "Time entries: the full revision history; the as-of view gives each entry's latest state, with hours "
-           "(minutes / 60, exact) and quantity (hours rounded half-up to 2 decimals)."),
+           "(minutes / 60, exact) and quantity (hours rounded half-up to 2 decimals).", row_local=True),
     Entity("milestone", ("psa_milestones",), c.MilestoneContract, "psa", "delivery", "Fixed-fee milestones, in money."),
     Entity("expense", ("psa_expenses",), c.ExpenseContract, "psa", "delivery", "Expenses, in money."),
     Entity("employee", ("hr_workers",), c.EmployeeContract, "hr", "hr",
@@ -55,7 +58,7 @@ ENTITIES: tuple[Entity, ...] = (
     Entity("invoice", ("erp_invoices",), c.InvoiceContract, "erp", "finance",
            "Invoice headers: the version with the latest Last Modified wins."),
     Entity("invoice_line", ("erp_invoice_lines",), c.InvoiceLineContract, "erp", "finance",
-           "Invoice lines: an invoice's latest lines file replaces all its lines."),
+           "Invoice lines: an invoice's latest lines file replaces all its lines.", row_local=True),
     Entity("payment", ("erp_payments",), c.PaymentContract, "erp", "finance", "Customer payments."),
     Entity("pay_period", ("payroll_pay_periods",), c.PayPeriodContract, "payroll", "hr", "Payroll periods and lock dates."),
     Entity("contractor_hours", ("payroll_contractor_hours",), c.ContractorHoursContract, "payroll", "hr",

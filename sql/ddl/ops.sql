@@ -99,3 +99,15 @@ CREATE TABLE IF NOT EXISTS billing.ledger (
     quantity         DECIMAL(18, 2) NOT NULL,
     recorded_at      TIMESTAMP NOT NULL
 );
+
+-- row-local canonical histories are appended incrementally: which build of the SQL and contracts each
+-- table holds, and which raw extractions it already contains
+CREATE TABLE IF NOT EXISTS ops.canonical_builds (
+    table_name   VARCHAR NOT NULL PRIMARY KEY,
+    fingerprint  VARCHAR NOT NULL,
+    built_at     TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ops.canonical_extracts (
+    table_name   VARCHAR NOT NULL,
+    extract_id   VARCHAR NOT NULL
+);
