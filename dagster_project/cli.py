@@ -185,12 +185,11 @@ def _emit(frame, fmt: str) -> None:
 def cmd_exceptions(args) -> int:
     import duckdb
 
-    from resources.warehouse import sql_text
+    from resources.warehouse import sql_text, table_exists
 
     con = duckdb.connect(_warehouse_path(args), read_only=True)
     try:
-        if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'recon' "
-                           "AND table_name = 'time_to_bill'").fetchall()[0][0] or not con.execute(
+        if not table_exists(con, "recon.time_to_bill") or not con.execute(
                 "SELECT count(*) FROM recon.time_to_bill WHERE as_of_date = ?", [args.as_of]).fetchall()[0][0]:
             print(f"no reconciliation for as-of {args.as_of}: run `pssync run --as-of {args.as_of}` first", file=sys.stderr)
             return 2
@@ -210,11 +209,11 @@ def cmd_exceptions(args) -> int:
 def cmd_batches(args) -> int:
     import duckdb
 
+    from resources.warehouse import table_exists
+
     con = duckdb.connect(_warehouse_path(args), read_only=True)
     try:
-        exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'billing' "
-                             "AND table_name = 'batches'").fetchall()[0][0]
-        if not exists:
+        if not table_exists(con, "billing.batches"):
             print("no billing batches yet: run `pssync run --as-of DATE` first", file=sys.stderr)
             return 2
         if args.batch:

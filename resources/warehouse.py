@@ -17,6 +17,18 @@ def sql_text(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
 
 
+def bound_params(query: str, params: dict) -> dict:
+    """The named parameters a query uses (DuckDB refuses parameters a statement does not reference)."""
+    return {k: v for k, v in params.items() if f"${k}" in query}
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether ``schema.name`` exists in the connection's own database (not in one attached to it)."""
+    schema, name = table.split(".")
+    return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
+                       "AND table_schema = ? AND table_name = ?", [schema, name]).fetchall()[0][0] > 0
+
+
 class Warehouse(dg.ConfigurableResource):
     """The DuckDB file at ``PSSYNC_WAREHOUSE``. One writer at a time: jobs that write it run in process
     and one run at a time (see docs/operations.md)."""

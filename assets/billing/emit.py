@@ -17,7 +17,7 @@ import duckdb
 from assets.extract.loader import now_utc
 from assets.recon.tables import write_partition
 from resources.outputs import OutputFolder, write_atomically
-from resources.warehouse import sql_text
+from resources.warehouse import sql_text, table_exists
 
 LINE_COLUMNS = ["batch_id", "line_no", "idempotency_key", "item", "source_id", "source_revision", "project_code",
                 "customer_id", "legal_entity", "currency", "service_date", "quantity", "rate", "amount", "tax_code",
@@ -41,8 +41,7 @@ class Emission:
 
 def _ensure_tables(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
     for table, query in (("billing.batch_lines", "billing/batch_lines"), ("billing.batches", "billing/batches")):
-        if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'billing' "
-                           "AND table_name = ?", [table.split(".")[1]]).fetchall()[0][0]:
+        if not table_exists(con, table):
             if table == "billing.batches":
                 con.execute("""CREATE TABLE billing.batches (batch_id VARCHAR PRIMARY KEY, as_of_date DATE,
                                legal_entity VARCHAR, customer_id BIGINT, currency VARCHAR, line_count INTEGER,

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import duckdb
 
+from resources.warehouse import table_exists
+
 PUBLISHED = [("marts", t) for t in ("utilization_weekly", "realization_monthly", "project_margin", "unbilled_wip",
                                      "invoice_cycle", "backlog", "staffing_forecast")] + [
     ("recon", "time_to_bill"), ("recon", "billing_line_exceptions"), ("recon", "contractor_hours"),
@@ -28,9 +30,7 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, as_of: date, target: Path) 
         for schema in ("marts", "recon", "billing", "ops"):
             con.execute(f"CREATE SCHEMA IF NOT EXISTS pub.{schema}")
         for schema, table in PUBLISHED:
-            exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
-                                 "AND table_schema = ? AND table_name = ?", [schema, table]).fetchall()[0][0]
-            if exists:
+            if table_exists(con, f"{schema}.{table}"):
                 con.execute(f"CREATE TABLE pub.{schema}.{table} AS SELECT * FROM {schema}.{table} WHERE as_of_date = ?",
                             [as_of])
         con.execute("CREATE TABLE pub.ops.sync_runs AS SELECT * FROM ops.sync_runs")

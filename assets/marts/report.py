@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 
 from resources.outputs import write_atomically
-from resources.warehouse import sql_text
+from resources.warehouse import bound_params, sql_text
 
 COLORS = ["#1f6feb", "#2da44e", "#bf8700", "#cf222e", "#8250df", "#1b7c83"]
 
@@ -68,7 +68,7 @@ def report_figures(con: duckdb.DuckDBPyConnection, as_of: date, reporting: str) 
     def q(name: str):
         text = sql_text(f"reports/{name}")
         params = {"as_of": as_of, "reporting": reporting}
-        return con.sql(text, params={k: v for k, v in params.items() if f"${k}" in text}).fetchall()
+        return con.sql(text, params=bound_params(text, params)).fetchall()
 
     return {
         "wip_by_age": q("wip_by_age"),

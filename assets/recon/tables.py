@@ -6,22 +6,18 @@ from datetime import date
 
 import duckdb
 
-from resources.warehouse import sql_text
+from resources.warehouse import bound_params, sql_text, table_exists
 
 
 def write_partition(con: duckdb.DuckDBPyConnection, table: str, query_name: str, params: dict) -> int:
     """Replace the rows of ``table`` for ``params['as_of']`` with the result of ``sql/<query_name>.sql``.
     The caller holds the transaction."""
     query = sql_text(query_name)
-    params = {k: v for k, v in params.items() if f"${k}" in query or k == "as_of"}
-    schema, name = table.split(".")
-    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
-                         "AND table_schema = ? AND table_name = ?", [schema, name]).fetchall()[0][0]
-    if exists:  # the query runs once, straight into the table
+    if table_exists(con, table):  # the query runs once, straight into the table
         con.execute(f"DELETE FROM {table} WHERE as_of_date = ?", [params["as_of"]])
-        con.execute(f"INSERT INTO {table} BY NAME {query}", params)
+        con.execute(f"INSERT INTO {table} BY NAME {query}", bound_params(query, params))
     else:
-        con.execute(f"CREATE TABLE {table} AS {query}", params)
+        con.execute(f"CREATE TABLE {table} AS {query}", bound_params(query, params))
     return con.execute(f"SELECT count(*) FROM {table} WHERE as_of_date = ?", [params["as_of"]]).fetchall()[0][0]
 
 
