@@ -14,7 +14,7 @@ from assets.ops.exceptions import record_exceptions
 from checks import contracts as contracts_module
 from checks.quarantine import enforce, outcome, still_broken
 from resources import Warehouse
-from resources.warehouse import sql_text
+from resources.warehouse import sql_text, table_exists
 
 LATEST = "DATE '9999-12-30'"
 
@@ -45,32 +45,28 @@ def build_history(con, entity: Entity, now) -> tuple[str, float]:
     query = sql_text(f"canonical/{entity.name}_history")
     fingerprint = _fingerprint(query)
     built = con.execute("SELECT fingerprint FROM ops.canonical_builds WHERE table_name = ?", [table]).fetchall()
-    exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-                         "AND schema_name = 'canonical' AND table_name = ?", [f"{entity.name}_history"]).fetchall()[0][0]
-    if entity.row_local and exists and built == [(fingerprint,)]:
+    append = entity.row_local and table_exists(con, table) and built == [(fingerprint,)]
+    if append:
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _new_extracts AS SELECT DISTINCT _extract_id FROM ({query})
                         WHERE _extract_id NOT IN (SELECT extract_id FROM ops.canonical_extracts WHERE table_name = ?)""",
                     [table])
         con.execute(f"CREATE OR REPLACE TEMP TABLE _new_rows AS SELECT * FROM ({query}) "
                     "WHERE _extract_id IN (SELECT _extract_id FROM _new_extracts)")
-        started = time.perf_counter()
-        enforce(con, table, entity.contract, now, rows="_new_rows")
-        seconds = time.perf_counter() - started
-        con.execute(f"INSERT INTO {table} SELECT * FROM _new_rows")
-        con.execute("DROP TABLE _new_rows")
-        build = "appended"
     else:
         con.execute(f"CREATE OR REPLACE TABLE {table} AS {query}")
-        started = time.perf_counter()
-        enforce(con, table, entity.contract, now)
-        seconds = time.perf_counter() - started
+        # taken before the contract removes rows: an extraction whose rows are all quarantined is still held
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _new_extracts AS SELECT DISTINCT _extract_id FROM {table}")
         con.execute("DELETE FROM ops.canonical_extracts WHERE table_name = ?", [table])
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _new_extracts AS SELECT DISTINCT _extract_id FROM ({query})")
-        build = "rebuilt"
+    started = time.perf_counter()
+    enforce(con, table, entity.contract, now, rows="_new_rows" if append else None)
+    seconds = time.perf_counter() - started
+    if append:
+        con.execute(f"INSERT INTO {table} SELECT * FROM _new_rows")
+        con.execute("DROP TABLE _new_rows")
     con.execute("INSERT INTO ops.canonical_extracts SELECT ?, _extract_id FROM _new_extracts", [table])
     con.execute("DROP TABLE _new_extracts")
     con.execute("INSERT OR REPLACE INTO ops.canonical_builds VALUES (?, ?, ?)", [table, fingerprint, now])
-    return build, seconds
+    return ("appended" if append else "rebuilt"), seconds
 
 
 def build_canonical_asset(entity: Entity) -> dg.AssetsDefinition:

@@ -298,15 +298,14 @@ def load_psa(con: duckdb.DuckDBPyConnection, spec: SourceObject, psa: PsaDatabas
     ensure_raw_table(con, spec)
     res.watermark_before = _get_watermark(con, spec)
     extracted_at = now_utc()
-    newest = None
     with one_transaction(con):
         for batch in psa.read_batches(_psa_query(spec, res.watermark_before, psa.dialect)):
             frame = _normalise_psa(spec, batch, first_row=res.rows_read + 1)
             _insert_frame(con, spec, frame.with_columns(_source_file=pl.lit(f"{psa.dialect}:{spec.pattern}"),
                                                         _file_date=pl.lit(None, dtype=pl.Date)), res, extracted_at)
-            top = frame["updated_at"].max() if frame.height else None
-            newest = top if newest is None or (top is not None and top > newest) else newest
         res.files_loaded = 1
+        # a PSA table's source timestamp is its updated_at (specs), the column the watermark follows
+        newest = res.latest_source_ts
         wm = res.watermark_before
         if newest is not None and (wm is None or newest.isoformat(sep=" ") > wm):
             wm = newest.isoformat(sep=" ")
