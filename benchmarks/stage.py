@@ -108,19 +108,25 @@ def hourly(root: Path, as_of: str) -> dict:
 RECON_TABLES = ("time_to_bill", "billing_line_exceptions", "contractor_hours")
 
 
+def _create_bare(con, table: str, params: dict) -> None:
+    """``table`` (schema.name) from its SQL file, as a plain CREATE TABLE AS: the floor of its step."""
+    from resources.warehouse import bound_params, sql_text
+
+    query = sql_text(table.replace(".", "/"))
+    con.execute(f"DROP TABLE IF EXISTS {table}")
+    con.execute(f"CREATE TABLE {table} AS {query}", bound_params(query, params))
+
+
 def _bare_recon(path: Path, d: date, memory_limit: str | None) -> float:
     """The three recon queries, bare, in a fresh connection (as each recon step opens one)."""
     import duckdb
 
     from assets.recon.assets import params_for
-    from resources.warehouse import sql_text
 
     con = duckdb.connect(str(path), config={"memory_limit": memory_limit} if memory_limit else {})
     t0 = time.perf_counter()
     for name in RECON_TABLES:
-        q = sql_text(f"recon/{name}")
-        con.execute(f"DROP TABLE IF EXISTS recon.{name}")
-        con.execute(f"CREATE TABLE recon.{name} AS {q}", {k: v for k, v in params_for(d).items() if f"${k}" in q})
+        _create_bare(con, f"recon.{name}", params_for(d))
     seconds = time.perf_counter() - t0
     con.close()
     return seconds
@@ -133,6 +139,7 @@ def floor(root: Path, as_of: str) -> dict:
 
     import duckdb
 
+    from assets.canonical.assets import XWALKS, create_asof_view
     from assets.canonical.entities import ENTITIES
     from assets.marts.assets import MARTS, mart_params
     from resources.warehouse import Warehouse, sql_text
@@ -148,9 +155,9 @@ def floor(root: Path, as_of: str) -> dict:
     con.execute(sql_text("ddl/macros"))
     for e in ENTITIES:
         con.execute(f"CREATE OR REPLACE TABLE canonical.{e.name}_history AS {sql_text(f'canonical/{e.name}_history')}")
-        con.execute(f"CREATE OR REPLACE MACRO canonical.{e.view_name}_asof(as_of) AS TABLE {sql_text(f'canonical/{e.view_name}_asof')}")
-    for x in ("xwalk_client_customer", "xwalk_resource_employee", "xwalk_project_contract"):
-        con.execute(f"CREATE OR REPLACE MACRO canonical.{x}_asof(as_of) AS TABLE {sql_text(f'canonical/{x}_asof')}")
+        create_asof_view(con, e.view_name)
+    for x in XWALKS:
+        create_asof_view(con, x)
     t_canonical = time.perf_counter() - t0
     con.close()
     t_recon = _bare_recon(dst, d, memory_limit)
@@ -158,10 +165,7 @@ def floor(root: Path, as_of: str) -> dict:
     con = duckdb.connect(str(dst), config={"memory_limit": memory_limit})
     t2 = time.perf_counter()
     for m in MARTS:
-        q = sql_text(f"marts/{m.name}")
-        params = {k: v for k, v in mart_params(d).items() if f"${k}" in q}
-        con.execute(f"DROP TABLE IF EXISTS marts.{m.name}")
-        con.execute(f"CREATE TABLE marts.{m.name} AS {q}", params)
+        _create_bare(con, f"marts.{m.name}", mart_params(d))
     t_marts = time.perf_counter() - t2
     n = con.execute("SELECT count(*) FROM recon.time_to_bill").fetchall()[0][0]
     con.close()
