@@ -56,7 +56,7 @@ assignment_bounds AS (SELECT resource_id, project_id, start_date AS d FROM assig
 role_spans AS (  -- per (resource, project), date spans over which the covering assignments do not change, with
                  -- the role of the highest assignment id covering each span: at most one span per work date
     SELECT b.resource_id, b.project_id, b.span_start, b.span_end,
-           arg_max(a.role, lpad(CAST(a.assignment_id AS VARCHAR), 12, '0')) AS assignment_role
+           arg_max(a.role, a.assignment_id) AS assignment_role
     FROM (SELECT resource_id, project_id, d AS span_start,
                  lead(d) OVER (PARTITION BY resource_id, project_id ORDER BY d) AS span_end
           FROM assignment_bounds) b
@@ -221,7 +221,8 @@ valued AS (
 fx AS (SELECT * FROM canonical.currency_rate_asof($as_of::DATE)),
 fx_day AS (  -- the ERP rates of each (currency, work date) that occurs, to the reporting currency
     SELECT d.currency, d.work_date, f.rate AS rate_from, r.rate AS rate_to
-    FROM (SELECT DISTINCT c.currency, t.work_date FROM (SELECT DISTINCT currency FROM fx) c, (SELECT DISTINCT work_date FROM te) t) d
+    FROM (SELECT c.currency, t.work_date
+          FROM (SELECT DISTINCT currency FROM fx) c, (SELECT DISTINCT work_date FROM te) t) d
     ASOF LEFT JOIN fx f ON f.currency = d.currency AND d.work_date >= f.effective_date
     ASOF LEFT JOIN fx r ON r.currency = $reporting AND d.work_date >= r.effective_date
 )
