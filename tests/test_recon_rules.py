@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import duckdb
@@ -102,7 +103,7 @@ def test_rates_rate_card_change_amendment_discount_and_assignment_role(scenario,
                     Scenario.contract_row(4, amends=2, start="2026-03-25", status="Draft", discount=50)]
     s.projects.append(Scenario.project_row(2, contract=con(2)))
     s.assignments.append(dict(assignment_id=1, project_id=2, resource_id=1, role="Senior Consultant",
-                              start_date=__import__("datetime").date(2026, 3, 23), end_date=__import__("datetime").date(2026, 3, 24)))
+                              start_date=date(2026, 3, 23), end_date=date(2026, 3, 24)))
     s.entry(1, "2026-03-13")               # old card rate
     s.entry(2, "2026-03-16", minutes=50)   # new card rate from 03-15; 0.83 h
     s.entry(3, "2026-03-16", project=2)    # 110 x (1 - 12.5%) = 96.25
@@ -124,7 +125,6 @@ def test_rates_rate_card_change_amendment_discount_and_assignment_role(scenario,
 
 def test_same_day_ties_in_effective_dating_resolve_one_way(scenario, tmp_path):
     s = scenario
-    d = __import__("datetime").date
     # two rate card rows of one key effective the same day: the lower rate governs
     s.rate_cards += [("RC-TIE", "Consultant", "NA", "USD", "120.00", "2026-03-01", ""),
                      ("RC-TIE", "Consultant", "NA", "USD", "115.00", "2026-03-01", "")]
@@ -135,9 +135,9 @@ def test_same_day_ties_in_effective_dating_resolve_one_way(scenario, tmp_path):
     s.projects.append(Scenario.project_row(2, contract=con(2)))
     # overlapping assignments on project 1: the higher assignment id governs while both cover the day
     s.assignments += [dict(assignment_id=10, project_id=1, resource_id=1, role="Senior Consultant",
-                           start_date=d(2026, 3, 2), end_date=d(2026, 3, 31)),
+                           start_date=date(2026, 3, 2), end_date=date(2026, 3, 31)),
                       dict(assignment_id=11, project_id=1, resource_id=1, role="Consultant",
-                           start_date=d(2026, 3, 9), end_date=d(2026, 3, 11))]
+                           start_date=date(2026, 3, 9), end_date=date(2026, 3, 11))]
     s.entry(1, "2026-03-05", project=2)    # RC-TIE: 115.00, not 120.00
     s.entry(2, "2026-03-23", project=2)    # amendment 6: RC-STD 110.00 x (1 - 20%) = 88.00
     s.entry(3, "2026-03-10")               # assignments 10 and 11 both cover the day: 11 (Consultant) -> 100.00
