@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 
@@ -15,22 +16,50 @@ class PsaUnavailableError(RuntimeError):
     """The PSA database could not be reached after the configured retries."""
 
 
+# driver messages that no retry can change: a wrong database, user, password or file
+PERMANENT = ("does not exist", "authentication failed", "password", "permission denied", "no sqlite database",
+             "no password supplied", "role ", "invalid dsn", "unknown host", "could not translate host name")
+
+
+def is_permanent(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, FileNotFoundError) or any(p in text for p in PERMANENT)
+
+
+def default_timeout() -> float:
+    return float(os.environ.get("PSSYNC_PSA_TIMEOUT", "300"))
+
+
 class PsaDatabase(dg.ConfigurableResource):
-    """The PSA's relational database (``PSSYNC_PSA_URL``), read with bounded retries and backoff."""
+    """The PSA's relational database (``PSSYNC_PSA_URL``), read with bounded retries and backoff. Connecting
+    and every statement are bounded by ``timeout_seconds`` (``PSSYNC_PSA_TIMEOUT``, default 300): a source
+    that accepts a connection and never answers fails the PSA steps with a clear message instead of holding
+    the warehouse. A URL without a password takes it from ``PSSYNC_PSA_PASSWORD``, ``PGPASSWORD`` or
+    ``~/.pgpass`` (libpq), so it never has to appear on a command line."""
 
     url: str
     retries: int = 3
     backoff_seconds: float = 0.5
     batch_rows: int = 1_000_000
+    timeout_seconds: float = default_timeout()
 
     @property
     def dialect(self) -> str:
         return sa.engine.make_url(self.url).get_backend_name()
 
+    @property
+    def safe_url(self) -> str:
+        return sa.engine.make_url(self.url).render_as_string(hide_password=True)
+
     def adbc_uri(self) -> str:
         u = sa.engine.make_url(self.url)
         if u.get_backend_name() == "sqlite":
             return u.database
+        if u.password is None and os.environ.get("PSSYNC_PSA_PASSWORD"):
+            u = u.set(password=os.environ["PSSYNC_PSA_PASSWORD"])
+        ms = int(self.timeout_seconds * 1000)
+        u = u.update_query_dict({"connect_timeout": str(max(1, int(self.timeout_seconds))),
+                                 "options": f"-c statement_timeout={ms} -c lock_timeout={ms} -c TimeZone=UTC"})
         return u.set(drivername="postgresql").render_as_string(hide_password=False)
 
     def ping(self) -> None:
@@ -68,6 +97,12 @@ class PsaDatabase(dg.ConfigurableResource):
             if not Path(self.adbc_uri()).exists():
                 raise FileNotFoundError(f"no SQLite database at {self.adbc_uri()}")
             conn = driver.connect(self.adbc_uri())
+            cur = conn.cursor()
+            try:  # another session's lock waits this long, then fails instead of hanging
+                cur.execute(f"PRAGMA busy_timeout = {int(self.timeout_seconds * 1000)}")
+                cur.fetchall()
+            finally:
+                cur.close()
         else:
             import adbc_driver_postgresql.dbapi as driver
 
@@ -81,13 +116,24 @@ class PsaDatabase(dg.ConfigurableResource):
         return conn, cur
 
     def _with_retries(self, fn):
+        """Transient failures are retried with backoff; a permanent one (wrong database, credentials, file)
+        fails at once. The message names the setting to fix and never the password."""
         last: Exception | None = None
         for attempt in range(self.retries):
             try:
                 return fn()
-            except Exception as exc:  # noqa: BLE001 - any driver error counts as unreachable
+            except Exception as exc:  # noqa: BLE001 - classified below
                 last = exc
+                if is_permanent(exc):
+                    raise PsaUnavailableError(f"PSA database {self.safe_url} (PSSYNC_PSA_URL): "
+                                              f"{_first_line(exc)}") from exc
                 if attempt < self.retries - 1:
                     time.sleep(self.backoff_seconds * 2**attempt)
-        safe = sa.engine.make_url(self.url).render_as_string(hide_password=True)
-        raise PsaUnavailableError(f"PSA database {safe} unreachable after {self.retries} attempts: {last}") from last
+        hint = " (timed out: PSSYNC_PSA_TIMEOUT)" if "timeout" in str(last).lower() else ""
+        raise PsaUnavailableError(f"PSA database {self.safe_url} unreachable after {self.retries} attempts"
+                                  f"{hint}: {_first_line(last)}") from last
+
+
+def _first_line(exc: Exception | None) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__

@@ -44,6 +44,7 @@ class Warehouse(dg.ConfigurableResource):
             con.execute("SET enable_progress_bar = false")
             if not read_only:
                 con.execute(sql_text("ddl/ops"))
+                con.execute(sql_text("ddl/macros"))
             yield con
         finally:
             con.close()

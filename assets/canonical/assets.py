@@ -31,9 +31,12 @@ def create_asof_view(con, view: str) -> None:
     con.execute(f"CREATE OR REPLACE VIEW canonical.{view} AS SELECT * FROM canonical.{view}_asof({LATEST})")
 
 
-def _fingerprint(query: str) -> str:
-    """What a history table's rows depend on besides raw: its SQL, the SQL macros and the contracts."""
-    parts = [query, sql_text("ddl/macros"), Path(contracts_module.__file__).read_text(encoding="utf-8")]
+def _fingerprint(con, entity: Entity, query: str) -> str:
+    """What a history table's rows depend on besides new raw rows: its SQL, the SQL macros, the contracts, and
+    the corrected deliveries (a superseded file's rows must leave the table, so it is rebuilt)."""
+    names = ", ".join(f"'{r}'" for r in entity.raw)
+    superseded = con.execute(f"SELECT count(*) FROM ops.superseded_deliveries WHERE object IN ({names})").fetchall()
+    parts = [query, sql_text("ddl/macros"), Path(contracts_module.__file__).read_text(encoding="utf-8"), str(superseded)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
@@ -43,7 +46,7 @@ def build_history(con, entity: Entity, now) -> tuple[str, float]:
     was built and the seconds spent validating."""
     table = f"canonical.{entity.name}_history"
     query = sql_text(f"canonical/{entity.name}_history")
-    fingerprint = _fingerprint(query)
+    fingerprint = _fingerprint(con, entity, query)
     built = con.execute("SELECT fingerprint FROM ops.canonical_builds WHERE table_name = ?", [table]).fetchall()
     append = entity.row_local and table_exists(con, table) and built == [(fingerprint,)]
     if append:

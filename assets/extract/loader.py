@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 import duckdb
 import polars as pl
 
-from assets.extract.parse import FileRejected, file_date, read_file
+from assets.extract.parse import NOT_AN_OBJECT, FileRejected, file_date, read_file
 from assets.ops.exceptions import record_exceptions
 from assets.extract.specs import BOOL, DATE, INT, JSON, NUM, PERCENT, TEXT, TS, YESNO, SourceObject
 from resources.landing import LandingFolder, file_sha256
@@ -82,7 +82,8 @@ FORMAT_RULES = {
 
 def violation_sql(spec: SourceObject) -> str:
     """The first format rule a row breaks, as 'rule|message', or NULL."""
-    cases = []
+    cases = [f"WHEN _extra LIKE '{{\"{NOT_AN_OBJECT}\"%' THEN 'not_an_object|record is not a JSON object: ' "
+             f"|| json_extract_string(_extra, '$.{NOT_AN_OBJECT}')"]
     for f in spec.fields:
         c = f'"{f.column}"'
         if f.required:
@@ -121,24 +122,23 @@ def _record_exceptions(con, spec: SourceObject, rows: list[tuple], seen: datetim
 
 def _insert_frame(con, spec: SourceObject, frame: pl.DataFrame, res: LoadResult, extracted_at: datetime) -> int:
     """Validate a batch of rows (columns ``_source_file`` and ``_file_date`` say where each came from),
-    insert the good rows, quarantine the rest."""
+    insert the good rows, quarantine the rest. Rows arrive as source text (files, and PSA columns read as
+    text) so that a value the declared type cannot hold rejects its row, naming it, instead of the load."""
     con.register("_in", frame.to_arrow())
     cols = ", ".join(f'"{f.column}"' for f in spec.fields)
     cast_cols = ", ".join(
-        f'CAST("{f.column}" AS {raw_column_type(spec, f)}) AS "{f.column}"' for f in spec.fields)
-    violation = violation_sql(spec) if spec.kind != "psa_table" else "NULL"
+        f'TRY_CAST("{f.column}" AS {raw_column_type(spec, f)}) AS "{f.column}"' for f in spec.fields)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _checked AS
-        SELECT {cast_cols}, _row_number, _extra, {violation} AS _violation,
-               CAST(_file_date AS DATE) AS _file_date, _source_file
+        SELECT {cast_cols}, _row_number, _extra, {violation_sql(spec)} AS _violation,
+               CAST(_file_date AS DATE) AS _file_date, _source_file, {key_sql(spec)} AS _record_key
         FROM _in""")
     con.unregister("_in")
     novelty = ""
-    if spec.dedupe == "record":
-        novelty = f"AND NOT EXISTS (SELECT 1 FROM {spec.table} r WHERE r._record_key = c._record_key AND r._record_hash = c._record_hash)"
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _keyed AS
-        SELECT *, {key_sql(spec)} AS _record_key, {hash_sql(spec)} AS _record_hash FROM _checked""")
+    if spec.dedupe == "record":  # new content for its key, among the deliveries still in force
+        novelty = (f"AND NOT EXISTS (SELECT 1 FROM {spec.table} r WHERE r._record_key = c._record_key "
+                   "AND r._record_hash = c._record_hash AND delivered(r._extract_id, r._source_file))")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _keyed AS SELECT *, {hash_sql(spec)} AS _record_hash FROM _checked")
     # file objects keep every row of every file (snapshots); record objects keep each content once (a PSA
     # query returns each primary key once, so only CRM pages need de-duplicating within a batch)
     distinct = "DISTINCT ON (_record_key, _record_hash)" if spec.dedupe == "record" and spec.kind != "psa_table" else ""
@@ -148,16 +148,21 @@ def _insert_frame(con, spec: SourceObject, frame: pl.DataFrame, res: LoadResult,
         SELECT {cols}, ?, ?, ?, _source_file, _row_number, _record_key, _record_hash, {source_ts_sql(spec)}, _file_date, _extra
         FROM (SELECT {distinct} * FROM _keyed c WHERE _violation IS NULL {novelty} {order})""",
         [spec.source, res.extract_id, extracted_at]).fetchall()[0][0]
+    if spec.dedupe == "record":
+        _record_fixes(con, spec, res.extract_id, extracted_at)
     bad = con.execute("""
         SELECT _record_key, split_part(_violation, '|', 1), split_part(_violation, '|', 2), _row_number,
-               _source_file, to_json(k)::VARCHAR
+               _source_file, to_json(k)::VARCHAR, _file_date
         FROM _keyed k WHERE _violation IS NOT NULL ORDER BY _source_file, _row_number""").fetchall()
     if bad:
         con.executemany(
-            "INSERT INTO quarantine.extract_rejects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(spec.name, f, rn, key, rule, msg, rec, res.extract_id, extracted_at) for key, rule, msg, rn, f, rec in bad])
+            "INSERT INTO quarantine.extract_rejects BY NAME SELECT ? AS object, ? AS file, ? AS row_number, "
+            "? AS record_key, ? AS rule, ? AS message, ? AS record, ? AS extract_id, ? AS quarantined_at, "
+            "? AS file_date",
+            [(spec.name, f, rn, key, rule, msg, rec, res.extract_id, extracted_at, fd)
+             for key, rule, msg, rn, f, rec, fd in bad])
         _record_exceptions(con, spec, [(key or f"{f}#{rn}", rule, f"{f} row {rn}: {msg}", f, rn)
-                                       for key, rule, msg, rn, f, _ in bad], extracted_at)
+                                       for key, rule, msg, rn, f, _, _ in bad], extracted_at)
     ts = con.execute(f"SELECT max({source_ts_sql(spec)}) FROM _checked WHERE _violation IS NULL").fetchall()[0][0]
     if ts is not None and (res.latest_source_ts is None or ts > res.latest_source_ts):
         res.latest_source_ts = ts
@@ -166,6 +171,28 @@ def _insert_frame(con, spec: SourceObject, frame: pl.DataFrame, res: LoadResult,
     res.rows_loaded += loaded
     res.rows_quarantined += len(bad)
     return loaded
+
+
+def _record_fixes(con, spec: SourceObject, extract_id: str, at: datetime) -> None:
+    """A record rejected by an earlier extraction that now arrives valid is fixed: its reject no longer
+    holds billing and its exception is resolved."""
+    con.execute("""
+        INSERT INTO quarantine.extract_fixes
+        SELECT DISTINCT r.object, r.record_key, r.extract_id, ?, ? FROM quarantine.extract_rejects r
+        WHERE r.object = ? AND r.extract_id <> ? AND r.record_key <> ''
+          AND r.record_key IN (SELECT _record_key FROM _keyed WHERE _violation IS NULL)
+          AND NOT EXISTS (SELECT 1 FROM quarantine.extract_fixes x
+                          WHERE x.reject_extract_id = r.extract_id AND x.record_key = r.record_key)""",
+                [extract_id, at, spec.name, extract_id])
+    _resolve_fixed(con, spec, at)
+
+
+def _resolve_fixed(con, spec: SourceObject, at: datetime) -> None:
+    con.execute("""
+        UPDATE ops.exceptions e SET resolved_at = ?
+        WHERE e.layer = 'extract' AND e.source = ? AND e.object = ? AND e.resolved_at IS NULL
+          AND e.record_key IN (SELECT record_key FROM quarantine.extract_fixes WHERE object = ?)""",
+                [at, spec.source, spec.object, spec.name])
 
 
 def _get_watermark(con, spec: SourceObject) -> str | None:
@@ -185,10 +212,8 @@ def one_transaction(con: duckdb.DuckDBPyConnection):
         raise
 
 
-def _finish(con, spec: SourceObject, res: LoadResult, run_id: str | None, fail_after_insert=None) -> None:
-    """Advance the watermark and record the run; ``fail_after_insert`` lets tests kill a load here."""
-    if fail_after_insert is not None:
-        fail_after_insert(spec.name)
+def _finish(con, spec: SourceObject, res: LoadResult, run_id: str | None) -> None:
+    """Advance the watermark and record the run."""
     if res.watermark_after is not None and res.watermark_after != res.watermark_before:
         con.execute("""INSERT INTO ops.watermarks VALUES (?, ?, ?)
                        ON CONFLICT (object) DO UPDATE SET watermark = excluded.watermark, updated_at = excluded.updated_at""",
@@ -204,15 +229,40 @@ def new_result(spec: SourceObject) -> LoadResult:
     return LoadResult(spec.source, spec.object, f"{spec.name}-{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}", started)
 
 
+def _current_deliveries(con, spec: SourceObject) -> dict[str, tuple[str, str]]:
+    """File name -> (content hash, status) of its delivery in force (the latest one seen)."""
+    rows = con.execute("""SELECT file, arg_max(content_hash, loaded_at), arg_max(status, loaded_at)
+                          FROM ops.loaded_files WHERE object = ? GROUP BY file""", [spec.name]).fetchall()
+    return {f: (h, st) for f, h, st in rows}
+
+
+def _supersede(con, spec: SourceObject, rel: str, by_extract: str, at: datetime) -> None:
+    """A changed file under a name already loaded is a correction: every earlier delivery of that name stops
+    counting (its raw rows stay for audit), and the exceptions it raised are resolved (the new content raises
+    its own)."""
+    con.execute("""
+        INSERT INTO ops.superseded_deliveries
+        SELECT DISTINCT object, file, extract_id, ?, ? FROM ops.loaded_files
+        WHERE object = ? AND file = ? AND extract_id <> ?
+          AND extract_id NOT IN (SELECT extract_id FROM ops.superseded_deliveries WHERE object = ? AND file = ?)""",
+                [by_extract, at, spec.name, rel, by_extract, spec.name, rel])
+    con.execute("""UPDATE ops.exceptions SET resolved_at = ? WHERE layer = 'extract' AND source = ? AND object = ?
+                   AND file = ? AND resolved_at IS NULL""", [at, spec.source, spec.object, rel])
+
+
 def load_files(con: duckdb.DuckDBPyConnection, spec: SourceObject, landing: LandingFolder,
-               run_id: str | None = None, fail_after_insert=None) -> LoadResult:
-    """Load every landed file of ``spec`` not loaded before, in one transaction."""
+               run_id: str | None = None) -> LoadResult:
+    """Load every landed file of ``spec`` whose content is new under its name, in one transaction.
+
+    Re-delivery is by name and content together: the same bytes under the same name change nothing; new
+    bytes under a loaded name supersede the earlier delivery; the same bytes under a new name are a duplicate
+    only for change feeds (CRM pages, ERP deltas), where they would change nothing. A snapshot under a new
+    name is always loaded: its date says it is the state from then on (A, B, A ends in A)."""
     res = new_result(spec)
     ensure_raw_table(con, spec)
     res.watermark_before = _get_watermark(con, spec)
-    seen = {(f, h): s for f, h, s in con.execute(
-        "SELECT file, content_hash, status FROM ops.loaded_files WHERE object = ?", [spec.name]).fetchall()}
-    hashes = {h for _, h in seen}
+    current = _current_deliveries(con, spec)
+    hashes = {h for h, st in current.values() if st != "rejected"}
     extracted_at = now_utc()
     with one_transaction(con):
         watermark = res.watermark_before
@@ -220,11 +270,13 @@ def load_files(con: duckdb.DuckDBPyConnection, spec: SourceObject, landing: Land
         for path in landing.files(spec.pattern):
             rel = landing.relative(path)
             digest = file_sha256(path)
-            if (rel, digest) in seen:
+            if current.get(rel, (None,))[0] == digest:
                 res.files_skipped += 1
                 continue
+            if rel in current:
+                _supersede(con, spec, rel, res.extract_id, extracted_at)
             status = "loaded"
-            if digest in hashes:
+            if digest in hashes and not spec.snapshot and rel not in current:
                 status = "duplicate"
                 res.files_skipped += 1
             else:
@@ -244,17 +296,28 @@ def load_files(con: duckdb.DuckDBPyConnection, spec: SourceObject, landing: Land
         if frames:
             _insert_frame(con, spec, pl.concat(frames, how="vertical"), res, extracted_at)
         if files:
-            con.executemany("INSERT INTO ops.loaded_files VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            [(spec.name, rel, digest, res.extract_id, extracted_at, rows, status)
+            # a name delivered again with bytes it had before (A, B, A) updates that row: the newest delivery wins
+            con.executemany("""INSERT INTO ops.loaded_files (object, file, content_hash, extract_id, loaded_at,
+                                                            rows_loaded, status, file_date)
+                               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                               ON CONFLICT (object, file, content_hash) DO UPDATE SET extract_id = excluded.extract_id,
+                               loaded_at = excluded.loaded_at, rows_loaded = excluded.rows_loaded, status = excluded.status""",
+                            [(spec.name, rel, digest, res.extract_id, extracted_at, rows, status, file_date(spec, rel))
                              for rel, digest, status, rows in files])
         res.watermark_after = watermark
-        _finish(con, spec, res, run_id, fail_after_insert)
+        _finish(con, spec, res, run_id)
     return res
 
 
 def _psa_query(spec: SourceObject, watermark: str | None, dialect: str) -> str:
-    cols = ", ".join(f.column for f in spec.fields)
-    q = f"SELECT {cols} FROM {spec.pattern}"
+    """Every column as text: a value the declared type cannot hold (a 20-digit id, a NUMERIC the driver has no
+    type for) then rejects its row by the same format rules as the files, instead of failing the load."""
+    def text(f) -> str:
+        if f.type == TS and dialect != "sqlite":  # timestamps in UTC without zone, as the files carry them
+            return f"CAST(CAST({f.column} AS TIMESTAMP) AS TEXT) AS {f.column}"
+        return f"CAST({f.column} AS TEXT) AS {f.column}"
+
+    q = f"SELECT {', '.join(text(f) for f in spec.fields)} FROM {spec.pattern}"
     if watermark:
         since = (datetime.fromisoformat(watermark) - PSA_LOOKBACK)
         literal = since.strftime("%Y-%m-%d %H:%M:%S")
@@ -262,37 +325,36 @@ def _psa_query(spec: SourceObject, watermark: str | None, dialect: str) -> str:
     return q + f" ORDER BY {spec.key[0]}"
 
 
-def _normalise_psa(spec: SourceObject, frame: pl.DataFrame, first_row: int = 1) -> pl.DataFrame:
-    """Driver types differ (SQLite hands back text dates, 0/1 booleans): bring them to the declared types.
-    Rows are numbered from ``first_row`` (the PSA result arrives in batches)."""
-    out = []
-    for f in spec.fields:
-        c = pl.col(f.column)
-        dtype = frame.schema[f.column]
-        if dtype == pl.Binary:
-            c = c.cast(pl.Utf8)
-        if f.type == INT:
-            c = c.cast(pl.Int64)
-        elif f.type == BOOL:
-            c = c.cast(pl.Int64).cast(pl.Boolean) if dtype != pl.Boolean else c
-        elif f.type == DATE:
-            c = c.cast(pl.Utf8).str.slice(0, 10).str.to_date("%Y-%m-%d") if dtype != pl.Date else c
-        elif f.type == TS:
-            if isinstance(dtype, pl.Datetime):
-                c = c.dt.replace_time_zone(None) if dtype.time_zone else c
-            else:
-                c = c.cast(pl.Utf8).str.slice(0, 19).str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="us")
-        elif f.type.startswith("DECIMAL"):
-            c = c.cast(pl.Utf8)
-        else:
-            c = c.cast(pl.Utf8)
-        out.append(c.alias(f.column))
-    return frame.select(out).with_columns(_row_number=pl.int_range(first_row, first_row + pl.len(), dtype=pl.Int64),
-                                          _extra=pl.lit(None, pl.Utf8))
+def _psa_frame(spec: SourceObject, frame: pl.DataFrame, first_row: int) -> pl.DataFrame:
+    """The PSA batch as source text, rows numbered from ``first_row`` (the result arrives in batches)."""
+    return frame.select(pl.col(f.column).cast(pl.Utf8) for f in spec.fields).with_columns(
+        _row_number=pl.int_range(first_row, first_row + pl.len(), dtype=pl.Int64), _extra=pl.lit(None, pl.Utf8))
 
 
-def load_psa(con: duckdb.DuckDBPyConnection, spec: SourceObject, psa: PsaDatabase, run_id: str | None = None,
-             fail_after_insert=None) -> LoadResult:
+def _fix_vanished(con, spec: SourceObject, psa: PsaDatabase, extract_id: str, at: datetime) -> None:
+    """A rejected PSA row whose key the PSA no longer has (a bad id corrected to a new one, a row removed)
+    holds nothing any more: the PSA is the system of record and keeps only current rows."""
+    keys = [k for (k,) in con.execute("""
+        SELECT DISTINCT record_key FROM quarantine.extract_rejects r WHERE object = ? AND record_key <> ''
+          AND NOT EXISTS (SELECT 1 FROM quarantine.extract_fixes x WHERE x.reject_extract_id = r.extract_id
+                          AND x.record_key = r.record_key)""", [spec.name]).fetchall()]
+    if not keys:
+        return
+    key, present = spec.key[0], set()
+    for i in range(0, len(keys), 500):
+        literals = ", ".join("'" + k.replace("'", "''") + "'" for k in keys[i:i + 500])
+        present |= set(psa.read(f"SELECT CAST({key} AS TEXT) AS k FROM {spec.pattern} "
+                                f"WHERE CAST({key} AS TEXT) IN ({literals})")["k"].to_list())
+    gone = [k for k in keys if k not in present]
+    if gone:
+        con.executemany("""INSERT INTO quarantine.extract_fixes SELECT DISTINCT object, record_key, extract_id, ?, ?
+                           FROM quarantine.extract_rejects WHERE object = ? AND record_key = ?""",
+                        [(extract_id, at, spec.name, k) for k in gone])
+        _resolve_fixed(con, spec, at)
+
+
+def load_psa(con: duckdb.DuckDBPyConnection, spec: SourceObject, psa: PsaDatabase,
+             run_id: str | None = None) -> LoadResult:
     """Incremental PSA load: rows updated since the watermark minus the lookback, new content only."""
     res = new_result(spec)
     ensure_raw_table(con, spec)
@@ -300,9 +362,10 @@ def load_psa(con: duckdb.DuckDBPyConnection, spec: SourceObject, psa: PsaDatabas
     extracted_at = now_utc()
     with one_transaction(con):
         for batch in psa.read_batches(_psa_query(spec, res.watermark_before, psa.dialect)):
-            frame = _normalise_psa(spec, batch, first_row=res.rows_read + 1)
+            frame = _psa_frame(spec, batch, first_row=res.rows_read + 1)
             _insert_frame(con, spec, frame.with_columns(_source_file=pl.lit(f"{psa.dialect}:{spec.pattern}"),
                                                         _file_date=pl.lit(None, dtype=pl.Date)), res, extracted_at)
+        _fix_vanished(con, spec, psa, res.extract_id, extracted_at)
         res.files_loaded = 1
         # a PSA table's source timestamp is its updated_at (specs), the column the watermark follows
         newest = res.latest_source_ts
@@ -310,5 +373,5 @@ def load_psa(con: duckdb.DuckDBPyConnection, spec: SourceObject, psa: PsaDatabas
         if newest is not None and (wm is None or newest.isoformat(sep=" ") > wm):
             wm = newest.isoformat(sep=" ")
         res.watermark_after = wm
-        _finish(con, spec, res, run_id, fail_after_insert)
+        _finish(con, spec, res, run_id)
     return res

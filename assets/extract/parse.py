@@ -41,10 +41,17 @@ def _text(v):
     return json.dumps(v, ensure_ascii=False)
 
 
-def _records_frame(spec: SourceObject, records: list[dict]) -> pl.DataFrame:
+NOT_AN_OBJECT = "__not_an_object__"
+
+
+def _records_frame(spec: SourceObject, records: list) -> pl.DataFrame:
+    """One row per record; an element that is not a JSON object (``null``, a string) becomes a row with no
+    fields and an ``_extra`` marker, so validation rejects that row alone, naming file and position."""
     known = {f.label for f in spec.fields}
-    cols = {f.column: [_text(r.get(f.label)) for r in records] for f in spec.fields}
-    extra = [{k: v for k, v in r.items() if k not in known and k != "attributes"} for r in records]
+    objects = [r if isinstance(r, dict) else {} for r in records]
+    cols = {f.column: [_text(r.get(f.label)) for r in objects] for f in spec.fields}
+    extra = [{k: v for k, v in r.items() if k not in known and k != "attributes"} if isinstance(r, dict)
+             else {NOT_AN_OBJECT: json.dumps(r)} for r in records]
     cols["_extra"] = [json.dumps(e, ensure_ascii=False, sort_keys=True) if e else None for e in extra]
     cols["_row_number"] = list(range(1, len(records) + 1))
     schema = {f.column: pl.Utf8 for f in spec.fields} | {"_extra": pl.Utf8, "_row_number": pl.Int64}
@@ -54,6 +61,8 @@ def _records_frame(spec: SourceObject, records: list[dict]) -> pl.DataFrame:
 def read_file(spec: SourceObject, path: Path) -> pl.DataFrame:
     """Every record of a landed file as text columns (``""`` and null both become null), plus
     ``_extra`` (unknown fields as JSON) and ``_row_number`` (1-based, data rows only)."""
+    if path.stat().st_size == 0:
+        raise FileRejected("empty_file", "the file is empty (0 bytes): nothing in it can be trusted; re-deliver it")
     try:
         if spec.kind == "csv":
             frame = _read_csv(spec, path)

@@ -42,6 +42,8 @@ class SourceObject:
     source_ts: str | None = None  # label of the field dating a version; None: the file's date
     owner: str = "integration"
     description: str = ""
+    # a full snapshot: every file states the whole object as of its date (master data, HR reports)
+    snapshot: bool = False
 
     @property
     def name(self) -> str:
@@ -125,40 +127,40 @@ HR = (
         F("Job_Profile"), F("Practice"), F("Scheduled_Weekly_Hours", HOURS, True), F("Hourly_Cost_Rate", RATE, True),
         F("Cost_Rate_Currency"), F("Skills"), F("Manager_ID")),
         key=("Employee_ID",), kind="workday", pattern="hr/workers_*.json", owner="hr",
-        description="HR worker snapshots, one full report per drop date."),
+        snapshot=True, description="HR worker snapshots, one full report per drop date."),
     SourceObject("hr", "time_off", (
         F("Employee_ID", TEXT, True), F("Date", DATE, True), F("Hours", HOURS, True), F("Type")),
         key=("Employee_ID", "Date"), kind="workday", pattern="hr/time_off_*.json", owner="hr",
-        description="Approved time off, each drop replacing 1 January through its date."),
+        snapshot=True, description="Approved time off, each drop replacing 1 January through its date."),
     SourceObject("hr", "holidays", (F("Country", TEXT, True), F("Date", DATE, True), F("Name")),
                  key=("Country", "Date"), kind="workday", pattern="hr/holidays_*.json", owner="hr",
-                 description="Public holidays per country and year."),
+                 snapshot=True, description="Public holidays per country and year."),
 )
 
 ERP = (
     SourceObject("erp", "subsidiaries", (
         F("Internal ID", INT, True), F("Name"), F("Legal Entity Code", TEXT, True), F("Country"), F("Currency")),
         key=("Internal ID",), kind="csv", pattern="erp/subsidiaries_*.csv", owner="finance",
-        description="ERP subsidiaries (legal entities)."),
+        snapshot=True, description="ERP subsidiaries (legal entities)."),
     SourceObject("erp", "customers", (
         F("Internal ID", INT, True), F("Customer ID"), F("Company Name"), F("Subsidiary", INT), F("Currency"),
         F("Salesforce Account ID"), F("Tax Code"), F("Terms"), F("Inactive", YESNO), F("Last Modified", TS)),
         key=("Internal ID",), kind="csv", pattern="erp/customers_*.csv", owner="finance",
-        description="ERP customers, full snapshots."),
+        snapshot=True, description="ERP customers, full snapshots."),
     SourceObject("erp", "currency_rates", (
         F("Base Currency", TEXT, True), F("Transaction Currency", TEXT, True), F("Effective Date", DATE, True),
         F("Exchange Rate", FX, True)),
         key=("Transaction Currency", "Effective Date"), kind="csv", pattern="erp/currency_rates_*.csv", owner="finance",
-        description="ERP currency rates to the reporting currency."),
+        snapshot=True, description="ERP currency rates to the reporting currency."),
     SourceObject("erp", "rate_cards", (
         F("Rate Card ID", TEXT, True), F("Role", TEXT, True), F("Region", TEXT, True), F("Currency", TEXT, True),
         F("Hourly Rate", RATE, True), F("Effective From", DATE, True), F("Effective To", DATE)),
         key=("Rate Card ID", "Role", "Region", "Currency", "Effective From"), kind="csv", pattern="erp/rate_cards_*.csv",
-        owner="finance", description="ERP rate cards, effective-dated."),
+        owner="finance", snapshot=True, description="ERP rate cards, effective-dated."),
     SourceObject("erp", "tax_codes", (
         F("Tax Code", TEXT, True), F("Country"), F("Rate", PERCENT, True), F("Effective From", DATE, True)),
         key=("Tax Code", "Effective From"), kind="csv", pattern="erp/tax_codes_*.csv", owner="finance",
-        description="ERP tax codes and rates."),
+        snapshot=True, description="ERP tax codes and rates."),
     SourceObject("erp", "invoices", (
         F("Internal ID", INT, True), F("Document Number", TEXT, True), F("Customer", INT), F("Subsidiary", INT),
         F("Date", DATE, True), F("Due Date", DATE), F("Currency", TEXT, True), F("Exchange Rate", FX),
@@ -183,12 +185,12 @@ PAYROLL = (
         F("Company", TEXT, True), F("Period ID", TEXT, True), F("Start Date", DATE, True), F("End Date", DATE, True),
         F("Lock Date", DATE, True)),
         key=("Period ID",), kind="csv", pattern="payroll/pay_periods.csv", owner="hr",
-        description="Payroll periods and their lock dates."),
+        snapshot=True, description="Payroll periods and their lock dates."),
     SourceObject("payroll", "contractor_hours", (
         F("Period ID", TEXT, True), F("Employee ID", TEXT, True), F("Hours Paid", MONEY, True),
         F("Hourly Pay Rate", RATE), F("Currency")),
         key=("Period ID", "Employee ID"), kind="csv", pattern="payroll/contractor_hours_*.csv", owner="hr",
-        description="Hours paid to contingent workers per pay period."),
+        snapshot=True, description="Hours paid to contingent workers per pay period."),
 )
 
 ALL: tuple[SourceObject, ...] = CRM + PSA + HR + ERP + PAYROLL

@@ -14,7 +14,8 @@ from resources import Warehouse
 from resources.warehouse import sql_text
 from resources.settings import setting
 
-CANONICAL_INPUTS = ("time_entry", "invoice", "invoice_line", "project", "resource", "assignment", "contract",
+CANONICAL_INPUTS = ("time_entry", "invoice", "invoice_line", "project", "resource", "assignment", "contract", "tax_code",
+                    "milestone", "expense",
                     "rate_card", "employee", "customer", "client", "currency_rate", "crosswalks")
 TIME_TO_BILL = dg.AssetKey(["recon", "time_to_bill"])
 
@@ -78,7 +79,11 @@ def _top_exceptions(con, as_of: date) -> str:
     description="`recon.time_to_bill`: one row per time entry in scope as of the partition date (every "
                 "live-approved entry, plus every entry with a billed line), with expected and billed values, the "
                 "recon_status (first matching rule of outputs.md), reason, owner, amount at risk and age. "
-                "Replaying a date reproduces its rows. SQL: `sql/recon/time_to_bill.sql`.",
+                "Replaying a date reproduces its rows. SQL: `sql/recon/time_to_bill.sql`.\n\n"
+                "Fail closed: `recon.billing_holds` lists every rejected or quarantined input in force that can change "
+                "what is billed, with the scope it holds (a customer, contract, project, entry, or the whole date); "
+                "entries there that would bill are INELIGIBLE / INPUT_HELD and `billing_hold` names the input. "
+                "SQL: `sql/recon/billing_holds.sql`.",
     freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26), warn_window=timedelta(hours=2)),
     check_specs=[dg.AssetCheckSpec("inputs_fit_for_billing", asset=TIME_TO_BILL, blocking=True,
                                    description="Blocks billing when inputs are broken: no rate cards or currency "
@@ -90,17 +95,24 @@ def time_to_bill(context: dg.AssetExecutionContext, warehouse: Warehouse):
     now = now_utc()
     with warehouse.connect() as con:
         con.begin()
+        write_partition(con, "recon.billing_holds", "recon/billing_holds", {"as_of": as_of})
         rows = write_partition(con, "recon.time_to_bill", "recon/time_to_bill", params_for(as_of))
         if is_latest_as_of(con, "recon.time_to_bill", as_of):
-            record_exceptions_from(con, "recon", "recon", "time_to_bill", sql_text("recon/exceptions/time_to_bill"),
-                                   {"as_of": as_of}, now, resolve_others=True)
+            for table in ("time_to_bill", "billing_holds"):
+                record_exceptions_from(con, "recon", "recon", table, sql_text(f"recon/exceptions/{table}"),
+                                       {"as_of": as_of}, now, resolve_others=True)
+        holds = [h for (h,) in con.execute("SELECT hold FROM recon.billing_holds WHERE as_of_date = ? ORDER BY 1",
+                                           [as_of]).fetchall()]
         counts = dict(con.execute("SELECT recon_status, count(*) FROM recon.time_to_bill WHERE as_of_date = ? "
                                   "GROUP BY 1 ORDER BY 1", [as_of]).fetchall())
         status_md, top_md = _status_table(con, as_of), _top_exceptions(con, as_of)
         problems = _input_problems(con, as_of)
         con.commit()
+    for hold in holds[:20]:
+        context.log.warning(hold)
     yield dg.MaterializeResult(metadata={
         "dagster/row_count": rows, "as_of": as_of.isoformat(), "by_status": counts,
+        "billing_holds": len(holds), "billing_held_for": holds[:50] or ["nothing held"],
         "status_summary": dg.MetadataValue.md(status_md), "top_exceptions": dg.MetadataValue.md(top_md)})
     yield dg.AssetCheckResult(check_name="inputs_fit_for_billing", asset_key=TIME_TO_BILL, passed=not problems,
                               metadata={"problems": problems or ["none"]},

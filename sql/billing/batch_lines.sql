@@ -7,6 +7,7 @@ proj AS (SELECT * FROM canonical.project_asof($as_of::DATE)),
 customers AS (SELECT * FROM canonical.customer_asof($as_of::DATE)),
 xcust AS (SELECT * FROM canonical.xwalk_client_customer_asof($as_of::DATE) WHERE match_status = 'MATCHED'),
 roots AS (SELECT * FROM canonical.contract_version_asof($as_of::DATE) WHERE NOT is_amendment),
+holds AS (SELECT * FROM recon.billing_holds WHERE as_of_date = $as_of::DATE),
 live_lines AS (
     SELECT l.* FROM canonical.invoice_line_asof($as_of::DATE) l
     JOIN canonical.invoice_asof($as_of::DATE) i USING (invoice_id) WHERE i.status <> 'Voided'
@@ -16,14 +17,14 @@ time_lines AS (  -- approved, eligible, within cap: at the expected rate (the ca
            legal_entity, currency, work_date AS service_date,
            coalesce(capped_quantity, quantity) AS quantity, expected_rate AS rate
     FROM recon
-    WHERE recon_status = 'UNBILLED' AND CAST(approved_at AS DATE) <= $as_of::DATE
+    WHERE recon_status = 'UNBILLED' AND billing_hold IS NULL AND CAST(approved_at AS DATE) <= $as_of::DATE
       AND customer_id IS NOT NULL AND contract_id IS NOT NULL AND expected_rate IS NOT NULL
 ),
 adjustment_lines AS (  -- the PSA is the system of record for hours: bill the difference at the billed rate
     SELECT 'PS-ADJUSTMENT', time_entry_id, revision, project_code, customer_id, legal_entity, currency, work_date,
            quantity - billed_quantity, billed_rate
     FROM recon
-    WHERE recon_status = 'HOURS_MISMATCH' AND customer_id IS NOT NULL AND contract_id IS NOT NULL AND billed_rate IS NOT NULL
+    WHERE recon_status = 'HOURS_MISMATCH' AND billing_hold IS NULL AND customer_id IS NOT NULL AND contract_id IS NOT NULL AND billed_rate IS NOT NULL
 ),
 milestone_lines AS (
     SELECT 'PS-FF-MILESTONE', m.milestone_id, 1, p.project_code, x.customer_id, p.legal_entity, m.currency,
@@ -34,6 +35,8 @@ milestone_lines AS (
     JOIN roots r ON r.contract_id = p.crm_contract_id
     WHERE m.status = 'accepted' AND CAST(m.accepted_at AS DATE) <= $as_of::DATE
       AND m.milestone_id NOT IN (SELECT psa_milestone_id FROM live_lines WHERE psa_milestone_id IS NOT NULL)
+      AND NOT EXISTS (SELECT 1 FROM holds h WHERE holds_item(h.scope, h.scope_key, x.customer_id, p.crm_account_id,
+                                                             p.crm_contract_id, p.project_id, 'milestone', m.milestone_id))
 ),
 fx AS (SELECT * FROM canonical.currency_rate_asof($as_of::DATE)),
 expenses AS (
@@ -45,6 +48,8 @@ expenses AS (
     WHERE e.status = 'approved' AND e.billable AND e.deleted_at IS NULL AND CAST(e.approved_at AS DATE) <= $as_of::DATE
       AND p.billing_type <> 'non_billable'
       AND e.expense_id NOT IN (SELECT psa_expense_id FROM live_lines WHERE psa_expense_id IS NOT NULL)
+      AND NOT EXISTS (SELECT 1 FROM holds h WHERE holds_item(h.scope, h.scope_key, x.customer_id, p.crm_account_id,
+                                                             p.crm_contract_id, p.project_id, 'expense', e.expense_id))
 ),
 expense_lines AS (  -- converted to the contract currency at the rate of the expense date
     SELECT 'PS-EXPENSE', e.expense_id, 1, e.project_code, e.customer_id, e.legal_entity, e.contract_currency,

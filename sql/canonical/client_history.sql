@@ -9,4 +9,4 @@ SELECT
     CAST(isdeleted AS BOOLEAN)           AS is_deleted,
     CAST(systemmodstamp AS TIMESTAMP)    AS system_modstamp,
     _file_date AS extract_date, _source_ts, _record_key, _record_hash, _extract_id
-FROM raw.crm_account
+FROM raw.crm_account WHERE delivered(_extract_id, _source_file)

@@ -9,4 +9,4 @@ SELECT
     currencyisocode AS currency, legal_entity__c AS legal_entity, amends__c AS amends_contract_id,
     CAST(isdeleted AS BOOLEAN) AS is_deleted, CAST(systemmodstamp AS TIMESTAMP) AS system_modstamp,
     _file_date AS extract_date, _source_ts, _record_key, _record_hash, _extract_id
-FROM raw.crm_contract
+FROM raw.crm_contract WHERE delivered(_extract_id, _source_file)

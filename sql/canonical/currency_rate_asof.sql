@@ -1,3 +1,3 @@
--- ERP currency rates as of the end of as_of: master data files are full snapshots, the latest file by then wins.
-SELECT * FROM canonical.currency_rate_history
-WHERE snapshot_date = (SELECT max(snapshot_date) FROM canonical.currency_rate_history WHERE snapshot_date <= as_of)
+-- ERP currency rates as of the end of as_of: the latest full snapshot by then; a rate rejected from it keeps
+-- its previous state (macro snapshot_asof).
+SELECT * FROM snapshot_asof('canonical.currency_rate_history', 'erp_currency_rates', as_of)

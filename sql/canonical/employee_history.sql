@@ -10,7 +10,7 @@ WITH snap AS (
             CAST(hourly_cost_rate AS DECIMAL(18, 4)) AS hourly_cost_rate, cost_rate_currency,
             skills, nullif(manager_id, '') AS manager_id, _file_date AS snapshot_date, _extract_id, _record_hash,
             row_number() OVER (PARTITION BY employee_id, _file_date ORDER BY _extracted_at DESC) AS rn
-        FROM raw.hr_workers
+        FROM raw.hr_workers WHERE delivered(_extract_id, _source_file)
     ) WHERE rn = 1
 ),
 marked AS (

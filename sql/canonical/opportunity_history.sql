@@ -7,4 +7,4 @@ SELECT
     CAST(isclosed AS BOOLEAN) AS is_closed, CAST(iswon AS BOOLEAN) AS is_won, CAST(isdeleted AS BOOLEAN) AS is_deleted,
     CAST(systemmodstamp AS TIMESTAMP) AS system_modstamp,
     _file_date AS extract_date, _source_ts, _record_key, _record_hash, _extract_id
-FROM raw.crm_opportunity
+FROM raw.crm_opportunity WHERE delivered(_extract_id, _source_file)

@@ -1,3 +1,3 @@
--- ERP rate cards as of the end of as_of: master data files are full snapshots, the latest file by then wins.
-SELECT * FROM canonical.rate_card_history
-WHERE snapshot_date = (SELECT max(snapshot_date) FROM canonical.rate_card_history WHERE snapshot_date <= as_of)
+-- ERP rate cards as of the end of as_of: the latest full snapshot by then; a rate card row rejected from it
+-- keeps its previous state (macro snapshot_asof).
+SELECT * FROM snapshot_asof('canonical.rate_card_history', 'erp_rate_cards', as_of)

@@ -1,3 +1,3 @@
--- ERP subsidiarys as of the end of as_of: master data files are full snapshots, the latest file by then wins.
-SELECT * FROM canonical.subsidiary_history
-WHERE snapshot_date = (SELECT max(snapshot_date) FROM canonical.subsidiary_history WHERE snapshot_date <= as_of)
+-- ERP subsidiaries as of the end of as_of: the latest full snapshot by then; a subsidiary rejected from it
+-- keeps its previous state (macro snapshot_asof).
+SELECT * FROM snapshot_asof('canonical.subsidiary_history', 'erp_subsidiaries', as_of)

@@ -1,3 +1,3 @@
--- ERP tax codes as of the end of as_of: master data files are full snapshots, the latest file by then wins.
-SELECT * FROM canonical.tax_code_history
-WHERE snapshot_date = (SELECT max(snapshot_date) FROM canonical.tax_code_history WHERE snapshot_date <= as_of)
+-- ERP tax codes as of the end of as_of: the latest full snapshot by then; a tax code rejected from it keeps
+-- its previous state (macro snapshot_asof).
+SELECT * FROM snapshot_asof('canonical.tax_code_history', 'erp_tax_codes', as_of)

@@ -12,3 +12,36 @@ CREATE OR REPLACE MACRO convert_money(amount, rate_from, rate_to) AS
          * CAST(0.01 AS DECIMAL(3, 2)) AS DECIMAL(18, 2));
 -- end of an as-of date: a run for date D sees source records stamped before D + 1 day (UTC)
 CREATE OR REPLACE MACRO as_of_end(d) AS CAST(d AS TIMESTAMP) + INTERVAL 1 DAY;
+-- whether the raw rows of an extraction from a file are still in force: false once a changed file under the
+-- same name superseded that delivery (ops.superseded_deliveries)
+CREATE OR REPLACE MACRO delivered(x_extract_id, x_file) AS
+    NOT EXISTS (SELECT 1 FROM ops.superseded_deliveries s WHERE s.extract_id = x_extract_id AND s.file = x_file);
+-- a full master-data snapshot as of a date: the latest snapshot by then, where a record rejected from that
+-- snapshot (by the extract's format rules or the canonical contract) keeps its previous state in force
+CREATE OR REPLACE MACRO snapshot_asof(history, raw_object, as_of) AS TABLE
+WITH h AS (SELECT * FROM query_table(history)),
+latest AS (SELECT max(snapshot_date) AS d FROM h WHERE snapshot_date <= as_of),
+rejected AS (
+    SELECT r.record_key, r.file_date AS d FROM quarantine.extract_rejects r
+    WHERE r.object = raw_object AND delivered(r.extract_id, r.file)
+    UNION
+    SELECT q.record_key, TRY_CAST(json_extract_string(q.record, '$.snapshot_date') AS DATE)
+    FROM quarantine.canonical_rejects q WHERE q.table_name = history
+),
+current_rows AS (SELECT h.* FROM h JOIN latest ON h.snapshot_date = latest.d),
+kept AS (
+    SELECT h.* FROM h JOIN latest ON h.snapshot_date < latest.d
+    JOIN rejected r ON r.record_key = h._record_key AND r.d = latest.d
+    WHERE h._record_key NOT IN (SELECT _record_key FROM current_rows)
+    QUALIFY row_number() OVER (PARTITION BY h._record_key ORDER BY h.snapshot_date DESC) = 1
+)
+SELECT * FROM current_rows UNION ALL SELECT * FROM kept;
+-- whether a billing hold (recon.billing_holds: scope, scope_key) covers a milestone or expense of a project
+CREATE OR REPLACE MACRO holds_item(scope, scope_key, customer_id, crm_account_id, contract_id, project_id,
+                                   item_scope, item_id) AS
+    scope = 'all'
+    OR (scope = 'customer' AND scope_key = CAST(customer_id AS VARCHAR))
+    OR (scope = 'crm_account' AND scope_key = crm_account_id)
+    OR (scope = 'contract' AND scope_key = contract_id)
+    OR (scope = 'project' AND scope_key = CAST(project_id AS VARCHAR))
+    OR (scope = item_scope AND scope_key = CAST(item_id AS VARCHAR));

@@ -75,6 +75,30 @@ CREATE TABLE IF NOT EXISTS quarantine.extract_rejects (
     quarantined_at TIMESTAMP NOT NULL
 );
 
+ALTER TABLE quarantine.extract_rejects ADD COLUMN IF NOT EXISTS file_date DATE;
+-- the date a landed file's name carries (drop, export or CRM extract date)
+ALTER TABLE ops.loaded_files ADD COLUMN IF NOT EXISTS file_date DATE;
+
+-- rejected records that a later extraction brought valid (or whose key the PSA no longer has): they hold nothing
+CREATE TABLE IF NOT EXISTS quarantine.extract_fixes (
+    object             VARCHAR NOT NULL,
+    record_key         VARCHAR NOT NULL,
+    reject_extract_id  VARCHAR NOT NULL,
+    fixed_extract_id   VARCHAR NOT NULL,
+    fixed_at           TIMESTAMP NOT NULL
+);
+
+-- earlier deliveries of a file name that a changed file under the same name corrected: their raw rows stay
+-- for audit but no longer count (macro delivered)
+CREATE TABLE IF NOT EXISTS ops.superseded_deliveries (
+    object         VARCHAR NOT NULL,
+    file           VARCHAR NOT NULL,
+    extract_id     VARCHAR NOT NULL,
+    superseded_by  VARCHAR NOT NULL,
+    superseded_at  TIMESTAMP NOT NULL,
+    PRIMARY KEY (object, file, extract_id)
+);
+
 -- canonical rows that break a pandera contract: the current set per table, kept whole
 CREATE TABLE IF NOT EXISTS quarantine.canonical_rejects (
     table_name    VARCHAR NOT NULL,

@@ -218,6 +218,37 @@ valued AS (
         END AS DECIMAL(18, 2)) AS amount_at_risk
     FROM labelled
 ),
+holds AS (SELECT * FROM recon.billing_holds WHERE as_of_date = $as_of::DATE),
+entry_holds AS (  -- fail closed: the first hold (recon.billing_holds) whose scope covers the entry
+    SELECT time_entry_id, min(hold) AS hold, arg_min(owner, hold) AS hold_owner FROM (
+        SELECT v.time_entry_id, h.hold, h.owner FROM valued v, holds h WHERE h.scope = 'all'
+        UNION ALL SELECT v.time_entry_id, h.hold, h.owner FROM valued v JOIN holds h
+            ON h.scope = 'customer' AND h.scope_key = CAST(v.customer_id AS VARCHAR)
+        UNION ALL SELECT v.time_entry_id, h.hold, h.owner FROM valued v JOIN holds h
+            ON h.scope = 'crm_account' AND h.scope_key = v.crm_account_id
+        UNION ALL SELECT v.time_entry_id, h.hold, h.owner FROM valued v JOIN holds h
+            ON h.scope = 'contract' AND h.scope_key = v.contract_id
+        UNION ALL SELECT v.time_entry_id, h.hold, h.owner FROM valued v JOIN holds h
+            ON h.scope = 'rate_card' AND h.scope_key = v.rate_card_id
+        UNION ALL SELECT v.time_entry_id, h.hold, h.owner FROM valued v JOIN holds h
+            ON h.scope = 'project' AND h.scope_key = CAST(v.project_id AS VARCHAR)
+        UNION ALL SELECT v.time_entry_id, h.hold, h.owner FROM valued v JOIN holds h
+            ON h.scope = 'time_entry' AND h.scope_key = CAST(v.time_entry_id AS VARCHAR)
+        UNION ALL SELECT v.time_entry_id, h.hold, h.owner FROM valued v JOIN holds h
+            ON h.scope = 'resource' AND h.scope_key = CAST(v.resource_id AS VARCHAR)
+        UNION ALL SELECT v.time_entry_id, h.hold, h.owner FROM valued v JOIN holds h
+            ON h.scope = 'employee' AND h.scope_key = v.employee_id
+    ) GROUP BY 1
+),
+held AS (  -- what a held entry would have been billed for is not decided: INELIGIBLE / INPUT_HELD, at risk
+    SELECT v.* REPLACE (
+               CASE WHEN eh.hold IS NOT NULL AND v.recon_status = 'UNBILLED' THEN 'INELIGIBLE' ELSE v.recon_status END AS recon_status,
+               CASE WHEN eh.hold IS NOT NULL AND v.recon_status = 'UNBILLED' THEN 'INPUT_HELD' ELSE v.reason END AS reason,
+               CASE WHEN eh.hold IS NOT NULL AND v.recon_status = 'UNBILLED' THEN v.expected_amount ELSE v.amount_at_risk END
+                   AS amount_at_risk),
+           eh.hold AS billing_hold, eh.hold_owner
+    FROM valued v LEFT JOIN entry_holds eh USING (time_entry_id)
+),
 fx AS (SELECT * FROM canonical.currency_rate_asof($as_of::DATE)),
 fx_day AS (  -- the ERP rates of each (currency, work date) that occurs, to the reporting currency
     SELECT d.currency, d.work_date, f.rate AS rate_from, r.rate AS rate_to
@@ -235,6 +266,7 @@ SELECT
     CASE v.recon_status
         WHEN 'INELIGIBLE' THEN CASE WHEN v.reason IN ('UNMAPPED_EMPLOYEE', 'OUTSIDE_EMPLOYMENT') THEN 'hr'
                                     WHEN v.reason IN ('PROJECT_ON_HOLD', 'PROJECT_CLOSED') THEN 'delivery'
+                                    WHEN v.reason = 'INPUT_HELD' THEN v.hold_owner
                                     ELSE 'finance' END
         WHEN 'OVER_CAP' THEN 'delivery'
         WHEN 'NOT_APPROVED_BILLED' THEN 'finance' WHEN 'NOT_BILLABLE_BILLED' THEN 'finance'
@@ -247,6 +279,6 @@ SELECT
          THEN datediff('day', CAST(v.approved_at AS DATE), $as_of::DATE) END AS age_days,
     $as_of::DATE AS as_of_date,
     v.standard_rate, v.fit_quantity AS capped_quantity, v.hire_date, v.termination_date, v.amendment_id,
-    v.rate_card_id, v.discount_percent, v.cap_hours
-FROM valued v
+    v.rate_card_id, v.discount_percent, v.cap_hours, v.billing_hold
+FROM held v
 LEFT JOIN fx_day x ON x.currency = v.currency AND x.work_date = v.work_date

@@ -9,4 +9,5 @@ SELECT
     CAST(NULL AS VARCHAR) AS file,
     CAST(NULL AS BIGINT) AS row_number
 FROM recon.time_to_bill
-WHERE as_of_date = $as_of AND owner IS NOT NULL
+-- entries held by a faulty input are the exceptions of recon.billing_holds, one per input, not one per entry
+WHERE as_of_date = $as_of AND owner IS NOT NULL AND reason IS DISTINCT FROM 'INPUT_HELD'
