@@ -19,6 +19,9 @@ FxRate = Annotated[pe.Decimal, 18, 6]
 Hours = Annotated[pe.Decimal, 10, 2]
 
 TIME_STATUSES = ["draft", "submitted", "approved", "rejected"]
+# values that become part of a batch id and so of a file name: only the characters the sources allow
+LEGAL_ENTITY = r"^[A-Z0-9]{2,12}$"
+CURRENCY = r"^[A-Z]{3}$"
 
 
 class Contract(pa.DataFrameModel):
@@ -59,7 +62,8 @@ class ContractVersionContract(Contract):
     billing_type: Optional[str] = pa.Field(nullable=True, isin=["tm", "fixed_fee"])
     discount_percent: Annotated[pe.Decimal, 9, 4] = pa.Field(ge=0, le=100)
     nte_hours: Optional[Money] = pa.Field(nullable=True, ge=0)
-    currency: str = pa.Field(str_length=3)
+    currency: str = pa.Field(str_matches=CURRENCY)
+    legal_entity: Optional[str] = pa.Field(nullable=True, str_matches=LEGAL_ENTITY)
 
     @pa.dataframe_check(name="start_before_end")
     def start_before_end(cls, data) -> pl.LazyFrame:
@@ -75,6 +79,8 @@ class ResourceContract(Contract):
 class ProjectContract(Contract):
     project_id: int
     project_code: str
+    legal_entity: str = pa.Field(str_matches=LEGAL_ENTITY)
+    currency: Optional[str] = pa.Field(nullable=True, str_matches=CURRENCY)
     billing_type: str = pa.Field(isin=["tm", "fixed_fee", "non_billable"])
     status: str = pa.Field(isin=["active", "on_hold", "closed"])
     updated_at: dt.datetime
@@ -112,6 +118,7 @@ class MilestoneContract(Contract):
     milestone_id: int
     project_id: int
     amount: Money = pa.Field(ge=0)
+    currency: Optional[str] = pa.Field(nullable=True, str_matches=CURRENCY)
     status: str = pa.Field(isin=["open", "accepted", "cancelled"])
 
     @pa.dataframe_check(name="accepted_has_accepted_at")
@@ -123,7 +130,7 @@ class ExpenseContract(Contract):
     expense_id: int
     project_id: int
     amount: Money = pa.Field(ge=0)
-    currency: str = pa.Field(str_length=3)
+    currency: str = pa.Field(str_matches=CURRENCY)
     status: str = pa.Field(isin=["submitted", "approved", "rejected"])
 
     @pa.dataframe_check(name="approved_has_approved_at")

@@ -48,14 +48,49 @@ def cmd_generate(args) -> int:
     return 0
 
 
-def cmd_run(args) -> int:
-    from dagster_project.pipeline import run_pipeline, yesterday_utc
+def _warn_secrets(args) -> None:
+    import sqlalchemy as sa
 
+    for option, var in (("psa_url", "PSSYNC_PSA_PASSWORD"), ("erp_staging_url", "PSSYNC_ERP_STAGING_PASSWORD")):
+        url = getattr(args, option, None)
+        if url and "://" in url and sa.engine.make_url(url).password:
+            print(f"warning: the password in --{option.replace('_', '-')} is visible to every user of this machine "
+                  f"(ps); leave it out and set {var}, PGPASSWORD or ~/.pgpass instead", file=sys.stderr)
+
+
+def _terminate_on_sigterm() -> None:
+    """SIGTERM ends a run like Ctrl-C: the step in progress rolls back its transaction, nothing is half-written."""
+    import signal
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def cmd_run(args) -> int:
+    from dagster_project.pipeline import WarehouseBusy, run_pipeline, verdict, warehouse_lock, yesterday_utc
+    from resources.settings import setting
+
+    _warn_secrets(args)
     _apply(args)
+    _terminate_on_sigterm()
     as_of = args.as_of or yesterday_utc()
-    result = run_pipeline(as_of, selection=args.select, raise_on_error=False)
-    _print_run(result)
-    return 0 if result.success else 1
+    warehouse = setting("PSSYNC_WAREHOUSE")
+    try:
+        with warehouse_lock(warehouse, as_of, wait=args.wait):
+            result = run_pipeline(as_of, selection=args.select, raise_on_error=False)
+            _print_run(result)
+            line, code = verdict(result, as_of, warehouse)
+    except WarehouseBusy as exc:
+        print(f"pssync run {as_of}: NOT STARTED — {exc}", file=sys.stderr)
+        return 75
+    except KeyboardInterrupt:
+        print(f"pssync run {as_of}: INTERRUPTED — every step commits whole or not at all; run it again to finish",
+              file=sys.stderr)
+        return 130
+    print(line, file=sys.stderr if code == 1 else sys.stdout)
+    return code
 
 
 def _print_run(result) -> None:
@@ -267,9 +302,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.set_defaults(func=cmd_generate)
 
     r = sub.add_parser("run", help="materialize the pipeline in process for an as-of date",
-                       description="Materialize every asset (or --select) in process for --as-of.")
+                       description="Materialize every asset (or --select) in process for --as-of. The last line is "
+                                   "the verdict. Exit codes: 0 success; 3 success with billing held by a faulty input "
+                                   "(recon.billing_holds); 1 a step or check failed; 75 another run holds the "
+                                   "warehouse; 130 interrupted (SIGTERM, Ctrl-C).")
     r.add_argument("--as-of", type=_date, default=None, help="business date of the run (default: yesterday, UTC)")
     r.add_argument("--select", default=None, help="asset keys, comma-separated, e.g. 'canonical/time_entry,canonical/project'")
+    r.add_argument("--wait", action="store_true", help="wait for a run that holds the warehouse instead of leaving")
     _settings_options(r)
     r.set_defaults(func=cmd_run)
 

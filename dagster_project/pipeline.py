@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 import dagster as dg
 
@@ -48,3 +51,84 @@ def run_pipeline(as_of: date, selection: str | None = None, raise_on_error: bool
     return job.execute_in_process(instance=on or instance(), asset_selection=keys, raise_on_error=raise_on_error,
                                   partition_key=as_of.isoformat(), tags={"pssync/as_of": as_of.isoformat()},
                                   run_config={"loggers": {"console": {"config": {"log_level": level}}}})
+
+
+class WarehouseBusy(RuntimeError):
+    """Another pssync run holds the warehouse."""
+
+
+@contextmanager
+def warehouse_lock(path: str, as_of: date, wait: bool = False):
+    """One writing run per warehouse. A second run leaves at once naming the run that holds it (or, with
+    ``wait``, waits for it): no step of it ever meets DuckDB's file lock half-way through."""
+    target = Path(path).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fh = open(target.with_name(target.name + ".lock"), "a+", encoding="utf-8")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another pssync run"
+            raise WarehouseBusy(f"warehouse {target} is in use by {holder}; wait for it or run with --wait") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pssync run as-of {as_of} (pid {os.getpid()}, started {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%SZ})")
+        fh.flush()
+        yield
+    finally:
+        fh.close()  # closing releases the lock
+
+
+def _root_message(error) -> str:
+    """The innermost cause of a step failure, first line: what failed and why, without the trace."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    text = (error.message or "").strip()
+    return text.splitlines()[0] if text else error.cls_name or "unknown error"
+
+
+def verdict(result: dg.ExecuteInProcessResult, as_of: date, warehouse: str) -> tuple[str, int]:
+    """One line that says how the run ended, and the exit code: 0 success, 3 success with billing held by a
+    faulty input, 1 failure (the failed step or check and its reason)."""
+    head = f"pssync run {as_of}"
+    failed_checks = [e.event_specific_data for e in result.all_events
+                     if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
+                     and e.event_specific_data.severity == dg.AssetCheckSeverity.ERROR]
+    failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    if failures:
+        first = failures[0]
+        blocking = [c for c in failed_checks if c.asset_key.to_user_string().replace("/", "__") == first.step_key
+                    or first.step_key.startswith(c.asset_key.to_user_string().replace("/", "__"))]
+        if blocking:
+            c = blocking[0]
+            reason = c.description or "; ".join(str(v.value) for v in c.metadata.values())
+            why = f"check {c.asset_key.to_user_string()}:{c.check_name} failed: {reason}"
+        else:
+            why = f"{first.step_key.replace('__', '/')} failed: {_root_message(first.event_specific_data.error)}"
+        more = f" (and {len(failures) - 1} more step(s))" if len(failures) > 1 else ""
+        return f"{head}: FAILED — {why}{more}", 1
+    import duckdb
+
+    con = duckdb.connect(warehouse, read_only=True)
+    try:
+        from resources.warehouse import table_exists
+
+        batches = con.execute("""SELECT count(*), coalesce(sum(line_count), 0), currency, sum(net_amount)
+                                 FROM billing.batches WHERE as_of_date = ? GROUP BY currency ORDER BY currency""",
+                              [as_of]).fetchall() if table_exists(con, "billing.batches") else []
+        holds = con.execute("""
+            SELECT file || CASE WHEN row_number IS NOT NULL OR file <> record_key THEN ' record ' || record_key ELSE '' END
+                   || ' (' || rule || ')', count(DISTINCT coalesce(scope_key, '*'))
+            FROM recon.billing_holds WHERE as_of_date = ? GROUP BY ALL ORDER BY 1""",
+                            [as_of]).fetchall() if table_exists(con, "recon.billing_holds") else []
+    finally:
+        con.close()
+    n = sum(b[0] for b in batches)
+    lines = sum(b[1] for b in batches)
+    money = ", ".join(f"{b[3]:,.2f} {b[2]}" for b in batches) or "nothing to bill"
+    line = f"{head}: OK — {n} batch(es), {lines:,} line(s), net {money}"
+    if holds:
+        named = ", ".join(h for h, _ in holds[:3]) + (f" and {len(holds) - 3} more" if len(holds) > 3 else "")
+        return f"{line}; BILLING HELD by {len(holds)} faulty input(s): {named} (see recon.billing_holds)", 3
+    return line, 0

@@ -27,6 +27,16 @@ class ErpStaging(dg.ConfigurableResource):
 
     url: str = ""
 
+    def engine_url(self) -> sa.URL:
+        """The URL, with the password from ``PSSYNC_ERP_STAGING_PASSWORD`` when the URL carries none (else
+        libpq's PGPASSWORD / ~/.pgpass apply): a password never has to appear on a command line."""
+        import os
+
+        u = sa.engine.make_url(self.url)
+        if u.password is None and os.environ.get("PSSYNC_ERP_STAGING_PASSWORD"):
+            u = u.set(password=os.environ["PSSYNC_ERP_STAGING_PASSWORD"])
+        return u
+
     @property
     def enabled(self) -> bool:
         return bool(self.url)
@@ -34,7 +44,7 @@ class ErpStaging(dg.ConfigurableResource):
     def publish(self, lines: list[dict], fail_after_rows: int | None = None) -> int:
         """Insert one batch in one transaction, keyed by idempotency_key: a repeated publish inserts
         nothing, a failure leaves nothing of the batch. Returns the rows inserted."""
-        engine = sa.create_engine(self.url)
+        engine = sa.create_engine(self.engine_url())
         try:
             metadata.create_all(engine)
             if engine.dialect.name == "postgresql":

@@ -76,3 +76,35 @@ def pg_database():
     with admin.connect() as c:
         c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def fault_estate(tmp_path_factory) -> Path:
+    """The estate the fault-injection tests break (60 employees x 4 months, seed 11), shared read-only."""
+    from tests.faults import FAULT_ESTATE
+
+    out = tmp_path_factory.mktemp("fault_estate") / "landing"
+    generate_estate(EstateConfig(out=out, progress=False, **FAULT_ESTATE))
+    return out
+
+
+@pytest.fixture(scope="session")
+def clean_billing(fault_estate, tmp_path_factory) -> dict:
+    """What a clean run bills on the fault estate: the ledger keys of the as-of date and of the next day."""
+    from tests.faults import AS_OF, NEXT, ledger_keys, run
+
+    work = tmp_path_factory.mktemp("clean_run")
+    wh = work / "warehouse.duckdb"
+    first = run(fault_estate, wh, AS_OF, work / "output")
+    assert first.code == 0, first.verdict
+    run(fault_estate, wh, NEXT, work / "output")
+    return {AS_OF: ledger_keys(wh, AS_OF), NEXT: ledger_keys(wh, NEXT), "files": sorted(
+        p.name for p in (work / "output" / "billing_batches").glob("*.json")), "warehouse": wh}
+
+
+@pytest.fixture
+def faulty(fault_estate, tmp_path):
+    """A private copy of the fault estate, with its warehouse and output folder."""
+    from tests.faults import copy_estate
+
+    return copy_estate(fault_estate, tmp_path / "landing"), tmp_path / "warehouse.duckdb", tmp_path / "output"

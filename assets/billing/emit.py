@@ -8,9 +8,11 @@ records every key in the ledger and the lines in one transaction, then writes th
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import duckdb
 
@@ -145,10 +147,26 @@ def batch_document(header: dict, lines: list[dict]) -> bytes:
     return (json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
+BATCH_ID = re.compile(r"BB-[A-Z0-9]{2,12}-[0-9]{1,18}-[A-Z]{3}-[0-9]{8}")
+
+
+def batch_path(out: OutputFolder, batch_id: str) -> Path:
+    """Where a batch's file goes; an id that is not a well-formed batch id never becomes a path (the contracts
+    quarantine such a legal entity or currency upstream: this is the last line)."""
+    folder = out.file("billing_batches").resolve()
+    path = (folder / f"{batch_id}.json").resolve()
+    if not BATCH_ID.fullmatch(batch_id) or path.parent != folder:
+        raise BatchIntegrityError(f"batch id {batch_id!r} is not BB-<entity>-<customer>-<currency>-<YYYYMMDD>: "
+                                  "no file written")
+    return path
+
+
 def write_files(em: Emission, out: OutputFolder, crash=None) -> list[str]:
     paths = []
+    for header in em.batches:  # every id is checked before any file is written
+        batch_path(out, header["batch_id"])
     for n, header in enumerate(em.batches):
-        path = out.file("billing_batches", f"{header['batch_id']}.json")
+        path = batch_path(out, header["batch_id"])
         write_atomically(path, batch_document(header, em.lines[header["batch_id"]]))
         paths.append(str(path))
         if crash and n == 0:

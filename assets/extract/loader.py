@@ -82,8 +82,8 @@ FORMAT_RULES = {
 
 def violation_sql(spec: SourceObject) -> str:
     """The first format rule a row breaks, as 'rule|message', or NULL."""
-    cases = [f"WHEN _extra LIKE '{{\"{NOT_AN_OBJECT}\"%' THEN 'not_an_object|record is not a JSON object: ' "
-             f"|| json_extract_string(_extra, '$.{NOT_AN_OBJECT}')"]
+    cases = [f"WHEN _extra LIKE '{{\"{NOT_AN_OBJECT}\"%' THEN 'not_an_object|record is not a JSON object but ' "
+             f"|| coalesce(json_extract_string(_extra, '$.{NOT_AN_OBJECT}'), 'null')"]
     for f in spec.fields:
         c = f'"{f.column}"'
         if f.required:

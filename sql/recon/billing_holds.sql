@@ -46,7 +46,7 @@ rejected_files AS (  -- a whole file that could not be read: its scope cannot be
       AND (s.d IS NULL OR coalesce(d.file_date, $as_of::DATE) >= s.d)
 ),
 rejected_rows AS (  -- rows the extract's format rules rejected, from deliveries in force, not fixed since
-    SELECT r.object, r.file, r.row_number, r.record_key, r.rule, r.file || ' row ' || r.row_number || ': ' || r.message,
+    SELECT r.object, r.file, r.row_number, r.record_key, r.rule, concat(r.file, ' row ', r.row_number, ': ', r.message),
            r.record
     FROM quarantine.extract_rejects r
     LEFT JOIN latest_snapshot s ON s.object = r.object
@@ -126,7 +126,7 @@ resolved AS (  -- an invoice holds its customer (the whole date when its custome
 SELECT DISTINCT
     $as_of::DATE AS as_of_date, scope, CASE WHEN scope = 'all' THEN NULL ELSE scope_key END AS scope_key,
     object AS input, file, row_number, record_key, rule, message, owner,
-    'billing held for ' || CASE WHEN scope = 'all' THEN 'every customer' ELSE replace(scope, '_', ' ') || ' ' || scope_key END
-        || ': ' || message AS hold
+    concat('billing held for ', CASE WHEN scope = 'all' THEN 'every customer' ELSE replace(scope, '_', ' ') || ' ' || scope_key END,
+           ': ', message) AS hold
 FROM resolved
 ORDER BY scope, scope_key, input, file, row_number NULLS FIRST, record_key, rule
