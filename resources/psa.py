@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from urllib.parse import quote, urlencode
 from collections.abc import Iterator
 
 import dagster as dg
@@ -58,9 +59,10 @@ class PsaDatabase(dg.ConfigurableResource):
         if u.password is None and os.environ.get("PSSYNC_PSA_PASSWORD"):
             u = u.set(password=os.environ["PSSYNC_PSA_PASSWORD"])
         ms = int(self.timeout_seconds * 1000)
-        u = u.update_query_dict({"connect_timeout": str(max(1, int(self.timeout_seconds))),
-                                 "options": f"-c statement_timeout={ms} -c lock_timeout={ms} -c TimeZone=UTC"})
-        return u.set(drivername="postgresql").render_as_string(hide_password=False)
+        query = {**u.query, "connect_timeout": str(max(1, int(self.timeout_seconds))),
+                 "options": f"-c statement_timeout={ms} -c lock_timeout={ms} -c TimeZone=UTC"}
+        base = u.set(drivername="postgresql", query={}).render_as_string(hide_password=False)
+        return f"{base}?{urlencode(query, doseq=True, quote_via=quote)}"  # libpq reads %20, not +, as a space
 
     def ping(self) -> None:
         self.read("SELECT 1 AS ok")

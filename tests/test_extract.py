@@ -143,21 +143,26 @@ def test_a_file_missing_a_required_column_is_rejected_alone(estate_copy, tmp_pat
 
 
 @pytest.mark.parametrize("kind", ["files", "psa"])
-def test_a_load_killed_half_way_leaves_nothing_and_the_next_run_completes(estate_copy, tmp_path, kind):
+def test_a_load_killed_half_way_leaves_nothing_and_the_next_run_completes(estate_copy, tmp_path, kind, monkeypatch):
+    import assets.extract.loader as loader
+
     wh = Warehouse(path=str(tmp_path / "wh.duckdb"))
     landing = LandingFolder(path=str(estate_copy))
     psa = PsaDatabase(url=f"sqlite:///{estate_copy / 'psa' / 'psa.db'}")
     spec = BY_NAME["erp_invoice_lines" if kind == "files" else "psa_time_entries"]
 
-    def crash(_):
+    def crash(*_):  # killed after the rows are in, before the watermark and the run record
         raise KeyboardInterrupt("killed")
 
-    def load(con, **kw):
-        return load_files(con, spec, landing, **kw) if kind == "files" else load_psa(con, spec, psa, **kw)
+    def load(con):
+        return load_files(con, spec, landing) if kind == "files" else load_psa(con, spec, psa)
 
+    finish = loader._finish
     with wh.connect() as con:
+        monkeypatch.setattr(loader, "_finish", crash)
         with pytest.raises(KeyboardInterrupt):
-            load(con, fail_after_insert=crash)
+            load(con)
+        monkeypatch.setattr(loader, "_finish", finish)
         assert con.execute(f"SELECT count(*) FROM {spec.table}").fetchone()[0] == 0
         assert con.execute("SELECT count(*) FROM ops.loaded_files").fetchone()[0] == 0
         assert con.execute("SELECT count(*) FROM ops.watermarks").fetchone()[0] == 0

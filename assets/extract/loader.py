@@ -313,9 +313,10 @@ def _psa_query(spec: SourceObject, watermark: str | None, dialect: str) -> str:
     """Every column as text: a value the declared type cannot hold (a 20-digit id, a NUMERIC the driver has no
     type for) then rejects its row by the same format rules as the files, instead of failing the load."""
     def text(f) -> str:
-        if f.type == TS and dialect != "sqlite":  # timestamps in UTC without zone, as the files carry them
-            return f"CAST(CAST({f.column} AS TIMESTAMP) AS TEXT) AS {f.column}"
-        return f"CAST({f.column} AS TEXT) AS {f.column}"
+        value = f"CAST({f.column} AS TIMESTAMP)" if f.type == TS and dialect != "sqlite" else f.column
+        # never NULL: SQLite's driver types a column by its first values, and a leading NULL would type it as a
+        # number; '' is read back as null, as sources.md has it
+        return f"coalesce(CAST({value} AS TEXT), '') AS {f.column}"
 
     q = f"SELECT {', '.join(text(f) for f in spec.fields)} FROM {spec.pattern}"
     if watermark:
@@ -327,7 +328,7 @@ def _psa_query(spec: SourceObject, watermark: str | None, dialect: str) -> str:
 
 def _psa_frame(spec: SourceObject, frame: pl.DataFrame, first_row: int) -> pl.DataFrame:
     """The PSA batch as source text, rows numbered from ``first_row`` (the result arrives in batches)."""
-    return frame.select(pl.col(f.column).cast(pl.Utf8) for f in spec.fields).with_columns(
+    return frame.select(pl.col(f.column).cast(pl.Utf8).replace("", None) for f in spec.fields).with_columns(
         _row_number=pl.int_range(first_row, first_row + pl.len(), dtype=pl.Int64), _extra=pl.lit(None, pl.Utf8))
 
 
