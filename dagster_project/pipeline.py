@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -81,11 +82,13 @@ def warehouse_lock(path: str, as_of: date, wait: bool = False):
 
 
 def _root_message(error) -> str:
-    """The innermost cause of a step failure, first line: what failed and why, without the trace."""
-    while getattr(error, "cause", None) is not None:
+    """The error our code raised in a failed step (below Dagster's wrappers), first line, without the trace
+    or the exception's module path."""
+    while (error.cls_name or "").startswith("Dagster") and getattr(error, "cause", None) is not None:
         error = error.cause
     text = (error.message or "").strip()
-    return text.splitlines()[0] if text else error.cls_name or "unknown error"
+    first = text.splitlines()[0] if text else error.cls_name or "unknown error"
+    return re.sub(r"^(?:[\w]+\.)+(\w+: )", r"\1", first)
 
 
 def verdict(result: dg.ExecuteInProcessResult, as_of: date, warehouse: str) -> tuple[str, int]:

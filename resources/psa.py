@@ -42,7 +42,11 @@ class PsaDatabase(dg.ConfigurableResource):
     retries: int = 3
     backoff_seconds: float = 0.5
     batch_rows: int = 1_000_000
-    timeout_seconds: float = default_timeout()
+    timeout_seconds: float = 0  # 0: PSSYNC_PSA_TIMEOUT, default 300
+
+    @property
+    def timeout(self) -> float:
+        return self.timeout_seconds or default_timeout()
 
     @property
     def dialect(self) -> str:
@@ -58,8 +62,8 @@ class PsaDatabase(dg.ConfigurableResource):
             return u.database
         if u.password is None and os.environ.get("PSSYNC_PSA_PASSWORD"):
             u = u.set(password=os.environ["PSSYNC_PSA_PASSWORD"])
-        ms = int(self.timeout_seconds * 1000)
-        query = {**u.query, "connect_timeout": str(max(1, int(self.timeout_seconds))),
+        ms = int(self.timeout * 1000)
+        query = {**u.query, "connect_timeout": str(max(1, int(self.timeout))),
                  "options": f"-c statement_timeout={ms} -c lock_timeout={ms} -c TimeZone=UTC"}
         base = u.set(drivername="postgresql", query={}).render_as_string(hide_password=False)
         return f"{base}?{urlencode(query, doseq=True, quote_via=quote)}"  # libpq reads %20, not +, as a space
@@ -101,7 +105,7 @@ class PsaDatabase(dg.ConfigurableResource):
             conn = driver.connect(self.adbc_uri())
             cur = conn.cursor()
             try:  # another session's lock waits this long, then fails instead of hanging
-                cur.execute(f"PRAGMA busy_timeout = {int(self.timeout_seconds * 1000)}")
+                cur.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
                 cur.fetchall()
             finally:
                 cur.close()

@@ -99,7 +99,8 @@ def clean_billing(fault_estate, tmp_path_factory) -> dict:
     assert first.code == 0, first.verdict
     run(fault_estate, wh, NEXT, work / "output")
     return {AS_OF: ledger_keys(wh, AS_OF), NEXT: ledger_keys(wh, NEXT), "files": sorted(
-        p.name for p in (work / "output" / "billing_batches").glob("*.json")), "warehouse": wh}
+        p.name for p in (work / "output" / "billing_batches").glob("*.json")), "warehouse": wh,
+            "output": work / "output"}
 
 
 @pytest.fixture
