@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   ?= demo
 
-.PHONY: install demo test dev bench validate clean
+.PHONY: install demo test dev bench validate clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/pssync demo --dir $(DEMO)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+
+# the page tests look at the report, the Data Docs and the Dagster UI in a real browser: Debian's chromium
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	    if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	    else echo "the page tests need Debian's chromium: sudo apt-get install chromium"; fi; }
 
 dev: $(STAMP)
 	@test -f $(DEMO)/warehouse.duckdb || $(BIN)/pssync demo --dir $(DEMO)

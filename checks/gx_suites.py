@@ -71,4 +71,4 @@ def validate_mart(con: duckdb.DuckDBPyConnection, quality, schema: str, name: st
     for col in frame.columns:  # decimals to floats for GX's range checks
         if frame[col].dtype == object and len(frame) and frame[col].map(lambda v: v.__class__.__name__ == "Decimal").any():
             frame[col] = frame[col].astype(float)
-    return quality.run(f"{schema}_{name}", frame, suite_for(name, con, as_of))
+    return quality.run(f"{schema}_{name}", frame, suite_for(name, con, as_of), as_of=as_of)

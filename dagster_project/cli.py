@@ -69,7 +69,8 @@ def _terminate_on_sigterm() -> None:
 
 
 def cmd_run(args) -> int:
-    from dagster_project.pipeline import WarehouseBusy, run_pipeline, verdict, warehouse_lock, yesterday_utc
+    from dagster_project.pipeline import (WarehouseBusy, preflight, run_pipeline, verdict, warehouse_lock,
+                                          yesterday_utc)
     from resources.settings import setting
 
     _warn_secrets(args)
@@ -77,8 +78,14 @@ def cmd_run(args) -> int:
     _terminate_on_sigterm()
     as_of = args.as_of or yesterday_utc()
     warehouse = setting("PSSYNC_WAREHOUSE")
+    problems = preflight(as_of, as_of_defaulted=args.as_of is None)
+    for problem in problems:
+        print(f"pssync run {as_of}: NOT STARTED — {problem}", file=sys.stderr)
+    if problems:
+        return 2
     try:
         with warehouse_lock(warehouse, as_of, wait=args.wait):
+            print(f"pssync run {as_of}: extract, canonical, recon, billing, marts ...", flush=True)
             result = run_pipeline(as_of, selection=args.select, raise_on_error=False)
             _print_run(result)
             line, code = verdict(result, as_of, warehouse)
@@ -93,14 +100,39 @@ def cmd_run(args) -> int:
     return code
 
 
-def _print_run(result) -> None:
+STAGES = (("raw", "extract"), ("canonical", "canonical"), ("recon", "recon"), ("billing", "billing"),
+          ("marts", "marts"), ("ops", "ops"))
+
+
+def stage_lines(result) -> list[str]:
+    """One line per stage of a finished run: assets materialized, steps failed or skipped, rows where it counts."""
+    done: dict[str, list] = {}
     for event in result.get_asset_materialization_events():
         mat = event.event_specific_data.materialization
-        rows = mat.metadata.get("dagster/row_count")
-        print(f"  materialized {mat.asset_key.to_user_string():45s} rows={rows.value if rows else '-'}")
-    failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    for step in failed:
-        print(f"  FAILED {step}", file=sys.stderr)
+        done.setdefault(mat.asset_key.path[0], []).append(mat)
+    failed, skipped = {}, {}
+    for e in result.all_events:
+        if e.event_type_value in ("STEP_FAILURE", "STEP_SKIPPED"):
+            prefix = e.step_key.split("__")[0] if "__" in e.step_key else "billing"
+            target = failed if e.event_type_value == "STEP_FAILURE" else skipped
+            target[prefix] = target.get(prefix, 0) + 1
+    lines = []
+    for prefix, stage in STAGES:
+        mats = done.get(prefix, [])
+        if not (mats or prefix in failed or prefix in skipped):
+            continue
+        rows = sum(int(m.metadata["rows_loaded"].value) for m in mats if "rows_loaded" in m.metadata)
+        bad = sum(int(m.metadata["rows_quarantined"].value) for m in mats if "rows_quarantined" in m.metadata)
+        extra = f", {rows:,} new rows, {bad:,} quarantined" if prefix == "raw" else ""
+        problems = "".join(f", {n} {what}" for what, n in (("failed", failed.get(prefix, 0)),
+                                                           ("skipped", skipped.get(prefix, 0))) if n)
+        lines.append(f"  {stage:10s} {len(mats):3d} asset(s) materialized{extra}{problems}")
+    return lines
+
+
+def _print_run(result) -> None:
+    for line in stage_lines(result):
+        print(line)
 
 
 def cmd_demo(args) -> int:
@@ -146,9 +178,10 @@ def cmd_demo(args) -> int:
     report = write_report(os.environ["PSSYNC_WAREHOUSE"], as_of, setting("PSSYNC_REPORTING_CURRENCY"),
                           Path(os.environ["PSSYNC_OUTPUT_DIR"]) / "reports" / f"pssync-report-{as_of}.html")
     print(f"  report         : {report}")
-    print(f"  analysts       : duckdb -readonly {Path(os.environ['PSSYNC_OUTPUT_DIR']) / 'published' / 'pssync.duckdb'}")
-    print(f"  try: pssync exceptions --as-of {as_of} --owner finance --warehouse {os.environ['PSSYNC_WAREHOUSE']}")
-    print(f"       pssync batches --as-of {as_of} --warehouse {os.environ['PSSYNC_WAREHOUSE']}")
+    print(f"  analysts       : .venv/bin/pssync query \"SELECT * FROM marts.unbilled_wip LIMIT 5\" "
+          f"--warehouse {os.environ['PSSYNC_WAREHOUSE']}   (the published snapshot, read-only)")
+    print(f"  try: .venv/bin/pssync exceptions --as-of {as_of} --owner finance --warehouse {os.environ['PSSYNC_WAREHOUSE']}")
+    print(f"       .venv/bin/pssync batches --as-of {as_of} --warehouse {os.environ['PSSYNC_WAREHOUSE']}")
     return 0 if ok else 1
 
 
@@ -170,6 +203,11 @@ def _simulate_new_approvals(landing: Path, as_of: date) -> int:
 def _print_warehouse_summary(path: str, as_of: date) -> None:
     import duckdb
 
+    from assets.ops.exceptions import OPEN_EXCEPTIONS_MEANING, open_exceptions
+    from resources.settings import setting
+    from resources.warehouse import table_exists
+
+    cur = setting("PSSYNC_REPORTING_CURRENCY")
     con = duckdb.connect(path, read_only=True)
     try:
         rows = con.execute("""SELECT source || '.' || object, sum(rows_loaded), sum(rows_quarantined)
@@ -177,16 +215,25 @@ def _print_warehouse_summary(path: str, as_of: date) -> None:
         print("  raw layer (rows loaded / quarantined, all runs):")
         for name, loaded, bad in rows:
             print(f"    {name:28s} {loaded:>10,} {bad:>6,}")
-        print(f"  reconciliation as of {as_of} (entries, amount at risk in reporting currency):")
+        print(f"  reconciliation as of {as_of}:")
+        print(f"    {'status':22s} {'entries':>8s} {'amount at risk (' + cur + ')':>26s}")
         for status, n, risk in con.execute("""SELECT recon_status, count(*), sum(amount_at_risk_reporting)
                                               FROM recon.time_to_bill WHERE as_of_date = ? GROUP BY 1 ORDER BY 1""",
                                            [as_of]).fetchall():
-            print(f"    {status:22s} {n:>8,} {risk or 0:>14,.2f}")
-        batches = con.execute("SELECT count(*), sum(line_count) FROM billing.batches WHERE as_of_date = ?",
-                              [as_of]).fetchall()[0]
-        print(f"  billing batches: {batches[0]} with {batches[1] or 0:,} lines (files in the outputs folder)")
-        n_exc = con.execute("SELECT count(*) FROM ops.exceptions WHERE resolved_at IS NULL").fetchall()[0][0]
-        print(f"  open exceptions: {n_exc}  (SELECT * FROM ops.exceptions)")
+            print(f"    {status:22s} {n:>8,} {risk or 0:>26,.2f}")
+        if table_exists(con, "marts.unbilled_wip"):
+            wip, leak = con.execute("""SELECT sum(unbilled_value_reporting), sum(leakage_total_reporting)
+                                       FROM marts.unbilled_wip WHERE as_of_date = ?""", [as_of]).fetchall()[0]
+            print(f"  unbilled approved work (WIP): {wip or 0:,.2f} {cur}, of which leakage {leak or 0:,.2f} {cur} "
+                  "(older than 30 days, or not billable as things stand)")
+        for n, lines, currency, net in con.execute("""
+                SELECT count(*), sum(line_count), currency, sum(net_amount) FROM billing.batches
+                WHERE as_of_date = ? GROUP BY currency ORDER BY currency""", [as_of]).fetchall():
+            print(f"  billing batches in {currency}: {n} with {lines:,} lines, net {net:,.2f} {currency} "
+                  "(files in the outputs folder)")
+        n_exc = open_exceptions(con, as_of).height
+        print(f"  open exceptions as of {as_of}: {n_exc:,} ({OPEN_EXCEPTIONS_MEANING}; "
+              f"list them: .venv/bin/pssync exceptions --as-of {as_of})")
     finally:
         con.close()
 
@@ -220,7 +267,8 @@ def _emit(frame, fmt: str) -> None:
 def cmd_exceptions(args) -> int:
     import duckdb
 
-    from resources.warehouse import sql_text, table_exists
+    from assets.ops.exceptions import OPEN_EXCEPTIONS_MEANING, open_exceptions
+    from resources.warehouse import table_exists
 
     con = duckdb.connect(_warehouse_path(args), read_only=True)
     try:
@@ -228,7 +276,7 @@ def cmd_exceptions(args) -> int:
                 "SELECT count(*) FROM recon.time_to_bill WHERE as_of_date = ?", [args.as_of]).fetchall()[0][0]:
             print(f"no reconciliation for as-of {args.as_of}: run `pssync run --as-of {args.as_of}` first", file=sys.stderr)
             return 2
-        frame = con.sql(sql_text("reports/open_exceptions"), params={"as_of": args.as_of}).pl()
+        frame = open_exceptions(con, args.as_of)
     finally:
         con.close()
     if args.owner:
@@ -237,7 +285,8 @@ def cmd_exceptions(args) -> int:
         frame = frame.filter(pl.col("owner") == args.owner)
     _emit(frame, args.format)
     if args.format == "table":
-        print(f"{frame.height} open exception(s) as of {args.as_of}" + (f" for {args.owner}" if args.owner else ""))
+        print(f"{frame.height} open exception(s) as of {args.as_of}" + (f" for {args.owner}" if args.owner else "")
+              + f" ({OPEN_EXCEPTIONS_MEANING})")
     return 0
 
 
@@ -259,9 +308,36 @@ def cmd_batches(args) -> int:
                             params={"d": args.as_of}).pl()
     finally:
         con.close()
+    if args.batch and frame.height == 0:
+        print(f"no batch {args.batch!r}: `pssync batches --as-of DATE` lists the batches of a date", file=sys.stderr)
+        return 2
     _emit(frame, args.format)
     if args.format == "table" and not args.batch:
         print(f"{frame.height} batch(es) as of {args.as_of}")
+    return 0
+
+
+def cmd_query(args) -> int:
+    """Analysts' SQL on the published snapshot (read-only: it answers while syncs write the warehouse)."""
+    import duckdb
+
+    from resources.settings import setting
+
+    _apply(args)
+    path = Path(args.snapshot or Path(setting("PSSYNC_OUTPUT_DIR")) / "published" / "pssync.duckdb")
+    if not path.exists():
+        print(f"no published snapshot at {path}: run `pssync run` (or `make demo`) first, or pass --snapshot",
+              file=sys.stderr)
+        return 2
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        frame = con.sql(args.sql).pl()
+    except duckdb.Error as exc:
+        print(f"pssync query: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
+    finally:
+        con.close()
+    _emit(frame, args.format)
     return 0
 
 
@@ -277,6 +353,13 @@ def cmd_report(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    import importlib.util
+
+    missing = [m for m in ("matplotlib", "datacompy") if importlib.util.find_spec(m) is None]
+    if missing:
+        print(f"pssync bench needs the bench extras ({', '.join(missing)} missing): run `make bench`, or "
+              "`.venv/bin/pip install -e '.[bench]'`", file=sys.stderr)
+        return 2
     from benchmarks import run
 
     sys.argv = ["pssync bench", "--sizes", args.sizes] + (["--skip-references"] if args.skip_references else [])
@@ -304,7 +387,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="materialize the pipeline in process for an as-of date",
                        description="Materialize every asset (or --select) in process for --as-of. The last line is "
                                    "the verdict. Exit codes: 0 success; 3 success with billing held by a faulty input "
-                                   "(recon.billing_holds); 1 a step or check failed; 75 another run holds the "
+                                   "(recon.billing_holds); 1 a step or check failed; 2 a setting is wrong (checked "
+                                   "before any step, one line each); 75 another run holds the "
                                    "warehouse; 130 interrupted (SIGTERM, Ctrl-C).")
     r.add_argument("--as-of", type=_date, default=None, help="business date of the run (default: yesterday, UTC)")
     r.add_argument("--select", default=None, help="asset keys, comma-separated, e.g. 'canonical/time_entry,canonical/project'")
@@ -338,6 +422,17 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--reporting-currency", help="reporting currency (PSSYNC_REPORTING_CURRENCY)")
     rp.set_defaults(func=cmd_report)
 
+    qy = sub.add_parser("query", help="run read-only SQL on the published snapshot (what analysts read)",
+                        description="SQL on <output>/published/pssync.duckdb: the marts, recon and billing tables of "
+                                    "the last published as-of date, read-only, answered while syncs run. Example: "
+                                    "pssync query \"SELECT * FROM marts.unbilled_wip ORDER BY leakage_total DESC LIMIT 10\"")
+    qy.add_argument("sql", help="one SQL statement")
+    qy.add_argument("--snapshot", help="a published snapshot file (default <output>/published/pssync.duckdb)")
+    qy.add_argument("--warehouse", help="the warehouse whose outputs folder holds the snapshot (PSSYNC_WAREHOUSE)")
+    qy.add_argument("--output-dir", help="output folder (PSSYNC_OUTPUT_DIR)")
+    qy.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    qy.set_defaults(func=cmd_query)
+
     bn = sub.add_parser("bench", help="run the benchmarks (needs the bench extras: make bench)",
                         description="Generator, nightly and hourly syncs at S, M, L against the floor and pandas; "
                                     "writes benchmarks/results and docs/benchmarks.md.")
@@ -357,7 +452,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except BrokenPipeError:  # `pssync ... | head`: the reader left; not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -81,6 +81,14 @@ def warehouse_lock(path: str, as_of: date, wait: bool = False):
         fh.close()  # closing releases the lock
 
 
+def _error_classes(error) -> str:
+    names = []
+    while error is not None:
+        names.append(error.cls_name or "")
+        error = getattr(error, "cause", None)
+    return " ".join(names)
+
+
 def _root_message(error) -> str:
     """The error our code raised in a failed step (below Dagster's wrappers), first line, without the trace
     or the exception's module path."""
@@ -101,8 +109,9 @@ def verdict(result: dg.ExecuteInProcessResult, as_of: date, warehouse: str) -> t
     failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     if failures:
         first = failures[0]
-        blocking = [c for c in failed_checks if c.asset_key.to_user_string().replace("/", "__") == first.step_key
-                    or first.step_key.startswith(c.asset_key.to_user_string().replace("/", "__"))]
+        blocking = [c for c in failed_checks if c.asset_key.to_user_string().replace("/", "__") == first.step_key]
+        if not blocking and "AssetCheckFailed" in _error_classes(first.event_specific_data.error):
+            blocking = failed_checks
         if blocking:
             c = blocking[0]
             reason = c.description or "; ".join(str(v.value) for v in c.metadata.values())
@@ -121,8 +130,9 @@ def verdict(result: dg.ExecuteInProcessResult, as_of: date, warehouse: str) -> t
                                  FROM billing.batches WHERE as_of_date = ? GROUP BY currency ORDER BY currency""",
                               [as_of]).fetchall() if table_exists(con, "billing.batches") else []
         holds = con.execute("""
-            SELECT file || CASE WHEN row_number IS NOT NULL OR file <> record_key THEN ' record ' || record_key ELSE '' END
-                   || ' (' || rule || ')', count(DISTINCT coalesce(scope_key, '*'))
+            SELECT coalesce(file || CASE WHEN row_number IS NOT NULL OR file <> record_key THEN ' record ' || record_key
+                                         ELSE '' END, message) || ' (' || rule || ')',
+                   count(DISTINCT coalesce(scope_key, '*'))
             FROM recon.billing_holds WHERE as_of_date = ? GROUP BY ALL ORDER BY 1""",
                             [as_of]).fetchall() if table_exists(con, "recon.billing_holds") else []
     finally:
@@ -135,3 +145,60 @@ def verdict(result: dg.ExecuteInProcessResult, as_of: date, warehouse: str) -> t
         named = ", ".join(h for h, _ in holds[:3]) + (f" and {len(holds) - 3} more" if len(holds) > 3 else "")
         return f"{line}; BILLING HELD by {len(holds)} faulty input(s): {named} (see recon.billing_holds)", 3
     return line, 0
+
+
+def _writable(path: Path) -> str | None:
+    """Why ``path`` (a file, or a folder when it has no suffix) could not be written, or None; creates nothing."""
+    target = path.resolve()
+    if path.suffix and target.exists() and not os.access(target, os.W_OK):
+        return f"{target} is read-only"
+    folder = target if not path.suffix else target.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"cannot create {target}: {folder} is a file, not a folder"
+    if not os.access(folder, os.W_OK):
+        return f"cannot write in {folder} (read-only)"
+    return None
+
+
+def newest_source_date(landing: Path) -> date | None:
+    """The latest date a landed file's name carries: how far the sources reach."""
+    from assets.extract.parse import file_date
+    from assets.extract.specs import ALL
+
+    dates = [file_date(spec, path.relative_to(landing).as_posix())
+             for spec in ALL if spec.kind != "psa_table" for path in landing.glob(spec.pattern)]
+    return max((d for d in dates if d is not None), default=None)
+
+
+def preflight(as_of: date, as_of_defaulted: bool = False) -> list[str]:
+    """The settings a run needs, checked before any step: one line per problem, naming the setting to fix."""
+    from assets.partitions import PARTITION_START
+    from resources.psa import PsaDatabase, default_timeout
+    from resources.settings import default_psa_url, setting
+
+    problems = []
+    start, today = date.fromisoformat(PARTITION_START), datetime.now(timezone.utc).date()
+    if not start <= as_of <= today:
+        problems.append(f"--as-of {as_of} is outside the as-of dates {start}..{today} "
+                        f"(PSSYNC_PARTITION_START sets the first)")
+    landing = Path(setting("PSSYNC_LANDING_DIR"))
+    if not landing.is_dir():
+        problems.append(f"PSSYNC_LANDING_DIR (--landing-dir): {landing} is not a folder")
+    for name, option in (("PSSYNC_WAREHOUSE", "--warehouse"), ("PSSYNC_OUTPUT_DIR", "--output-dir")):
+        why = _writable(Path(setting(name)) if name == "PSSYNC_WAREHOUSE" else Path(setting(name)) / "x")
+        if why:
+            problems.append(f"{name} ({option}): {why}")
+    if landing.is_dir() or os.environ.get("PSSYNC_PSA_URL"):
+        psa = PsaDatabase(url=default_psa_url(landing), retries=1, timeout_seconds=min(default_timeout(), 30))
+        try:
+            psa.ping()
+        except Exception as exc:  # noqa: BLE001 - reported as the setting to fix
+            problems.append(f"PSSYNC_PSA_URL (--psa-url): {str(exc).splitlines()[0]}")
+    if as_of_defaulted and landing.is_dir():
+        newest = newest_source_date(landing)
+        if newest is not None and (as_of - newest).days > 7:
+            problems.append(f"--as-of defaults to yesterday ({as_of}) but the newest source file is from {newest}: "
+                            f"pass --as-of to say which business date to settle")
+    return problems

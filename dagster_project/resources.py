@@ -10,13 +10,13 @@ from resources import LandingFolder, PsaDatabase, Warehouse
 from resources.erp_staging import ErpStaging
 from resources.outputs import OutputFolder
 from resources.quality import DataQuality
-from resources.settings import DEFAULTS, default_psa_url
+from resources.settings import DEFAULTS, default_psa_url, setting
 
 
 def env(name: str):
     """``EnvVar(name)`` when the variable is set (the UI then shows where the value comes from),
     else the working default of the embedded setup."""
-    return dg.EnvVar(name) if os.environ.get(name) else DEFAULTS[name]
+    return dg.EnvVar(name) if os.environ.get(name) else setting(name)
 
 
 def build_resources() -> dict:

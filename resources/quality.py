@@ -57,7 +57,7 @@ class DataQuality(dg.ConfigurableResource):
             if folder.exists():
                 shutil.rmtree(folder)
 
-    def run(self, suite_name: str, frame, expectations: list) -> SuiteOutcome:
+    def run(self, suite_name: str, frame, expectations: list, as_of=None) -> SuiteOutcome:
         """Validate ``frame`` (pandas) against ``expectations`` and refresh the Data Docs site. GX's own files
         (project config, suites, checkpoints) are derived state, re-declared on every run: when a crash left
         them unreadable (a 0-byte ``great_expectations.yml`` after a kill), they are rebuilt and the run retried
@@ -65,13 +65,35 @@ class DataQuality(dg.ConfigurableResource):
         import shutil
 
         try:
-            return self._run(suite_name, frame, expectations)
+            outcome = self._run(suite_name, frame, expectations, as_of)
         except Exception:  # noqa: BLE001 - any unreadable GX state: rebuild it from scratch
             logging.getLogger(__name__).warning("great-expectations state under %s unreadable: rebuilt", self.root)
             shutil.rmtree(self.root / "gx", ignore_errors=True)
-            return self._run(suite_name, frame, expectations)
+            outcome = self._run(suite_name, frame, expectations, as_of)
+        self._record(outcome, as_of)
+        return outcome
 
-    def _run(self, suite_name: str, frame, expectations: list) -> SuiteOutcome:
+    def _record(self, outcome: SuiteOutcome, as_of) -> None:
+        """Our own index of the Data Docs: every suite's latest result, with the as-of date it checked, as a
+        static page that needs no network (GX's own index builds its list with scripts from public CDNs)."""
+        import json
+        from datetime import datetime, timezone
+
+        from resources.outputs import write_atomically
+
+        store = self.root / "results.json"
+        try:
+            results = json.loads(store.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            results = {}
+        results[outcome.suite] = {"as_of": str(as_of) if as_of else None, "success": outcome.success,
+                                  "evaluated": outcome.evaluated, "failed": outcome.failed,
+                                  "checked_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+        write_atomically(store, (json.dumps(results, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+        write_atomically(self.root / "index.html", _index_page(results).encode("utf-8"))
+        outcome.docs_index = str(self.root / "index.html")
+
+    def _run(self, suite_name: str, frame, expectations: list, as_of) -> SuiteOutcome:
         import great_expectations as gx
 
         self._prune(suite_name)
@@ -91,9 +113,34 @@ class DataQuality(dg.ConfigurableResource):
         checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
             name=suite_name, validation_definitions=[definition],
             actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")]))
-        result = checkpoint.run(batch_parameters={"dataframe": frame})
+        from great_expectations.core.run_identifier import RunIdentifier
+
+        result = checkpoint.run(batch_parameters={"dataframe": frame},
+                                run_id=RunIdentifier(run_name=f"as-of {as_of}" if as_of else suite_name))
         validation = list(result.run_results.values())[0]
         failed = [f"{r.expectation_config.type}({r.expectation_config.kwargs.get('column') or r.expectation_config.kwargs.get('column_list')})"
                   for r in validation.results if not r.success]
         index = self.root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
         return SuiteOutcome(suite_name, bool(result.success), failed, len(validation.results), str(index))
+
+
+def _index_page(results: dict) -> str:
+    """The Data Docs index: one row per suite, newest result, failed expectations spelled out."""
+    import html
+
+    rows = []
+    for suite, r in sorted(results.items()):
+        state = "passed" if r["success"] else "FAILED"
+        failed = ", ".join(r["failed"]) or "none"
+        rows.append(f"<tr class='{state.lower()}'><td>{html.escape(suite)}</td><td>{html.escape(str(r['as_of']))}</td>"
+                    f"<td>{state}</td><td>{r['evaluated']}</td><td>{html.escape(failed)}</td>"
+                    f"<td>{html.escape(r['checked_at'])}</td></tr>")
+    css = ("body{font-family:system-ui,sans-serif;margin:24px;color:#1f2328}table{border-collapse:collapse;"
+           "font-size:14px}td,th{border-bottom:1px solid #d0d7de;padding:4px 10px;text-align:left}"
+           "tr.failed td{color:#cf222e;font-weight:600}")
+    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>pssync data quality</title>"
+            f"<style>{css}</style></head><body><h1>pssync data quality: expectation suites</h1>"
+            "<p>The latest result of each great-expectations suite over the published tables, with the as-of date "
+            "it checked. GX's detailed pages are under <code>gx/uncommitted/data_docs/local_site/</code>.</p>"
+            "<table id='suites'><thead><tr><th>suite</th><th>as-of date</th><th>result</th><th>expectations</th>"
+            "<th>failed</th><th>checked</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></body></html>\n")

@@ -17,6 +17,10 @@ DEFAULTS = {
 
 
 def setting(name: str) -> str:
+    """A setting's value: its environment variable, else the embedded default. Outputs default to the folder
+    ``output`` beside the warehouse, so a warehouse elsewhere keeps its files with it."""
+    if name == "PSSYNC_OUTPUT_DIR" and not os.environ.get(name) and os.environ.get("PSSYNC_WAREHOUSE"):
+        return str(Path(os.environ["PSSYNC_WAREHOUSE"]).parent / "output")
     return os.environ.get(name) or DEFAULTS[name]
 
 

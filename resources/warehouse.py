@@ -29,6 +29,11 @@ def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
                        "AND table_schema = ? AND table_name = ?", [schema, name]).fetchall()[0][0] > 0
 
 
+def column_schema(con: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema:
+    """A table's columns and types, for the Dagster UI."""
+    return dg.TableSchema(columns=[dg.TableColumn(n, t) for n, t, *_ in con.execute(f"DESCRIBE {table}").fetchall()])
+
+
 class Warehouse(dg.ConfigurableResource):
     """The DuckDB file at ``PSSYNC_WAREHOUSE``. One writer at a time: jobs that write it run in process
     and one run at a time (see docs/operations.md)."""

@@ -34,12 +34,10 @@ def estate_copy(small_estate, tmp_path) -> Path:
 
 
 @pytest.fixture
-def scenario(tmp_path, monkeypatch):
-    """An empty hand-built estate (tests/scenario.py) to fill in. Hand-built estates are tiny: one
-    unmapped resource out of three is not broken input there, so the coverage check is relaxed."""
+def scenario(tmp_path):
+    """An empty hand-built estate (tests/scenario.py) to fill in."""
     from tests.scenario import Scenario
 
-    monkeypatch.setenv("PSSYNC_MIN_CROSSWALK_COVERAGE", "0")
     return Scenario(tmp_path / "landing")
 
 

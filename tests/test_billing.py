@@ -85,7 +85,6 @@ def test_time_lines_are_the_unbilled_entries_of_the_ground_truth_at_the_expected
 
 
 def test_batch_totals_equal_a_hand_computation(tmp_path, monkeypatch):
-    monkeypatch.setenv("PSSYNC_MIN_CROSSWALK_COVERAGE", "0")
     s = Scenario(tmp_path / "landing")
     s.customers[0]["tax"] = "UK-VAT20"
     s.entry(1, "2026-03-13")              # 8.00 h x 100.0000 = 800.00, tax 160.00

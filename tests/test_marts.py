@@ -3,6 +3,8 @@ and analysts reading the published snapshot while a sync runs."""
 
 from __future__ import annotations
 
+import re
+
 import threading
 import time
 from datetime import date
@@ -114,8 +116,19 @@ def test_quality_suites_fail_on_a_corrupted_mart_and_write_data_docs(generated, 
         assert not wip.success and any("unique" in f for f in wip.failed) and any("sum" in f for f in wip.failed)
     finally:
         c.close()
-    index = out / "data_quality" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
-    assert index.exists() and "marts_utilization_weekly" in index.read_text()
+    gx_index = out / "data_quality" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    assert gx_index.exists() and "marts_utilization_weekly" in gx_index.read_text()
+    # our index works offline: no script or stylesheet from anywhere; in a real browser it lists the suites with
+    # the as-of date each checked and the failed expectations
+    from tests.browser import dom
+
+    index = out / "data_quality" / "index.html"
+    assert not re.search(r"<(script|link)[^>]+(src|href)=.(https?:)?//", index.read_text())
+    text = dom(index.as_uri())
+    rows = re.findall(r"<tr class=\"(\w+)\"><td>(\w+)</td><td>([\d-]+)</td>", text)
+    assert ("failed", "marts_utilization_weekly", m["as_of"]) in rows
+    assert ("failed", "marts_unbilled_wip", m["as_of"]) in rows
+    assert "expect_column_values_to_be_between(billable_utilization)" in text
 
 
 def test_analysts_keep_reading_the_published_snapshot_while_a_sync_runs(generated, small_estate):

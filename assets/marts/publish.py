@@ -13,6 +13,7 @@ from resources.warehouse import table_exists
 PUBLISHED = [("marts", t) for t in ("utilization_weekly", "realization_monthly", "project_margin", "unbilled_wip",
                                      "invoice_cycle", "backlog", "staffing_forecast")] + [
     ("recon", "time_to_bill"), ("recon", "billing_line_exceptions"), ("recon", "contractor_hours"),
+    ("recon", "billing_holds"),
     ("billing", "batches"), ("billing", "batch_lines")]
 
 

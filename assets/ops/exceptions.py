@@ -59,3 +59,15 @@ def record_exceptions_from(con: duckdb.DuckDBPyConnection, layer: str, source: s
               AND (e.record_key, e.rule) NOT IN (SELECT record_key, rule FROM _exc)
             """, {**keys, "seen": seen})
     con.execute("DROP TABLE _exc")
+
+
+def open_exceptions(con: duckdb.DuckDBPyConnection, as_of) -> pl.DataFrame:
+    """The open exceptions as of a reconciled date: the one definition (``sql/reports/open_exceptions.sql``)
+    that ``pssync exceptions``, the report and the demo summary all count."""
+    from resources.warehouse import sql_text
+
+    return con.sql(sql_text("reports/open_exceptions"), params={"as_of": as_of}).pl()
+
+
+OPEN_EXCEPTIONS_MEANING = ("flagged time entries, unmatched invoice lines, contractor-hours gaps, billing holds and "
+                           "open data-quality exceptions")

@@ -1,6 +1,5 @@
 """Recon assets, one partition per as-of date: time to bill, unmatched billing lines, contractor hours."""
 
-import os
 from datetime import date, timedelta
 
 import dagster as dg
@@ -11,7 +10,7 @@ from assets.ops.exceptions import record_exceptions_from
 from assets.partitions import as_of_partitions
 from assets.recon.tables import is_latest_as_of, write_partition
 from resources import Warehouse
-from resources.warehouse import sql_text
+from resources.warehouse import column_schema, sql_text
 from resources.settings import setting
 
 CANONICAL_INPUTS = ("time_entry", "invoice", "invoice_line", "project", "resource", "assignment", "contract", "tax_code",
@@ -28,25 +27,11 @@ def params_for(as_of: date) -> dict:
     return {"as_of": as_of, "reporting": setting("PSSYNC_REPORTING_CURRENCY")}
 
 
-def min_coverage() -> float:
-    return float(os.environ.get("PSSYNC_MIN_CROSSWALK_COVERAGE", "0.8"))
-
-
 def _input_problems(con, as_of: date) -> list[str]:
-    """What makes the inputs of this as-of date unfit to bill from."""
-    problems = []
-    if con.execute("SELECT count(*) FROM canonical.rate_card_asof(?)", [as_of]).fetchall()[0][0] == 0:
-        problems.append("no rate cards loaded as of this date")
-    if con.execute("SELECT count(*) FROM canonical.currency_rate_asof(?)", [as_of]).fetchall()[0][0] == 0:
-        problems.append("no currency rates loaded as of this date")
-    for xwalk, label in (("xwalk_client_customer", "CRM account -> ERP customer"),
-                         ("xwalk_resource_employee", "PSA resource -> HR employee")):
-        total, matched = con.execute(
-            f"SELECT count(*), count(*) FILTER (WHERE match_status = 'MATCHED') FROM canonical.{xwalk}_asof(?)",
-            [as_of]).fetchall()[0]
-        if total and matched / total < min_coverage():
-            problems.append(f"{label} coverage {matched / total:.1%} is below {min_coverage():.0%}")
-    return problems
+    """Feeds broken as a whole as of this date (no rate cards, no currency rates, a collapsed crosswalk): they
+    hold all billing (recon.billing_holds, rule broken_feed); recon and the marts are still built."""
+    return [m for (m,) in con.execute("SELECT DISTINCT message FROM recon.billing_holds WHERE as_of_date = ? "
+                                      "AND rule = 'broken_feed' ORDER BY 1", [as_of]).fetchall()]
 
 
 def _status_table(con, as_of: date) -> str:
@@ -78,17 +63,18 @@ def _top_exceptions(con, as_of: date) -> str:
     tags={"layer": "recon"},
     description="`recon.time_to_bill`: one row per time entry in scope as of the partition date (every "
                 "live-approved entry, plus every entry with a billed line), with expected and billed values, the "
-                "recon_status (first matching rule of outputs.md), reason, owner, amount at risk and age. "
+                "recon_status (first matching rule, see docs/recon.md), reason, owner, amount at risk and age. "
                 "Replaying a date reproduces its rows. SQL: `sql/recon/time_to_bill.sql`.\n\n"
                 "Fail closed: `recon.billing_holds` lists every rejected or quarantined input in force that can change "
                 "what is billed, with the scope it holds (a customer, contract, project, entry, or the whole date); "
                 "entries there that would bill are INELIGIBLE / INPUT_HELD and `billing_hold` names the input. "
                 "SQL: `sql/recon/billing_holds.sql`.",
     freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26), warn_window=timedelta(hours=2)),
-    check_specs=[dg.AssetCheckSpec("inputs_fit_for_billing", asset=TIME_TO_BILL, blocking=True,
-                                   description="Blocks billing when inputs are broken: no rate cards or currency "
-                                               "rates as of the date, or crosswalk coverage below "
-                                               "PSSYNC_MIN_CROSSWALK_COVERAGE (default 80%).")],
+    check_specs=[dg.AssetCheckSpec("inputs_fit_for_billing", asset=TIME_TO_BILL,
+                                   description="Fails when a feed broke as a whole as of the date: no rate cards, no "
+                                               "currency rates, or a crosswalk that lost more than half its matches "
+                                               "since the day before. Billing is then held (recon.billing_holds); "
+                                               "recon and the marts are still built.")],
 )
 def time_to_bill(context: dg.AssetExecutionContext, warehouse: Warehouse):
     as_of = as_of_of(context)
@@ -106,12 +92,13 @@ def time_to_bill(context: dg.AssetExecutionContext, warehouse: Warehouse):
         counts = dict(con.execute("SELECT recon_status, count(*) FROM recon.time_to_bill WHERE as_of_date = ? "
                                   "GROUP BY 1 ORDER BY 1", [as_of]).fetchall())
         status_md, top_md = _status_table(con, as_of), _top_exceptions(con, as_of)
+        schema = column_schema(con, "recon.time_to_bill")
         problems = _input_problems(con, as_of)
         con.commit()
     for hold in holds[:20]:
         context.log.warning(hold)
     yield dg.MaterializeResult(metadata={
-        "dagster/row_count": rows, "as_of": as_of.isoformat(), "by_status": counts,
+        "dagster/row_count": rows, "as_of": as_of.isoformat(), "by_status": counts, "dagster/column_schema": schema,
         "billing_holds": len(holds), "billing_held_for": holds[:50] or ["nothing held"],
         "status_summary": dg.MetadataValue.md(status_md), "top_exceptions": dg.MetadataValue.md(top_md)})
     yield dg.AssetCheckResult(check_name="inputs_fit_for_billing", asset_key=TIME_TO_BILL, passed=not problems,

@@ -14,11 +14,22 @@ def write_partition(con: duckdb.DuckDBPyConnection, table: str, query_name: str,
     The caller holds the transaction."""
     query = sql_text(query_name)
     if table_exists(con, table):  # the query runs once, straight into the table
+        _add_new_columns(con, table, query, params)
         con.execute(f"DELETE FROM {table} WHERE as_of_date = ?", [params["as_of"]])
         con.execute(f"INSERT INTO {table} BY NAME {query}", bound_params(query, params))
     else:
         con.execute(f"CREATE TABLE {table} AS {query}", bound_params(query, params))
     return con.execute(f"SELECT count(*) FROM {table} WHERE as_of_date = ?", [params["as_of"]]).fetchall()[0][0]
+
+
+def _add_new_columns(con: duckdb.DuckDBPyConnection, table: str, query: str, params: dict) -> None:
+    """A column added to a published table (a version note in the docs) is added to an existing warehouse's
+    table too; earlier partitions hold NULL in it until they are replayed."""
+    have = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
+    wanted = con.execute(f"DESCRIBE {query}", bound_params(query, params)).fetchall()
+    for name, col_type, *_ in wanted:
+        if name not in have:
+            con.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" {col_type}')
 
 
 def is_latest_as_of(con: duckdb.DuckDBPyConnection, table: str, as_of: date) -> bool:

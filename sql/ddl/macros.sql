@@ -45,3 +45,8 @@ CREATE OR REPLACE MACRO holds_item(scope, scope_key, customer_id, crm_account_id
     OR (scope = 'contract' AND scope_key = contract_id)
     OR (scope = 'project' AND scope_key = CAST(project_id AS VARCHAR))
     OR (scope = item_scope AND scope_key = CAST(item_id AS VARCHAR));
+-- hours of a sum of minutes as a decimal (6 places, half-up): exact for every whole or tenth of an hour and
+-- within a microhour otherwise, without the float noise of minutes / 60.0
+CREATE OR REPLACE MACRO hours_of_minutes(minutes) AS
+    CAST(CAST(div_half_up(CAST(minutes AS HUGEINT) * 1000000, 60) AS DECIMAL(38, 0)) * CAST(0.000001 AS DECIMAL(7, 6))
+         AS DECIMAL(18, 6));

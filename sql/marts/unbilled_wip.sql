@@ -1,22 +1,37 @@
 -- marts.unbilled_wip as of $as_of: per project, the value of live-approved billable T&M work not yet on an
 -- ERP invoice (UNBILLED, BATCHED, INELIGIBLE, OVER_CAP) by age since approval, at the expected rate (the
 -- standard rate where no expected rate exists). Leakage: the part older than 30 days, which missed a
--- billing cycle, plus work that cannot be billed as things stand (INELIGIBLE, OVER_CAP) of any age.
-WITH wip AS (
-    SELECT project_code, currency, recon_status, age_days,
-           CAST(coalesce(expected_amount, round(quantity * standard_rate, 2), 0) AS DECIMAL(18, 2)) AS value,
-           amount_at_risk_reporting, amount_at_risk
-    FROM recon.time_to_bill
-    WHERE as_of_date = $as_of::DATE AND recon_status IN ('UNBILLED', 'BATCHED', 'INELIGIBLE', 'OVER_CAP')
+-- billing cycle, plus work that cannot be billed as things stand (INELIGIBLE, OVER_CAP) of any age. Empty
+-- buckets are 0. The *_reporting columns convert each entry at the ERP rate of its work date.
+-- Parameters: $as_of (DATE), $reporting (currency).
+WITH fx AS (SELECT * FROM canonical.currency_rate_asof($as_of::DATE)),
+wip AS (
+    SELECT t.project_code, t.currency, t.recon_status, t.age_days, t.work_date,
+           CAST(coalesce(t.expected_amount, round(t.quantity * t.standard_rate, 2), 0) AS DECIMAL(18, 2)) AS value
+    FROM recon.time_to_bill t
+    WHERE t.as_of_date = $as_of::DATE AND t.recon_status IN ('UNBILLED', 'BATCHED', 'INELIGIBLE', 'OVER_CAP')
+),
+converted AS (
+    SELECT w.*, CASE WHEN w.currency = $reporting THEN w.value ELSE convert_money(w.value, f.rate, r.rate) END AS value_reporting,
+           w.age_days > 30 OR w.recon_status IN ('INELIGIBLE', 'OVER_CAP') AS leaked
+    FROM wip w
+    ASOF LEFT JOIN fx f ON f.currency = w.currency AND w.work_date >= f.effective_date
+    ASOF LEFT JOIN fx r ON r.currency = $reporting AND w.work_date >= r.effective_date
 )
 SELECT project_code, currency,
        count(*) AS entries,
-       CAST(sum(value) FILTER (WHERE age_days <= 30) AS DECIMAL(18, 2)) AS value_0_30,
-       CAST(sum(value) FILTER (WHERE age_days BETWEEN 31 AND 60) AS DECIMAL(18, 2)) AS value_31_60,
-       CAST(sum(value) FILTER (WHERE age_days BETWEEN 61 AND 90) AS DECIMAL(18, 2)) AS value_61_90,
-       CAST(sum(value) FILTER (WHERE age_days > 90) AS DECIMAL(18, 2)) AS value_90_plus,
+       CAST(coalesce(sum(value) FILTER (WHERE age_days <= 30), 0) AS DECIMAL(18, 2)) AS value_0_30,
+       CAST(coalesce(sum(value) FILTER (WHERE age_days BETWEEN 31 AND 60), 0) AS DECIMAL(18, 2)) AS value_31_60,
+       CAST(coalesce(sum(value) FILTER (WHERE age_days BETWEEN 61 AND 90), 0) AS DECIMAL(18, 2)) AS value_61_90,
+       CAST(coalesce(sum(value) FILTER (WHERE age_days > 90), 0) AS DECIMAL(18, 2)) AS value_90_plus,
        CAST(sum(value) AS DECIMAL(18, 2)) AS unbilled_value,
-       CAST(coalesce(sum(value) FILTER (WHERE age_days > 30 OR recon_status IN ('INELIGIBLE', 'OVER_CAP')), 0) AS DECIMAL(18, 2))
-           AS leakage_total,
+       CAST(coalesce(sum(value) FILTER (WHERE leaked), 0) AS DECIMAL(18, 2)) AS leakage_total,
+       $reporting AS reporting_currency,
+       CAST(coalesce(sum(value_reporting) FILTER (WHERE age_days <= 30), 0) AS DECIMAL(18, 2)) AS value_0_30_reporting,
+       CAST(coalesce(sum(value_reporting) FILTER (WHERE age_days BETWEEN 31 AND 60), 0) AS DECIMAL(18, 2)) AS value_31_60_reporting,
+       CAST(coalesce(sum(value_reporting) FILTER (WHERE age_days BETWEEN 61 AND 90), 0) AS DECIMAL(18, 2)) AS value_61_90_reporting,
+       CAST(coalesce(sum(value_reporting) FILTER (WHERE age_days > 90), 0) AS DECIMAL(18, 2)) AS value_90_plus_reporting,
+       CAST(sum(value_reporting) AS DECIMAL(18, 2)) AS unbilled_value_reporting,
+       CAST(coalesce(sum(value_reporting) FILTER (WHERE leaked), 0) AS DECIMAL(18, 2)) AS leakage_total_reporting,
        $as_of::DATE AS as_of_date
-FROM wip GROUP BY 1, 2 ORDER BY 1
+FROM converted GROUP BY 1, 2 ORDER BY 1

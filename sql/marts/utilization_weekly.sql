@@ -2,7 +2,8 @@
 -- capacity or hours. Capacity: Scheduled_Weekly_Hours / 5 for each Monday-Friday within employment that is
 -- not a public holiday in the worker's country, with the attributes in force that day (before the first HR
 -- snapshot, the first known attributes). Available = max(capacity - time off, 0). Hours: live-approved
--- entries of the employee, split by billable. Utilization = hours / available (NULL when available is 0).
+-- entries of the employee, split by billable, in exact decimal hours. Utilization = hours / available (NULL when
+-- available is 0). week_complete is false for the week of the as-of date, whose utilization is not final.
 WITH
 emp AS (SELECT * FROM canonical.employee_asof($as_of::DATE)),
 first_version AS (SELECT employee_id, min(valid_from) AS first_from FROM emp GROUP BY 1),
@@ -40,8 +41,8 @@ time_off AS (
 ),
 hours AS (
     SELECT x.employee_id, CAST(date_trunc('week', t.work_date) AS DATE) AS week_start,
-           sum(t.time_in_minutes) FILTER (WHERE t.billable) / 60.0 AS billable_hours,
-           sum(t.time_in_minutes) FILTER (WHERE NOT t.billable) / 60.0 AS non_billable_hours
+           coalesce(sum(t.time_in_minutes) FILTER (WHERE t.billable), 0) AS billable_minutes,
+           coalesce(sum(t.time_in_minutes) FILTER (WHERE NOT t.billable), 0) AS non_billable_minutes
     FROM canonical.time_entry_asof($as_of::DATE) t
     JOIN canonical.xwalk_resource_employee_asof($as_of::DATE) x ON x.resource_id = t.resource_id AND x.match_status = 'MATCHED'
     WHERE t.live_approved AND t.work_date <= $as_of::DATE
@@ -63,12 +64,15 @@ SELECT g.employee_id, g.week_start,
        CAST(coalesce(c.capacity_hours, 0) AS DECIMAL(10, 2)) AS capacity_hours,
        CAST(coalesce(o.time_off_hours, 0) AS DECIMAL(10, 2)) AS time_off_hours,
        CAST(greatest(coalesce(c.capacity_hours, 0) - coalesce(o.time_off_hours, 0), 0) AS DECIMAL(10, 2)) AS available_hours,
-       coalesce(h.billable_hours, 0) AS billable_hours,
-       coalesce(h.non_billable_hours, 0) AS non_billable_hours,
-       coalesce(h.billable_hours, 0) + coalesce(h.non_billable_hours, 0) AS total_hours,
-       coalesce(h.billable_hours, 0) / nullif(greatest(coalesce(c.capacity_hours, 0) - coalesce(o.time_off_hours, 0), 0), 0) AS billable_utilization,
-       (coalesce(h.billable_hours, 0) + coalesce(h.non_billable_hours, 0))
+       hours_of_minutes(coalesce(h.billable_minutes, 0)) AS billable_hours,
+       hours_of_minutes(coalesce(h.non_billable_minutes, 0)) AS non_billable_hours,
+       hours_of_minutes(coalesce(h.billable_minutes, 0) + coalesce(h.non_billable_minutes, 0)) AS total_hours,
+       coalesce(h.billable_minutes, 0) / 60.0
+           / nullif(greatest(coalesce(c.capacity_hours, 0) - coalesce(o.time_off_hours, 0), 0), 0) AS billable_utilization,
+       (coalesce(h.billable_minutes, 0) + coalesce(h.non_billable_minutes, 0)) / 60.0
            / nullif(greatest(coalesce(c.capacity_hours, 0) - coalesce(o.time_off_hours, 0), 0), 0) AS total_utilization,
+       -- the week of the as-of date is still being worked and approved: its utilization is not final
+       g.week_start + 6 <= $as_of::DATE AS week_complete,
        $as_of::DATE AS as_of_date
 FROM grid g
 LEFT JOIN capacity c USING (employee_id, week_start)

@@ -21,7 +21,8 @@ inputs(object, canonical_table, owner) AS (VALUES
     ('psa_time_entries', 'canonical.time_entry_history', 'delivery'),
     ('psa_milestones', 'canonical.milestone_history', 'delivery'),
     ('psa_expenses', 'canonical.expense_history', 'delivery'),
-    ('hr_workers', 'canonical.employee_history', 'hr')
+    ('hr_workers', 'canonical.employee_history', 'hr'),
+    ('feed', 'feed', 'integration')
 ),
 snapshot_objects(object) AS (VALUES ('erp_customers'), ('erp_rate_cards'), ('erp_tax_codes'), ('erp_currency_rates'),
                                     ('hr_workers')),
@@ -73,8 +74,32 @@ contract_rejects AS (  -- canonical rows that broke their pandera contract and t
       AND (i.object NOT IN (SELECT object FROM snapshot_objects) OR i.object = 'hr_workers'
            OR TRY_CAST(json_extract_string(q.record, '$.snapshot_date') AS DATE) = s.d)
 ),
+matched AS (  -- crosswalk matches as of the date and the day before
+    SELECT 'CRM account -> ERP customer' AS xwalk,
+           (SELECT count(*) FROM canonical.xwalk_client_customer_asof($as_of::DATE) WHERE match_status = 'MATCHED') AS now,
+           (SELECT count(*) FROM canonical.xwalk_client_customer_asof($as_of::DATE - 1) WHERE match_status = 'MATCHED') AS before
+    UNION ALL
+    SELECT 'PSA resource -> HR employee',
+           (SELECT count(*) FROM canonical.xwalk_resource_employee_asof($as_of::DATE) WHERE match_status = 'MATCHED'),
+           (SELECT count(*) FROM canonical.xwalk_resource_employee_asof($as_of::DATE - 1) WHERE match_status = 'MATCHED')
+),
+broken_feed AS (  -- a feed that broke as a whole, though every row of it is valid: nothing can be billed from it.
+                  -- A master-data gap of a few records is not this: it gives exceptions for those records.
+    SELECT 'feed', CAST(NULL AS VARCHAR), CAST(NULL AS BIGINT), 'feed', 'broken_feed', problem, CAST(NULL AS VARCHAR)
+    FROM (
+        SELECT 'no rate cards loaded as of this date' AS problem
+        WHERE NOT EXISTS (SELECT 1 FROM canonical.rate_card_asof($as_of::DATE))
+        UNION ALL
+        SELECT 'no currency rates loaded as of this date'
+        WHERE NOT EXISTS (SELECT 1 FROM canonical.currency_rate_asof($as_of::DATE))
+        UNION ALL  -- a crosswalk that lost more than half its matches since the day before
+        SELECT format('{} crosswalk collapsed: {} matched, {} the day before', xwalk, now, before)
+        FROM matched WHERE now * 2 < before AND before - now >= 3
+    )
+),
 faults AS (
     SELECT * FROM rejected_files UNION ALL SELECT * FROM rejected_rows UNION ALL SELECT * FROM contract_rejects
+    UNION ALL SELECT * FROM broken_feed
 ),
 fields AS (  -- the keys a faulty record names, read from its text (extract) or typed (canonical) columns
     SELECT f.*, i.owner,

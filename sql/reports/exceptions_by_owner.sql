@@ -1,3 +1,5 @@
--- Flagged time entries by owner, with the amount at risk in the reporting currency ($as_of).
-SELECT owner, count(*), CAST(sum(coalesce(amount_at_risk_reporting, 0)) AS DECIMAL(18, 2))
-FROM recon.time_to_bill WHERE as_of_date = $as_of AND owner IS NOT NULL GROUP BY 1 ORDER BY 1
+-- Open exceptions by owner: how many, and the amount at risk in the reporting currency. The list is
+-- sql/reports/open_exceptions.sql, the one definition of "open exceptions".
+SELECT owner, count(*) AS exceptions, CAST(coalesce(sum(amount_at_risk_reporting), 0) AS DECIMAL(18, 2)) AS at_risk
+FROM open_exceptions
+GROUP BY 1 ORDER BY 1
