@@ -68,7 +68,10 @@ def test_a_broken_feed_holds_billing_only_and_says_why_on_the_last_line(tmp_path
     s.write()
     wh = tmp_path / "wh.duckdb"
     code = main(["run", "--as-of", AS_OF, "--landing-dir", str(s.root), "--warehouse", str(wh)])
-    last = capsys.readouterr().out.strip().splitlines()[-1]
+    lines = capsys.readouterr().out.strip().splitlines()
+    last = lines[-1]
+    assert lines[0].startswith(f"pssync run {AS_OF}:")  # the as-of date first, then one line per stage
+    assert [line.split()[0] for line in lines[1:-1]] == ["extract", "canonical", "recon", "billing", "marts"]
     assert code == 3
     assert last.startswith(f"pssync run {AS_OF}: OK") and "no rate cards loaded as of this date" in last, last
     assert query(wh, "SELECT count(*) FROM billing.batches")[0][0] == 0
