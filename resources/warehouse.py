@@ -29,6 +29,24 @@ def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
                        "AND table_schema = ? AND table_name = ?", [schema, name]).fetchall()[0][0] > 0
 
 
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create or upgrade the schemas, operational tables and macros (sql/ddl), unless this file already has
+    exactly this version of them: every step opens its own session, and re-running the DDL each time cost
+    a tenth of a second per step."""
+    import hashlib
+
+    ddl = sql_text("ddl/ops") + "\n" + sql_text("ddl/macros")
+    version = hashlib.sha256(ddl.encode()).hexdigest()
+    try:
+        if con.execute("SELECT version FROM ops.ddl_version").fetchall() == [(version,)]:
+            return
+    except duckdb.CatalogException:
+        pass
+    con.execute(sql_text("ddl/ops"))
+    con.execute(sql_text("ddl/macros"))
+    con.execute("CREATE OR REPLACE TABLE ops.ddl_version AS SELECT ? AS version", [version])
+
+
 def column_schema(con: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema:
     """A table's columns and types, for the Dagster UI."""
     return dg.TableSchema(columns=[dg.TableColumn(n, t) for n, t, *_ in con.execute(f"DESCRIBE {table}").fetchall()])
@@ -48,8 +66,7 @@ class Warehouse(dg.ConfigurableResource):
         try:
             con.execute("SET enable_progress_bar = false")
             if not read_only:
-                con.execute(sql_text("ddl/ops"))
-                con.execute(sql_text("ddl/macros"))
+                ensure_schema(con)
             yield con
         finally:
             con.close()

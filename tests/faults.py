@@ -38,10 +38,15 @@ class Run:
 
 
 def run(landing: Path, warehouse: Path, as_of: date, outputs: Path, psa_url: str | None = None) -> Run:
+    """Everything billing depends on, for one as-of date (the marts and the sources only they read are left
+    out: they cannot change what is billed)."""
+    import dagster as dg
+
+    from assets.billing.assets import BATCH_FILES
     from dagster_project.pipeline import verdict
 
     result = materialize_as_of(landing, warehouse, as_of.isoformat(), raise_on_error=False, outputs=outputs,
-                               psa_url=psa_url)
+                               psa_url=psa_url, selection=dg.AssetSelection.assets(BATCH_FILES).upstream())
     line, code = verdict(result, as_of, str(warehouse))
     return Run(result, line, code)
 

@@ -143,7 +143,7 @@ def test_open_exceptions_are_one_number_in_the_cli_the_summary_and_the_report(sm
 
     _isolated(monkeypatch)
     as_of = manifest(small_estate)["as_of"]
-    wh, out = tmp_path / "wh.duckdb", tmp_path / "out"
+    wh = tmp_path / "wh.duckdb"
     assert main(["run", "--as-of", as_of, "--landing-dir", str(small_estate), "--warehouse", str(wh)]) == 0
     capsys.readouterr()
     assert main(["exceptions", "--as-of", as_of, "--warehouse", str(wh), "--format", "json"]) == 0

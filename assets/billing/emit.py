@@ -93,7 +93,6 @@ def _totals_problems(con, as_of: date) -> list[str]:
 def compute_and_record(con: duckdb.DuckDBPyConnection, as_of: date, crash=None) -> Emission:
     """Lines of as-of date ``as_of``: the stored ones on a replay, else newly computed, checked and
     recorded (ledger, lines, headers) in one transaction. Nothing is recorded when a check fails."""
-    con.execute(sql_text("ddl/macros"))
     _ensure_tables(con, as_of)
     replay = con.execute("SELECT count(*) FROM billing.ledger WHERE as_of_date = ?", [as_of]).fetchall()[0][0] > 0
     em = Emission(as_of, replay)

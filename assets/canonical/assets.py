@@ -94,7 +94,6 @@ def build_canonical_asset(entity: Entity) -> dg.AssetsDefinition:
         now = now_utc()
         table = f"canonical.{entity.name}_history"
         with warehouse.connect() as con:
-            con.execute(sql_text("ddl/macros"))
             con.begin()
             build, contract_seconds = build_history(con, entity, now)
             totals = outcome(con, table)
