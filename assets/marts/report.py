@@ -33,7 +33,7 @@ def bar_chart(title: str, rows: list[tuple[str, float]], unit: str = "", percent
     parts = [f'<svg role="img" aria-label="{html.escape(title)}" width="{width}" height="{h}" xmlns="http://www.w3.org/2000/svg">']
     for i, (label, value) in enumerate(rows):
         v = float(value or 0)
-        w = max(1, int((width - label_w - 110) * abs(v) / top))
+        w = max(1, int((width - label_w - 150) * abs(v) / top))  # room for the figure after the bar
         y = i * bar_h + 4
         shown = f"{v:.1%}" if percent else f"{v:,.{decimals}f}{unit}"
         parts.append(f'<text x="0" y="{y + 15}" font-size="13">{html.escape(str(label))}</text>'
