@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from datetime import date, timedelta
@@ -62,7 +63,10 @@ def _terminate_on_sigterm() -> None:
     """SIGTERM ends a run like Ctrl-C: the step in progress rolls back its transaction, nothing is half-written."""
     import signal
 
+    from resources.warehouse import request_stop
+
     def stop(signum, frame):
+        request_stop()
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, stop)
@@ -70,11 +74,14 @@ def _terminate_on_sigterm() -> None:
 
 def cmd_run(args) -> int:
     from dagster_project.pipeline import (WarehouseBusy, preflight, run_pipeline, verdict, warehouse_lock,
-                                          yesterday_utc)
+                                          was_interrupted, yesterday_utc)
     from resources.settings import setting
+    from resources.warehouse import stop_requested
 
     _warn_secrets(args)
     _apply(args)
+    if args.verbose:
+        os.environ["PSSYNC_LOG_LEVEL"] = "INFO"
     _terminate_on_sigterm()
     as_of = args.as_of or yesterday_utc()
     warehouse = setting("PSSYNC_WAREHOUSE")
@@ -87,6 +94,8 @@ def cmd_run(args) -> int:
         with warehouse_lock(warehouse, as_of, wait=args.wait):
             print(f"pssync run {as_of}: extract, canonical, recon, billing, marts ...", flush=True)
             result = run_pipeline(as_of, selection=args.select, raise_on_error=False)
+            if stop_requested() or was_interrupted(result):  # Dagster takes SIGTERM over while it executes
+                raise KeyboardInterrupt("stopped")
             _print_run(result)
             line, code = verdict(result, as_of, warehouse)
     except WarehouseBusy as exc:
@@ -393,6 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--as-of", type=_date, default=None, help="business date of the run (default: yesterday, UTC)")
     r.add_argument("--select", default=None, help="asset keys, comma-separated, e.g. 'canonical/time_entry,canonical/project'")
     r.add_argument("--wait", action="store_true", help="wait for a run that holds the warehouse instead of leaving")
+    r.add_argument("--verbose", action="store_true", help="show Dagster's log, stack traces included (PSSYNC_LOG_LEVEL=INFO)")
     _settings_options(r)
     r.set_defaults(func=cmd_run)
 

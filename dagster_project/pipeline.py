@@ -48,7 +48,8 @@ def run_pipeline(as_of: date, selection: str | None = None, raise_on_error: bool
     if selection:
         parts = selection.split(",") if "," in selection else [selection]
         keys = list(dg.AssetSelection.from_coercible([p.strip() for p in parts]).resolve(defs.resolve_asset_graph()))
-    level = os.environ.get("PSSYNC_LOG_LEVEL", "WARNING")
+    # the terminal gets stage lines and a verdict; Dagster's own log (with traces) only when asked for
+    level = os.environ.get("PSSYNC_LOG_LEVEL", "CRITICAL")
     return job.execute_in_process(instance=on or instance(), asset_selection=keys, raise_on_error=raise_on_error,
                                   partition_key=as_of.isoformat(), tags={"pssync/as_of": as_of.isoformat()},
                                   run_config={"loggers": {"console": {"config": {"log_level": level}}}})
@@ -97,6 +98,12 @@ def _root_message(error) -> str:
     text = (error.message or "").strip()
     first = text.splitlines()[0] if text else error.cls_name or "unknown error"
     return re.sub(r"^(?:[\w]+\.)+(\w+: )", r"\1", first)
+
+
+def was_interrupted(result: dg.ExecuteInProcessResult) -> bool:
+    """Whether a step ended because the run was asked to stop (SIGTERM, Ctrl-C)."""
+    return any("DagsterExecutionInterruptedError" in _error_classes(e.event_specific_data.error)
+               for e in result.all_events if e.event_type_value == "STEP_FAILURE")
 
 
 def verdict(result: dg.ExecuteInProcessResult, as_of: date, warehouse: str) -> tuple[str, int]:

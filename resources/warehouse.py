@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -27,6 +28,19 @@ def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     schema, name = table.split(".")
     return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
                        "AND table_schema = ? AND table_name = ?", [schema, name]).fetchall()[0][0] > 0
+
+
+_stopping = threading.Event()
+
+
+def request_stop() -> None:
+    """A stop was asked for (SIGTERM): the query in progress is interrupted by DuckDB and rolls back, and no
+    later step opens the warehouse, so the run ends instead of going on without the interrupted step."""
+    _stopping.set()
+
+
+def stop_requested() -> bool:
+    return _stopping.is_set()
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -61,6 +75,8 @@ class Warehouse(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self, read_only: bool = False):
+        if _stopping.is_set():
+            raise KeyboardInterrupt("pssync is stopping")
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(self.path, read_only=read_only, config={"memory_limit": self.memory_limit})
         try:
