@@ -20,8 +20,9 @@ AS_OF = "2026-03-31"
 def _isolated(monkeypatch):
     from dagster_project.pipeline import SETTINGS
 
-    for var in [*SETTINGS.values(), "DAGSTER_HOME"]:  # `run` exports its options: restore them afterwards
-        monkeypatch.delenv(var, raising=False)
+    for var in [*SETTINGS.values(), "DAGSTER_HOME", "PSSYNC_LOG_LEVEL"]:
+        monkeypatch.setenv(var, "")  # registered, so that what `run` exports is undone afterwards
+        monkeypatch.delenv(var)
 
 
 def boutique(root) -> Scenario:
