@@ -61,11 +61,6 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE OR REPLACE TABLE ops.ddl_version AS SELECT ? AS version", [version])
 
 
-def column_schema(con: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema:
-    """A table's columns and types, for the Dagster UI."""
-    return dg.TableSchema(columns=[dg.TableColumn(n, t) for n, t, *_ in con.execute(f"DESCRIBE {table}").fetchall()])
-
-
 class Warehouse(dg.ConfigurableResource):
     """The DuckDB file at ``PSSYNC_WAREHOUSE``. One writer at a time: jobs that write it run in process
     and one run at a time (see docs/operations.md)."""

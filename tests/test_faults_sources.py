@@ -133,7 +133,7 @@ class _SilentServer:
 def test_a_psa_that_never_answers_fails_its_steps_in_bounded_time_and_releases_the_warehouse(faulty, monkeypatch):
     landing, wh, out = faulty
     server = _SilentServer()
-    monkeypatch.setenv("PSSYNC_PSA_TIMEOUT", "2")
+    monkeypatch.setenv("PSSYNC_PSA_TIMEOUT", "1")
     try:
         started = time.monotonic()
         hung = run(landing, wh, AS_OF, out, psa_url=f"postgresql+psycopg://postgres@127.0.0.1:{server.port}/test")
@@ -251,3 +251,18 @@ def test_sigterm_ends_a_run_cleanly_and_the_next_run_completes_it(faulty, clean_
     again = run(landing, wh, AS_OF, out)
     assert again.code == 0, again.verdict
     assert ledger_keys(wh, AS_OF) == clean_billing[AS_OF]
+
+
+@pytest.mark.postgres
+def test_a_permanent_psa_error_is_not_retried(pg_database):
+    import sqlalchemy as sa
+
+    from resources import PsaDatabase
+    from resources.psa import PsaUnavailableError
+
+    wrong = sa.engine.make_url(pg_database).set(database="no_such_database").render_as_string(hide_password=False)
+    started = time.monotonic()
+    with pytest.raises(PsaUnavailableError, match="does not exist") as err:
+        PsaDatabase(url=wrong, retries=3, backoff_seconds=5).ping()
+    assert time.monotonic() - started < 5, "a database that does not exist is not retried with backoff"
+    assert "PSSYNC_PSA_URL" in str(err.value) and "attempts" not in str(err.value)

@@ -83,6 +83,15 @@ def test_asset_graph_shows_groups_and_lineage_from_source_to_mart(webserver):
     assert {"raw/psa_time_entries", "canonical/time_entry", "raw/hr_workers"} <= seen
     assert {"recon/time_to_bill", "canonical/time_entry", "raw/psa_time_entries"} <= _ancestors(upstream, "billing/batch_lines")
 
+    # the published tables show their columns, with their meaning, before anything is materialized
+    schemas = graphql(port, """{ assetNodes { assetKey { path } metadataEntries { label __typename
+        ... on TableSchemaMetadataEntry { schema { columns { name description } } } } } }""")["data"]["assetNodes"]
+    columns = {"/".join(n["assetKey"]["path"]): {c["name"]: c["description"] for e in n["metadataEntries"]
+                                                 if e["__typename"] == "TableSchemaMetadataEntry"
+                                                 for c in e["schema"]["columns"]} for n in schemas}
+    assert "recon_status" in columns["recon/time_to_bill"] and columns["recon/time_to_bill"]["billing_hold"]
+    assert "gross_amount" in columns["billing/batches"] and "idempotency_key" in columns["billing/batch_lines"]
+
     url = f"http://127.0.0.1:{port}/asset-groups"
     png = screenshot(url, ARTIFACTS / "asset-graph.png", width=1600, height=1000, wait_ms=20000)
     assert not_blank(png) > 0.02

@@ -4,12 +4,12 @@ from datetime import date
 
 import dagster as dg
 
+from assets import published_columns
 from assets.billing.emit import compute_and_record, write_files
 from assets.extract.assets import TEAM
 from checks.gx_suites import validate_mart
 from assets.partitions import as_of_partitions
 from resources import Warehouse
-from resources.warehouse import column_schema
 from resources.erp_staging import ErpStaging
 from resources.outputs import OutputFolder
 from resources.quality import DataQuality
@@ -29,6 +29,8 @@ def preview(batches: list[dict]) -> str:
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(BATCH_LINES, group_name="billing", owners=[TEAM["finance"]], kinds={"duckdb", "sql"},
+                     metadata={"dagster/column_schema": published_columns.schema(published_columns.BATCH_LINES),
+                               "dagster/table_name": "billing.batch_lines"},
                      deps=[dg.AssetKey(["recon", "time_to_bill"]), dg.AssetKey(["canonical", "milestone"]),
                            dg.AssetKey(["canonical", "expense"]), dg.AssetKey(["canonical", "tax_code"])],
                      tags={"layer": "billing"},
@@ -39,6 +41,8 @@ def preview(batches: list[dict]) -> str:
                                  "Each (item, source id, source revision) key is recorded in `billing.ledger` and "
                                  "carried by exactly one batch, ever. SQL: `sql/billing/batch_lines.sql`."),
         dg.AssetSpec(BATCHES, group_name="billing", owners=[TEAM["finance"]], kinds={"duckdb", "sql"},
+                     metadata={"dagster/column_schema": published_columns.schema(published_columns.BATCHES),
+                               "dagster/table_name": "billing.batches"},
                      deps=[BATCH_LINES], tags={"layer": "billing"},
                      description="`billing.batches`: one batch per (legal entity, ERP customer, currency) and as-of "
                                  "date, id `BB-<entity>-<customer>-<currency>-<YYYYMMDD>`, totals summed from its "
@@ -62,18 +66,15 @@ def batches(context: dg.AssetExecutionContext, warehouse: Warehouse, quality: Da
             outcome = validate_mart(con, quality, "billing", "batches", as_of) if em.batches and not em.problems else None
         except Exception as exc:  # noqa: BLE001 - reported by the expectations check
             outcome, gx_error = None, f"great-expectations could not run: {str(exc).splitlines()[0] if str(exc) else exc!r}"
-        schemas = {key: column_schema(con, table) for key, table in ((BATCH_LINES, "billing.batch_lines"),
-                                                                      (BATCHES, "billing.batches"))}
     n_lines = sum(len(v) for v in em.lines.values())
     yield dg.AssetCheckResult(check_name="batch_integrity", asset_key=BATCH_LINES, passed=not em.problems,
                               metadata={"problems": em.problems or ["none"]})
     if em.problems:
         raise RuntimeError(f"batch integrity failed for {as_of}; nothing was emitted: {em.problems}")
     yield dg.MaterializeResult(asset_key=BATCH_LINES, metadata={
-        "dagster/row_count": n_lines, "replay": em.replay, "as_of": as_of.isoformat(),
-        "dagster/column_schema": schemas[BATCH_LINES]})
+        "dagster/row_count": n_lines, "replay": em.replay, "as_of": as_of.isoformat()})
     yield dg.MaterializeResult(asset_key=BATCHES, metadata={
-        "dagster/row_count": len(em.batches), "replay": em.replay, "dagster/column_schema": schemas[BATCHES],
+        "dagster/row_count": len(em.batches), "replay": em.replay,
         "net_total_by_currency": {c: str(sum(b["net_amount"] for b in em.batches if b["currency"] == c))
                                   for c in sorted({b["currency"] for b in em.batches})},
         "preview": dg.MetadataValue.md(preview(em.batches))})

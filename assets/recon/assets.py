@@ -7,10 +7,11 @@ import dagster as dg
 from assets.extract.assets import TEAM
 from assets.extract.loader import now_utc
 from assets.ops.exceptions import record_exceptions_from
+from assets import published_columns
 from assets.partitions import as_of_partitions
 from assets.recon.tables import is_latest_as_of, write_partition
 from resources import Warehouse
-from resources.warehouse import column_schema, sql_text
+from resources.warehouse import sql_text
 from resources.settings import setting
 
 CANONICAL_INPUTS = ("time_entry", "invoice", "invoice_line", "project", "resource", "assignment", "contract", "tax_code",
@@ -70,6 +71,8 @@ def _top_exceptions(con, as_of: date) -> str:
                 "entries there that would bill are INELIGIBLE / INPUT_HELD and `billing_hold` names the input. "
                 "SQL: `sql/recon/billing_holds.sql`.",
     freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26), warn_window=timedelta(hours=2)),
+    metadata={"dagster/column_schema": published_columns.schema(published_columns.TIME_TO_BILL),
+              "dagster/table_name": "recon.time_to_bill"},
     check_specs=[dg.AssetCheckSpec("inputs_fit_for_billing", asset=TIME_TO_BILL,
                                    description="Fails when a feed broke as a whole as of the date: no rate cards, no "
                                                "currency rates, or a crosswalk that lost more than half its matches "
@@ -92,13 +95,12 @@ def time_to_bill(context: dg.AssetExecutionContext, warehouse: Warehouse):
         counts = dict(con.execute("SELECT recon_status, count(*) FROM recon.time_to_bill WHERE as_of_date = ? "
                                   "GROUP BY 1 ORDER BY 1", [as_of]).fetchall())
         status_md, top_md = _status_table(con, as_of), _top_exceptions(con, as_of)
-        schema = column_schema(con, "recon.time_to_bill")
         problems = _input_problems(con, as_of)
         con.commit()
     for hold in holds[:20]:
         context.log.warning(hold)
     yield dg.MaterializeResult(metadata={
-        "dagster/row_count": rows, "as_of": as_of.isoformat(), "by_status": counts, "dagster/column_schema": schema,
+        "dagster/row_count": rows, "as_of": as_of.isoformat(), "by_status": counts,
         "billing_holds": len(holds), "billing_held_for": holds[:50] or ["nothing held"],
         "status_summary": dg.MetadataValue.md(status_md), "top_exceptions": dg.MetadataValue.md(top_md)})
     yield dg.AssetCheckResult(check_name="inputs_fit_for_billing", asset_key=TIME_TO_BILL, passed=not problems,
