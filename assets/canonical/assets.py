@@ -100,7 +100,8 @@ def build_canonical_asset(entity: Entity) -> dg.AssetsDefinition:
             record_exceptions(con, "canonical", entity.source, entity.name,
                               [(k, r, f"{table}: {m}", entity.owner, None, None) for k, r, m in still_broken(con, table)],
                               now, resolve_others=True)
-            create_asof_view(con, entity.view_name)
+            for view in (entity.view_name, *entity.derived):
+                create_asof_view(con, view)
             latest = con.execute(f"SELECT count(*) FROM canonical.{entity.view_name}").fetchall()[0][0]
             schema = con.execute(f"DESCRIBE {table}").fetchall()
             con.commit()

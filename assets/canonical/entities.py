@@ -21,6 +21,8 @@ class Entity:
     # each history row comes from one raw row alone (no window or aggregate over raw), so new raw rows can be
     # appended without rebuilding the table
     row_local: bool = False
+    # further as-of macros defined on this entity's view (sql/canonical/<name>_asof.sql): shared definitions
+    derived: tuple[str, ...] = ()
 
     @property
     def view_name(self) -> str:
@@ -45,7 +47,9 @@ ENTITIES: tuple[Entity, ...] = (
     Entity("milestone", ("psa_milestones",), c.MilestoneContract, "psa", "delivery", "Fixed-fee milestones, in money."),
     Entity("expense", ("psa_expenses",), c.ExpenseContract, "psa", "delivery", "Expenses, in money."),
     Entity("employee", ("hr_workers",), c.EmployeeContract, "hr", "hr",
-           "Employees as type-2 history (valid_from, valid_to exclusive) built from the HR snapshots."),
+           "Employees as type-2 history (valid_from, valid_to exclusive) built from the HR snapshots; "
+           "`employee_latest_asof(DATE)` is each employee's latest version, `employee_spans_asof(DATE)` the version "
+           "in force on each day.", derived=("employee_latest", "employee_spans")),
     Entity("time_off", ("hr_time_off",), c.TimeOffContract, "hr", "hr", "Approved time off by day."),
     Entity("holiday", ("hr_holidays",), c.HolidayContract, "hr", "hr", "Public holidays by country."),
     Entity("customer", ("erp_customers",), c.CustomerContract, "erp", "finance", "ERP customers (latest snapshot wins)."),
@@ -56,7 +60,8 @@ ENTITIES: tuple[Entity, ...] = (
     Entity("currency_rate", ("erp_currency_rates",), c.CurrencyRateContract, "erp", "finance",
            "Currency rates to the reporting currency, effective-dated."),
     Entity("invoice", ("erp_invoices",), c.InvoiceContract, "erp", "finance",
-           "Invoice headers: the version with the latest Last Modified wins."),
+           "Invoice headers: the version with the latest Last Modified wins; `live_invoice_asof(DATE)` those not "
+           "Voided.", derived=("live_invoice",)),
     Entity("invoice_line", ("erp_invoice_lines",), c.InvoiceLineContract, "erp", "finance",
            "Invoice lines: an invoice's latest lines file replaces all its lines.", row_local=True),
     Entity("payment", ("erp_payments",), c.PaymentContract, "erp", "finance", "Customer payments."),

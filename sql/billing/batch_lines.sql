@@ -10,7 +10,7 @@ roots AS (SELECT * FROM canonical.contract_version_asof($as_of::DATE) WHERE NOT 
 holds AS (SELECT * FROM recon.billing_holds WHERE as_of_date = $as_of::DATE),
 live_lines AS (
     SELECT l.* FROM canonical.invoice_line_asof($as_of::DATE) l
-    JOIN canonical.invoice_asof($as_of::DATE) i USING (invoice_id) WHERE i.status <> 'Voided'
+    JOIN canonical.live_invoice_asof($as_of::DATE) i USING (invoice_id)
 ),
 time_lines AS (  -- approved, eligible, within cap: at the expected rate (the capped hours where the cap says)
     SELECT 'PS-TM-HOURS' AS item, time_entry_id AS source_id, revision AS source_revision, project_code, customer_id,

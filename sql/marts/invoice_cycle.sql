@@ -1,6 +1,6 @@
 -- marts.invoice_cycle as of $as_of: per non-Voided invoice, how long work and approvals took to reach it
 -- and how long the customer took to pay it in full.
-WITH inv AS (SELECT * FROM canonical.invoice_asof($as_of::DATE) WHERE status <> 'Voided'),
+WITH inv AS (SELECT * FROM canonical.live_invoice_asof($as_of::DATE)),
 work AS (
     SELECT l.invoice_id, min(t.work_date) AS earliest_work_date, min(t.approved_at) AS earliest_approval
     FROM canonical.invoice_line_asof($as_of::DATE) l

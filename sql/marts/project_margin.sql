@@ -3,16 +3,13 @@
 -- date), both in the reporting currency at the ERP rate of the work date (cost) or month end (revenue).
 WITH
 fx AS (SELECT * FROM canonical.currency_rate_asof($as_of::DATE)),
-emp AS (SELECT * FROM canonical.employee_asof($as_of::DATE)),
-first_version AS (SELECT employee_id, min(valid_from) AS first_from FROM emp GROUP BY 1),
-labor AS (
+labor AS (  -- live-approved work, at the cost rate in force on the work date
     SELECT t.project_code, CAST(date_trunc('month', t.work_date) AS DATE) AS month, t.work_date, t.hours,
            v.hourly_cost_rate, v.cost_rate_currency
     FROM recon.time_to_bill t
-    JOIN first_version f USING (employee_id)
-    JOIN emp v ON v.employee_id = t.employee_id
-     AND greatest(t.work_date, f.first_from) >= v.valid_from AND (v.valid_to IS NULL OR greatest(t.work_date, f.first_from) < v.valid_to)
-    WHERE t.as_of_date = $as_of::DATE AND t.entry_status = 'approved'
+    JOIN canonical.employee_spans_asof($as_of::DATE) v
+      ON v.employee_id = t.employee_id AND t.work_date >= v.span_from AND t.work_date < v.span_to
+    WHERE t.as_of_date = $as_of::DATE AND t.live_approved
 ),
 cost AS (
     SELECT l.project_code, l.month,

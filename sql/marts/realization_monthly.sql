@@ -10,14 +10,14 @@ entries AS (
            sum(CASE WHEN billable AND standard_rate IS NOT NULL THEN round(quantity * standard_rate, 2) ELSE 0 END) AS standard_value,
            sum(coalesce(billed_amount, 0)) AS billed_time_value
     FROM ttb
-    WHERE entry_status = 'approved' OR billed_line_count > 0
+    WHERE live_approved OR billed_line_count > 0
     GROUP BY 1, 2, 3, 4
 ),
 milestones AS (
     SELECT l.project_code, CAST(date_trunc('month', l.service_date) AS DATE) AS month, i.currency, sum(l.amount) AS milestone_value
     FROM canonical.invoice_line_asof($as_of::DATE) l
-    JOIN canonical.invoice_asof($as_of::DATE) i USING (invoice_id)
-    WHERE i.status <> 'Voided' AND l.item = 'PS-FF-MILESTONE'
+    JOIN canonical.live_invoice_asof($as_of::DATE) i USING (invoice_id)
+    WHERE l.item = 'PS-FF-MILESTONE'
     GROUP BY 1, 2, 3
 ),
 combined AS (

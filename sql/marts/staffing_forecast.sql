@@ -34,10 +34,8 @@ demand AS (
     GROUP BY 1, 2, 3
 ),
 workers AS (
-    SELECT v.employee_id, arg_max(v.job_profile, v.valid_from) AS role, arg_max(v.country, v.valid_from) AS country,
-           arg_max(v.scheduled_weekly_hours, v.valid_from) AS weekly, arg_max(v.hire_date, v.valid_from) AS hire_date,
-           arg_max(v.termination_date, v.valid_from) AS termination_date
-    FROM canonical.employee_asof($as_of::DATE) v GROUP BY 1
+    SELECT employee_id, job_profile AS role, country, scheduled_weekly_hours AS weekly, hire_date, termination_date
+    FROM canonical.employee_latest_asof($as_of::DATE)
 ),
 regions AS (
     SELECT x.employee_id, arg_max(r.region, r.resource_id) AS region

@@ -5,14 +5,10 @@
 -- entries of the employee, split by billable, in exact decimal hours. Utilization = hours / available (NULL when
 -- available is 0). week_complete is false for the week of the as-of date, whose utilization is not final.
 WITH
-emp AS (SELECT * FROM canonical.employee_asof($as_of::DATE)),
-first_version AS (SELECT employee_id, min(valid_from) AS first_from FROM emp GROUP BY 1),
-span AS (SELECT min(valid_from) AS d0 FROM emp),
+latest AS (SELECT * FROM canonical.employee_latest_asof($as_of::DATE)),
+span AS (SELECT min(valid_from) AS d0 FROM canonical.employee_asof($as_of::DATE)),
 days AS (SELECT CAST(range AS DATE) AS day FROM span, range(span.d0, $as_of::DATE + INTERVAL 1 DAY, INTERVAL 1 DAY)),
-employment AS (
-    SELECT employee_id, arg_max(hire_date, valid_from) AS hire_date, arg_max(termination_date, valid_from) AS termination_date
-    FROM emp GROUP BY 1
-),
+employment AS (SELECT employee_id, hire_date, termination_date FROM latest),
 work_days AS (
     SELECT e.employee_id, d.day
     FROM employment e JOIN days d ON d.day >= e.hire_date AND (e.termination_date IS NULL OR d.day <= e.termination_date)
@@ -21,9 +17,8 @@ work_days AS (
 attributed AS (  -- the version in force that day; days before the first snapshot take the first version
     SELECT w.employee_id, w.day, v.scheduled_weekly_hours, v.country, v.legal_entity, v.practice, v.cost_center, v.job_profile
     FROM work_days w
-    JOIN first_version f USING (employee_id)
-    JOIN emp v ON v.employee_id = w.employee_id
-     AND greatest(w.day, f.first_from) >= v.valid_from AND (v.valid_to IS NULL OR greatest(w.day, f.first_from) < v.valid_to)
+    JOIN canonical.employee_spans_asof($as_of::DATE) v
+      ON v.employee_id = w.employee_id AND w.day >= v.span_from AND w.day < v.span_to
 ),
 capacity AS (
     SELECT a.employee_id, CAST(date_trunc('week', a.day) AS DATE) AS week_start,
@@ -53,11 +48,7 @@ grid AS (
     UNION SELECT employee_id, week_start FROM hours
     UNION SELECT employee_id, week_start FROM time_off
 ),
-latest_attr AS (
-    SELECT employee_id, arg_max(legal_entity, valid_from) AS legal_entity, arg_max(practice, valid_from) AS practice,
-           arg_max(cost_center, valid_from) AS cost_center, arg_max(job_profile, valid_from) AS job_profile
-    FROM emp GROUP BY 1
-)
+latest_attr AS (SELECT employee_id, legal_entity, practice, cost_center, job_profile FROM latest)
 SELECT g.employee_id, g.week_start,
        coalesce(c.legal_entity, l.legal_entity) AS legal_entity, coalesce(c.practice, l.practice) AS practice,
        coalesce(c.cost_center, l.cost_center) AS cost_center, coalesce(c.job_profile, l.job_profile) AS job_profile,

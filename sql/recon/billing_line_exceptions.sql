@@ -4,8 +4,7 @@
 WITH live_lines AS (
     SELECT l.*, i.invoice_number, i.currency
     FROM canonical.invoice_line_asof($as_of::DATE) l
-    JOIN canonical.invoice_asof($as_of::DATE) i USING (invoice_id)
-    WHERE i.status <> 'Voided'
+    JOIN canonical.live_invoice_asof($as_of::DATE) i USING (invoice_id)
 ),
 projects AS (SELECT project_code FROM canonical.project_asof($as_of::DATE)),
 entries AS (  -- every entry the PSA had by then, in any state: existence needs no latest version

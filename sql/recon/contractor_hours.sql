@@ -2,9 +2,8 @@
 -- payroll against live-approved PSA hours worked in the period, and entries approved after the lock date.
 WITH periods AS (SELECT * FROM canonical.pay_period_asof($as_of::DATE) WHERE lock_date <= $as_of::DATE),
 contingent AS (
-    SELECT employee_id, arg_max(legal_entity, valid_from) AS legal_entity
-    FROM canonical.employee_asof($as_of::DATE) GROUP BY 1
-    HAVING arg_max(worker_type, valid_from) = 'Contingent Worker'
+    SELECT employee_id, legal_entity FROM canonical.employee_latest_asof($as_of::DATE)
+    WHERE worker_type = 'Contingent Worker'
 ),
 worked AS (
     SELECT p.period_id, x.employee_id,

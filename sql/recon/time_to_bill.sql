@@ -7,7 +7,7 @@ te AS (  -- only the columns recon uses: entry rows are many, and every column i
            live_approved
     FROM canonical.time_entry_asof($as_of::DATE)
 ),
-live_invoices AS (SELECT * FROM canonical.invoice_asof($as_of::DATE) WHERE status <> 'Voided'),
+live_invoices AS (SELECT * FROM canonical.live_invoice_asof($as_of::DATE)),
 billed_lines AS (
     SELECT l.*, i.invoice_number, i.invoice_date,
            {'invoice_date': i.invoice_date, 'line': l.line, 'invoice_id': l.invoice_id} AS line_order
@@ -43,10 +43,7 @@ scope AS (
     WHERE te.live_approved OR b.billed_line_count > 0
 ),
 proj AS (SELECT * FROM canonical.project_asof($as_of::DATE)),
-emp AS (
-    SELECT employee_id, arg_max(hire_date, valid_from) AS hire_date, arg_max(termination_date, valid_from) AS termination_date
-    FROM canonical.employee_asof($as_of::DATE) GROUP BY 1
-),
+emp AS (SELECT employee_id, hire_date, termination_date FROM canonical.employee_latest_asof($as_of::DATE)),
 assignments AS (
     SELECT assignment_id, resource_id, project_id, role, start_date, coalesce(end_date, DATE '9999-12-31') + 1 AS end_excl
     FROM canonical.assignment_asof($as_of::DATE)
@@ -279,6 +276,6 @@ SELECT
          THEN datediff('day', CAST(v.approved_at AS DATE), $as_of::DATE) END AS age_days,
     $as_of::DATE AS as_of_date,
     v.standard_rate, v.fit_quantity AS capped_quantity, v.hire_date, v.termination_date, v.amendment_id,
-    v.rate_card_id, v.discount_percent, v.cap_hours, v.billing_hold
+    v.rate_card_id, v.discount_percent, v.cap_hours, v.billing_hold, v.live_approved
 FROM held v
 LEFT JOIN fx_day x ON x.currency = v.currency AND x.work_date = v.work_date
