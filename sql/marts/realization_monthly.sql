@@ -6,7 +6,8 @@ WITH
 ttb AS (SELECT * FROM recon.time_to_bill WHERE as_of_date = $as_of::DATE),
 entries AS (
     SELECT project_code, customer_id, CAST(date_trunc('month', work_date) AS DATE) AS month, currency,
-           sum(CASE WHEN billable THEN hours ELSE 0 END) AS billable_hours,
+           -- whole minutes summed, then decimal hours: exact, and the same whatever order the rows come in
+           hours_of_minutes(CAST(round(sum(CASE WHEN billable THEN hours ELSE 0 END) * 60) AS BIGINT)) AS billable_hours,
            sum(CASE WHEN billable AND standard_rate IS NOT NULL THEN round(quantity * standard_rate, 2) ELSE 0 END) AS standard_value,
            sum(coalesce(billed_amount, 0)) AS billed_time_value
     FROM ttb

@@ -28,7 +28,8 @@ opp_days AS (
 ),
 demand AS (
     SELECT CAST(date_trunc('month', d.day) AS DATE) AS month, o.item.role AS role, o.item.region AS region,
-           sum(o.item.hours * o.probability / 100.0 / od.n_days) AS demand_hours
+           -- each day's share to 6 decimals, then an exact sum: the same figure whatever order the rows come in
+           sum(CAST(o.item.hours * o.probability / 100.0 / od.n_days AS DECIMAL(18, 6))) AS demand_hours
     FROM opps o JOIN (SELECT DISTINCT opportunity_id, n_days FROM opp_days) od USING (opportunity_id)
     JOIN days d ON d.day BETWEEN o.start_date AND o.end_date
     GROUP BY 1, 2, 3
@@ -64,10 +65,11 @@ grid AS (
     UNION SELECT month, role, region FROM assigned
 )
 SELECT g.month, g.role, g.region,
-       round(coalesce(dm.demand_hours, 0), 2) AS demand_hours,
+       CAST(round(coalesce(dm.demand_hours, 0), 2) AS DECIMAL(18, 2)) AS demand_hours,
        CAST(coalesce(c.capacity_hours, 0) AS DECIMAL(18, 2)) AS capacity_hours,
        CAST(coalesce(a.assigned_hours, 0) AS DECIMAL(18, 2)) AS assigned_hours,
-       round(coalesce(dm.demand_hours, 0) - (coalesce(c.capacity_hours, 0) - coalesce(a.assigned_hours, 0)), 2) AS gap,
+       CAST(round(coalesce(dm.demand_hours, 0) - (coalesce(c.capacity_hours, 0) - coalesce(a.assigned_hours, 0)), 2)
+            AS DECIMAL(18, 2)) AS gap,
        $as_of::DATE AS as_of_date
 FROM grid g
 LEFT JOIN demand dm USING (month, role, region)
