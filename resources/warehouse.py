@@ -20,7 +20,10 @@ def sql_text(name: str) -> str:
 
 def bound_params(query: str, params: dict) -> dict:
     """The named parameters a query uses (DuckDB refuses parameters a statement does not reference)."""
-    return {k: v for k, v in params.items() if f"${k}" in query}
+    from resources.sql_reads import parameters
+
+    used = parameters(query)
+    return {k: v for k, v in params.items() if k in used}
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:

@@ -5,6 +5,7 @@ from datetime import date
 import dagster as dg
 
 from assets import published_columns
+from assets.dependencies import deps_of
 from assets.billing.emit import compute_and_record, write_files
 from assets.extract.assets import TEAM
 from checks.gx_suites import validate_mart
@@ -31,8 +32,7 @@ def preview(batches: list[dict]) -> str:
         dg.AssetSpec(BATCH_LINES, group_name="billing", owners=[TEAM["finance"]], kinds={"duckdb", "sql"},
                      metadata={"dagster/column_schema": published_columns.schema(published_columns.BATCH_LINES),
                                "dagster/table_name": "billing.batch_lines"},
-                     deps=[dg.AssetKey(["recon", "time_to_bill"]), dg.AssetKey(["canonical", "milestone"]),
-                           dg.AssetKey(["canonical", "expense"]), dg.AssetKey(["canonical", "tax_code"])],
+                     deps=deps_of("billing/batch_lines", itself=BATCH_LINES),
                      tags={"layer": "billing"},
                      description="`billing.batch_lines`: every billable item of the as-of date that no batch of "
                                  "another date carries (time at the expected rate, capped where the cap says; "
@@ -43,7 +43,7 @@ def preview(batches: list[dict]) -> str:
         dg.AssetSpec(BATCHES, group_name="billing", owners=[TEAM["finance"]], kinds={"duckdb", "sql"},
                      metadata={"dagster/column_schema": published_columns.schema(published_columns.BATCHES),
                                "dagster/table_name": "billing.batches"},
-                     deps=[BATCH_LINES], tags={"layer": "billing"},
+                     deps=deps_of("billing/batches", itself=BATCHES), tags={"layer": "billing"},
                      description="`billing.batches`: one batch per (legal entity, ERP customer, currency) and as-of "
                                  "date, id `BB-<entity>-<customer>-<currency>-<YYYYMMDD>`, totals summed from its "
                                  "rounded lines. SQL: `sql/billing/batches.sql`."),

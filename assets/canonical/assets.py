@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.canonical.entities import ENTITIES, Entity
+from assets.dependencies import deps_of
 from assets.extract.assets import TEAM
 from assets.extract.loader import now_utc
 from assets.ops.exceptions import record_exceptions
@@ -137,8 +138,7 @@ XWALK_KEY = {"xwalk_client_customer": "crm_account_id", "xwalk_resource_employee
 @dg.asset(
     key=dg.AssetKey(["canonical", "crosswalks"]),
     group_name="canonical",
-    deps=[dg.AssetKey(["canonical", n]) for n in
-          ("client", "customer", "resource", "employee", "project", "contract", "invoice_line")],
+    deps=deps_of(*(f"canonical/{x}_asof" for x in XWALKS), itself=dg.AssetKey(["canonical", "crosswalks"])),
     owners=[TEAM["integration"]],
     kinds={"duckdb"},
     tags={"layer": "canonical"},

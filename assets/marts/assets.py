@@ -7,6 +7,7 @@ from datetime import date
 import dagster as dg
 
 from assets.extract.assets import TEAM
+from assets.dependencies import deps_of
 from assets.marts.publish import publish_snapshot
 from assets.partitions import as_of_partitions
 from assets.recon.tables import is_latest_as_of, write_partition
@@ -19,37 +20,36 @@ from resources.settings import setting
 
 @dataclass(frozen=True)
 class Mart:
+    """A mart; its dependencies are read from its SQL (assets.dependencies)."""
+
     name: str
-    deps: tuple[str, ...]
     owner: str
     description: str
 
 
 MARTS = (
-    Mart("utilization_weekly", ("canonical/employee", "canonical/time_off", "canonical/holiday", "canonical/time_entry",
-                                "canonical/crosswalks"), "delivery",
+    Mart("utilization_weekly", "delivery",
          "Per employee and ISO week (Monday): capacity from HR (weekly hours / 5 per working day within employment, "
          "public holidays excluded, attributes in force that day), time off, available hours, billable and "
          "non-billable hours of live-approved entries, and utilization (hours / available; NULL when nothing is "
          "available)."),
-    Mart("realization_monthly", ("recon/time_to_bill", "canonical/invoice_line", "canonical/invoice"), "finance",
+    Mart("realization_monthly", "finance",
          "Per project and month of work: billable hours, standard value (hours at the undiscounted rate), billed "
          "value (net billed lines plus milestones), realization (billed / standard) and write-down, with "
          "reporting-currency twins."),
-    Mart("project_margin", ("marts/realization_monthly", "recon/time_to_bill", "canonical/employee"), "finance",
+    Mart("project_margin", "finance",
          "Per project and month: revenue (billed value) against labor cost (hours x the worker's cost rate in force "
          "on the work date), in the reporting currency, with margin and margin %."),
-    Mart("unbilled_wip", ("recon/time_to_bill",), "finance",
+    Mart("unbilled_wip", "finance",
          "Per project: approved billable work not yet invoiced, by age since approval (0-30, 31-60, 61-90, 90+ days), "
          "and the leakage total (older than 30 days, or not billable as things stand)."),
-    Mart("invoice_cycle", ("canonical/invoice", "canonical/invoice_line", "canonical/payment", "canonical/time_entry"),
-         "finance", "Per invoice: earliest work date and approval on it, days from approval and from work to invoice, "
-                    "days to paid in full (NULL while unpaid)."),
-    Mart("backlog", ("recon/time_to_bill", "canonical/contract"), "delivery",
+    Mart("invoice_cycle", "finance",
+         "Per invoice: earliest work date and approval on it, days from approval and from work to invoice, days to "
+         "paid in full (NULL while unpaid)."),
+    Mart("backlog", "delivery",
          "Per root contract with a not-to-exceed cap: NTE hours and their value at the expected rates, billed to "
          "date, and what remains."),
-    Mart("staffing_forecast", ("canonical/opportunity", "canonical/employee", "canonical/assignment",
-                               "canonical/resource", "canonical/holiday", "canonical/crosswalks"), "delivery",
+    Mart("staffing_forecast", "delivery",
          "Per month, role and region: probability-weighted demand of open deals at or above PSSYNC_STAFFING_THRESHOLD, "
          "capacity of active workers, hours already assigned in the PSA, and the gap."),
 )
@@ -65,7 +65,7 @@ def build_mart_asset(mart: Mart) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=key, group_name="marts", partitions_def=as_of_partitions,
-        deps=[dg.AssetKey(d.split("/")) for d in mart.deps], owners=[TEAM[mart.owner]], kinds={"duckdb", "sql"},
+        deps=deps_of(f"marts/{mart.name}", itself=key), owners=[TEAM[mart.owner]], kinds={"duckdb", "sql"},
         tags={"layer": "marts"},
         description=f"`marts.{mart.name}`: {mart.description} SQL: `sql/marts/{mart.name}.sql`; formulas in docs/marts.md.",
         check_specs=[dg.AssetCheckSpec("expectations", asset=key,

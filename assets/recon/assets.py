@@ -8,15 +8,18 @@ from assets.extract.assets import TEAM
 from assets.extract.loader import now_utc
 from assets.ops.exceptions import record_exceptions_from
 from assets import published_columns
+from assets.dependencies import deps_of
 from assets.partitions import as_of_partitions
 from assets.recon.tables import is_latest_as_of, write_partition
 from resources import Warehouse
 from resources.warehouse import sql_text
 from resources.settings import setting
 
-CANONICAL_INPUTS = ("time_entry", "invoice", "invoice_line", "project", "resource", "assignment", "contract", "tax_code",
-                    "milestone", "expense",
-                    "rate_card", "employee", "customer", "client", "currency_rate", "crosswalks")
+# besides what its SQL reads: every canonical table whose rejected rows can hold billing (recon.billing_holds reads
+# their exceptions, which those assets write)
+FAULT_INPUTS = tuple(f"canonical/{n}" for n in ("client", "contract", "customer", "rate_card", "tax_code", "currency_rate",
+                                               "invoice", "invoice_line", "project", "assignment", "resource",
+                                               "time_entry", "milestone", "expense", "employee"))
 TIME_TO_BILL = dg.AssetKey(["recon", "time_to_bill"])
 
 
@@ -58,7 +61,7 @@ def _top_exceptions(con, as_of: date) -> str:
     key=TIME_TO_BILL,
     group_name="recon",
     partitions_def=as_of_partitions,
-    deps=[dg.AssetKey(["canonical", n]) for n in CANONICAL_INPUTS],
+    deps=deps_of("recon/time_to_bill", "recon/billing_holds", also=FAULT_INPUTS, itself=TIME_TO_BILL),
     owners=[TEAM["finance"]],
     kinds={"duckdb", "sql"},
     tags={"layer": "recon"},
@@ -108,12 +111,12 @@ def time_to_bill(context: dg.AssetExecutionContext, warehouse: Warehouse):
                               description="; ".join(problems) or "inputs complete")
 
 
-def _simple_recon_asset(name: str, description: str, inputs: tuple[str, ...], owner: str):
+def _simple_recon_asset(name: str, description: str, owner: str):
     @dg.asset(
         key=dg.AssetKey(["recon", name]),
         group_name="recon",
         partitions_def=as_of_partitions,
-        deps=[dg.AssetKey(["canonical", n]) for n in inputs],
+        deps=deps_of(f"recon/{name}"),
         owners=[TEAM[owner]],
         kinds={"duckdb", "sql"},
         tags={"layer": "recon"},
@@ -140,11 +143,10 @@ def _simple_recon_asset(name: str, description: str, inputs: tuple[str, ...], ow
 billing_line_exceptions = _simple_recon_asset(
     "billing_line_exceptions",
     "`recon.billing_line_exceptions`: lines of non-Voided invoices the PSA cannot match (ORPHAN_BILLING_LINE, "
-    "UNKNOWN_PROJECT), owned by finance.", ("invoice", "invoice_line", "project", "time_entry"), "finance")
+    "UNKNOWN_PROJECT), owned by finance.", "finance")
 contractor_hours = _simple_recon_asset(
     "contractor_hours",
     "`recon.contractor_hours`: per closed pay period and contingent worker, hours paid against live-approved PSA "
-    "hours, the difference, and the LATE_APPROVAL count (entries approved after the lock date).",
-    ("pay_period", "contractor_hours", "employee", "time_entry", "crosswalks"), "hr")
+    "hours, the difference, and the LATE_APPROVAL count (entries approved after the lock date).", "hr")
 
 recon_assets = [time_to_bill, billing_line_exceptions, contractor_hours]
