@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import polars as pl
+
+from resources.outputs import write_atomically
 
 
 def dumps(obj) -> str:
@@ -14,10 +15,7 @@ def dumps(obj) -> str:
 
 
 def write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomically(path, text.encode("utf-8"))
 
 
 def report_json(df: pl.DataFrame) -> str:
@@ -30,7 +28,4 @@ def report_json(df: pl.DataFrame) -> str:
 
 def write_csv(path: Path, df: pl.DataFrame) -> None:
     """UTF-8, comma-separated, RFC 4180 quoting, labelled headers as given."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    df.write_csv(tmp, quote_style="necessary", line_terminator="\r\n", null_value="")
-    os.replace(tmp, path)
+    write_atomically(path, df.write_csv(quote_style="necessary", line_terminator="\r\n", null_value="").encode("utf-8"))

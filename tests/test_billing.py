@@ -100,7 +100,7 @@ def test_batch_totals_equal_a_hand_computation(tmp_path, monkeypatch):
     assert doc["lines"][0]["idempotency_key"] == "PS-TM-HOURS:1:1"
 
 
-def test_replays_and_crashes_reproduce_identical_files_and_never_duplicate_a_key(billed, tmp_path):
+def test_replays_and_crashes_reproduce_identical_files_and_never_duplicate_a_key(billed, tmp_path, monkeypatch):
     landing, wh, out, m = billed
     as_of = date.fromisoformat(m["as_of"])
     first = files_digest(out)
@@ -128,13 +128,22 @@ def test_replays_and_crashes_reproduce_identical_files_and_never_duplicate_a_key
     for p in (out3 / "billing_batches").glob("*.json"):
         p.unlink()
 
-    def crash(where):
-        raise KeyboardInterrupt(where)
+    import assets.billing.emit as emit
+
+    real_write, written = emit.write_atomically, []
+
+    def write_then_die(path, data):  # killed right after the first file is complete
+        if written:
+            raise KeyboardInterrupt("killed")
+        real_write(path, data)
+        written.append(path)
 
     with Warehouse(path=str(wh3)).connect() as c:
         em = compute_and_record(c, as_of)
+    monkeypatch.setattr(emit, "write_atomically", write_then_die)
     with pytest.raises(KeyboardInterrupt):
-        write_files(em, OutputFolder(path=str(out3)), crash=crash)
+        write_files(em, OutputFolder(path=str(out3)))
+    monkeypatch.setattr(emit, "write_atomically", real_write)
     assert len(files_digest(out3)) == 1 and not list((out3 / "billing_batches").glob(".*.tmp"))
     assert materialize_as_of(landing, wh3, m["as_of"], outputs=out3).success
     assert files_digest(out3) == first
@@ -149,7 +158,7 @@ def test_replays_and_crashes_reproduce_identical_files_and_never_duplicate_a_key
     assert q(wh4, "SELECT count(*) FROM billing.ledger") == q(wh, "SELECT count(*) FROM billing.ledger")
 
 
-def test_a_crash_before_the_ledger_commit_leaves_nothing(billed, tmp_path):
+def test_a_crash_before_the_ledger_commit_leaves_nothing(billed, tmp_path, monkeypatch):
     landing, wh, out, m = billed
     wh2 = tmp_path / "fresh.duckdb"
     from assets.billing.assets import billing_assets
@@ -158,12 +167,15 @@ def test_a_crash_before_the_ledger_commit_leaves_nothing(billed, tmp_path):
     not_billing = [a for a in all_assets() if a not in billing_assets]
     assert materialize_as_of(landing, wh2, m["as_of"], assets=not_billing).success
 
-    def crash(where):
-        raise KeyboardInterrupt(where)
+    import assets.billing.emit as emit
 
+    def killed(*_):  # the last check before the commit: the process dies here
+        raise KeyboardInterrupt("killed before the ledger commit")
+
+    monkeypatch.setattr(emit, "_totals_problems", killed)
     with Warehouse(path=str(wh2)).connect() as c:
         with pytest.raises(KeyboardInterrupt):
-            compute_and_record(c, date.fromisoformat(m["as_of"]), crash=crash)
+            compute_and_record(c, date.fromisoformat(m["as_of"]))
         assert c.execute("SELECT count(*) FROM billing.ledger").fetchall()[0][0] == 0
         assert c.execute("SELECT count(*) FROM billing.batch_lines").fetchall()[0][0] == 0
 

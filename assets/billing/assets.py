@@ -7,7 +7,7 @@ import dagster as dg
 from assets import published_columns
 from assets.dependencies import deps_of
 from assets.billing.emit import compute_and_record, write_files
-from assets.extract.assets import TEAM
+from assets.common import TEAM
 from checks.gx_suites import validate_mart
 from assets.partitions import as_of_partitions
 from resources import Warehouse

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from assets.extract.loader import now_utc
-from assets.recon.tables import write_partition
+from assets.common import now_utc, write_partition
 from resources.outputs import OutputFolder, write_atomically
 from resources.warehouse import sql_text, table_exists
 
@@ -90,7 +89,7 @@ def _totals_problems(con, as_of: date) -> list[str]:
     return [f"batch totals differ from the sum of their lines: {[o[0] for o in off]}"] if off else []
 
 
-def compute_and_record(con: duckdb.DuckDBPyConnection, as_of: date, crash=None) -> Emission:
+def compute_and_record(con: duckdb.DuckDBPyConnection, as_of: date) -> Emission:
     """Lines of as-of date ``as_of``: the stored ones on a replay, else newly computed, checked and
     recorded (ledger, lines, headers) in one transaction. Nothing is recorded when a check fails."""
     _ensure_tables(con, as_of)
@@ -114,8 +113,6 @@ def compute_and_record(con: duckdb.DuckDBPyConnection, as_of: date, crash=None) 
             if em.problems:
                 con.rollback()
                 return em
-            if crash:
-                crash("before_ledger_commit")
             con.commit()
         except BaseException:
             con.rollback()
@@ -160,14 +157,12 @@ def batch_path(out: OutputFolder, batch_id: str) -> Path:
     return path
 
 
-def write_files(em: Emission, out: OutputFolder, crash=None) -> list[str]:
+def write_files(em: Emission, out: OutputFolder) -> list[str]:
     paths = []
     for header in em.batches:  # every id is checked before any file is written
         batch_path(out, header["batch_id"])
-    for n, header in enumerate(em.batches):
+    for header in em.batches:
         path = batch_path(out, header["batch_id"])
         write_atomically(path, batch_document(header, em.lines[header["batch_id"]]))
         paths.append(str(path))
-        if crash and n == 0:
-            crash("after_first_file")
     return paths

@@ -9,8 +9,7 @@ import dagster as dg
 
 from assets.canonical.entities import ENTITIES, Entity
 from assets.dependencies import deps_of
-from assets.extract.assets import TEAM
-from assets.extract.loader import now_utc
+from assets.common import TEAM, now_utc
 from assets.ops.exceptions import record_exceptions
 from checks import contracts as contracts_module
 from checks.quarantine import enforce, outcome, still_broken

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import dagster as dg
 
+from assets.common import TEAM
 from assets.extract.loader import load_files, load_psa
 from assets.extract.specs import ALL, SourceObject
 from resources import LandingFolder, PsaDatabase, Warehouse
@@ -17,9 +18,6 @@ def freshness(spec: SourceObject) -> dg.FreshnessPolicy:
     if spec.name in HOURLY_OBJECTS:
         return dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=2), warn_window=timedelta(hours=1, minutes=15))
     return dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26), warn_window=timedelta(hours=25))
-
-
-TEAM = {"integration": "team:integration", "finance": "team:finance", "hr": "team:hr", "delivery": "team:delivery"}
 
 
 def column_schema(spec: SourceObject) -> dg.TableSchema:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import duckdb
 import polars as pl
 
+from assets.common import now_utc
 from assets.extract.parse import NOT_AN_OBJECT, FileRejected, file_date, read_file
 from assets.ops.exceptions import record_exceptions
 from assets.extract.specs import BOOL, DATE, INT, JSON, NUM, PERCENT, TEXT, TS, YESNO, SourceObject
@@ -25,10 +26,6 @@ from resources.psa import PsaDatabase
 PSA_LOOKBACK = timedelta(hours=2)
 LINEAGE = ("_source VARCHAR, _extract_id VARCHAR, _extracted_at TIMESTAMP, _source_file VARCHAR, _row_number BIGINT, "
            "_record_key VARCHAR, _record_hash VARCHAR, _source_ts TIMESTAMP, _file_date DATE, _extra VARCHAR")
-
-
-def now_utc() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 @dataclass

@@ -6,11 +6,10 @@ from datetime import date
 
 import dagster as dg
 
-from assets.extract.assets import TEAM
+from assets.common import TEAM, is_latest_as_of, write_partition
 from assets.dependencies import deps_of
 from assets.marts.publish import publish_snapshot
 from assets.partitions import as_of_partitions
-from assets.recon.tables import is_latest_as_of, write_partition
 from checks.gx_suites import validate_mart
 from resources import Warehouse
 from resources.outputs import OutputFolder

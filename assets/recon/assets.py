@@ -4,13 +4,11 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from assets.extract.assets import TEAM
-from assets.extract.loader import now_utc
+from assets.common import TEAM, is_latest_as_of, now_utc, write_partition
 from assets.ops.exceptions import record_exceptions_from
 from assets import published_columns
 from assets.dependencies import deps_of
 from assets.partitions import as_of_partitions
-from assets.recon.tables import is_latest_as_of, write_partition
 from resources import Warehouse
 from resources.warehouse import sql_text
 from resources.settings import setting

@@ -1,12 +1,20 @@
-"""Writing one as-of partition of a published table, atomically and reproducibly."""
+"""What every domain's assets share: the teams that own them, the clock, and writing one as-of partition of a
+published table atomically and reproducibly."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 
 import duckdb
 
 from resources.warehouse import bound_params, sql_text, table_exists
+
+TEAM = {"integration": "team:integration", "finance": "team:finance", "hr": "team:hr", "delivery": "team:delivery"}
+
+
+def now_utc() -> datetime:
+    """Now, in UTC without a zone, as the warehouse stores times."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def write_partition(con: duckdb.DuckDBPyConnection, table: str, query_name: str, params: dict) -> int:
