@@ -3,6 +3,7 @@ published table atomically and reproducibly."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import date, datetime, timezone
 
 import duckdb
@@ -44,3 +45,23 @@ def is_latest_as_of(con: duckdb.DuckDBPyConnection, table: str, as_of: date) -> 
     """True when no later as-of date has been written: only the newest business date updates ops.exceptions."""
     latest = con.execute(f"SELECT max(as_of_date) FROM {table}").fetchall()[0][0]
     return latest is None or as_of >= latest
+
+
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back the open transaction; an interrupted query may have ended it already."""
+    try:
+        con.rollback()
+    except duckdb.TransactionException:
+        pass
+
+
+@contextmanager
+def one_transaction(con: duckdb.DuckDBPyConnection):
+    """Everything inside commits together or not at all (a crash leaves the warehouse as it was)."""
+    con.begin()
+    try:
+        yield
+        con.commit()
+    except BaseException:
+        rollback(con)
+        raise

@@ -59,8 +59,11 @@ def _warn_secrets(args) -> None:
                   f"(ps); leave it out and set {var}, PGPASSWORD or ~/.pgpass instead", file=sys.stderr)
 
 
-def _terminate_on_sigterm() -> None:
-    """SIGTERM ends a run like Ctrl-C: the step in progress rolls back its transaction, nothing is half-written."""
+def _terminate_on_sigterm():
+    """SIGTERM ends a run like Ctrl-C: the step in progress rolls back its transaction, nothing is half-written.
+    Returns a function that tells whether a stop was asked for: Dagster takes the signals over while it executes
+    (and DuckDB turns one that lands in a query into a plain error), so the signal numbers are also written to a
+    pipe (signal.set_wakeup_fd) that no handler can swallow."""
     import signal
 
     from resources.warehouse import request_stop
@@ -70,6 +73,20 @@ def _terminate_on_sigterm() -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, stop)
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    os.set_blocking(write_end, False)
+    signal.set_wakeup_fd(write_end)
+    seen = bytearray()
+
+    def stop_asked() -> bool:
+        try:
+            seen.extend(os.read(read_end, 1024))
+        except BlockingIOError:
+            pass
+        return signal.SIGTERM in seen or signal.SIGINT in seen
+
+    return stop_asked
 
 
 def cmd_run(args) -> int:
@@ -82,19 +99,19 @@ def cmd_run(args) -> int:
     _apply(args)
     if args.verbose:
         os.environ["PSSYNC_LOG_LEVEL"] = "INFO"
-    _terminate_on_sigterm()
+    stop_asked = _terminate_on_sigterm()
     as_of = args.as_of or yesterday_utc()
     warehouse = setting("PSSYNC_WAREHOUSE")
-    problems = preflight(as_of, as_of_defaulted=args.as_of is None)
-    for problem in problems:
-        print(f"pssync run {as_of}: NOT STARTED — {problem}", file=sys.stderr)
-    if problems:
-        return 2
     try:
         with warehouse_lock(warehouse, as_of, wait=args.wait):
+            problems = preflight(as_of, as_of_defaulted=args.as_of is None)
+            for problem in problems:
+                print(f"pssync run {as_of}: NOT STARTED — {problem}", file=sys.stderr)
+            if problems:
+                return 2
             print(f"pssync run {as_of}: extract, canonical, recon, billing, marts ...", flush=True)
             result = run_pipeline(as_of, selection=args.select, raise_on_error=False)
-            if stop_requested() or was_interrupted(result):  # Dagster takes SIGTERM over while it executes
+            if stop_asked() or stop_requested() or was_interrupted(result):
                 raise KeyboardInterrupt("stopped")
             _print_run(result)
             line, code = verdict(result, as_of, warehouse)
@@ -102,6 +119,9 @@ def cmd_run(args) -> int:
         print(f"pssync run {as_of}: NOT STARTED — {exc}", file=sys.stderr)
         return 75
     except KeyboardInterrupt:
+        import signal
+
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # stopping already: a repeated SIGTERM must not kill the exit
         print(f"pssync run {as_of}: INTERRUPTED — every step commits whole or not at all; run it again to finish",
               file=sys.stderr)
         return 130

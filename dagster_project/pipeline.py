@@ -64,8 +64,12 @@ def warehouse_lock(path: str, as_of: date, wait: bool = False):
     """One writing run per warehouse. A second run leaves at once naming the run that holds it (or, with
     ``wait``, waits for it): no step of it ever meets DuckDB's file lock half-way through."""
     target = Path(path).resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fh = open(target.with_name(target.name + ".lock"), "a+", encoding="utf-8")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(target.with_name(target.name + ".lock"), "a+", encoding="utf-8")
+    except OSError:  # the warehouse cannot be written there at all: the settings check says so, naming the setting
+        yield
+        return
     try:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))

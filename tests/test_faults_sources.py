@@ -241,7 +241,7 @@ def test_sigterm_ends_a_run_cleanly_and_the_next_run_completes_it(faulty, clean_
     while proc.poll() is None and time.monotonic() < deadline:
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(timeout=5)
+            proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             pass
     _, err = proc.communicate(timeout=60)

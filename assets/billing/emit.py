@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from assets.common import now_utc, write_partition
+from assets.common import now_utc, rollback, write_partition
 from resources.outputs import OutputFolder, write_atomically
 from resources.warehouse import sql_text, table_exists
 
@@ -101,7 +101,7 @@ def compute_and_record(con: duckdb.DuckDBPyConnection, as_of: date) -> Emission:
             con.execute(f"CREATE OR REPLACE TEMP TABLE _lines AS {sql_text('billing/batch_lines')}", {"as_of": as_of})
             em.problems = integrity_problems(con, "_lines", as_of)
             if em.problems:
-                con.rollback()
+                rollback(con)
                 return em
             con.execute("DELETE FROM billing.batch_lines WHERE as_of_date = ?", [as_of])
             con.execute("INSERT INTO billing.batch_lines BY NAME SELECT * FROM _lines")
@@ -111,11 +111,11 @@ def compute_and_record(con: duckdb.DuckDBPyConnection, as_of: date) -> Emission:
             write_partition(con, "billing.batches", "billing/batches", {"as_of": as_of})
             em.problems = _totals_problems(con, as_of)
             if em.problems:
-                con.rollback()
+                rollback(con)
                 return em
             con.commit()
         except BaseException:
-            con.rollback()
+            rollback(con)
             raise
     cols = ", ".join(LINE_COLUMNS)
     for row in con.execute(f"SELECT {cols} FROM billing.batch_lines WHERE as_of_date = ? ORDER BY batch_id, line_no",

@@ -9,14 +9,13 @@ in the same transaction that loads the rows.
 from __future__ import annotations
 
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import duckdb
 import polars as pl
 
-from assets.common import now_utc
+from assets.common import now_utc, one_transaction
 from assets.extract.parse import NOT_AN_OBJECT, FileRejected, file_date, read_file
 from assets.ops.exceptions import record_exceptions
 from assets.extract.specs import BOOL, DATE, INT, JSON, NUM, PERCENT, TEXT, TS, YESNO, SourceObject
@@ -195,18 +194,6 @@ def _resolve_fixed(con, spec: SourceObject, at: datetime) -> None:
 def _get_watermark(con, spec: SourceObject) -> str | None:
     rows = con.execute("SELECT watermark FROM ops.watermarks WHERE object = ?", [spec.name]).fetchall()
     return rows[0][0] if rows else None
-
-
-@contextmanager
-def one_transaction(con: duckdb.DuckDBPyConnection):
-    """Everything inside commits together or not at all (a crash leaves the warehouse as it was)."""
-    con.begin()
-    try:
-        yield
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
 
 
 def _finish(con, spec: SourceObject, res: LoadResult, run_id: str | None) -> None:
