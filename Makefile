@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(BIN)/pssync demo --dir $(DEMO)
 
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+	$(BIN)/python -m pytest -n 2 --dist worksteal -q --durations=10
 
 # the page tests look at the report, the Data Docs and the Dagster UI in a real browser: Debian's chromium
 browser:
