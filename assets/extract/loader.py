@@ -146,19 +146,18 @@ def _insert_frame(con, spec: SourceObject, frame: pl.DataFrame, res: LoadResult,
         [spec.source, res.extract_id, extracted_at]).fetchall()[0][0]
     if spec.dedupe == "record":
         _record_fixes(con, spec, res.extract_id, extracted_at)
+    con.execute("""
+        INSERT INTO quarantine.extract_rejects BY NAME
+        SELECT ? AS object, _source_file AS file, _row_number AS row_number, _record_key AS record_key,
+               split_part(_violation, '|', 1) AS rule, split_part(_violation, '|', 2) AS message,
+               to_json(k)::VARCHAR AS record, ? AS extract_id, ? AS quarantined_at, _file_date AS file_date
+        FROM _keyed k WHERE _violation IS NOT NULL""", [spec.name, res.extract_id, extracted_at])
     bad = con.execute("""
-        SELECT _record_key, split_part(_violation, '|', 1), split_part(_violation, '|', 2), _row_number,
-               _source_file, to_json(k)::VARCHAR, _file_date
-        FROM _keyed k WHERE _violation IS NOT NULL ORDER BY _source_file, _row_number""").fetchall()
+        SELECT _record_key, split_part(_violation, '|', 1), split_part(_violation, '|', 2), _row_number, _source_file
+        FROM _keyed WHERE _violation IS NOT NULL ORDER BY _source_file, _row_number""").fetchall()
     if bad:
-        con.executemany(
-            "INSERT INTO quarantine.extract_rejects BY NAME SELECT ? AS object, ? AS file, ? AS row_number, "
-            "? AS record_key, ? AS rule, ? AS message, ? AS record, ? AS extract_id, ? AS quarantined_at, "
-            "? AS file_date",
-            [(spec.name, f, rn, key, rule, msg, rec, res.extract_id, extracted_at, fd)
-             for key, rule, msg, rn, f, rec, fd in bad])
         _record_exceptions(con, spec, [(key or f"{f}#{rn}", rule, f"{f} row {rn}: {msg}", f, rn)
-                                       for key, rule, msg, rn, f, _, _ in bad], extracted_at)
+                                       for key, rule, msg, rn, f in bad], extracted_at)
     ts = con.execute(f"SELECT max({source_ts_sql(spec)}) FROM _checked WHERE _violation IS NULL").fetchall()[0][0]
     if ts is not None and (res.latest_source_ts is None or ts > res.latest_source_ts):
         res.latest_source_ts = ts
@@ -281,13 +280,18 @@ def load_files(con: duckdb.DuckDBPyConnection, spec: SourceObject, landing: Land
             _insert_frame(con, spec, pl.concat(frames, how="vertical"), res, extracted_at)
         if files:
             # a name delivered again with bytes it had before (A, B, A) updates that row: the newest delivery wins
-            con.executemany("""INSERT INTO ops.loaded_files (object, file, content_hash, extract_id, loaded_at,
-                                                            rows_loaded, status, file_date)
-                               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                               ON CONFLICT (object, file, content_hash) DO UPDATE SET extract_id = excluded.extract_id,
-                               loaded_at = excluded.loaded_at, rows_loaded = excluded.rows_loaded, status = excluded.status""",
-                            [(spec.name, rel, digest, res.extract_id, extracted_at, rows, status, file_date(spec, rel))
-                             for rel, digest, status, rows in files])
+            # one statement for all files: DuckDB runs an upsert row by row when it is given rows one by one
+            seen = pl.DataFrame([(rel, digest, rows, status, file_date(spec, rel)) for rel, digest, status, rows in files],
+                                schema={"file": pl.Utf8, "content_hash": pl.Utf8, "rows_loaded": pl.Int64,
+                                        "status": pl.Utf8, "file_date": pl.Date}, orient="row")
+            con.register("_files", seen.to_arrow())
+            con.execute("""INSERT INTO ops.loaded_files (object, file, content_hash, extract_id, loaded_at, rows_loaded,
+                                                         status, file_date)
+                           SELECT ?, file, content_hash, ?, ?, rows_loaded, status, file_date FROM _files
+                           ON CONFLICT (object, file, content_hash) DO UPDATE SET extract_id = excluded.extract_id,
+                           loaded_at = excluded.loaded_at, rows_loaded = excluded.rows_loaded, status = excluded.status""",
+                        [spec.name, res.extract_id, extracted_at])
+            con.unregister("_files")
         res.watermark_after = watermark
         _finish(con, spec, res, run_id)
     return res
