@@ -218,7 +218,8 @@ valued AS (
 holds AS (SELECT * FROM recon.billing_holds WHERE as_of_date = $as_of::DATE),
 entry_holds AS (  -- fail closed: the first hold (recon.billing_holds) whose scope covers the entry
     SELECT time_entry_id, min(hold) AS hold, arg_min(owner, hold) AS hold_owner FROM (
-        SELECT v.time_entry_id, h.hold, h.owner FROM valued v, holds h WHERE h.scope = 'all'
+        SELECT v.time_entry_id, h.hold, h.owner FROM valued v,  -- the first hold on everything, once per entry
+            (SELECT min(hold) AS hold, arg_min(owner, hold) AS owner FROM holds WHERE scope = 'all' HAVING count(*) > 0) h
         UNION ALL SELECT v.time_entry_id, h.hold, h.owner FROM valued v JOIN holds h
             ON h.scope = 'customer' AND h.scope_key = CAST(v.customer_id AS VARCHAR)
         UNION ALL SELECT v.time_entry_id, h.hold, h.owner FROM valued v JOIN holds h
