@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   ?= demo
 
-.PHONY: install demo test dev bench validate clean browser
+.PHONY: install demo test dev bench validate clean browser lint
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/pssync demo --dir $(DEMO)
 
-test: $(STAMP) browser
+test: $(STAMP) browser lint
 	$(BIN)/python -m pytest -n 2 --dist worksteal -q --durations=10
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 # the page tests look at the report, the Data Docs and the Dagster UI in a real browser: Debian's chromium
 browser:
