@@ -50,9 +50,45 @@ def run_pipeline(as_of: date, selection: str | None = None, raise_on_error: bool
         keys = list(dg.AssetSelection.from_coercible([p.strip() for p in parts]).resolve(defs.resolve_asset_graph()))
     # the terminal gets stage lines and a verdict; Dagster's own log (with traces) only when asked for
     level = os.environ.get("PSSYNC_LOG_LEVEL", "CRITICAL")
-    return job.execute_in_process(instance=on or instance(), asset_selection=keys, raise_on_error=raise_on_error,
+    run_config = {"loggers": {"console": {"config": {"log_level": level}}}}
+    where = on or instance()
+    if not where.is_ephemeral:  # recorded in the instance: the run belongs to the code location, as if launched there
+        return _run_in_code_location(where, job_name, as_of, keys, run_config, raise_on_error)
+    return job.execute_in_process(instance=where, asset_selection=keys, raise_on_error=raise_on_error,
                                   partition_key=as_of.isoformat(), tags={"pssync/as_of": as_of.isoformat()},
-                                  run_config={"loggers": {"console": {"config": {"log_level": level}}}})
+                                  run_config=run_config)
+
+
+def _run_in_code_location(where: dg.DagsterInstance, job_name: str, as_of: date, keys, run_config: dict,
+                          raise_on_error: bool):
+    """Execute in this process a run recorded with the origin of the ``pssync`` code location of workspace.yaml,
+    so that the UI shows it with that location's jobs (Overview timeline, job pages) and not as an ad-hoc run."""
+    import sys
+
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+    from dagster._core.execution.api import execute_run
+    from dagster._core.remote_origin import (LoadableTargetOrigin, ManagedGrpcPythonEnvCodeLocationOrigin,
+                                             RemoteJobOrigin, RemoteRepositoryOrigin)
+
+    root = str(Path(__file__).resolve().parent.parent)
+    module = "dagster_project.definitions"
+    # build_definitions, not the module's `defs`: the resources follow the settings of this run
+    recon_job = ReconstructableRepository.for_module(module, "build_definitions", working_directory=root)\
+        .get_reconstructable_job(job_name)
+    if keys:
+        recon_job = recon_job.get_subset(asset_selection=set(keys))
+    job_def = recon_job.get_definition()
+    location = ManagedGrpcPythonEnvCodeLocationOrigin(
+        loadable_target_origin=LoadableTargetOrigin(executable_path=sys.executable, module_name=module,
+                                                    working_directory=root),
+        location_name="pssync")
+    origin = RemoteJobOrigin(repository_origin=RemoteRepositoryOrigin(location, "__repository__"), job_name=job_name)
+    tags = {**job_def.get_tags_for_partition_key(as_of.isoformat(), selected_asset_keys=None),
+            "pssync/as_of": as_of.isoformat()}
+    run = where.create_run_for_job(job_def=job_def, run_config=run_config, tags=tags,
+                                   asset_selection=set(keys) if keys else None,
+                                   remote_job_origin=origin, job_code_origin=recon_job.get_python_origin())
+    return execute_run(recon_job, run, where, raise_on_error=raise_on_error)
 
 
 class WarehouseBusy(RuntimeError):

@@ -16,7 +16,6 @@ import pytest
 
 from tests.browser import chromium, dom, not_blank, screenshot
 from tests.conftest import manifest
-from tests.helpers import all_assets, materialize_as_of
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -37,14 +36,24 @@ def graphql(port: int, query: str) -> dict:
 
 
 @pytest.fixture
-def webserver(small_estate, tmp_path):
+def webserver(small_estate, tmp_path, monkeypatch):
+    import dagster as dg
+
+    from dagster_project.pipeline import run_pipeline
+
     chromium()  # skip early (or fail under CI) without a browser
     m = manifest(small_estate)
     wh, out = tmp_path / "wh.duckdb", tmp_path / "out"
-    assert materialize_as_of(small_estate, wh, m["as_of"], outputs=out, assets=all_assets(marts=True)).success
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copyfile(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    # the nightly job as `make demo` runs it: recorded in the instance the UI reads
+    for var, value in (("PSSYNC_LANDING_DIR", small_estate), ("PSSYNC_WAREHOUSE", wh), ("PSSYNC_OUTPUT_DIR", out)):
+        monkeypatch.setenv(var, str(value))
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        from datetime import date
+
+        assert run_pipeline(date.fromisoformat(m["as_of"]), job_name="nightly_sync", on=instance).success
     port = free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home), "PSSYNC_LANDING_DIR": str(small_estate),
            "PSSYNC_WAREHOUSE": str(wh), "PSSYNC_OUTPUT_DIR": str(out)}
@@ -91,6 +100,16 @@ def test_asset_graph_shows_groups_and_lineage_from_source_to_mart(webserver):
                                                  for c in e["schema"]["columns"]} for n in schemas}
     assert "recon_status" in columns["recon/time_to_bill"] and columns["recon/time_to_bill"]["billing_hold"]
     assert "gross_amount" in columns["billing/batches"] and "idempotency_key" in columns["billing/batch_lines"]
+
+    # the nightly run shows with its job on the Overview timeline (it belongs to the code location)
+    runs = graphql(port, "{ runsOrError { ... on Runs { results { jobName status repositoryOrigin { "
+                         "repositoryLocationName } } } } }")["data"]["runsOrError"]["results"]
+    assert [(r["jobName"], r["status"], r["repositoryOrigin"]["repositoryLocationName"]) for r in runs] == [
+        ("nightly_sync", "SUCCESS", "pssync")]
+    overview = f"http://127.0.0.1:{port}/overview/activity/timeline"
+    screenshot(overview, ARTIFACTS / "overview.png", width=1400, height=900, wait_ms=15000)
+    page = dom(overview, wait_ms=15000)
+    assert "nightly_sync" in page and "Join the Dagster community" not in page
 
     url = f"http://127.0.0.1:{port}/asset-groups"
     png = screenshot(url, ARTIFACTS / "asset-graph.png", width=1600, height=1000, wait_ms=20000)
