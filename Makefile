@@ -19,7 +19,8 @@ demo: $(STAMP)
 	$(BIN)/pssync demo --dir $(DEMO)
 
 test: $(STAMP) browser lint
-	$(BIN)/python -m pytest -n 2 --dist worksteal -q --durations=10
+	$(BIN)/python -m pytest -q -x tests/test_smoke.py
+	$(BIN)/python -m pytest -n 2 --dist worksteal -q --durations=10 --ignore=tests/test_smoke.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
