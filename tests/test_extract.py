@@ -226,3 +226,37 @@ def test_psa_extract_from_postgresql(pg_database, tmp_path):
     materialize_extract(landing, wh, psa_url=pg_database, selection="raw/psa_time_entries")
     with duckdb.connect(str(wh), read_only=True) as c:
         assert c.execute("SELECT max(revision), count(*) FROM raw.psa_time_entries WHERE time_entry_id = 5").fetchone()[1] == 2
+
+
+def test_a_record_fixed_then_broken_again_keeps_its_exception_open(tmp_path):
+    """Exceptions of rejected CRM records close when the record arrives valid, and reopen for good when it
+    breaks again: a later load of other records does not close them."""
+    spec = BY_NAME["crm_account"]
+    landing = LandingFolder(path=str(tmp_path / "landing"))
+
+    def page(folder: str, records: list[dict]) -> None:
+        path = tmp_path / "landing" / "crm" / folder / "Account-00001.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"totalSize": len(records), "done": True, "records": records}))
+
+    def account(key: str, deleted, stamp: str) -> dict:
+        return {"Id": key, "Name": "Client", "CurrencyIsoCode": "USD", "IsDeleted": deleted, "SystemModstamp": stamp}
+
+    a, b = "001000000000000AAA", "001000000000000BBB"
+    with Warehouse(path=str(tmp_path / "wh.duckdb")).connect() as con:
+        def open_for_a() -> list:
+            return con.execute("SELECT rule FROM ops.exceptions WHERE object = 'account' AND record_key = ? "
+                               "AND resolved_at IS NULL", [a]).fetchall()
+
+        page("20260101T000000Z", [account(a, "maybe", "2026-01-01T00:00:00Z")])
+        load_files(con, spec, landing)
+        assert open_for_a() == [("invalid_boolean",)]
+        page("20260102T000000Z", [account(a, False, "2026-01-02T00:00:00Z")])
+        load_files(con, spec, landing)
+        assert open_for_a() == []
+        page("20260103T000000Z", [account(a, "perhaps", "2026-01-03T00:00:00Z")])
+        load_files(con, spec, landing)
+        assert open_for_a() == [("invalid_boolean",)]
+        page("20260104T000000Z", [account(b, False, "2026-01-04T00:00:00Z")])
+        load_files(con, spec, landing)
+        assert open_for_a() == [("invalid_boolean",)]

@@ -183,11 +183,17 @@ def _record_fixes(con, spec: SourceObject, extract_id: str, at: datetime) -> Non
 
 
 def _resolve_fixed(con, spec: SourceObject, at: datetime) -> None:
+    """Resolve the exception of a record once none of its rejected versions is left unfixed (a record fixed,
+    then broken again, stays open)."""
     con.execute("""
         UPDATE ops.exceptions e SET resolved_at = ?
         WHERE e.layer = 'extract' AND e.source = ? AND e.object = ? AND e.resolved_at IS NULL
-          AND e.record_key IN (SELECT record_key FROM quarantine.extract_fixes WHERE object = ?)""",
-                [at, spec.source, spec.object, spec.name])
+          AND e.record_key IN (SELECT record_key FROM quarantine.extract_fixes WHERE object = ?)
+          AND NOT EXISTS (SELECT 1 FROM quarantine.extract_rejects r
+                          WHERE r.object = ? AND r.record_key = e.record_key AND delivered(r.extract_id, r.file)
+                            AND NOT EXISTS (SELECT 1 FROM quarantine.extract_fixes x
+                                            WHERE x.reject_extract_id = r.extract_id AND x.record_key = r.record_key))""",
+                [at, spec.source, spec.object, spec.name, spec.name])
 
 
 def _get_watermark(con, spec: SourceObject) -> str | None:
