@@ -23,8 +23,12 @@ STAGE_ORDER = ["extract", "canonical", "contracts", "recon", "billing", "marts",
 
 
 def stage(name: str, root: Path, *args) -> dict:
-    out = subprocess.run([sys.executable, "-m", "benchmarks.stage", name, str(root), *map(str, args)], cwd=ROOT,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.stage", name, str(root), *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"benchmark stage {name} failed:\n{out.stderr[-4000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -39,8 +43,12 @@ def run_size(size: str, workdir: Path, skip_refs: bool) -> dict:
         shutil.rmtree(root)
     root.mkdir(parents=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    result = {"size": size, "employees": employees, "months": months,
-              "measured_at": datetime.now(timezone.utc).isoformat()}
+    result = {
+        "size": size,
+        "employees": employees,
+        "months": months,
+        "measured_at": datetime.now(timezone.utc).isoformat(),
+    }
 
     def record(key: str, name: str, *args) -> dict | None:
         print(f"[{size}] {key}", flush=True)
@@ -66,64 +74,106 @@ def run_size(size: str, workdir: Path, skip_refs: bool) -> dict:
 
 def render() -> None:
     results = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
-    results = [r for r in results if all("error" not in r.get(k, {"error": 1}) for k in ("generate", "nightly", "hourly"))]
+    results = [
+        r for r in results if all("error" not in r.get(k, {"error": 1}) for k in ("generate", "nightly", "hourly"))
+    ]
     results.sort(key=lambda r: list(SIZES).index(r["size"]))
-    lines = ["# Benchmarks", "",
-             "Measured by `make bench` on this project's machine (2 cores, 24 GiB). Each stage runs in its own process; "
-             "RSS is that process's peak. Regenerated from `benchmarks/results/*.json`.", "",
-             "## Generator", "", "| size | employees x months | time entries | wall s | entries/s | peak RSS MB |",
-             "|---|---|---:|---:|---:|---:|"]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Measured by `make bench` on this project's machine (2 cores, 24 GiB). Each stage runs in its own process; "
+        "RSS is that process's peak. Regenerated from `benchmarks/results/*.json`.",
+        "",
+        "## Generator",
+        "",
+        "| size | employees x months | time entries | wall s | entries/s | peak RSS MB |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for r in results:
         g = r["generate"]
-        lines.append(f"| {r['size']} | {r['employees']:,} x {r['months']} | {g['time_entries']:,} | {g['wall_seconds']} | "
-                     f"{g['time_entries'] / g['wall_seconds']:,.0f} | {g['peak_rss_mb']:,} |")
-    lines += ["", "## Nightly sync from an empty warehouse (through Dagster, in process)", "",
-              "| size | " + " | ".join(STAGE_ORDER) + " | wall s | entries/s | peak RSS MB |",
-              "|---|" + "---:|" * (len(STAGE_ORDER) + 3)]
+        lines.append(
+            f"| {r['size']} | {r['employees']:,} x {r['months']} | {g['time_entries']:,} | {g['wall_seconds']} | "
+            f"{g['time_entries'] / g['wall_seconds']:,.0f} | {g['peak_rss_mb']:,} |"
+        )
+    lines += [
+        "",
+        "## Nightly sync from an empty warehouse (through Dagster, in process)",
+        "",
+        "| size | " + " | ".join(STAGE_ORDER) + " | wall s | entries/s | peak RSS MB |",
+        "|---|" + "---:|" * (len(STAGE_ORDER) + 3),
+    ]
     for r in results:
         n = r["nightly"]
         st = n["stages"]
-        lines.append(f"| {r['size']} | " + " | ".join(str(st.get(s, "-")) for s in STAGE_ORDER)
-                     + f" | {n['wall_seconds']} | {r['generate']['time_entries'] / n['wall_seconds']:,.0f} | {n['peak_rss_mb']:,} |")
-    lines += ["", "## Hourly sync of one day's changes", "", "| size | changed rows | wall s (process) | run s | peak RSS MB |",
-              "|---|---:|---:|---:|---:|"]
+        lines.append(
+            f"| {r['size']} | "
+            + " | ".join(str(st.get(s, "-")) for s in STAGE_ORDER)
+            + f" | {n['wall_seconds']} | {r['generate']['time_entries'] / n['wall_seconds']:,.0f}"
+            + f" | {n['peak_rss_mb']:,} |"
+        )
+    lines += [
+        "",
+        "## Hourly sync of one day's changes",
+        "",
+        "| size | changed rows | wall s (process) | run s | peak RSS MB |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for r in results:
         h = r["hourly"]
-        lines.append(f"| {r['size']} | {h['changed_rows']:,} | {h['wall_seconds']} | {h['run_seconds']} | {h['peak_rss_mb']:,} |")
+        lines.append(
+            f"| {r['size']} | {h['changed_rows']:,} | {h['wall_seconds']} | {h['run_seconds']} | {h['peak_rss_mb']:,} |"
+        )
     refs = [r for r in results if "error" not in r.get("floor", {"error": 1})]
     if refs:
-        lines += ["", "## Against the floor and the usual alternatives", "",
-                  "Floor: the same SQL files run bare in DuckDB (no Dagster, no validation, no metadata, no exceptions "
-                  "bookkeeping), with the pipeline's DuckDB memory limit; recon is also timed with DuckDB unrestricted. "
-                  "Pipeline recon: the three recon steps of the nightly run. pandas: the recon rules (without the NTE "
-                  "cap, currency conversion and amounts at risk) as an analyst would write them, loading included. "
-                  "datacompy: its polars comparison of approved entries against billed lines.", "",
-                  "| size | floor recon s | floor recon s, no memory limit | pipeline recon s | recon / floor | "
-                  "recon / floor without limit | pandas recon s | pandas / pipeline recon | datacompy compare s | "
-                  "floor canonical+recon+marts s | pipeline / floor |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "## Against the floor and the usual alternatives",
+            "",
+            "Floor: the same SQL files run bare in DuckDB (no Dagster, no validation, no metadata, no exceptions "
+            "bookkeeping), with the pipeline's DuckDB memory limit; recon is also timed with DuckDB unrestricted. "
+            "Pipeline recon: the three recon steps of the nightly run. pandas: the recon rules (without the NTE "
+            "cap, currency conversion and amounts at risk) as an analyst would write them, loading included. "
+            "datacompy: its polars comparison of approved entries against billed lines.",
+            "",
+            "| size | floor recon s | floor recon s, no memory limit | pipeline recon s | recon / floor | "
+            "recon / floor without limit | pandas recon s | pandas / pipeline recon | datacompy compare s | "
+            "floor canonical+recon+marts s | pipeline / floor |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
         for r in refs:
             st = r["nightly"]["stages"]
             pipe = sum(st.get(s, 0) for s in ("canonical", "contracts", "recon", "marts"))
             f = r["floor"]
             p = r.get("pandas", {"error": "not run"})
             pandas_s = p["load"] + p["recon"] if "error" not in p else None
-            pandas_cells = (f"{pandas_s:.2f} | {pandas_s / max(st['recon'], 0.01):.1f}x" if pandas_s is not None
-                            else f"{p['error'][:60]} | -")
+            pandas_cells = (
+                f"{pandas_s:.2f} | {pandas_s / max(st['recon'], 0.01):.1f}x"
+                if pandas_s is not None
+                else f"{p['error'][:60]} | -"
+            )
             dc = r.get("datacompy", {})
             free = f.get("recon_unlimited_memory")
             free_ratio = f"{st['recon'] / max(free, 0.01):.2f}x" if free else "-"
-            lines.append(f"| {r['size']} | {f['recon']} | {free or '-'} | {st['recon']} | "
-                         f"{st['recon'] / max(f['recon'], 0.01):.2f}x | {free_ratio} | {pandas_cells} | "
-                         f"{dc.get('compare', '-')} | {f['total']} | {pipe / f['total']:.2f}x |")
+            lines.append(
+                f"| {r['size']} | {f['recon']} | {free or '-'} | {st['recon']} | "
+                f"{st['recon'] / max(f['recon'], 0.01):.2f}x | {free_ratio} | {pandas_cells} | "
+                f"{dc.get('compare', '-')} | {f['total']} | {pipe / f['total']:.2f}x |"
+            )
     by = {r["size"]: r for r in results}
     if "M" in by and "L" in by:
         m, l = by["M"], by["L"]
         exp = math.log(l["nightly"]["wall_seconds"] / m["nightly"]["wall_seconds"]) / math.log(
-            l["generate"]["time_entries"] / m["generate"]["time_entries"])
+            l["generate"]["time_entries"] / m["generate"]["time_entries"]
+        )
         lines += ["", f"Growth from M to L: nightly wall time scales with time entries to the power **{exp:.2f}**."]
-    lines += ["", "![time per stage against size](benchmarks-stages.png)", "", "## Targets", "",
-              (ROOT / "benchmarks" / "analysis.md").read_text() if (ROOT / "benchmarks" / "analysis.md").exists() else ""]
+    lines += [
+        "",
+        "![time per stage against size](benchmarks-stages.png)",
+        "",
+        "## Targets",
+        "",
+        (ROOT / "benchmarks" / "analysis.md").read_text() if (ROOT / "benchmarks" / "analysis.md").exists() else "",
+    ]
     (ROOT / "docs" / "benchmarks.md").write_text("\n".join(lines) + "\n")
     _chart(results)
 

@@ -76,14 +76,19 @@ def one_day_of_changes(root: Path, as_of: str) -> int:
     stamp = f"{d1} 09:00:00.000000"
     db = sqlite3.connect(root / "landing" / "psa" / "psa.db")
     try:
-        n = db.execute("UPDATE time_entries SET status = 'approved', approved_at = ?, updated_at = ? "
-                       "WHERE status = 'submitted'", (stamp, stamp)).rowcount
-        n += db.execute("UPDATE time_entries SET time_in_minutes = time_in_minutes + 15, revision = revision + 1, "
-                        "updated_at = ? WHERE time_entry_id % 997 = 0 AND date_performed >= ?",
-                        (stamp, str(d1 - timedelta(days=30)))).rowcount
+        n = db.execute(
+            "UPDATE time_entries SET status = 'approved', approved_at = ?, updated_at = ? WHERE status = 'submitted'",
+            (stamp, stamp),
+        ).rowcount
+        n += db.execute(
+            "UPDATE time_entries SET time_in_minutes = time_in_minutes + 15, revision = revision + 1, "
+            "updated_at = ? WHERE time_entry_id % 997 = 0 AND date_performed >= ?",
+            (stamp, str(d1 - timedelta(days=30))),
+        ).rowcount
         top = db.execute("SELECT max(time_entry_id) FROM time_entries").fetchone()[0]
         n += db.execute(f"""INSERT INTO time_entries SELECT time_entry_id + {top}, resource_id, project_id, task_code,
-                            '{d1}', time_in_minutes, billable, 'submitted', '{stamp}', NULL, NULL, NULL, 1, NULL, '{stamp}'
+                            '{d1}', time_in_minutes, billable, 'submitted', '{stamp}',
+                            NULL, NULL, NULL, 1, NULL, '{stamp}'
                             FROM time_entries WHERE date_performed = (SELECT max(date_performed) FROM time_entries
                             WHERE strftime('%w', date_performed) NOT IN ('0', '6'))""").rowcount
         db.commit()
@@ -101,8 +106,14 @@ def hourly(root: Path, as_of: str) -> dict:
 
     inst = dg.DagsterInstance.ephemeral()
     t0 = time.perf_counter()
-    result = run_pipeline(date.fromisoformat(as_of) + timedelta(days=1), job_name="hourly_sync", raise_on_error=True, on=inst)
-    return {"changed_rows": changed, "stages": _stage_times(result, inst), "run_seconds": round(time.perf_counter() - t0, 2)}
+    result = run_pipeline(
+        date.fromisoformat(as_of) + timedelta(days=1), job_name="hourly_sync", raise_on_error=True, on=inst
+    )
+    return {
+        "changed_rows": changed,
+        "stages": _stage_times(result, inst),
+        "run_seconds": round(time.perf_counter() - t0, 2),
+    }
 
 
 RECON_TABLES = ("time_to_bill", "billing_line_exceptions", "contractor_hours")
@@ -170,9 +181,15 @@ def floor(root: Path, as_of: str) -> dict:
     n = con.execute("SELECT count(*) FROM recon.time_to_bill").fetchall()[0][0]
     con.close()
     dst.unlink()
-    return {"canonical": round(t_canonical, 2), "recon": round(t_recon, 2), "marts": round(t_marts, 2),
-            "recon_unlimited_memory": round(t_recon_unlimited, 2), "memory_limit": memory_limit,
-            "total": round(t_canonical + t_recon + t_marts, 2), "recon_rows": n}
+    return {
+        "canonical": round(t_canonical, 2),
+        "recon": round(t_recon, 2),
+        "marts": round(t_marts, 2),
+        "recon_unlimited_memory": round(t_recon_unlimited, 2),
+        "memory_limit": memory_limit,
+        "total": round(t_canonical + t_recon + t_marts, 2),
+        "recon_rows": n,
+    }
 
 
 def pandas_reference(root: Path, as_of: str) -> dict:
@@ -187,13 +204,27 @@ def datacompy_reference(root: Path, as_of: str) -> dict:
     return datacompy_compare(root / "warehouse.duckdb", date.fromisoformat(as_of))
 
 
-STAGES = {"generate": generate, "nightly": nightly, "hourly": hourly, "floor": floor, "pandas": pandas_reference,
-          "datacompy": datacompy_reference}
+STAGES = {
+    "generate": generate,
+    "nightly": nightly,
+    "hourly": hourly,
+    "floor": floor,
+    "pandas": pandas_reference,
+    "datacompy": datacompy_reference,
+}
 
 if __name__ == "__main__":
     name, root, *rest = sys.argv[1:]
     t0 = time.perf_counter()
     args = [int(a) if a.isdigit() else a for a in rest]
     out = STAGES[name](Path(root), *args)
-    print(json.dumps({"stage": name, "wall_seconds": round(time.perf_counter() - t0, 2), "peak_rss_mb": round(peak_rss_mb()),
-                      **out}))
+    print(
+        json.dumps(
+            {
+                "stage": name,
+                "wall_seconds": round(time.perf_counter() - t0, 2),
+                "peak_rss_mb": round(peak_rss_mb()),
+                **out,
+            }
+        )
+    )

@@ -51,8 +51,9 @@ class OpportunityContract(Contract):
 
     @pa.dataframe_check(name="start_before_end")
     def start_before_end(cls, data) -> pl.LazyFrame:
-        return data.lazyframe.select(pl.col("start_date").is_null() | pl.col("end_date").is_null()
-                                     | (pl.col("start_date") <= pl.col("end_date")))
+        return data.lazyframe.select(
+            pl.col("start_date").is_null() | pl.col("end_date").is_null() | (pl.col("start_date") <= pl.col("end_date"))
+        )
 
 
 class ContractVersionContract(Contract):
@@ -183,7 +184,9 @@ class RateCardContract(Contract):
 
     @pa.dataframe_check(name="effective_from_before_to")
     def effective_from_before_to(cls, data) -> pl.LazyFrame:
-        return data.lazyframe.select(pl.col("effective_to").is_null() | (pl.col("effective_from") <= pl.col("effective_to")))
+        return data.lazyframe.select(
+            pl.col("effective_to").is_null() | (pl.col("effective_from") <= pl.col("effective_to"))
+        )
 
 
 class TaxCodeContract(Contract):
@@ -229,7 +232,9 @@ class PayPeriodContract(Contract):
 
     @pa.dataframe_check(name="period_dates_in_order")
     def period_dates_in_order(cls, data) -> pl.LazyFrame:
-        return data.lazyframe.select((pl.col("start_date") <= pl.col("end_date")) & (pl.col("end_date") <= pl.col("lock_date")))
+        return data.lazyframe.select(
+            (pl.col("start_date") <= pl.col("end_date")) & (pl.col("end_date") <= pl.col("lock_date"))
+        )
 
 
 class ContractorHoursContract(Contract):

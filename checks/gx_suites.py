@@ -17,51 +17,75 @@ def _exact_sum(column: str, value: float) -> E.ExpectColumnSumToBeBetween:
 def suite_for(name: str, con: duckdb.DuckDBPyConnection, as_of: date) -> list:
     """The expectations of one published table; tie-outs are computed from recon and billing."""
     if name == "utilization_weekly":
-        return [E.ExpectCompoundColumnsToBeUnique(column_list=["employee_id", "week_start"]),
-                E.ExpectColumnValuesToBeBetween(column="capacity_hours", min_value=0, max_value=80),
-                E.ExpectColumnValuesToBeBetween(column="available_hours", min_value=0, max_value=80),
-                # sane bounds for almost every week: a few exceptions (work logged after a termination) are real
-                E.ExpectColumnValuesToBeBetween(column="billable_utilization", min_value=0, max_value=1.5, mostly=0.99),
-                E.ExpectColumnValuesToBeBetween(column="total_utilization", min_value=0, max_value=1.5, mostly=0.99),
-                E.ExpectColumnValuesToNotBeNull(column="legal_entity")]
+        return [
+            E.ExpectCompoundColumnsToBeUnique(column_list=["employee_id", "week_start"]),
+            E.ExpectColumnValuesToBeBetween(column="capacity_hours", min_value=0, max_value=80),
+            E.ExpectColumnValuesToBeBetween(column="available_hours", min_value=0, max_value=80),
+            # sane bounds for almost every week: a few exceptions (work logged after a termination) are real
+            E.ExpectColumnValuesToBeBetween(column="billable_utilization", min_value=0, max_value=1.5, mostly=0.99),
+            E.ExpectColumnValuesToBeBetween(column="total_utilization", min_value=0, max_value=1.5, mostly=0.99),
+            E.ExpectColumnValuesToNotBeNull(column="legal_entity"),
+        ]
     if name == "realization_monthly":
-        standard = con.execute("""SELECT coalesce(sum(CASE WHEN billable AND standard_rate IS NOT NULL
+        standard = con.execute(
+            """SELECT coalesce(sum(CASE WHEN billable AND standard_rate IS NOT NULL
                                   THEN round(quantity * standard_rate, 2) END), 0)
                                   FROM recon.time_to_bill WHERE as_of_date = ? AND (entry_status = 'approved'
-                                  OR billed_line_count > 0)""", [as_of]).fetchall()[0][0]
-        return [E.ExpectCompoundColumnsToBeUnique(column_list=["project_code", "month"]),
-                E.ExpectColumnValuesToBeBetween(column="billed_value", min_value=0),
-                E.ExpectColumnValuesToBeBetween(column="standard_value", min_value=0),
-                E.ExpectColumnValuesToBeBetween(column="realization", min_value=0, max_value=1.5, mostly=0.9),
-                _exact_sum("standard_value", float(standard))]
+                                  OR billed_line_count > 0)""",
+            [as_of],
+        ).fetchall()[0][0]
+        return [
+            E.ExpectCompoundColumnsToBeUnique(column_list=["project_code", "month"]),
+            E.ExpectColumnValuesToBeBetween(column="billed_value", min_value=0),
+            E.ExpectColumnValuesToBeBetween(column="standard_value", min_value=0),
+            E.ExpectColumnValuesToBeBetween(column="realization", min_value=0, max_value=1.5, mostly=0.9),
+            _exact_sum("standard_value", float(standard)),
+        ]
     if name == "project_margin":
-        return [E.ExpectCompoundColumnsToBeUnique(column_list=["project_code", "month"]),
-                E.ExpectColumnValuesToBeBetween(column="labor_cost", min_value=0),
-                E.ExpectColumnValuesToBeBetween(column="revenue", min_value=0)]
+        return [
+            E.ExpectCompoundColumnsToBeUnique(column_list=["project_code", "month"]),
+            E.ExpectColumnValuesToBeBetween(column="labor_cost", min_value=0),
+            E.ExpectColumnValuesToBeBetween(column="revenue", min_value=0),
+        ]
     if name == "unbilled_wip":
-        recon = con.execute("""SELECT coalesce(sum(coalesce(expected_amount, round(quantity * standard_rate, 2), 0)), 0)
+        recon = con.execute(
+            """SELECT coalesce(sum(coalesce(expected_amount, round(quantity * standard_rate, 2), 0)), 0)
                                FROM recon.time_to_bill WHERE as_of_date = ?
-                               AND recon_status IN ('UNBILLED', 'BATCHED', 'INELIGIBLE', 'OVER_CAP')""", [as_of]).fetchall()[0][0]
-        return [E.ExpectColumnValuesToBeUnique(column="project_code"),
-                E.ExpectColumnValuesToBeBetween(column="unbilled_value", min_value=0),
-                _exact_sum("unbilled_value", float(recon))]
+                               AND recon_status IN ('UNBILLED', 'BATCHED', 'INELIGIBLE', 'OVER_CAP')""",
+            [as_of],
+        ).fetchall()[0][0]
+        return [
+            E.ExpectColumnValuesToBeUnique(column="project_code"),
+            E.ExpectColumnValuesToBeBetween(column="unbilled_value", min_value=0),
+            _exact_sum("unbilled_value", float(recon)),
+        ]
     if name == "invoice_cycle":
-        return [E.ExpectColumnValuesToBeUnique(column="invoice_number"),
-                E.ExpectColumnValuesToBeBetween(column="days_work_to_invoice", min_value=0, max_value=400),
-                E.ExpectColumnValuesToBeBetween(column="days_to_paid", min_value=0, max_value=400)]
+        return [
+            E.ExpectColumnValuesToBeUnique(column="invoice_number"),
+            E.ExpectColumnValuesToBeBetween(column="days_work_to_invoice", min_value=0, max_value=400),
+            E.ExpectColumnValuesToBeBetween(column="days_to_paid", min_value=0, max_value=400),
+        ]
     if name == "backlog":
-        return [E.ExpectColumnValuesToBeUnique(column="contract_id"),
-                E.ExpectColumnValuesToBeBetween(column="nte_hours", min_value=0)]
+        return [
+            E.ExpectColumnValuesToBeUnique(column="contract_id"),
+            E.ExpectColumnValuesToBeBetween(column="nte_hours", min_value=0),
+        ]
     if name == "staffing_forecast":
-        return [E.ExpectCompoundColumnsToBeUnique(column_list=["month", "role", "region"]),
-                E.ExpectColumnValuesToBeBetween(column="demand_hours", min_value=0),
-                E.ExpectColumnValuesToBeBetween(column="capacity_hours", min_value=0)]
+        return [
+            E.ExpectCompoundColumnsToBeUnique(column_list=["month", "role", "region"]),
+            E.ExpectColumnValuesToBeBetween(column="demand_hours", min_value=0),
+            E.ExpectColumnValuesToBeBetween(column="capacity_hours", min_value=0),
+        ]
     if name == "batches":
-        lines = con.execute("SELECT coalesce(sum(amount), 0), count(*) FROM billing.batch_lines WHERE as_of_date = ?",
-                            [as_of]).fetchall()[0]
-        return [E.ExpectColumnValuesToBeUnique(column="batch_id"),
-                E.ExpectColumnValuesToBeBetween(column="line_count", min_value=1),
-                _exact_sum("net_amount", float(lines[0])), _exact_sum("line_count", float(lines[1]))]
+        lines = con.execute(
+            "SELECT coalesce(sum(amount), 0), count(*) FROM billing.batch_lines WHERE as_of_date = ?", [as_of]
+        ).fetchall()[0]
+        return [
+            E.ExpectColumnValuesToBeUnique(column="batch_id"),
+            E.ExpectColumnValuesToBeBetween(column="line_count", min_value=1),
+            _exact_sum("net_amount", float(lines[0])),
+            _exact_sum("line_count", float(lines[1])),
+        ]
     raise KeyError(name)
 
 
@@ -69,6 +93,10 @@ def validate_mart(con: duckdb.DuckDBPyConnection, quality, schema: str, name: st
     """Run the suite of one published table for one as-of date; returns the outcome."""
     frame = con.sql(f"SELECT * FROM {schema}.{name} WHERE as_of_date = $d", params={"d": as_of}).df()
     for col in frame.columns:  # decimals to floats for GX's range checks
-        if frame[col].dtype == object and len(frame) and frame[col].map(lambda v: v.__class__.__name__ == "Decimal").any():
+        if (
+            frame[col].dtype == object
+            and len(frame)
+            and frame[col].map(lambda v: v.__class__.__name__ == "Decimal").any()
+        ):
             frame[col] = frame[col].astype(float)
     return quality.run(f"{schema}_{name}", frame, suite_for(name, con, as_of), as_of=as_of)

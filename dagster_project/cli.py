@@ -24,7 +24,9 @@ def _settings_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--psa-url", help="SQLAlchemy URL of the PSA database (PSSYNC_PSA_URL)")
     g.add_argument("--output-dir", help="where batch files and reports go (PSSYNC_OUTPUT_DIR)")
     g.add_argument("--reporting-currency", help="reporting currency, default USD (PSSYNC_REPORTING_CURRENCY)")
-    g.add_argument("--staffing-threshold", type=int, help="probability %% for the staffing forecast (PSSYNC_STAFFING_THRESHOLD)")
+    g.add_argument(
+        "--staffing-threshold", type=int, help="probability %% for the staffing forecast (PSSYNC_STAFFING_THRESHOLD)"
+    )
     g.add_argument("--erp-staging-url", help="SQLAlchemy URL of the ERP staging table (PSSYNC_ERP_STAGING_URL)")
 
 
@@ -37,15 +39,24 @@ def _apply(args) -> None:
 def cmd_generate(args) -> int:
     from estate import EstateConfig, generate_estate
 
-    cfg = EstateConfig(out=Path(args.out), employees=args.employees, months=args.months, seed=args.seed,
-                       end_date=args.end_date, anomaly_rate=args.anomaly_rate, psa_url=args.psa_url,
-                       progress=not args.quiet)
+    cfg = EstateConfig(
+        out=Path(args.out),
+        employees=args.employees,
+        months=args.months,
+        seed=args.seed,
+        end_date=args.end_date,
+        anomaly_rate=args.anomaly_rate,
+        psa_url=args.psa_url,
+        progress=not args.quiet,
+    )
     t0 = time.perf_counter()
     manifest = generate_estate(cfg)
     est = manifest["estate"]
-    print(f"estate written to {args.out} in {time.perf_counter() - t0:.1f}s: {est['employees']} employees, "
-          f"{est['start_date']}..{est['end_date']}, {est['time_entries']:,} time entries, "
-          f"{est['invoices']:,} invoices; ground truth in {args.out}/_truth/manifest.json")
+    print(
+        f"estate written to {args.out} in {time.perf_counter() - t0:.1f}s: {est['employees']} employees, "
+        f"{est['start_date']}..{est['end_date']}, {est['time_entries']:,} time entries, "
+        f"{est['invoices']:,} invoices; ground truth in {args.out}/_truth/manifest.json"
+    )
     return 0
 
 
@@ -55,8 +66,11 @@ def _warn_secrets(args) -> None:
     for option, var in (("psa_url", "PSSYNC_PSA_PASSWORD"), ("erp_staging_url", "PSSYNC_ERP_STAGING_PASSWORD")):
         url = getattr(args, option, None)
         if url and "://" in url and sa.engine.make_url(url).password:
-            print(f"warning: the password in --{option.replace('_', '-')} is visible to every user of this machine "
-                  f"(ps); leave it out and set {var}, PGPASSWORD or ~/.pgpass instead", file=sys.stderr)
+            print(
+                f"warning: the password in --{option.replace('_', '-')} is visible to every user of this machine "
+                f"(ps); leave it out and set {var}, PGPASSWORD or ~/.pgpass instead",
+                file=sys.stderr,
+            )
 
 
 def _terminate_on_sigterm():
@@ -90,8 +104,15 @@ def _terminate_on_sigterm():
 
 
 def cmd_run(args) -> int:
-    from dagster_project.pipeline import (WarehouseBusy, preflight, run_pipeline, verdict, warehouse_lock,
-                                          was_interrupted, yesterday_utc)
+    from dagster_project.pipeline import (
+        WarehouseBusy,
+        preflight,
+        run_pipeline,
+        verdict,
+        warehouse_lock,
+        was_interrupted,
+        yesterday_utc,
+    )
     from resources.settings import setting
     from resources.warehouse import stop_requested
 
@@ -122,15 +143,23 @@ def cmd_run(args) -> int:
         import signal
 
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # stopping already: a repeated SIGTERM must not kill the exit
-        print(f"pssync run {as_of}: INTERRUPTED — every step commits whole or not at all; run it again to finish",
-              file=sys.stderr)
+        print(
+            f"pssync run {as_of}: INTERRUPTED — every step commits whole or not at all; run it again to finish",
+            file=sys.stderr,
+        )
         return 130
     print(line, file=sys.stderr if code == 1 else sys.stdout)
     return code
 
 
-STAGES = (("raw", "extract"), ("canonical", "canonical"), ("recon", "recon"), ("billing", "billing"),
-          ("marts", "marts"), ("ops", "ops"))
+STAGES = (
+    ("raw", "extract"),
+    ("canonical", "canonical"),
+    ("recon", "recon"),
+    ("billing", "billing"),
+    ("marts", "marts"),
+    ("ops", "ops"),
+)
 
 
 def stage_lines(result) -> list[str]:
@@ -153,8 +182,9 @@ def stage_lines(result) -> list[str]:
         rows = sum(int(m.metadata["rows_loaded"].value) for m in mats if "rows_loaded" in m.metadata)
         bad = sum(int(m.metadata["rows_quarantined"].value) for m in mats if "rows_quarantined" in m.metadata)
         extra = f", {rows:,} new rows, {bad:,} quarantined" if prefix == "raw" else ""
-        problems = "".join(f", {n} {what}" for what, n in (("failed", failed.get(prefix, 0)),
-                                                           ("skipped", skipped.get(prefix, 0))) if n)
+        problems = "".join(
+            f", {n} {what}" for what, n in (("failed", failed.get(prefix, 0)), ("skipped", skipped.get(prefix, 0))) if n
+        )
         lines.append(f"  {stage:10s} {len(mats):3d} asset(s) materialized{extra}{problems}")
     return lines
 
@@ -183,8 +213,10 @@ def cmd_demo(args) -> int:
     Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
     import shutil
 
-    shutil.copyfile(Path(__file__).resolve().parent.parent / "dagster_home" / "dagster.yaml",
-                    Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml")
+    shutil.copyfile(
+        Path(__file__).resolve().parent.parent / "dagster_home" / "dagster.yaml",
+        Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml",
+    )
     as_of = DEFAULT_END_DATE
     print(f"nightly_sync for as-of {as_of} (in process) ...")
     result = run_pipeline(as_of, raise_on_error=False, job_name="nightly_sync")
@@ -204,12 +236,21 @@ def cmd_demo(args) -> int:
     from assets.marts.report import write_report
     from resources.settings import setting
 
-    report = write_report(os.environ["PSSYNC_WAREHOUSE"], as_of, setting("PSSYNC_REPORTING_CURRENCY"),
-                          Path(os.environ["PSSYNC_OUTPUT_DIR"]) / "reports" / f"pssync-report-{as_of}.html")
+    report = write_report(
+        os.environ["PSSYNC_WAREHOUSE"],
+        as_of,
+        setting("PSSYNC_REPORTING_CURRENCY"),
+        Path(os.environ["PSSYNC_OUTPUT_DIR"]) / "reports" / f"pssync-report-{as_of}.html",
+    )
     print(f"  report         : {report}")
-    print(f"  analysts       : .venv/bin/pssync query \"SELECT * FROM marts.unbilled_wip LIMIT 5\" "
-          f"--warehouse {os.environ['PSSYNC_WAREHOUSE']}   (the published snapshot, read-only)")
-    print(f"  try: .venv/bin/pssync exceptions --as-of {as_of} --owner finance --warehouse {os.environ['PSSYNC_WAREHOUSE']}")
+    print(
+        f'  analysts       : .venv/bin/pssync query "SELECT * FROM marts.unbilled_wip LIMIT 5" '
+        f"--warehouse {os.environ['PSSYNC_WAREHOUSE']}   (the published snapshot, read-only)"
+    )
+    print(
+        f"  try: .venv/bin/pssync exceptions --as-of {as_of} --owner finance "
+        f"--warehouse {os.environ['PSSYNC_WAREHOUSE']}"
+    )
     print(f"       .venv/bin/pssync batches --as-of {as_of} --warehouse {os.environ['PSSYNC_WAREHOUSE']}")
     return 0 if ok else 1
 
@@ -221,8 +262,11 @@ def _simulate_new_approvals(landing: Path, as_of: date) -> int:
     db = sqlite3.connect(landing / "psa" / "psa.db")
     try:
         stamp = f"{as_of + timedelta(days=1)} 09:00:00.000000"
-        n = db.execute("UPDATE time_entries SET status = 'approved', approved_at = ?, updated_at = ? "
-                       "WHERE status = 'submitted' AND deleted_at IS NULL", (stamp, stamp)).rowcount
+        n = db.execute(
+            "UPDATE time_entries SET status = 'approved', approved_at = ?, updated_at = ? "
+            "WHERE status = 'submitted' AND deleted_at IS NULL",
+            (stamp, stamp),
+        ).rowcount
         db.commit()
         return n
     finally:
@@ -246,23 +290,37 @@ def _print_warehouse_summary(path: str, as_of: date) -> None:
             print(f"    {name:28s} {loaded:>10,} {bad:>6,}")
         print(f"  reconciliation as of {as_of}:")
         print(f"    {'status':22s} {'entries':>8s} {'amount at risk (' + cur + ')':>26s}")
-        for status, n, risk in con.execute("""SELECT recon_status, count(*), sum(amount_at_risk_reporting)
+        for status, n, risk in con.execute(
+            """SELECT recon_status, count(*), sum(amount_at_risk_reporting)
                                               FROM recon.time_to_bill WHERE as_of_date = ? GROUP BY 1 ORDER BY 1""",
-                                           [as_of]).fetchall():
+            [as_of],
+        ).fetchall():
             print(f"    {status:22s} {n:>8,} {risk or 0:>26,.2f}")
         if table_exists(con, "marts.unbilled_wip"):
-            wip, leak = con.execute("""SELECT sum(unbilled_value_reporting), sum(leakage_total_reporting)
-                                       FROM marts.unbilled_wip WHERE as_of_date = ?""", [as_of]).fetchall()[0]
-            print(f"  unbilled approved work (WIP): {wip or 0:,.2f} {cur}, of which leakage {leak or 0:,.2f} {cur} "
-                  "(older than 30 days, or not billable as things stand)")
-        for n, lines, currency, net in con.execute("""
+            wip, leak = con.execute(
+                """SELECT sum(unbilled_value_reporting), sum(leakage_total_reporting)
+                                       FROM marts.unbilled_wip WHERE as_of_date = ?""",
+                [as_of],
+            ).fetchall()[0]
+            print(
+                f"  unbilled approved work (WIP): {wip or 0:,.2f} {cur}, of which leakage {leak or 0:,.2f} {cur} "
+                "(older than 30 days, or not billable as things stand)"
+            )
+        for n, lines, currency, net in con.execute(
+            """
                 SELECT count(*), sum(line_count), currency, sum(net_amount) FROM billing.batches
-                WHERE as_of_date = ? GROUP BY currency ORDER BY currency""", [as_of]).fetchall():
-            print(f"  billing batches in {currency}: {n} with {lines:,} lines, net {net:,.2f} {currency} "
-                  "(files in the outputs folder)")
+                WHERE as_of_date = ? GROUP BY currency ORDER BY currency""",
+            [as_of],
+        ).fetchall():
+            print(
+                f"  billing batches in {currency}: {n} with {lines:,} lines, net {net:,.2f} {currency} "
+                "(files in the outputs folder)"
+            )
         n_exc = open_exceptions(con, as_of).height
-        print(f"  open exceptions as of {as_of}: {n_exc:,} ({OPEN_EXCEPTIONS_MEANING}; "
-              f"list them: .venv/bin/pssync exceptions --as-of {as_of})")
+        print(
+            f"  open exceptions as of {as_of}: {n_exc:,} ({OPEN_EXCEPTIONS_MEANING}; "
+            f"list them: .venv/bin/pssync exceptions --as-of {as_of})"
+        )
     finally:
         con.close()
 
@@ -289,7 +347,9 @@ def _emit(frame, fmt: str) -> None:
     else:
         import polars as pl
 
-        with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=240, tbl_hide_dataframe_shape=True):
+        with pl.Config(
+            tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=240, tbl_hide_dataframe_shape=True
+        ):
             print(frame)
 
 
@@ -301,9 +361,16 @@ def cmd_exceptions(args) -> int:
 
     con = duckdb.connect(_warehouse_path(args), read_only=True)
     try:
-        if not table_exists(con, "recon.time_to_bill") or not con.execute(
-                "SELECT count(*) FROM recon.time_to_bill WHERE as_of_date = ?", [args.as_of]).fetchall()[0][0]:
-            print(f"no reconciliation for as-of {args.as_of}: run `pssync run --as-of {args.as_of}` first", file=sys.stderr)
+        if (
+            not table_exists(con, "recon.time_to_bill")
+            or not con.execute("SELECT count(*) FROM recon.time_to_bill WHERE as_of_date = ?", [args.as_of]).fetchall()[
+                0
+            ][0]
+        ):
+            print(
+                f"no reconciliation for as-of {args.as_of}: run `pssync run --as-of {args.as_of}` first",
+                file=sys.stderr,
+            )
             return 2
         frame = open_exceptions(con, args.as_of)
     finally:
@@ -314,8 +381,11 @@ def cmd_exceptions(args) -> int:
         frame = frame.filter(pl.col("owner") == args.owner)
     _emit(frame, args.format)
     if args.format == "table":
-        print(f"{frame.height} open exception(s) as of {args.as_of}" + (f" for {args.owner}" if args.owner else "")
-              + f" ({OPEN_EXCEPTIONS_MEANING})")
+        print(
+            f"{frame.height} open exception(s) as of {args.as_of}"
+            + (f" for {args.owner}" if args.owner else "")
+            + f" ({OPEN_EXCEPTIONS_MEANING})"
+        )
     return 0
 
 
@@ -330,11 +400,14 @@ def cmd_batches(args) -> int:
             print("no billing batches yet: run `pssync run --as-of DATE` first", file=sys.stderr)
             return 2
         if args.batch:
-            frame = con.sql("SELECT * EXCLUDE (as_of_date) FROM billing.batch_lines WHERE batch_id = $b ORDER BY line_no",
-                            params={"b": args.batch}).pl()
+            frame = con.sql(
+                "SELECT * EXCLUDE (as_of_date) FROM billing.batch_lines WHERE batch_id = $b ORDER BY line_no",
+                params={"b": args.batch},
+            ).pl()
         else:
-            frame = con.sql("SELECT * FROM billing.batches WHERE as_of_date = $d ORDER BY batch_id",
-                            params={"d": args.as_of}).pl()
+            frame = con.sql(
+                "SELECT * FROM billing.batches WHERE as_of_date = $d ORDER BY batch_id", params={"d": args.as_of}
+            ).pl()
     finally:
         con.close()
     if args.batch and frame.height == 0:
@@ -355,8 +428,10 @@ def cmd_query(args) -> int:
     _apply(args)
     path = Path(args.snapshot or Path(setting("PSSYNC_OUTPUT_DIR")) / "published" / "pssync.duckdb")
     if not path.exists():
-        print(f"no published snapshot at {path}: run `pssync run` (or `make demo`) first, or pass --snapshot",
-              file=sys.stderr)
+        print(
+            f"no published snapshot at {path}: run `pssync run` (or `make demo`) first, or pass --snapshot",
+            file=sys.stderr,
+        )
         return 2
     con = duckdb.connect(str(path), read_only=True)
     try:
@@ -386,8 +461,11 @@ def cmd_bench(args) -> int:
 
     missing = [m for m in ("matplotlib", "datacompy") if importlib.util.find_spec(m) is None]
     if missing:
-        print(f"pssync bench needs the bench extras ({', '.join(missing)} missing): run `make bench`, or "
-              "`.venv/bin/pip install -e '.[bench]'`", file=sys.stderr)
+        print(
+            f"pssync bench needs the bench extras ({', '.join(missing)} missing): run `make bench`, or "
+            "`.venv/bin/pip install -e '.[bench]'`",
+            file=sys.stderr,
+        )
         return 2
     from benchmarks import run
 
@@ -396,13 +474,17 @@ def cmd_bench(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pssync", description="Keep time, billing and planning in step across "
-                                     "CRM, PSA, HR, ERP and payroll.")
+    parser = argparse.ArgumentParser(
+        prog="pssync", description="Keep time, billing and planning in step across CRM, PSA, HR, ERP and payroll."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    g = sub.add_parser("generate", help="write a synthetic services-firm estate with known answers",
-                       description="Write every source of sources.md, with injected anomalies and a ground-truth "
-                                   "manifest under DIR/_truth/.")
+    g = sub.add_parser(
+        "generate",
+        help="write a synthetic services-firm estate with known answers",
+        description="Write every source of sources.md, with injected anomalies and a ground-truth "
+        "manifest under DIR/_truth/.",
+    )
     g.add_argument("--out", required=True, help="landing folder to write")
     g.add_argument("--employees", type=int, default=200)
     g.add_argument("--months", type=int, default=12)
@@ -413,49 +495,68 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=cmd_generate)
 
-    r = sub.add_parser("run", help="materialize the pipeline in process for an as-of date",
-                       description="Materialize every asset (or --select) in process for --as-of. The last line is "
-                                   "the verdict. Exit codes: 0 success; 3 success with billing held by a faulty input "
-                                   "(recon.billing_holds); 1 a step or check failed; 2 a setting is wrong (checked "
-                                   "before any step, one line each); 75 another run holds the "
-                                   "warehouse; 130 interrupted (SIGTERM, Ctrl-C).")
+    r = sub.add_parser(
+        "run",
+        help="materialize the pipeline in process for an as-of date",
+        description="Materialize every asset (or --select) in process for --as-of. The last line is "
+        "the verdict. Exit codes: 0 success; 3 success with billing held by a faulty input "
+        "(recon.billing_holds); 1 a step or check failed; 2 a setting is wrong (checked "
+        "before any step, one line each); 75 another run holds the "
+        "warehouse; 130 interrupted (SIGTERM, Ctrl-C).",
+    )
     r.add_argument("--as-of", type=_date, default=None, help="business date of the run (default: yesterday, UTC)")
-    r.add_argument("--select", default=None, help="asset keys, comma-separated, e.g. 'canonical/time_entry,canonical/project'")
+    r.add_argument(
+        "--select", default=None, help="asset keys, comma-separated, e.g. 'canonical/time_entry,canonical/project'"
+    )
     r.add_argument("--wait", action="store_true", help="wait for a run that holds the warehouse instead of leaving")
-    r.add_argument("--verbose", action="store_true", help="show Dagster's log, stack traces included (PSSYNC_LOG_LEVEL=INFO)")
+    r.add_argument(
+        "--verbose", action="store_true", help="show Dagster's log, stack traces included (PSSYNC_LOG_LEVEL=INFO)"
+    )
     _settings_options(r)
     r.set_defaults(func=cmd_run)
 
-    e = sub.add_parser("exceptions", help="list open exceptions for the people who must act on them",
-                       description="Flagged time entries, unmatched billing lines, contractor-hours gaps and open "
-                                   "master-data / quarantine exceptions, as of a reconciled date.")
+    e = sub.add_parser(
+        "exceptions",
+        help="list open exceptions for the people who must act on them",
+        description="Flagged time entries, unmatched billing lines, contractor-hours gaps and open "
+        "master-data / quarantine exceptions, as of a reconciled date.",
+    )
     e.add_argument("--as-of", type=_date, required=True, help="a reconciled as-of date")
     e.add_argument("--owner", choices=["finance", "delivery", "hr", "integration"], help="only this owner's exceptions")
     e.add_argument("--format", choices=["table", "csv", "json"], default="table")
     e.add_argument("--warehouse", help="DuckDB warehouse file (PSSYNC_WAREHOUSE)")
     e.set_defaults(func=cmd_exceptions)
 
-    b = sub.add_parser("batches", help="list the billing batches of an as-of date (or one batch's lines)",
-                       description="Batch headers (lines, net, tax, gross) of an as-of date; --batch shows its lines.")
+    b = sub.add_parser(
+        "batches",
+        help="list the billing batches of an as-of date (or one batch's lines)",
+        description="Batch headers (lines, net, tax, gross) of an as-of date; --batch shows its lines.",
+    )
     b.add_argument("--as-of", type=_date, required=True)
     b.add_argument("--batch", help="a batch id: list its lines instead")
     b.add_argument("--format", choices=["table", "csv", "json"], default="table")
     b.add_argument("--warehouse", help="DuckDB warehouse file (PSSYNC_WAREHOUSE)")
     b.set_defaults(func=cmd_batches)
 
-    rp = sub.add_parser("report", help="write the one-page HTML report for finance and delivery",
-                        description="Leakage, realization and utilization by practice and legal entity, exceptions by "
-                                    "owner, with charts, to <output>/reports/pssync-report-<date>.html.")
+    rp = sub.add_parser(
+        "report",
+        help="write the one-page HTML report for finance and delivery",
+        description="Leakage, realization and utilization by practice and legal entity, exceptions by "
+        "owner, with charts, to <output>/reports/pssync-report-<date>.html.",
+    )
     rp.add_argument("--as-of", type=_date, required=True)
     rp.add_argument("--warehouse", help="DuckDB warehouse file (PSSYNC_WAREHOUSE)")
     rp.add_argument("--output-dir", help="output folder (PSSYNC_OUTPUT_DIR)")
     rp.add_argument("--reporting-currency", help="reporting currency (PSSYNC_REPORTING_CURRENCY)")
     rp.set_defaults(func=cmd_report)
 
-    qy = sub.add_parser("query", help="run read-only SQL on the published snapshot (what analysts read)",
-                        description="SQL on <output>/published/pssync.duckdb: the marts, recon and billing tables of "
-                                    "the last published as-of date, read-only, answered while syncs run. Example: "
-                                    "pssync query \"SELECT * FROM marts.unbilled_wip ORDER BY leakage_total DESC LIMIT 10\"")
+    qy = sub.add_parser(
+        "query",
+        help="run read-only SQL on the published snapshot (what analysts read)",
+        description="SQL on <output>/published/pssync.duckdb: the marts, recon and billing tables of "
+        "the last published as-of date, read-only, answered while syncs run. Example: "
+        'pssync query "SELECT * FROM marts.unbilled_wip ORDER BY leakage_total DESC LIMIT 10"',
+    )
     qy.add_argument("sql", help="one SQL statement")
     qy.add_argument("--snapshot", help="a published snapshot file (default <output>/published/pssync.duckdb)")
     qy.add_argument("--warehouse", help="the warehouse whose outputs folder holds the snapshot (PSSYNC_WAREHOUSE)")
@@ -463,15 +564,19 @@ def build_parser() -> argparse.ArgumentParser:
     qy.add_argument("--format", choices=["table", "csv", "json"], default="table")
     qy.set_defaults(func=cmd_query)
 
-    bn = sub.add_parser("bench", help="run the benchmarks (needs the bench extras: make bench)",
-                        description="Generator, nightly and hourly syncs at S, M, L against the floor and pandas; "
-                                    "writes benchmarks/results and docs/benchmarks.md.")
+    bn = sub.add_parser(
+        "bench",
+        help="run the benchmarks (needs the bench extras: make bench)",
+        description="Generator, nightly and hourly syncs at S, M, L against the floor and pandas; "
+        "writes benchmarks/results and docs/benchmarks.md.",
+    )
     bn.add_argument("--sizes", default="S,M,L")
     bn.add_argument("--skip-references", action="store_true")
     bn.set_defaults(func=cmd_bench)
 
-    d = sub.add_parser("demo", help="generate a demo estate, run the pipeline, print a summary",
-                       description="What `make demo` runs.")
+    d = sub.add_parser(
+        "demo", help="generate a demo estate, run the pipeline, print a summary", description="What `make demo` runs."
+    )
     d.add_argument("--dir", default="demo", help="folder for the landing data, warehouse and outputs")
     d.add_argument("--employees", type=int, default=200)
     d.add_argument("--months", type=int, default=12)

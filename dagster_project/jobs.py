@@ -4,23 +4,40 @@ per file) and the instance queues runs one at a time (see dagster_home/dagster.y
 import dagster as dg
 
 HOURLY = dg.AssetSelection.assets(
-    ["raw", "psa_time_entries"], ["raw", "erp_invoices"], ["raw", "erp_invoice_lines"], ["raw", "erp_payments"],
-    ["canonical", "time_entry"], ["canonical", "invoice"], ["canonical", "invoice_line"], ["canonical", "payment"],
+    ["raw", "psa_time_entries"],
+    ["raw", "erp_invoices"],
+    ["raw", "erp_invoice_lines"],
+    ["raw", "erp_payments"],
+    ["canonical", "time_entry"],
+    ["canonical", "invoice"],
+    ["canonical", "invoice_line"],
+    ["canonical", "payment"],
     ["canonical", "crosswalks"],
-    ["recon", "time_to_bill"], ["recon", "billing_line_exceptions"], ["recon", "contractor_hours"],
+    ["recon", "time_to_bill"],
+    ["recon", "billing_line_exceptions"],
+    ["recon", "contractor_hours"],
 )
 
 full_pipeline = dg.define_asset_job(
-    "full_pipeline", selection=dg.AssetSelection.all(), executor_def=dg.in_process_executor,
-    description="Every asset, in process: what `pssync run` and the demo materialize.")
+    "full_pipeline",
+    selection=dg.AssetSelection.all(),
+    executor_def=dg.in_process_executor,
+    description="Every asset, in process: what `pssync run` and the demo materialize.",
+)
 
 nightly_sync = dg.define_asset_job(
-    "nightly_sync", selection=dg.AssetSelection.all(), executor_def=dg.in_process_executor,
-    description="Everything for yesterday (UTC): extract every source, canonical, recon, billing batches, marts.")
+    "nightly_sync",
+    selection=dg.AssetSelection.all(),
+    executor_def=dg.in_process_executor,
+    description="Everything for yesterday (UTC): extract every source, canonical, recon, billing batches, marts.",
+)
 
 hourly_sync = dg.define_asset_job(
-    "hourly_sync", selection=HOURLY, executor_def=dg.in_process_executor,
-    description="Approved time and invoices incrementally, then recon and exceptions as of today. No billing.")
+    "hourly_sync",
+    selection=HOURLY,
+    executor_def=dg.in_process_executor,
+    description="Approved time and invoices incrementally, then recon and exceptions as of today. No billing.",
+)
 
 file_drop_sync = dg.define_asset_job(
     "file_drop_sync",
@@ -28,13 +45,16 @@ file_drop_sync = dg.define_asset_job(
     | dg.AssetSelection.groups("extract").tag("source", "erp")
     | dg.AssetSelection.groups("canonical"),
     executor_def=dg.in_process_executor,
-    description="HR and ERP file drops: load the new files and rebuild the canonical layer.")
+    description="HR and ERP file drops: load the new files and rebuild the canonical layer.",
+)
 
 staffing_refresh = dg.define_asset_job(
     "staffing_refresh",
-    selection=dg.AssetSelection.assets(["raw", "crm_opportunity"], ["canonical", "opportunity"],
-                                       ["marts", "staffing_forecast"]),
+    selection=dg.AssetSelection.assets(
+        ["raw", "crm_opportunity"], ["canonical", "opportunity"], ["marts", "staffing_forecast"]
+    ),
     executor_def=dg.in_process_executor,
-    description="CRM opportunities crossed the staffing threshold: reload them and refresh the staffing forecast.")
+    description="CRM opportunities crossed the staffing threshold: reload them and refresh the staffing forecast.",
+)
 
 JOBS = [full_pipeline, nightly_sync, hourly_sync, file_drop_sync, staffing_refresh]

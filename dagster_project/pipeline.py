@@ -37,8 +37,13 @@ def instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
 
 
-def run_pipeline(as_of: date, selection: str | None = None, raise_on_error: bool = True,
-                 job_name: str = "full_pipeline", on: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
+def run_pipeline(
+    as_of: date,
+    selection: str | None = None,
+    raise_on_error: bool = True,
+    job_name: str = "full_pipeline",
+    on: dg.DagsterInstance | None = None,
+) -> dg.ExecuteInProcessResult:
     """Materialize a job (by default every asset), or an asset selection, in process for as-of ``as_of``."""
     from dagster_project.definitions import build_definitions
 
@@ -54,40 +59,60 @@ def run_pipeline(as_of: date, selection: str | None = None, raise_on_error: bool
     where = on or instance()
     if not where.is_ephemeral:  # recorded in the instance: the run belongs to the code location, as if launched there
         return _run_in_code_location(where, job_name, as_of, keys, run_config, raise_on_error)
-    return job.execute_in_process(instance=where, asset_selection=keys, raise_on_error=raise_on_error,
-                                  partition_key=as_of.isoformat(), tags={"pssync/as_of": as_of.isoformat()},
-                                  run_config=run_config)
+    return job.execute_in_process(
+        instance=where,
+        asset_selection=keys,
+        raise_on_error=raise_on_error,
+        partition_key=as_of.isoformat(),
+        tags={"pssync/as_of": as_of.isoformat()},
+        run_config=run_config,
+    )
 
 
-def _run_in_code_location(where: dg.DagsterInstance, job_name: str, as_of: date, keys, run_config: dict,
-                          raise_on_error: bool):
+def _run_in_code_location(
+    where: dg.DagsterInstance, job_name: str, as_of: date, keys, run_config: dict, raise_on_error: bool
+):
     """Execute in this process a run recorded with the origin of the ``pssync`` code location of workspace.yaml,
     so that the UI shows it with that location's jobs (Overview timeline, job pages) and not as an ad-hoc run."""
     import sys
 
     from dagster._core.definitions.reconstruct import ReconstructableRepository
     from dagster._core.execution.api import execute_run
-    from dagster._core.remote_origin import (LoadableTargetOrigin, ManagedGrpcPythonEnvCodeLocationOrigin,
-                                             RemoteJobOrigin, RemoteRepositoryOrigin)
+    from dagster._core.remote_origin import (
+        LoadableTargetOrigin,
+        ManagedGrpcPythonEnvCodeLocationOrigin,
+        RemoteJobOrigin,
+        RemoteRepositoryOrigin,
+    )
 
     root = str(Path(__file__).resolve().parent.parent)
     module = "dagster_project.definitions"
     # build_definitions, not the module's `defs`: the resources follow the settings of this run
-    recon_job = ReconstructableRepository.for_module(module, "build_definitions", working_directory=root)\
-        .get_reconstructable_job(job_name)
+    recon_job = ReconstructableRepository.for_module(
+        module, "build_definitions", working_directory=root
+    ).get_reconstructable_job(job_name)
     if keys:
         recon_job = recon_job.get_subset(asset_selection=set(keys))
     job_def = recon_job.get_definition()
     location = ManagedGrpcPythonEnvCodeLocationOrigin(
-        loadable_target_origin=LoadableTargetOrigin(executable_path=sys.executable, module_name=module,
-                                                    working_directory=root),
-        location_name="pssync")
+        loadable_target_origin=LoadableTargetOrigin(
+            executable_path=sys.executable, module_name=module, working_directory=root
+        ),
+        location_name="pssync",
+    )
     origin = RemoteJobOrigin(repository_origin=RemoteRepositoryOrigin(location, "__repository__"), job_name=job_name)
-    tags = {**job_def.get_tags_for_partition_key(as_of.isoformat(), selected_asset_keys=None),
-            "pssync/as_of": as_of.isoformat()}
-    run = where.create_run_for_job(job_def=job_def, run_config=run_config, tags=tags,
-                                   asset_selection=set(keys) if keys else None,
-                                   remote_job_origin=origin, job_code_origin=recon_job.get_python_origin())
+    tags = {
+        **job_def.get_tags_for_partition_key(as_of.isoformat(), selected_asset_keys=None),
+        "pssync/as_of": as_of.isoformat(),
+    }
+    run = where.create_run_for_job(
+        job_def=job_def,
+        run_config=run_config,
+        tags=tags,
+        asset_selection=set(keys) if keys else None,
+        remote_job_origin=origin,
+        job_code_origin=recon_job.get_python_origin(),
+    )
     return execute_run(recon_job, run, where, raise_on_error=raise_on_error)
 
 
@@ -115,7 +140,9 @@ def warehouse_lock(path: str, as_of: date, wait: bool = False):
             raise WarehouseBusy(f"warehouse {target} is in use by {holder}; wait for it or run with --wait") from None
         fh.seek(0)
         fh.truncate()
-        fh.write(f"pssync run as-of {as_of} (pid {os.getpid()}, started {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%SZ})")
+        fh.write(
+            f"pssync run as-of {as_of} (pid {os.getpid()}, started {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%SZ})"
+        )
         fh.flush()
         yield
     finally:
@@ -142,17 +169,24 @@ def _root_message(error) -> str:
 
 def was_interrupted(result: dg.ExecuteInProcessResult) -> bool:
     """Whether a step ended because the run was asked to stop (SIGTERM, Ctrl-C)."""
-    return any("DagsterExecutionInterruptedError" in _error_classes(e.event_specific_data.error)
-               for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    return any(
+        "DagsterExecutionInterruptedError" in _error_classes(e.event_specific_data.error)
+        for e in result.all_events
+        if e.event_type_value == "STEP_FAILURE"
+    )
 
 
 def verdict(result: dg.ExecuteInProcessResult, as_of: date, warehouse: str) -> tuple[str, int]:
     """One line that says how the run ended, and the exit code: 0 success, 3 success with billing held by a
     faulty input, 1 failure (the failed step or check and its reason)."""
     head = f"pssync run {as_of}"
-    failed_checks = [e.event_specific_data for e in result.all_events
-                     if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
-                     and e.event_specific_data.severity == dg.AssetCheckSeverity.ERROR]
+    failed_checks = [
+        e.event_specific_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and not e.event_specific_data.passed
+        and e.event_specific_data.severity == dg.AssetCheckSeverity.ERROR
+    ]
     failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     if failures:
         first = failures[0]
@@ -173,15 +207,27 @@ def verdict(result: dg.ExecuteInProcessResult, as_of: date, warehouse: str) -> t
     try:
         from resources.warehouse import table_exists
 
-        batches = con.execute("""SELECT count(*), coalesce(sum(line_count), 0), currency, sum(net_amount)
+        batches = (
+            con.execute(
+                """SELECT count(*), coalesce(sum(line_count), 0), currency, sum(net_amount)
                                  FROM billing.batches WHERE as_of_date = ? GROUP BY currency ORDER BY currency""",
-                              [as_of]).fetchall() if table_exists(con, "billing.batches") else []
-        holds = con.execute("""
+                [as_of],
+            ).fetchall()
+            if table_exists(con, "billing.batches")
+            else []
+        )
+        holds = (
+            con.execute(
+                """
             SELECT coalesce(file || CASE WHEN row_number IS NOT NULL OR file <> record_key THEN ' record ' || record_key
                                          ELSE '' END, message) || ' (' || rule || ')',
                    count(DISTINCT coalesce(scope_key, '*'))
             FROM recon.billing_holds WHERE as_of_date = ? GROUP BY ALL ORDER BY 1""",
-                            [as_of]).fetchall() if table_exists(con, "recon.billing_holds") else []
+                [as_of],
+            ).fetchall()
+            if table_exists(con, "recon.billing_holds")
+            else []
+        )
     finally:
         con.close()
     n = sum(b[0] for b in batches)
@@ -214,8 +260,12 @@ def newest_source_date(landing: Path) -> date | None:
     from assets.extract.parse import file_date
     from assets.extract.specs import ALL
 
-    dates = [file_date(spec, path.relative_to(landing).as_posix())
-             for spec in ALL if spec.kind != "psa_table" for path in landing.glob(spec.pattern)]
+    dates = [
+        file_date(spec, path.relative_to(landing).as_posix())
+        for spec in ALL
+        if spec.kind != "psa_table"
+        for path in landing.glob(spec.pattern)
+    ]
     return max((d for d in dates if d is not None), default=None)
 
 
@@ -228,8 +278,9 @@ def preflight(as_of: date, as_of_defaulted: bool = False) -> list[str]:
     problems = []
     start, today = date.fromisoformat(PARTITION_START), datetime.now(timezone.utc).date()
     if not start <= as_of <= today:
-        problems.append(f"--as-of {as_of} is outside the as-of dates {start}..{today} "
-                        f"(PSSYNC_PARTITION_START sets the first)")
+        problems.append(
+            f"--as-of {as_of} is outside the as-of dates {start}..{today} (PSSYNC_PARTITION_START sets the first)"
+        )
     landing = Path(setting("PSSYNC_LANDING_DIR"))
     if not landing.is_dir():
         problems.append(f"PSSYNC_LANDING_DIR (--landing-dir): {landing} is not a folder")
@@ -246,6 +297,8 @@ def preflight(as_of: date, as_of_defaulted: bool = False) -> list[str]:
     if as_of_defaulted and landing.is_dir():
         newest = newest_source_date(landing)
         if newest is not None and (as_of - newest).days > 7:
-            problems.append(f"--as-of defaults to yesterday ({as_of}) but the newest source file is from {newest}: "
-                            f"pass --as-of to say which business date to settle")
+            problems.append(
+                f"--as-of defaults to yesterday ({as_of}) but the newest source file is from {newest}: "
+                f"pass --as-of to say which business date to settle"
+            )
     return problems

@@ -27,5 +27,7 @@ def build_resources() -> dict:
         "outputs": OutputFolder(path=env("PSSYNC_OUTPUT_DIR")),
         "quality": DataQuality(output_dir=env("PSSYNC_OUTPUT_DIR")),
         "erp_staging": ErpStaging(url=env("PSSYNC_ERP_STAGING_URL")),
-        "psa": PsaDatabase(url=dg.EnvVar("PSSYNC_PSA_URL") if os.environ.get("PSSYNC_PSA_URL") else default_psa_url(landing)),
+        "psa": PsaDatabase(
+            url=dg.EnvVar("PSSYNC_PSA_URL") if os.environ.get("PSSYNC_PSA_URL") else default_psa_url(landing)
+        ),
     }

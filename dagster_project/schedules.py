@@ -7,17 +7,25 @@ import dagster as dg
 from dagster_project.jobs import hourly_sync, nightly_sync
 
 
-@dg.schedule(job=nightly_sync, cron_schedule="0 2 * * *", execution_timezone="UTC",
-             default_status=dg.DefaultScheduleStatus.STOPPED,
-             description="02:00 UTC: everything as of yesterday (UTC).")
+@dg.schedule(
+    job=nightly_sync,
+    cron_schedule="0 2 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="02:00 UTC: everything as of yesterday (UTC).",
+)
 def nightly_sync_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     as_of = (context.scheduled_execution_time.date() - timedelta(days=1)).isoformat()
     return dg.RunRequest(run_key=f"nightly-{as_of}", partition_key=as_of, tags={"pssync/as_of": as_of})
 
 
-@dg.schedule(job=hourly_sync, cron_schedule="15 * * * *", execution_timezone="UTC",
-             default_status=dg.DefaultScheduleStatus.STOPPED,
-             description="Every hour at :15: approved time and invoices, recon and exceptions as of today.")
+@dg.schedule(
+    job=hourly_sync,
+    cron_schedule="15 * * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Every hour at :15: approved time and invoices, recon and exceptions as of today.",
+)
 def hourly_sync_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     t = context.scheduled_execution_time
     as_of = t.date().isoformat()

@@ -18,8 +18,12 @@ from resources.settings import setting
 DROP_PATTERNS = ("hr/*.json", "erp/*.csv")
 
 
-@dg.sensor(job=file_drop_sync, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,
-           description="New HR snapshots or ERP exports in the landing folder: one run per new set of files.")
+@dg.sensor(
+    job=file_drop_sync,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="New HR snapshots or ERP exports in the landing folder: one run per new set of files.",
+)
 def file_drop_sensor(context: dg.SensorEvaluationContext, landing: LandingFolder):
     seen = set(json.loads(context.cursor)) if context.cursor else set()
     current = {landing.relative(p) for pattern in DROP_PATTERNS for p in landing.files(pattern)}
@@ -28,8 +32,7 @@ def file_drop_sensor(context: dg.SensorEvaluationContext, landing: LandingFolder
         return dg.SkipReason("no new HR or ERP files")
     run_key = hashlib.sha256("\n".join(new).encode()).hexdigest()[:16]
     context.update_cursor(json.dumps(sorted(current)))
-    return dg.RunRequest(run_key=f"files-{run_key}", tags={"pssync/new_files": str(len(new))},
-                         run_config={})
+    return dg.RunRequest(run_key=f"files-{run_key}", tags={"pssync/new_files": str(len(new))}, run_config={})
 
 
 def _opportunities_above(folder: Path, threshold: float) -> set[str]:
@@ -49,10 +52,14 @@ def _opportunities_above(folder: Path, threshold: float) -> set[str]:
     return above
 
 
-@dg.sensor(job=staffing_refresh, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.STOPPED,
-           description="A new CRM extract in which open opportunities reach PSSYNC_STAFFING_THRESHOLD: refresh "
-                       "the staffing forecast. Reads the landing folder, not the warehouse, so it never waits on a "
-                       "writer's lock.")
+@dg.sensor(
+    job=staffing_refresh,
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="A new CRM extract in which open opportunities reach PSSYNC_STAFFING_THRESHOLD: refresh "
+    "the staffing forecast. Reads the landing folder, not the warehouse, so it never waits on a "
+    "writer's lock.",
+)
 def staffing_threshold_sensor(context: dg.SensorEvaluationContext, landing: LandingFolder):
     threshold = float(setting("PSSYNC_STAFFING_THRESHOLD"))
     state = json.loads(context.cursor) if context.cursor else {"folder": "", "above": []}
@@ -69,8 +76,11 @@ def staffing_threshold_sensor(context: dg.SensorEvaluationContext, landing: Land
     if not crossed:
         return dg.SkipReason(f"no opportunity crossed {threshold:g}% in {folders[-1].name}")
     as_of = (datetime.now(timezone.utc).date() - timedelta(days=1)).isoformat()
-    return dg.RunRequest(run_key=f"staffing-{folders[-1].name}", partition_key=as_of,
-                         tags={"pssync/crossed": ",".join(sorted(crossed))[:200]})
+    return dg.RunRequest(
+        run_key=f"staffing-{folders[-1].name}",
+        partition_key=as_of,
+        tags={"pssync/crossed": ",".join(sorted(crossed))[:200]},
+    )
 
 
 def record_alert(warehouse_path: str, output_dir: str, alert: dict) -> str:
@@ -81,10 +91,13 @@ def record_alert(warehouse_path: str, output_dir: str, alert: dict) -> str:
     try:
         con = duckdb.connect(warehouse_path)
         try:
-            con.execute("""CREATE TABLE IF NOT EXISTS ops.alerts (alerted_at TIMESTAMP, run_id VARCHAR, job_name VARCHAR,
+            con.execute("""CREATE TABLE IF NOT EXISTS ops.alerts (
+                               alerted_at TIMESTAMP, run_id VARCHAR, job_name VARCHAR,
                            partition_key VARCHAR, message VARCHAR)""")
-            con.execute("INSERT INTO ops.alerts VALUES (?, ?, ?, ?, ?)",
-                        [alert["alerted_at"], alert["run_id"], alert["job_name"], alert["partition_key"], alert["message"]])
+            con.execute(
+                "INSERT INTO ops.alerts VALUES (?, ?, ?, ?, ?)",
+                [alert["alerted_at"], alert["run_id"], alert["job_name"], alert["partition_key"], alert["message"]],
+            )
         finally:
             con.close()
         return "ops.alerts"
@@ -97,20 +110,27 @@ def record_alert(warehouse_path: str, output_dir: str, alert: dict) -> str:
 
 
 def post_webhook(url: str, alert: dict) -> None:
-    req = urllib.request.Request(url, data=json.dumps(alert, default=str).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url, data=json.dumps(alert, default=str).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(req, timeout=10):
         pass
 
 
-@dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.STOPPED,
-                       description="Records every failed run in ops.alerts and posts it to PSSYNC_ALERT_WEBHOOK_URL "
-                                   "when one is configured.")
+@dg.run_failure_sensor(
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Records every failed run in ops.alerts and posts it to PSSYNC_ALERT_WEBHOOK_URL "
+    "when one is configured.",
+)
 def run_failure_alert(context: dg.RunFailureSensorContext, warehouse: Warehouse):
     run = context.dagster_run
-    alert = {"alerted_at": datetime.now(timezone.utc).replace(tzinfo=None), "run_id": run.run_id,
-             "job_name": run.job_name, "partition_key": run.tags.get("dagster/partition"),
-             "message": context.failure_event.message or "run failed"}
+    alert = {
+        "alerted_at": datetime.now(timezone.utc).replace(tzinfo=None),
+        "run_id": run.run_id,
+        "job_name": run.job_name,
+        "partition_key": run.tags.get("dagster/partition"),
+        "message": context.failure_event.message or "run failed",
+    }
     where = record_alert(warehouse.path, setting("PSSYNC_OUTPUT_DIR"), alert)
     context.log.info(f"failure of {run.job_name} recorded in {where}")
     url = os.environ.get("PSSYNC_ALERT_WEBHOOK_URL")

@@ -43,8 +43,11 @@ def count(rate: float, population: int, floor: int = 1) -> int:
 
 def missing_rate_project(rng, com, work: Work, inj: Injected) -> None:
     """A T&M project whose contract points at a card that lacks junior roles."""
-    junior = [i for i, r in enumerate(("Analyst", "Consultant", "Senior Consultant", "Manager", "Director"))
-              if r not in LIMITED_CARD_ROLES]
+    junior = [
+        i
+        for i, r in enumerate(("Analyst", "Consultant", "Senior Consultant", "Manager", "Director"))
+        if r not in LIMITED_CARD_ROLES
+    ]
     e = work.entries.filter(pl.col("role").is_in(junior) & (pl.col("status") == "approved"))
     tm = com.projects.filter(pl.col("billing_type") == "tm")["project_id"]
     cand = e.filter(pl.col("project_id").is_in(tm.implode())).group_by("project_id").len().filter(pl.col("len") >= 5)
@@ -56,19 +59,27 @@ def missing_rate_project(rng, com, work: Work, inj: Injected) -> None:
     inj.projects["MISSING_RATE"] = chosen
     com.contracts = com.contracts.with_columns(
         card=pl.when(pl.col("project_id").is_in(chosen) & pl.col("amends").is_null())
-        .then(pl.col("card").str.replace(r"-(STD|PREM)$", "-LTD")).otherwise(pl.col("card")))
+        .then(pl.col("card").str.replace(r"-(STD|PREM)$", "-LTD"))
+        .otherwise(pl.col("card"))
+    )
 
 
 def late_approvals(rng, cfg, people, work: Work, pay_periods: pl.DataFrame, inj: Injected) -> None:
     """Contingent workers' entries approved after the payroll period's lock date."""
     e = work.entries.with_row_index("_i").join(
-        pl.DataFrame({"worker": np.arange(people.n, dtype=np.int32), "w_entity": people.entity}), on="worker")
+        pl.DataFrame({"worker": np.arange(people.n, dtype=np.int32), "w_entity": people.entity}), on="worker"
+    )
     contingent = np.flatnonzero(people.contingent)
     locked = pay_periods.filter(pl.col("lock_day") < (cfg.end_date - cfg.start_date).days - 10)
-    cand = (e.filter(pl.col("worker").is_in(contingent.tolist()) & (pl.col("status") == "approved"))
-            .join(locked.select("entity", "start_day", "end_day", "lock_day"), how="cross")
-            .filter((pl.col("day") >= pl.col("start_day")) & (pl.col("day") <= pl.col("end_day"))
-                    & (pl.col("entity") == pl.col("w_entity"))))
+    cand = (
+        e.filter(pl.col("worker").is_in(contingent.tolist()) & (pl.col("status") == "approved"))
+        .join(locked.select("entity", "start_day", "end_day", "lock_day"), how="cross")
+        .filter(
+            (pl.col("day") >= pl.col("start_day"))
+            & (pl.col("day") <= pl.col("end_day"))
+            & (pl.col("entity") == pl.col("w_entity"))
+        )
+    )
     if cand.height == 0:
         return
     k = count(inj.rate, cand.height // 5, floor=2)
@@ -85,8 +96,10 @@ def late_approvals(rng, cfg, people, work: Work, pay_periods: pl.DataFrame, inj:
 
 def _edit(work: Work, ids: list[int], when: np.ndarray, **changes) -> None:
     """Apply a post-invoice edit to entries: bump the revision and the update time."""
-    m = pl.DataFrame({"time_entry_id": ids, "_when": when},
-                     schema={"time_entry_id": work.entries.schema["time_entry_id"], "_when": pl.Int64})
+    m = pl.DataFrame(
+        {"time_entry_id": ids, "_when": when},
+        schema={"time_entry_id": work.entries.schema["time_entry_id"], "_when": pl.Int64},
+    )
     e = work.entries.join(m, on="time_entry_id", how="left")
     hit = pl.col("_when").is_not_null()
     cols = {name: pl.when(hit).then(value).otherwise(pl.col(name)) for name, value in changes.items()}
@@ -103,17 +116,29 @@ def post_invoicing(rng, cfg, com, people, work: Work, billing: Billing, inj: Inj
     entries = work.entries
     lines = billing.lines
     live_inv = billing.invoices.filter(pl.col("status") != "Voided")
-    tm_lines = lines.filter(pl.col("item") == "PS-TM-HOURS").join(live_inv.select("invoice_id", inv_day="day"),
-                                                                  on="invoice_id")
-    billed_once = tm_lines.group_by("source_id").agg(pl.len(), inv_day=pl.col("inv_day").max()).filter(pl.col("len") == 1)
-    tm = com.projects.filter((pl.col("billing_type") == "tm") & ~pl.col("project_id").is_in(inj.projects.get("MISSING_RATE", [])))
+    tm_lines = lines.filter(pl.col("item") == "PS-TM-HOURS").join(
+        live_inv.select("invoice_id", inv_day="day"), on="invoice_id"
+    )
+    billed_once = (
+        tm_lines.group_by("source_id").agg(pl.len(), inv_day=pl.col("inv_day").max()).filter(pl.col("len") == 1)
+    )
+    tm = com.projects.filter(
+        (pl.col("billing_type") == "tm") & ~pl.col("project_id").is_in(inj.projects.get("MISSING_RATE", []))
+    )
     cur_month = int(billing.month_days[np.searchsorted(billing.month_days, n_days - 1, side="right") - 1])
 
     # group defects on projects that have unbilled approved work at the end
     unbilled = entries.filter((pl.col("status") == "approved") & pl.col("billable")).join(
-        tm_lines.select(time_entry_id="source_id"), on="time_entry_id", how="anti")
-    busy = (unbilled.filter(pl.col("day") >= cur_month).group_by("project_id").len().filter(pl.col("len") >= 6)
-            .join(tm.select("project_id", "account"), on="project_id").sort("project_id"))
+        tm_lines.select(time_entry_id="source_id"), on="time_entry_id", how="anti"
+    )
+    busy = (
+        unbilled.filter(pl.col("day") >= cur_month)
+        .group_by("project_id")
+        .len()
+        .filter(pl.col("len") >= 6)
+        .join(tm.select("project_id", "account"), on="project_id")
+        .sort("project_id")
+    )
     order = rng.permutation(busy.height)
     taken: set[int] = set()
     kinds = ["UNMAPPED_CUSTOMER", "PROJECT_ON_HOLD", "PROJECT_CLOSED", "NO_ACTIVE_CONTRACT", "CAP_PARTIAL", "CAP_ZERO"]
@@ -143,47 +168,68 @@ def post_invoicing(rng, cfg, com, people, work: Work, billing: Billing, inj: Inj
     inj.projects.update({k: sorted(v) for k, v in picks.items()})
     com.accounts = com.accounts.with_columns(erp_mapped=~pl.col("account").is_in(inj.unmapped_accounts))
     com.projects = com.projects.with_columns(
-        status=pl.when(pl.col("project_id").is_in(picks["PROJECT_ON_HOLD"])).then(pl.lit("on_hold"))
-        .when(pl.col("project_id").is_in(picks["PROJECT_CLOSED"])).then(pl.lit("closed")).otherwise(pl.col("status")),
-        end_day=pl.when(pl.col("project_id").is_in(picks["PROJECT_CLOSED"])).then(pl.lit(n_days - 12)).otherwise(pl.col("end_day")),
+        status=pl.when(pl.col("project_id").is_in(picks["PROJECT_ON_HOLD"]))
+        .then(pl.lit("on_hold"))
+        .when(pl.col("project_id").is_in(picks["PROJECT_CLOSED"]))
+        .then(pl.lit("closed"))
+        .otherwise(pl.col("status")),
+        end_day=pl.when(pl.col("project_id").is_in(picks["PROJECT_CLOSED"]))
+        .then(pl.lit(n_days - 12))
+        .otherwise(pl.col("end_day")),
     )
     com.contracts = com.contracts.with_columns(
-        prev_end_day=pl.when(pl.col("project_id").is_in(picks["NO_ACTIVE_CONTRACT"]) & pl.col("amends").is_null())
-        .then(pl.col("end_day")),
+        prev_end_day=pl.when(pl.col("project_id").is_in(picks["NO_ACTIVE_CONTRACT"]) & pl.col("amends").is_null()).then(
+            pl.col("end_day")
+        ),
         end_day=pl.when(pl.col("project_id").is_in(picks["NO_ACTIVE_CONTRACT"]) & pl.col("amends").is_null())
-        .then(pl.lit(n_days - 12)).otherwise(pl.col("end_day")),
+        .then(pl.lit(n_days - 12))
+        .otherwise(pl.col("end_day")),
         modstamp_day=pl.when(pl.col("project_id").is_in(picks["NO_ACTIVE_CONTRACT"]) & pl.col("amends").is_null())
-        .then(pl.lit(n_days - 11)).otherwise(pl.col("modstamp_day")),
+        .then(pl.lit(n_days - 11))
+        .otherwise(pl.col("modstamp_day")),
     )
     for kind, tag in (("CAP_PARTIAL", "PARTIAL"), ("CAP_ZERO", "ZERO")):
         for pid in picks[kind]:
             inj.caps[root_of[pid]] = tag
 
     # worker defects: broken HR mapping, and time logged after an HR termination
-    workers = (unbilled.filter(pl.col("day") >= cur_month).join(tm.select("project_id"), on="project_id")
-               .group_by("worker").len().filter(pl.col("len") >= 3).sort("worker"))
+    workers = (
+        unbilled.filter(pl.col("day") >= cur_month)
+        .join(tm.select("project_id"), on="project_id")
+        .group_by("worker")
+        .len()
+        .filter(pl.col("len") >= 3)
+        .sort("worker")
+    )
     wk = workers["worker"].to_numpy()
     w_ok = workers.filter(pl.Series(~people.contingent[wk] & (people.term[wk] > n_days)))
     w_order = w_ok["worker"].to_numpy()[rng.permutation(w_ok.height)]
     k = count(rate, people.n)
     inj.unmapped_workers = sorted(w_order[:k].tolist())
     inj.unknown_hr_ids = {w: f"E9{w + 1:05d}" for w in inj.unmapped_workers[::2]}
-    inj.outside_workers = sorted(w_order[k:2 * k].tolist())
+    inj.outside_workers = sorted(w_order[k : 2 * k].tolist())
     hr_term = people.term.copy()
     hr_term[inj.outside_workers] = n_days - 9
     people.hr_term = hr_term
 
     # entry defects on clean, once-billed entries
     blocked_projects = {p for v in inj.projects.values() for p in v}
-    blocked_workers = set(inj.unmapped_workers) | set(inj.outside_workers) | set(np.flatnonzero(people.contingent).tolist())
-    pool = (billed_once.rename({"source_id": "time_entry_id"})
-            .join(entries.select("time_entry_id", "project_id", "worker", "minutes", "status"), on="time_entry_id")
-            .filter(~pl.col("project_id").is_in(list(blocked_projects)) & ~pl.col("worker").is_in(list(blocked_workers))
-                    & (pl.col("status") == "approved"))
-            .sort("time_entry_id"))
+    blocked_workers = (
+        set(inj.unmapped_workers) | set(inj.outside_workers) | set(np.flatnonzero(people.contingent).tolist())
+    )
+    pool = (
+        billed_once.rename({"source_id": "time_entry_id"})
+        .join(entries.select("time_entry_id", "project_id", "worker", "minutes", "status"), on="time_entry_id")
+        .filter(
+            ~pl.col("project_id").is_in(list(blocked_projects))
+            & ~pl.col("worker").is_in(list(blocked_workers))
+            & (pl.col("status") == "approved")
+        )
+        .sort("time_entry_id")
+    )
     per_defect = count(rate, entries.height / len(ENTRY_DEFECTS))
     order = rng.permutation(pool.height)
-    chunks = {d: pool[np.sort(order[i * per_defect:(i + 1) * per_defect])] for i, d in enumerate(ENTRY_DEFECTS)}
+    chunks = {d: pool[np.sort(order[i * per_defect : (i + 1) * per_defect])] for i, d in enumerate(ENTRY_DEFECTS)}
     for d, frame in chunks.items():
         inj.entries[d] = frame["time_entry_id"].to_list()
 
@@ -195,12 +241,20 @@ def post_invoicing(rng, cfg, com, people, work: Work, billing: Billing, inj: Inj
     half = nab.height // 2
     dele, rej = nab[:half], nab[half:]
     _edit(work, dele["time_entry_id"].to_list(), when_after(dele), deleted_sec=pl.col("_when"))
-    _edit(work, rej["time_entry_id"].to_list(), when_after(rej), status=pl.lit("rejected"),
-          approved_sec=pl.lit(-1, dtype=pl.Int64), rejected_sec=pl.col("_when"))
+    _edit(
+        work,
+        rej["time_entry_id"].to_list(),
+        when_after(rej),
+        status=pl.lit("rejected"),
+        approved_sec=pl.lit(-1, dtype=pl.Int64),
+        rejected_sec=pl.col("_when"),
+    )
     # a deletion is not an edit: it does not bump the revision
     work.entries = work.entries.with_columns(
         revision=pl.when(pl.col("time_entry_id").is_in(dele["time_entry_id"].implode()))
-        .then(pl.col("revision") - 1).otherwise(pl.col("revision")))
+        .then(pl.col("revision") - 1)
+        .otherwise(pl.col("revision"))
+    )
     nbb = chunks["NOT_BILLABLE_BILLED"]
     _edit(work, nbb["time_entry_id"].to_list(), when_after(nbb), billable=pl.lit(False))
     hm = chunks["HOURS_MISMATCH"]
@@ -208,8 +262,11 @@ def post_invoicing(rng, cfg, com, people, work: Work, billing: Billing, inj: Inj
     new_min = np.maximum(hm["minutes"].to_numpy() + delta, 15)
     new_min = np.where(new_min == hm["minutes"].to_numpy(), new_min + 15, new_min)
     m = pl.DataFrame({"time_entry_id": hm["time_entry_id"], "_new": new_min})
-    work.entries = work.entries.join(m, on="time_entry_id", how="left").with_columns(
-        minutes=pl.coalesce("_new", "minutes").cast(pl.Int32)).drop("_new")
+    work.entries = (
+        work.entries.join(m, on="time_entry_id", how="left")
+        .with_columns(minutes=pl.coalesce("_new", "minutes").cast(pl.Int32))
+        .drop("_new")
+    )
     _edit(work, hm["time_entry_id"].to_list(), when_after(hm))
 
     # ERP-side defects: a second line for the same hours, a wrong rate
@@ -217,9 +274,12 @@ def post_invoicing(rng, cfg, com, people, work: Work, billing: Billing, inj: Inj
     rm_ids = chunks["RATE_MISMATCH"]["time_entry_id"]
     lines = lines.with_columns(
         rate_e4=pl.when((pl.col("item") == "PS-TM-HOURS") & pl.col("source_id").is_in(rm_ids.implode()))
-        .then(pl.col("rate_e4") + 100_000).otherwise(pl.col("rate_e4")))
+        .then(pl.col("rate_e4") + 100_000)
+        .otherwise(pl.col("rate_e4"))
+    )
     dups = lines.filter((pl.col("item") == "PS-TM-HOURS") & pl.col("source_id").is_in(dup_ids.implode())).join(
-        live_inv.select("invoice_id"), on="invoice_id")
+        live_inv.select("invoice_id"), on="invoice_id"
+    )
     extra = [dups]
     # lines the PSA cannot match: unknown time entry ids, unknown project codes
     live = live_inv.sort("invoice_id")
@@ -227,7 +287,9 @@ def post_invoicing(rng, cfg, com, people, work: Work, billing: Billing, inj: Inj
     host = live[np.sort(rng.permutation(live.height)[: 2 * n_lines])]
     max_te = int(entries["time_entry_id"].max())
     orphan_rows, unknown_rows = [], []
-    for i, (inv, pcode, tcode, day) in enumerate(host.select("invoice_id", "project_code", "tax_code", "day").iter_rows()):
+    for i, (inv, pcode, tcode, day) in enumerate(
+        host.select("invoice_id", "project_code", "tax_code", "day").iter_rows()
+    ):
         if i < n_lines:
             te = max_te + 1000 + i
             orphan_rows.append((inv, "PS-TM-HOURS", te, pcode, tcode, day - 10, 800, 1_500_000))
@@ -241,13 +303,20 @@ def post_invoicing(rng, cfg, com, people, work: Work, billing: Billing, inj: Inj
     extra.append(odd)
     base_cols = lines.columns
     tax = lines.select("invoice_id", "tax_bp").unique("invoice_id")
-    add = pl.concat([x.select(schema) for x in extra], how="vertical_relaxed").join(tax, on="invoice_id").with_columns(
-        amount_cents=amount_cents(pl.col("quantity_cents"), pl.col("rate_e4")))
+    add = (
+        pl.concat([x.select(schema) for x in extra], how="vertical_relaxed")
+        .join(tax, on="invoice_id")
+        .with_columns(amount_cents=amount_cents(pl.col("quantity_cents"), pl.col("rate_e4")))
+    )
     add = add.with_columns(tax_cents=tax_cents(pl.col("amount_cents"), pl.col("tax_bp")))
     # appended after the invoice's existing lines, in a stable order
     last = lines.group_by("invoice_id").agg(_last=pl.col("line").max())
-    add = add.sort(["invoice_id", "item", "source_id", "project_code"], nulls_last=True).join(last, on="invoice_id").with_columns(
-        line=pl.col("_last") + pl.int_range(1, pl.len() + 1).over("invoice_id")).drop("_last")
+    add = (
+        add.sort(["invoice_id", "item", "source_id", "project_code"], nulls_last=True)
+        .join(last, on="invoice_id")
+        .with_columns(line=pl.col("_last") + pl.int_range(1, pl.len() + 1).over("invoice_id"))
+        .drop("_last")
+    )
     lines = lines.with_columns(amount_cents=amount_cents(pl.col("quantity_cents"), pl.col("rate_e4")))
     lines = lines.with_columns(tax_cents=tax_cents(pl.col("amount_cents"), pl.col("tax_bp")))
     lines = pl.concat([lines, add.select([c for c in base_cols if c in add.columns])], how="diagonal_relaxed")

@@ -11,12 +11,42 @@ import polars as pl
 from estate.config import EstateConfig, month_start
 from estate.ids import sf_id
 from estate.reference import (
-    CARD_FACTORS, ENTITIES, FX_START, INDUSTRIES, LIMITED_CARD_ROLES, PRACTICES, RATE_RAISE, REGION_FACTOR,
-    REGIONS, ROLE_NAMES, ROLES, card_id,
+    CARD_FACTORS,
+    ENTITIES,
+    FX_START,
+    INDUSTRIES,
+    LIMITED_CARD_ROLES,
+    PRACTICES,
+    RATE_RAISE,
+    REGION_FACTOR,
+    REGIONS,
+    ROLE_NAMES,
+    ROLES,
+    card_id,
 )
 
-NAME_A = ("Acme", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Hooli", "Vandelay", "Cyberdyne", "Soylent",
-          "Tyrell", "Wonka", "Gringotts", "Oscorp", "Monarch", "Nakatomi", "Pied Piper", "Dunder", "Aperture", "Massive")
+NAME_A = (
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Stark",
+    "Wayne",
+    "Hooli",
+    "Vandelay",
+    "Cyberdyne",
+    "Soylent",
+    "Tyrell",
+    "Wonka",
+    "Gringotts",
+    "Oscorp",
+    "Monarch",
+    "Nakatomi",
+    "Pied Piper",
+    "Dunder",
+    "Aperture",
+    "Massive",
+)
 NAME_B = ("Holdings", "Industries", "Bank", "Group", "Retail", "Energy", "Health", "Logistics", "Insurance", "Labs")
 PROJECT_KIND = {"tm": "Delivery", "fixed_fee": "Programme", "non_billable": "Pre-sales"}
 
@@ -48,19 +78,33 @@ def make_rate_cards(cfg: EstateConfig) -> tuple[pl.DataFrame, date]:
                 for region in REGIONS:
                     r1 = float(_half(ROLES[role][0] * REGION_FACTOR[region] * factor / FX_START[ent.currency]))
                     r2 = float(_half(r1 * RATE_RAISE))
-                    rows.append((card_id(ent, kind), role, region, ent.currency, round(r1 * 100),
-                                 cfg.start_date - timedelta(days=365), change - timedelta(days=1)))
+                    rows.append(
+                        (
+                            card_id(ent, kind),
+                            role,
+                            region,
+                            ent.currency,
+                            round(r1 * 100),
+                            cfg.start_date - timedelta(days=365),
+                            change - timedelta(days=1),
+                        )
+                    )
                     rows.append((card_id(ent, kind), role, region, ent.currency, round(r2 * 100), change, None))
-    df = pl.DataFrame(rows, schema=["card", "role", "region", "currency", "rate_cents", "eff_from", "eff_to"],
-                      orient="row")
+    df = pl.DataFrame(
+        rows, schema=["card", "role", "region", "currency", "rate_cents", "eff_from", "eff_to"], orient="row"
+    )
     return df, change
 
 
 def make_tax_codes(cfg: EstateConfig) -> tuple[pl.DataFrame, date]:
     change = month_start(cfg.start_date, max(cfg.months // 3, 1))
-    rows = [("US-EXEMPT", "US", 0, date(2020, 1, 1)), ("UK-VAT20", "GB", 2000, date(2020, 1, 1)),
-            ("DE-VAT19", "DE", 1900, date(2020, 1, 1)), ("SG-GST", "SG", 800, date(2023, 1, 1)),
-            ("SG-GST", "SG", 900, change)]
+    rows = [
+        ("US-EXEMPT", "US", 0, date(2020, 1, 1)),
+        ("UK-VAT20", "GB", 2000, date(2020, 1, 1)),
+        ("DE-VAT19", "DE", 1900, date(2020, 1, 1)),
+        ("SG-GST", "SG", 800, date(2023, 1, 1)),
+        ("SG-GST", "SG", 900, change),
+    ]
     return pl.DataFrame(rows, schema=["tax_code", "country", "rate_bp", "eff_from"], orient="row"), change
 
 
@@ -84,49 +128,61 @@ def make_commercial(cfg: EstateConfig, n_days: int) -> Commercial:
     weights = np.array([e.weight for e in ENTITIES])
     acc_entity = rng.choice(len(ENTITIES), size=n_acc, p=weights / weights.sum())
     acc_entity[: len(ENTITIES)] = np.arange(len(ENTITIES))
-    acc_names = [f"{NAME_A[i % len(NAME_A)]} {NAME_B[(i // len(NAME_A)) % len(NAME_B)]}"
-                 + (f" {i // (len(NAME_A) * len(NAME_B)) + 1}" if i >= len(NAME_A) * len(NAME_B) else "")
-                 for i in range(n_acc)]
-    accounts = pl.DataFrame({
-        "account": np.arange(n_acc),
-        "Id": [sf_id("001", i + 1) for i in range(n_acc)],
-        "Name": acc_names,
-        "entity": acc_entity,
-        "BillingCountry": [ENTITIES[e].country for e in acc_entity],
-        "CurrencyIsoCode": [ENTITIES[e].currency for e in acc_entity],
-        "Industry": [None if rng.random() < 0.1 else INDUSTRIES[rng.integers(len(INDUSTRIES))] for _ in range(n_acc)],
-        "customer_internal_id": 1000 + np.arange(n_acc),
-        "tax_code": [ENTITIES[e].tax_code for e in acc_entity],
-        "terms": rng.choice(["Net 30", "Net 45"], size=n_acc, p=[0.8, 0.2]),
-        "erp_mapped": np.ones(n_acc, dtype=bool),
-    })
+    acc_names = [
+        f"{NAME_A[i % len(NAME_A)]} {NAME_B[(i // len(NAME_A)) % len(NAME_B)]}"
+        + (f" {i // (len(NAME_A) * len(NAME_B)) + 1}" if i >= len(NAME_A) * len(NAME_B) else "")
+        for i in range(n_acc)
+    ]
+    accounts = pl.DataFrame(
+        {
+            "account": np.arange(n_acc),
+            "Id": [sf_id("001", i + 1) for i in range(n_acc)],
+            "Name": acc_names,
+            "entity": acc_entity,
+            "BillingCountry": [ENTITIES[e].country for e in acc_entity],
+            "CurrencyIsoCode": [ENTITIES[e].currency for e in acc_entity],
+            "Industry": [
+                None if rng.random() < 0.1 else INDUSTRIES[rng.integers(len(INDUSTRIES))] for _ in range(n_acc)
+            ],
+            "customer_internal_id": 1000 + np.arange(n_acc),
+            "tax_code": [ENTITIES[e].tax_code for e in acc_entity],
+            "terms": rng.choice(["Net 30", "Net 45"], size=n_acc, p=[0.8, 0.2]),
+            "erp_mapped": np.ones(n_acc, dtype=bool),
+        }
+    )
 
     n_proj = max(16, cfg.employees // 4)
     ptype = rng.choice(["tm", "fixed_fee", "non_billable"], size=n_proj, p=[0.7, 0.15, 0.15])
     ptype[: 2 * len(ENTITIES)] = "tm"
-    ptype[2 * len(ENTITIES): 2 * len(ENTITIES) + 2] = ["fixed_fee", "non_billable"]  # every kind exists
+    ptype[2 * len(ENTITIES) : 2 * len(ENTITIES) + 2] = ["fixed_fee", "non_billable"]  # every kind exists
     p_account = rng.integers(0, n_acc, size=n_proj)
     p_account[: 2 * len(ENTITIES)] = np.tile(np.arange(len(ENTITIES)), 2)
     old = rng.random(n_proj) < 0.75
     old[: 2 * len(ENTITIES) + 2] = True
-    p_start = np.where(old, -rng.integers(30, 400, size=n_proj), rng.integers(0, max(int(n_days * 0.6), 1), size=n_proj))
+    p_start = np.where(
+        old, -rng.integers(30, 400, size=n_proj), rng.integers(0, max(int(n_days * 0.6), 1), size=n_proj)
+    )
     p_entity = acc_entity[p_account]
     practice = rng.integers(0, len(PRACTICES), size=n_proj)
-    projects = pl.DataFrame({
-        "project_id": np.arange(1, n_proj + 1),
-        "project_code": [f"P-{10000 + i + 1}" for i in range(n_proj)],
-        "name": [f"{acc_names[a]} {PRACTICES[pr]} {PROJECT_KIND[t]}" for a, pr, t in zip(p_account, practice, ptype)],
-        "account": p_account,
-        "crm_account_id": accounts["Id"].to_numpy()[p_account],
-        "entity": p_entity,
-        "legal_entity": [ENTITIES[e].code for e in p_entity],
-        "billing_type": ptype,
-        "status": "active",
-        "start_day": p_start,
-        "end_day": np.full(n_proj, None, dtype=object),
-        "currency": [ENTITIES[e].currency for e in p_entity],
-        "practice": [PRACTICES[pr] for pr in practice],
-    }).with_columns(pl.col("end_day").cast(pl.Int64))
+    projects = pl.DataFrame(
+        {
+            "project_id": np.arange(1, n_proj + 1),
+            "project_code": [f"P-{10000 + i + 1}" for i in range(n_proj)],
+            "name": [
+                f"{acc_names[a]} {PRACTICES[pr]} {PROJECT_KIND[t]}" for a, pr, t in zip(p_account, practice, ptype)
+            ],
+            "account": p_account,
+            "crm_account_id": accounts["Id"].to_numpy()[p_account],
+            "entity": p_entity,
+            "legal_entity": [ENTITIES[e].code for e in p_entity],
+            "billing_type": ptype,
+            "status": "active",
+            "start_day": p_start,
+            "end_day": np.full(n_proj, None, dtype=object),
+            "currency": [ENTITIES[e].currency for e in p_entity],
+            "practice": [PRACTICES[pr] for pr in practice],
+        }
+    ).with_columns(pl.col("end_day").cast(pl.Int64))
 
     # root contracts for billable projects, amendments for some T&M ones
     billable = projects.filter(pl.col("billing_type") != "non_billable")
@@ -135,7 +191,13 @@ def make_commercial(cfg: EstateConfig, n_days: int) -> Commercial:
     discount_x10 = rng.choice([0, 0, 0, 50, 75, 100, 125], size=nb)
     has_cap = rng.random(nb) < 0.3
     roots = billable.select(
-        "project_id", "account", "entity", "billing_type", "currency", "legal_entity", "start_day",
+        "project_id",
+        "account",
+        "entity",
+        "billing_type",
+        "currency",
+        "legal_entity",
+        "start_day",
     ).with_columns(
         contract=pl.int_range(0, nb),
         Id=pl.Series([sf_id("800", i + 1) for i in range(nb)]),
@@ -155,8 +217,10 @@ def make_commercial(cfg: EstateConfig, n_days: int) -> Commercial:
     k = am.height
     am_start = rng.integers(int(n_days * 0.2), max(int(n_days * 0.8), int(n_days * 0.2) + 1), size=k)
     switch = rng.random(k) < 0.5
-    new_card = [c.replace("-STD", "-PREM") if s and c.endswith("STD") else (c.replace("-PREM", "-STD") if s else c)
-                for c, s in zip(am["card"], switch)]
+    new_card = [
+        c.replace("-STD", "-PREM") if s and c.endswith("STD") else (c.replace("-PREM", "-STD") if s else c)
+        for c, s in zip(am["card"], switch)
+    ]
     amendments = am.with_columns(
         contract=pl.int_range(nb, nb + k),
         amends=pl.col("Id"),
@@ -175,5 +239,4 @@ def make_commercial(cfg: EstateConfig, n_days: int) -> Commercial:
 
     rate_cards, rate_change = make_rate_cards(cfg)
     tax_codes, tax_change = make_tax_codes(cfg)
-    return Commercial(accounts, projects, contracts, rate_cards, tax_codes, make_fx(cfg),
-                      rate_change, tax_change)
+    return Commercial(accounts, projects, contracts, rate_cards, tax_codes, make_fx(cfg), rate_change, tax_change)

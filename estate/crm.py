@@ -48,12 +48,20 @@ def build_versions(cfg: EstateConfig, com: Commercial, n_days: int, truth: dict)
     rng = np.random.default_rng([cfg.seed, 7])
     accounts = []
     for row in com.accounts.iter_rows(named=True):
-        base = {"Id": row["Id"], "Name": row["Name"], "BillingCountry": row["BillingCountry"],
-                "CurrencyIsoCode": row["CurrencyIsoCode"], "Industry": row["Industry"],
-                "ERP_Customer_Id__c": str(row["customer_internal_id"]), "IsDeleted": False}
+        base = {
+            "Id": row["Id"],
+            "Name": row["Name"],
+            "BillingCountry": row["BillingCountry"],
+            "CurrencyIsoCode": row["CurrencyIsoCode"],
+            "Industry": row["Industry"],
+            "ERP_Customer_Id__c": str(row["customer_internal_id"]),
+            "IsDeleted": False,
+        }
         accounts.append({**base, "_sec": -200 * DAY + 3600 + row["account"]})
         if not row["erp_mapped"]:
-            accounts.append({**base, "ERP_Customer_Id__c": None, "_sec": (n_days - 20) * DAY + 9 * 3600 + row["account"]})
+            accounts.append(
+                {**base, "ERP_Customer_Id__c": None, "_sec": (n_days - 20) * DAY + 9 * 3600 + row["account"]}
+            )
 
     acc_id = com.accounts["Id"].to_list()
     contracts, opps = [], []
@@ -66,27 +74,67 @@ def build_versions(cfg: EstateConfig, com: Commercial, n_days: int, truth: dict)
         opp_of_contract[r["Id"]] = oid
         close = r["start_day"] - 14
         amount = int(rng.integers(50, 900)) * 1000
-        base = {"Id": oid, "AccountId": acc_id[r["account"]], "Name": f"{r['legal_entity']} engagement {r['ContractNumber']}",
-                "Amount": amount, "CurrencyIsoCode": r["currency"], "CloseDate": day_iso(cfg, close),
-                "Practice__c": PRACTICES[r["contract"] % len(PRACTICES)], "Start_Date__c": day_iso(cfg, r["start_day"]),
-                "End_Date__c": day_iso(cfg, r["end_day"]), "Staffing_Plan__c": None, "IsDeleted": False}
-        opps.append({**base, "StageName": "Proposal", "Probability": 50, "IsClosed": False, "IsWon": False,
-                     "_sec": (close - 60) * DAY + 10 * 3600 + n_opp})
-        opps.append({**base, "StageName": "Closed Won", "Probability": 100, "IsClosed": True, "IsWon": True,
-                     "_sec": close * DAY + 16 * 3600 + n_opp})
+        base = {
+            "Id": oid,
+            "AccountId": acc_id[r["account"]],
+            "Name": f"{r['legal_entity']} engagement {r['ContractNumber']}",
+            "Amount": amount,
+            "CurrencyIsoCode": r["currency"],
+            "CloseDate": day_iso(cfg, close),
+            "Practice__c": PRACTICES[r["contract"] % len(PRACTICES)],
+            "Start_Date__c": day_iso(cfg, r["start_day"]),
+            "End_Date__c": day_iso(cfg, r["end_day"]),
+            "Staffing_Plan__c": None,
+            "IsDeleted": False,
+        }
+        opps.append(
+            {
+                **base,
+                "StageName": "Proposal",
+                "Probability": 50,
+                "IsClosed": False,
+                "IsWon": False,
+                "_sec": (close - 60) * DAY + 10 * 3600 + n_opp,
+            }
+        )
+        opps.append(
+            {
+                **base,
+                "StageName": "Closed Won",
+                "Probability": 100,
+                "IsClosed": True,
+                "IsWon": True,
+                "_sec": close * DAY + 16 * 3600 + n_opp,
+            }
+        )
     for r in com.contracts.sort("contract").iter_rows(named=True):
         nte = r.get("nte_cents")
-        base = {"Id": r["Id"], "AccountId": acc_id[r["account"]],
-                "Opportunity__c": opp_of_contract.get(r["amends"] or r["Id"]),
-                "ContractNumber": r["ContractNumber"], "Status": r["Status"], "StartDate": day_iso(cfg, r["start_day"]),
-                "EndDate": day_iso(cfg, r["end_day"]),
-                "Billing_Type__c": "Time and Materials" if r["billing_type"] == "tm" else "Fixed Fee",
-                "Rate_Card__c": r["card"], "Discount_Percent__c": _pct(r["discount_x10"]),
-                "NTE_Hours__c": None if nte is None else _hours(nte), "CurrencyIsoCode": r["currency"],
-                "Legal_Entity__c": r["legal_entity"], "Amends__c": r["amends"], "IsDeleted": False}
+        base = {
+            "Id": r["Id"],
+            "AccountId": acc_id[r["account"]],
+            "Opportunity__c": opp_of_contract.get(r["amends"] or r["Id"]),
+            "ContractNumber": r["ContractNumber"],
+            "Status": r["Status"],
+            "StartDate": day_iso(cfg, r["start_day"]),
+            "EndDate": day_iso(cfg, r["end_day"]),
+            "Billing_Type__c": "Time and Materials" if r["billing_type"] == "tm" else "Fixed Fee",
+            "Rate_Card__c": r["card"],
+            "Discount_Percent__c": _pct(r["discount_x10"]),
+            "NTE_Hours__c": None if nte is None else _hours(nte),
+            "CurrencyIsoCode": r["currency"],
+            "Legal_Entity__c": r["legal_entity"],
+            "Amends__c": r["amends"],
+            "IsDeleted": False,
+        }
         sec = r["modstamp_day"] * DAY + 11 * 3600 + r["contract"]
         if r.get("prev_end_day") is not None:
-            contracts.append({**base, "EndDate": day_iso(cfg, r["prev_end_day"]), "_sec": (r["start_day"] - 10) * DAY + 11 * 3600 + r["contract"]})
+            contracts.append(
+                {
+                    **base,
+                    "EndDate": day_iso(cfg, r["prev_end_day"]),
+                    "_sec": (r["start_day"] - 10) * DAY + 11 * 3600 + r["contract"],
+                }
+            )
         contracts.append({**base, "_sec": sec})
 
     # the open pipeline: feeds the staffing forecast; some cross the threshold late, some are lost or deleted
@@ -98,14 +146,29 @@ def build_versions(cfg: EstateConfig, com: Commercial, n_days: int, truth: dict)
         start = n_days + int(rng.integers(15, 120))
         end = start + int(rng.integers(60, 240))
         ent = int(rng.integers(len(ENTITIES)))
-        plan = [{"role": ROLE_NAMES[int(rng.integers(len(ROLE_NAMES)))], "region": REGIONS[int(rng.integers(len(REGIONS)))],
-                 "hours": int(rng.integers(4, 60)) * 10} for _ in range(int(rng.integers(1, 4)))]
-        base = {"Id": oid, "AccountId": acc_id[int(rng.integers(len(acc_id)))], "Name": f"Pipeline deal {i + 1}",
-                "Amount": int(rng.integers(40, 600)) * 1000, "CurrencyIsoCode": ENTITIES[ent].currency,
-                "CloseDate": day_iso(cfg, start - 10), "Practice__c": PRACTICES[i % len(PRACTICES)],
-                "Start_Date__c": day_iso(cfg, start), "End_Date__c": day_iso(cfg, end),
-                "Staffing_Plan__c": dumps(plan) if rng.random() > 0.1 else None, "IsClosed": False, "IsWon": False,
-                "IsDeleted": False}
+        plan = [
+            {
+                "role": ROLE_NAMES[int(rng.integers(len(ROLE_NAMES)))],
+                "region": REGIONS[int(rng.integers(len(REGIONS)))],
+                "hours": int(rng.integers(4, 60)) * 10,
+            }
+            for _ in range(int(rng.integers(1, 4)))
+        ]
+        base = {
+            "Id": oid,
+            "AccountId": acc_id[int(rng.integers(len(acc_id)))],
+            "Name": f"Pipeline deal {i + 1}",
+            "Amount": int(rng.integers(40, 600)) * 1000,
+            "CurrencyIsoCode": ENTITIES[ent].currency,
+            "CloseDate": day_iso(cfg, start - 10),
+            "Practice__c": PRACTICES[i % len(PRACTICES)],
+            "Start_Date__c": day_iso(cfg, start),
+            "End_Date__c": day_iso(cfg, end),
+            "Staffing_Plan__c": dumps(plan) if rng.random() > 0.1 else None,
+            "IsClosed": False,
+            "IsWon": False,
+            "IsDeleted": False,
+        }
         opps.append({**base, "StageName": "Prospecting", "Probability": 10, "_sec": created * DAY + 9 * 3600 + i})
         roll = rng.random()
         later = int(rng.integers(created + 1, n_days)) * DAY + 15 * 3600 + i
@@ -118,15 +181,35 @@ def build_versions(cfg: EstateConfig, com: Commercial, n_days: int, truth: dict)
             opps.append({**base, "StageName": stage, "Probability": prob, "_sec": later})
     # malformed: a record whose Probability is not a number
     n_opp += 1
-    bad = {"Id": sf_id("006", n_opp), "AccountId": acc_id[0], "Name": "Malformed deal", "StageName": "Proposal",
-           "Probability": "high", "Amount": 1000, "CurrencyIsoCode": "USD", "CloseDate": day_iso(cfg, n_days + 5),
-           "Practice__c": PRACTICES[0], "Start_Date__c": day_iso(cfg, n_days + 20), "End_Date__c": day_iso(cfg, n_days + 80),
-           "Staffing_Plan__c": None, "IsClosed": False, "IsWon": False, "IsDeleted": False,
-           "_sec": (n_days - 2) * DAY + 12 * 3600}
+    bad = {
+        "Id": sf_id("006", n_opp),
+        "AccountId": acc_id[0],
+        "Name": "Malformed deal",
+        "StageName": "Proposal",
+        "Probability": "high",
+        "Amount": 1000,
+        "CurrencyIsoCode": "USD",
+        "CloseDate": day_iso(cfg, n_days + 5),
+        "Practice__c": PRACTICES[0],
+        "Start_Date__c": day_iso(cfg, n_days + 20),
+        "End_Date__c": day_iso(cfg, n_days + 80),
+        "Staffing_Plan__c": None,
+        "IsClosed": False,
+        "IsWon": False,
+        "IsDeleted": False,
+        "_sec": (n_days - 2) * DAY + 12 * 3600,
+    }
     opps.append(bad)
     truth.setdefault("malformed", []).append(
-        {"source": "crm", "object": "Opportunity", "record_key": bad["Id"], "field": "Probability",
-         "rule": "wrong_type", "message": "Probability must be a number, got the string 'high'"})
+        {
+            "source": "crm",
+            "object": "Opportunity",
+            "record_key": bad["Id"],
+            "field": "Probability",
+            "rule": "wrong_type",
+            "message": "Probability must be a number, got the string 'high'",
+        }
+    )
     return {"Account": accounts, "Opportunity": opps, "Contract": contracts}
 
 
@@ -140,11 +223,40 @@ def _hours(cents: int):
 
 FIELDS = {
     "Account": ["Id", "Name", "BillingCountry", "CurrencyIsoCode", "Industry", "ERP_Customer_Id__c", "IsDeleted"],
-    "Opportunity": ["Id", "AccountId", "Name", "StageName", "Probability", "Amount", "CurrencyIsoCode", "CloseDate",
-                    "Practice__c", "Start_Date__c", "End_Date__c", "Staffing_Plan__c", "IsClosed", "IsWon", "IsDeleted"],
-    "Contract": ["Id", "AccountId", "Opportunity__c", "ContractNumber", "Status", "StartDate", "EndDate",
-                 "Billing_Type__c", "Rate_Card__c", "Discount_Percent__c", "NTE_Hours__c", "CurrencyIsoCode",
-                 "Legal_Entity__c", "Amends__c", "IsDeleted"],
+    "Opportunity": [
+        "Id",
+        "AccountId",
+        "Name",
+        "StageName",
+        "Probability",
+        "Amount",
+        "CurrencyIsoCode",
+        "CloseDate",
+        "Practice__c",
+        "Start_Date__c",
+        "End_Date__c",
+        "Staffing_Plan__c",
+        "IsClosed",
+        "IsWon",
+        "IsDeleted",
+    ],
+    "Contract": [
+        "Id",
+        "AccountId",
+        "Opportunity__c",
+        "ContractNumber",
+        "Status",
+        "StartDate",
+        "EndDate",
+        "Billing_Type__c",
+        "Rate_Card__c",
+        "Discount_Percent__c",
+        "NTE_Hours__c",
+        "CurrencyIsoCode",
+        "Legal_Entity__c",
+        "Amends__c",
+        "IsDeleted",
+    ],
 }
 
 
@@ -168,7 +280,7 @@ def write_crm(cfg: EstateConfig, versions: dict[str, list[dict]], n_days: int) -
 
 def _write_pages(cfg: EstateConfig, folder: str, obj: str, rows: list[dict]) -> None:
     size = cfg.crm_page_size
-    pages = [rows[i:i + size] for i in range(0, len(rows), size)] or [[]]
+    pages = [rows[i : i + size] for i in range(0, len(rows), size)] or [[]]
     for n, page in enumerate(pages, start=1):
         records = []
         for r in page:
@@ -181,5 +293,6 @@ def _write_pages(cfg: EstateConfig, folder: str, obj: str, rows: list[dict]) -> 
         if not last:
             doc["nextRecordsUrl"] = f"{API}/query/01g{folder[:8]}{obj[:3].upper()}-{n * size}"
         doc["records"] = records
-        write_text(cfg.landing / "crm" / folder / f"{obj}-{n:05d}.json",
-                   json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
+        write_text(
+            cfg.landing / "crm" / folder / f"{obj}-{n:05d}.json", json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
+        )

@@ -33,10 +33,15 @@ def _file(cfg: EstateConfig, name: str, day) -> Path:
 
 
 def write_master(cfg: EstateConfig, com: Commercial, truth: dict) -> None:
-    subs = pl.DataFrame({
-        "Internal ID": [e.subsidiary_id for e in ENTITIES], "Name": [e.name for e in ENTITIES],
-        "Legal Entity Code": [e.code for e in ENTITIES], "Country": [e.country for e in ENTITIES],
-        "Currency": [e.currency for e in ENTITIES]})
+    subs = pl.DataFrame(
+        {
+            "Internal ID": [e.subsidiary_id for e in ENTITIES],
+            "Name": [e.name for e in ENTITIES],
+            "Legal Entity Code": [e.code for e in ENTITIES],
+            "Country": [e.country for e in ENTITIES],
+            "Currency": [e.currency for e in ENTITIES],
+        }
+    )
     write_csv(_file(cfg, "subsidiaries", cfg.start_date), subs)
 
     acc = com.accounts
@@ -47,44 +52,63 @@ def write_master(cfg: EstateConfig, com: Commercial, truth: dict) -> None:
         pl.col("entity").map_elements(lambda e: ENTITIES[e].subsidiary_id, return_dtype=pl.Int64).alias("Subsidiary"),
         pl.col("CurrencyIsoCode").alias("Currency"),
         pl.col("Id").alias("Salesforce Account ID"),
-        pl.col("tax_code").alias("Tax Code"), pl.col("terms").alias("Terms"), pl.lit("No").alias("Inactive"),
+        pl.col("tax_code").alias("Tax Code"),
+        pl.col("terms").alias("Terms"),
+        pl.lit("No").alias("Inactive"),
         pl.lit((cfg.start_date - timedelta(days=200)).isoformat() + "T08:00:00Z").alias("Last Modified"),
     )
     write_csv(_file(cfg, "customers", cfg.start_date), cust)
     # the final snapshot: unmapped customers lost their Salesforce link too, and a new column appeared
     final = cust.with_columns(
-        pl.when(pl.Series(~acc["erp_mapped"].to_numpy())).then(None).otherwise(pl.col("Salesforce Account ID"))
+        pl.when(pl.Series(~acc["erp_mapped"].to_numpy()))
+        .then(None)
+        .otherwise(pl.col("Salesforce Account ID"))
         .alias("Salesforce Account ID"),
-        pl.when(pl.Series(~acc["erp_mapped"].to_numpy())).then(pl.lit(cfg.end_date.isoformat() + "T07:00:00Z"))
-        .otherwise(pl.col("Last Modified")).alias("Last Modified"),
+        pl.when(pl.Series(~acc["erp_mapped"].to_numpy()))
+        .then(pl.lit(cfg.end_date.isoformat() + "T07:00:00Z"))
+        .otherwise(pl.col("Last Modified"))
+        .alias("Last Modified"),
         pl.format("Rep {}", (pl.col("Internal ID") % 7 + 1).cast(pl.Utf8)).alias("Sales Rep"),
     )
     write_csv(_file(cfg, "customers", cfg.end_date), final)
     truth.setdefault("schema_drift", []).append(
-        {"source": "erp", "file": f"erp/customers_{cfg.end_date.isoformat()}.csv", "extra_columns": ["Sales Rep"]})
+        {"source": "erp", "file": f"erp/customers_{cfg.end_date.isoformat()}.csv", "extra_columns": ["Sales Rep"]}
+    )
 
     fx = com.fx
     for k in range(cfg.months):
         day = month_start(cfg.start_date, k)
-        part = fx.filter(pl.col("eff_from") <= day).sort(["currency", "eff_from"]).select(
-            pl.lit("USD").alias("Base Currency"), pl.col("currency").alias("Transaction Currency"),
-            pl.col("eff_from").dt.strftime("%Y-%m-%d").alias("Effective Date"),
-            fmt_fixed(pl.col("rate_micro"), 6).alias("Exchange Rate"))
+        part = (
+            fx.filter(pl.col("eff_from") <= day)
+            .sort(["currency", "eff_from"])
+            .select(
+                pl.lit("USD").alias("Base Currency"),
+                pl.col("currency").alias("Transaction Currency"),
+                pl.col("eff_from").dt.strftime("%Y-%m-%d").alias("Effective Date"),
+                fmt_fixed(pl.col("rate_micro"), 6).alias("Exchange Rate"),
+            )
+        )
         write_csv(_file(cfg, "currency_rates", day), part)
 
     rc = com.rate_cards.sort(["card", "role", "region", "eff_from"])
     for day, known in ((cfg.start_date, False), (com.rate_change_date, True)):
         part = rc.filter(pl.col("eff_from") <= day).select(
-            pl.col("card").alias("Rate Card ID"), pl.col("role").alias("Role"), pl.col("region").alias("Region"),
-            pl.col("currency").alias("Currency"), fmt_fixed(pl.col("rate_cents"), 2).alias("Hourly Rate"),
+            pl.col("card").alias("Rate Card ID"),
+            pl.col("role").alias("Role"),
+            pl.col("region").alias("Region"),
+            pl.col("currency").alias("Currency"),
+            fmt_fixed(pl.col("rate_cents"), 2).alias("Hourly Rate"),
             pl.col("eff_from").dt.strftime("%Y-%m-%d").alias("Effective From"),
-            (pl.col("eff_to").dt.strftime("%Y-%m-%d") if known else pl.lit(None, dtype=pl.Utf8)).alias("Effective To"))
+            (pl.col("eff_to").dt.strftime("%Y-%m-%d") if known else pl.lit(None, dtype=pl.Utf8)).alias("Effective To"),
+        )
         write_csv(_file(cfg, "rate_cards", day), part)
 
     tax = com.tax_codes.select(
-        pl.col("tax_code").alias("Tax Code"), pl.col("country").alias("Country"),
+        pl.col("tax_code").alias("Tax Code"),
+        pl.col("country").alias("Country"),
         pl.format("{}%", _pct_text(pl.col("rate_bp"))).alias("Rate"),
-        pl.col("eff_from").dt.strftime("%Y-%m-%d").alias("Effective From"))
+        pl.col("eff_from").dt.strftime("%Y-%m-%d").alias("Effective From"),
+    )
     write_csv(_file(cfg, "tax_codes", cfg.start_date), tax)
 
 
@@ -95,8 +119,11 @@ def _pct_text(bp: pl.Expr) -> pl.Expr:
 def write_transactions(cfg: EstateConfig, com: Commercial, billing: Billing, n_days: int, truth: dict) -> None:
     inv = fx_on(com, cfg, billing.invoices.with_columns(_d=pl.col("day").cast(pl.Int64)), "currency", "rate_micro")
     inv = inv.sort("invoice_id").with_columns(
-        doc=pl.format("INV-{}-{}", offsets_to_dates(pl.col("day"), cfg.start_date).dt.year().cast(pl.Utf8),
-                      pl.col("invoice_id").sub(1_000_000).cast(pl.Utf8).str.zfill(6)),
+        doc=pl.format(
+            "INV-{}-{}",
+            offsets_to_dates(pl.col("day"), cfg.start_date).dt.year().cast(pl.Utf8),
+            pl.col("invoice_id").sub(1_000_000).cast(pl.Utf8).str.zfill(6),
+        ),
         created_sec=pl.col("day").cast(pl.Int64) * DAY + 10 * 3600,
         subsidiary=pl.col("entity").map_elements(lambda e: ENTITIES[e].subsidiary_id, return_dtype=pl.Int64),
         terms_days=pl.lit(30),
@@ -104,34 +131,54 @@ def write_transactions(cfg: EstateConfig, com: Commercial, billing: Billing, n_d
     truth["invoice_numbers"] = dict(zip(inv["invoice_id"].to_list(), inv["doc"].to_list()))
     created = inv.with_columns(ev_day=pl.col("day"), ev_status=pl.lit("Open"), ev_sec=pl.col("created_sec"))
     voided = inv.filter(pl.col("void_day") >= 0).with_columns(
-        ev_day=pl.col("void_day"), ev_status=pl.lit("Voided"), ev_sec=pl.col("void_day").cast(pl.Int64) * DAY + 15 * 3600)
+        ev_day=pl.col("void_day"),
+        ev_status=pl.lit("Voided"),
+        ev_sec=pl.col("void_day").cast(pl.Int64) * DAY + 15 * 3600,
+    )
     paid = inv.filter(pl.col("paid_day") >= 0).with_columns(
-        ev_day=pl.col("paid_day"), ev_status=pl.lit("Paid In Full"),
-        ev_sec=pl.col("paid_day").cast(pl.Int64) * DAY + 16 * 3600)
+        ev_day=pl.col("paid_day"),
+        ev_status=pl.lit("Paid In Full"),
+        ev_sec=pl.col("paid_day").cast(pl.Int64) * DAY + 16 * 3600,
+    )
     events = pl.concat([created, voided, paid]).sort(["ev_day", "invoice_id"])
     heads = events.select(
         "ev_day",
-        pl.col("invoice_id").alias("Internal ID"), pl.col("doc").alias("Document Number"),
-        pl.col("customer_internal_id").alias("Customer"), pl.col("subsidiary").alias("Subsidiary"),
-        _date(cfg, "day").alias("Date"), offsets_to_dates(pl.col("day") + 30, cfg.start_date).dt.strftime("%Y-%m-%d").alias("Due Date"),
-        pl.col("currency").alias("Currency"), fmt_fixed(pl.col("rate_micro"), 6).alias("Exchange Rate"),
-        pl.col("ev_status").alias("Status"), pl.lit(None, dtype=pl.Utf8).alias("Billing Batch ID"),
+        pl.col("invoice_id").alias("Internal ID"),
+        pl.col("doc").alias("Document Number"),
+        pl.col("customer_internal_id").alias("Customer"),
+        pl.col("subsidiary").alias("Subsidiary"),
+        _date(cfg, "day").alias("Date"),
+        offsets_to_dates(pl.col("day") + 30, cfg.start_date).dt.strftime("%Y-%m-%d").alias("Due Date"),
+        pl.col("currency").alias("Currency"),
+        fmt_fixed(pl.col("rate_micro"), 6).alias("Exchange Rate"),
+        pl.col("ev_status").alias("Status"),
+        pl.lit(None, dtype=pl.Utf8).alias("Billing Batch ID"),
         pl.format("Professional services, {}", pl.col("project_code")).alias("Memo"),
-        _stamp(cfg, pl.col("created_sec")).alias("Date Created"), _stamp(cfg, pl.col("ev_sec")).alias("Last Modified"))
+        _stamp(cfg, pl.col("created_sec")).alias("Date Created"),
+        _stamp(cfg, pl.col("ev_sec")).alias("Last Modified"),
+    )
     for (day,), part in heads.group_by(["ev_day"], maintain_order=True):
         write_csv(_file(cfg, "invoices", day), part.drop("ev_day"))
 
     lines = billing.lines.join(inv.select("invoice_id", "day"), on="invoice_id").sort(["invoice_id", "line"])
     out = lines.select(
         "day",
-        pl.col("invoice_id").alias("Invoice Internal ID"), pl.col("line").alias("Line"), pl.col("item").alias("Item"),
-        pl.col("project_code").alias("Project Code"), fmt_fixed(pl.col("quantity_cents"), 2).alias("Quantity"),
-        fmt_fixed(pl.col("rate_e4"), 4).alias("Rate"), fmt_fixed(pl.col("amount_cents"), 2).alias("Amount"),
-        pl.col("tax_code").alias("Tax Code"), fmt_fixed(pl.col("tax_cents"), 2).alias("Tax Amount"),
-        pl.when(pl.col("item").is_in(["PS-TM-HOURS", "PS-ADJUSTMENT"])).then(pl.col("source_id").cast(pl.Utf8)).alias("PSA Time Entry ID"),
+        pl.col("invoice_id").alias("Invoice Internal ID"),
+        pl.col("line").alias("Line"),
+        pl.col("item").alias("Item"),
+        pl.col("project_code").alias("Project Code"),
+        fmt_fixed(pl.col("quantity_cents"), 2).alias("Quantity"),
+        fmt_fixed(pl.col("rate_e4"), 4).alias("Rate"),
+        fmt_fixed(pl.col("amount_cents"), 2).alias("Amount"),
+        pl.col("tax_code").alias("Tax Code"),
+        fmt_fixed(pl.col("tax_cents"), 2).alias("Tax Amount"),
+        pl.when(pl.col("item").is_in(["PS-TM-HOURS", "PS-ADJUSTMENT"]))
+        .then(pl.col("source_id").cast(pl.Utf8))
+        .alias("PSA Time Entry ID"),
         pl.when(pl.col("item") == "PS-FF-MILESTONE").then(pl.col("source_id").cast(pl.Utf8)).alias("PSA Milestone ID"),
         pl.when(pl.col("item") == "PS-EXPENSE").then(pl.col("source_id").cast(pl.Utf8)).alias("PSA Expense ID"),
-        _date(cfg, "service_day").alias("Service Date"))
+        _date(cfg, "service_day").alias("Service Date"),
+    )
     line_days = []
     for (day,), part in out.group_by(["day"], maintain_order=True):
         write_csv(_file(cfg, "invoice_lines", day), part.drop("day"))
@@ -143,24 +190,46 @@ def write_transactions(cfg: EstateConfig, com: Commercial, billing: Billing, n_d
         if dst not in line_days and dst < n_days:
             shutil.copyfile(_file(cfg, "invoice_lines", src), _file(cfg, "invoice_lines", dst))
             truth.setdefault("redelivered_files", []).append(
-                {"source": "erp", "file": f"erp/invoice_lines_{(cfg.start_date + timedelta(days=dst)).isoformat()}.csv",
-                 "same_as": f"erp/invoice_lines_{(cfg.start_date + timedelta(days=src)).isoformat()}.csv"})
+                {
+                    "source": "erp",
+                    "file": f"erp/invoice_lines_{(cfg.start_date + timedelta(days=dst)).isoformat()}.csv",
+                    "same_as": f"erp/invoice_lines_{(cfg.start_date + timedelta(days=src)).isoformat()}.csv",
+                }
+            )
 
     pay = billing.payments.sort(["day", "payment_id"]).select(
-        "day", pl.col("payment_id").alias("Internal ID"), pl.col("invoice_id").alias("Invoice Internal ID"),
-        _date(cfg, "day").alias("Date"), fmt_fixed(pl.col("amount_cents"), 2).alias("Amount"),
-        pl.col("currency").alias("Currency"))
+        "day",
+        pl.col("payment_id").alias("Internal ID"),
+        pl.col("invoice_id").alias("Invoice Internal ID"),
+        _date(cfg, "day").alias("Date"),
+        fmt_fixed(pl.col("amount_cents"), 2).alias("Amount"),
+        pl.col("currency").alias("Currency"),
+    )
     bad_day = int(pay["day"][pay.height // 2]) if pay.height else n_days - 1
     bad_id = int(pay["Internal ID"].max() or 5_000_000) + 1
     for (day,), part in pay.group_by(["day"], maintain_order=True):
         part = part.drop("day")
         if day == bad_day:
-            bad = pl.DataFrame({"Internal ID": [bad_id], "Invoice Internal ID": [part["Invoice Internal ID"][0]],
-                                "Date": ["2026-02-30"], "Amount": ["100.00"], "Currency": [part["Currency"][0]]},
-                               schema=part.schema)
+            bad = pl.DataFrame(
+                {
+                    "Internal ID": [bad_id],
+                    "Invoice Internal ID": [part["Invoice Internal ID"][0]],
+                    "Date": ["2026-02-30"],
+                    "Amount": ["100.00"],
+                    "Currency": [part["Currency"][0]],
+                },
+                schema=part.schema,
+            )
             part = pl.concat([part, bad])
             truth.setdefault("malformed", []).append(
-                {"source": "erp", "object": "payments", "file": f"erp/payments_{(cfg.start_date + timedelta(days=int(day))).isoformat()}.csv",
-                 "record_key": str(bad_id), "field": "Date", "rule": "invalid_date",
-                 "message": "Date '2026-02-30' is not a valid YYYY-MM-DD date"})
+                {
+                    "source": "erp",
+                    "object": "payments",
+                    "file": f"erp/payments_{(cfg.start_date + timedelta(days=int(day))).isoformat()}.csv",
+                    "record_key": str(bad_id),
+                    "field": "Date",
+                    "rule": "invalid_date",
+                    "message": "Date '2026-02-30' is not a valid YYYY-MM-DD date",
+                }
+            )
         write_csv(_file(cfg, "payments", day), part)

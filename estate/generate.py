@@ -27,22 +27,46 @@ from estate.work import DAY, make_work
 
 def _rate(cfg, people, com, entries: pl.DataFrame) -> pl.DataFrame:
     regions = np.array([e.region for e in ENTITIES])[people.entity]
-    e = entries.with_columns(
-        role_name=pl.col("role").cast(pl.Int64).replace_strict(dict(enumerate(ROLE_NAMES)), return_dtype=pl.Utf8),
-        quantity_cents=quantity_cents(pl.col("minutes").cast(pl.Int64)),
-    ).join(pl.DataFrame({"worker": np.arange(people.n, dtype=np.int32), "region_name": regions}), on="worker").join(
-        com.projects.select("project_id", "billing_type", "currency", "legal_entity", "account", "project_code",
-                            project_status="status", contract_id="crm_contract_id"), on="project_id")
+    e = (
+        entries.with_columns(
+            role_name=pl.col("role").cast(pl.Int64).replace_strict(dict(enumerate(ROLE_NAMES)), return_dtype=pl.Utf8),
+            quantity_cents=quantity_cents(pl.col("minutes").cast(pl.Int64)),
+        )
+        .join(pl.DataFrame({"worker": np.arange(people.n, dtype=np.int32), "region_name": regions}), on="worker")
+        .join(
+            com.projects.select(
+                "project_id",
+                "billing_type",
+                "currency",
+                "legal_entity",
+                "account",
+                "project_code",
+                project_status="status",
+                contract_id="crm_contract_id",
+            ),
+            on="project_id",
+        )
+    )
     return expected_rates(cfg, com, e)
 
 
 def _classify(people, com, rated: pl.DataFrame, stats: pl.DataFrame, inj: Injected, caps: pl.DataFrame) -> pl.DataFrame:
     hr_term = people.hr_term if people.hr_term is not None else people.term
-    w = pl.DataFrame({"worker": np.arange(people.n, dtype=np.int32), "hire": people.hire, "hr_term": hr_term,
-                      "mapped": ~np.isin(np.arange(people.n), inj.unmapped_workers)})
-    e = rated.join(w, on="worker").join(com.accounts.select("account", customer_ok="erp_mapped"), on="account").with_columns(
-        live_approved=(pl.col("status") == "approved") & (pl.col("deleted_sec") < 0),
-        employed=(pl.col("day") >= pl.col("hire")) & (pl.col("day") <= pl.col("hr_term")),
+    w = pl.DataFrame(
+        {
+            "worker": np.arange(people.n, dtype=np.int32),
+            "hire": people.hire,
+            "hr_term": hr_term,
+            "mapped": ~np.isin(np.arange(people.n), inj.unmapped_workers),
+        }
+    )
+    e = (
+        rated.join(w, on="worker")
+        .join(com.accounts.select("account", customer_ok="erp_mapped"), on="account")
+        .with_columns(
+            live_approved=(pl.col("status") == "approved") & (pl.col("deleted_sec") < 0),
+            employed=(pl.col("day") >= pl.col("hire")) & (pl.col("day") <= pl.col("hr_term")),
+        )
     )
     return classify(e, stats, caps)
 
@@ -66,12 +90,17 @@ def _set_caps(com, classified: pl.DataFrame, rated: pl.DataFrame, inj: Injected)
     roots = com.contracts.filter(pl.col("amends").is_null())
     wanted = roots.filter((pl.col("nte_kind") == "large") | pl.col("Id").is_in(list(inj.caps))).select("Id")
     cap_frame = pl.DataFrame({"contract_id": list(caps), "cap_cents": list(caps.values())}).join(
-        wanted.rename({"Id": "contract_id"}), on="contract_id")
+        wanted.rename({"Id": "contract_id"}), on="contract_id"
+    )
     root_of = dict(zip(com.contracts["Id"].to_list(), com.contracts["amends"].to_list()))
     com.contracts = com.contracts.with_columns(
         nte_cents=pl.col("Id").map_elements(lambda i: caps.get(root_of.get(i) or i), return_dtype=pl.Int64)
-    ).with_columns(nte_cents=pl.when(pl.col("Id").is_in(cap_frame["contract_id"].implode())
-                                     | pl.col("amends").is_in(cap_frame["contract_id"].implode())).then(pl.col("nte_cents")))
+    ).with_columns(
+        nte_cents=pl.when(
+            pl.col("Id").is_in(cap_frame["contract_id"].implode())
+            | pl.col("amends").is_in(cap_frame["contract_id"].implode())
+        ).then(pl.col("nte_cents"))
+    )
     return cap_frame
 
 
@@ -85,19 +114,30 @@ def _psa_frames(cfg, people, com, work, inj: Injected, n_days: int) -> dict[str,
     for w in inj.unmapped_workers:
         ids[w] = inj.unknown_hr_ids.get(w)
     end_sec = n_days * DAY - 1
-    res = pl.DataFrame({
-        "resource_id": np.arange(1, people.n + 1), "hr_employee_id": list(ids),
-        "full_name": [f"Worker {i + 1:06d}" for i in range(people.n)],
-        "role": np.array(ROLE_NAMES)[people.role0], "region": np.array([e.region for e in ENTITIES])[people.entity],
-        "active": people.term > n_days,
-        "_upd": np.where(np.isin(np.arange(people.n), inj.unmapped_workers), end_sec - 30 * DAY, -100 * DAY),
-    }).with_columns(  # the resource baseline predates the horizon, so no -1 "null" sentinel applies here
-        updated_at=pl.lit(datetime.combine(cfg.start_date, datetime.min.time())).cast(pl.Datetime("us"))
-        + pl.duration(seconds=pl.col("_upd"))).drop("_upd")
+    res = (
+        pl.DataFrame(
+            {
+                "resource_id": np.arange(1, people.n + 1),
+                "hr_employee_id": list(ids),
+                "full_name": [f"Worker {i + 1:06d}" for i in range(people.n)],
+                "role": np.array(ROLE_NAMES)[people.role0],
+                "region": np.array([e.region for e in ENTITIES])[people.entity],
+                "active": people.term > n_days,
+                "_upd": np.where(np.isin(np.arange(people.n), inj.unmapped_workers), end_sec - 30 * DAY, -100 * DAY),
+            }
+        )
+        .with_columns(  # the resource baseline predates the horizon, so no -1 "null" sentinel applies here
+            updated_at=pl.lit(datetime.combine(cfg.start_date, datetime.min.time())).cast(pl.Datetime("us"))
+            + pl.duration(seconds=pl.col("_upd"))
+        )
+        .drop("_upd")
+    )
     proj = com.projects.with_columns(
         start_date=offsets_to_dates(pl.col("start_day"), cfg.start_date),
         end_date=offsets_to_dates(pl.col("end_day"), cfg.start_date),
-        _upd=pl.when(pl.col("status") != "active").then(pl.lit(end_sec - 10 * DAY)).otherwise(pl.max_horizontal(pl.col("start_day"), 0) * DAY + 3600),
+        _upd=pl.when(pl.col("status") != "active")
+        .then(pl.lit(end_sec - 10 * DAY))
+        .otherwise(pl.max_horizontal(pl.col("start_day"), 0) * DAY + 3600),
     ).with_columns(updated_at=_stamp(cfg, "_upd"))
     asg = work.assignments.with_columns(
         start_date=offsets_to_dates(pl.col("start_day"), cfg.start_date),
@@ -109,21 +149,39 @@ def _psa_frames(cfg, people, com, work, inj: Injected, n_days: int) -> dict[str,
         resource_id=pl.col("worker") + 1,
         date_performed=offsets_to_dates(pl.col("day"), cfg.start_date),
         time_in_minutes="minutes",
-        submitted_at=_stamp(cfg, "submitted_sec"), approved_at=_stamp(cfg, "approved_sec"),
+        submitted_at=_stamp(cfg, "submitted_sec"),
+        approved_at=_stamp(cfg, "approved_sec"),
         approver_resource_id=pl.when(pl.col("approver") > 0).then(pl.col("approver")),
-        deleted_at=_stamp(cfg, "deleted_sec"), updated_at=_stamp(cfg, "updated_sec"))
+        deleted_at=_stamp(cfg, "deleted_sec"),
+        updated_at=_stamp(cfg, "updated_sec"),
+    )
     ms = work.milestones.with_columns(
-        amount_in_cents="amount_cents", due_date=offsets_to_dates(pl.col("due_day"), cfg.start_date),
+        amount_in_cents="amount_cents",
+        due_date=offsets_to_dates(pl.col("due_day"), cfg.start_date),
         accepted_at=_stamp(cfg, "accepted_sec"),
-        _u=pl.when(pl.col("accepted_sec") >= 0).then(pl.col("accepted_sec"))
+        _u=pl.when(pl.col("accepted_sec") >= 0)
+        .then(pl.col("accepted_sec"))
         .otherwise(pl.min_horizontal(pl.max_horizontal(pl.col("due_day") - 60, 0) * DAY, pl.lit(end_sec))),
     ).with_columns(updated_at=_stamp(cfg, "_u"))
-    ex = work.expenses.with_columns(
-        expense_date=offsets_to_dates(pl.col("day"), cfg.start_date), amount_in_cents="amount_cents",
-        approved_at=_stamp(cfg, "approved_sec"), deleted_at=_stamp(cfg, "deleted_sec"),
-        _u=pl.max_horizontal("approved_sec", "deleted_sec", pl.col("day").cast(pl.Int64) * DAY + 20 * 3600),
-    ).with_columns(_u=pl.min_horizontal("_u", pl.lit(end_sec))).with_columns(updated_at=_stamp(cfg, "_u"))
-    return {"resources": res, "projects": proj, "assignments": asg, "time_entries": te, "milestones": ms, "expenses": ex}
+    ex = (
+        work.expenses.with_columns(
+            expense_date=offsets_to_dates(pl.col("day"), cfg.start_date),
+            amount_in_cents="amount_cents",
+            approved_at=_stamp(cfg, "approved_sec"),
+            deleted_at=_stamp(cfg, "deleted_sec"),
+            _u=pl.max_horizontal("approved_sec", "deleted_sec", pl.col("day").cast(pl.Int64) * DAY + 20 * 3600),
+        )
+        .with_columns(_u=pl.min_horizontal("_u", pl.lit(end_sec)))
+        .with_columns(updated_at=_stamp(cfg, "_u"))
+    )
+    return {
+        "resources": res,
+        "projects": proj,
+        "assignments": asg,
+        "time_entries": te,
+        "milestones": ms,
+        "expenses": ex,
+    }
 
 
 def generate_estate(cfg: EstateConfig) -> dict:
@@ -134,80 +192,142 @@ def generate_estate(cfg: EstateConfig) -> dict:
     truth: dict = {}
     inj = Injected(rate=cfg.anomaly_rate)
 
-    steps.set_postfix_str("people"); people = make_people(cfg, n_days); steps.update()
-    steps.set_postfix_str("commerce"); com = make_commercial(cfg, n_days); steps.update()
-    steps.set_postfix_str("time"); work = make_work(cfg, people, com, n_days); steps.update()
+    steps.set_postfix_str("people")
+    people = make_people(cfg, n_days)
+    steps.update()
+    steps.set_postfix_str("commerce")
+    com = make_commercial(cfg, n_days)
+    steps.update()
+    steps.set_postfix_str("time")
+    work = make_work(cfg, people, com, n_days)
+    steps.update()
     periods = pay_periods(cfg)
     missing_rate_project(rng, com, work, inj)
     late_approvals(rng, cfg, people, work, periods, inj)
     steps.set_postfix_str("invoices")
-    billing = simulate(cfg, com, work, _rate(cfg, people, com, work.entries), rng); steps.update()
+    billing = simulate(cfg, com, work, _rate(cfg, people, com, work.entries), rng)
+    steps.update()
     steps.set_postfix_str("anomalies")
     billing = post_invoicing(rng, cfg, com, people, work, billing, inj, n_days)
     rated = _rate(cfg, people, com, work.entries)
     stats = billed_stats(billing.lines, billing.invoices)
     empty_caps = pl.DataFrame(schema={"contract_id": pl.Utf8, "cap_cents": pl.Int64})
     caps = _set_caps(com, _classify(people, com, rated, stats, inj, empty_caps), rated, inj)
-    classified = _classify(people, com, rated, stats, inj, caps); steps.update()
+    classified = _classify(people, com, rated, stats, inj, caps)
+    steps.update()
 
-    steps.set_postfix_str("psa"); psa_db.load(cfg.psa_db_url, _psa_frames(cfg, people, com, work, inj, n_days)); steps.update()
-    steps.set_postfix_str("crm"); crm.write_crm(cfg, crm.build_versions(cfg, com, n_days, truth), n_days); steps.update()
-    steps.set_postfix_str("hr"); hr.write_hr(cfg, people, work.time_off, truth); steps.update()
+    steps.set_postfix_str("psa")
+    psa_db.load(cfg.psa_db_url, _psa_frames(cfg, people, com, work, inj, n_days))
+    steps.update()
+    steps.set_postfix_str("crm")
+    crm.write_crm(cfg, crm.build_versions(cfg, com, n_days, truth), n_days)
+    steps.update()
+    steps.set_postfix_str("hr")
+    hr.write_hr(cfg, people, work.time_off, truth)
+    steps.update()
     steps.set_postfix_str("erp")
     erp.write_master(cfg, com, truth)
-    erp.write_transactions(cfg, com, billing, n_days, truth); steps.update()
+    erp.write_transactions(cfg, com, billing, n_days, truth)
+    steps.update()
     steps.set_postfix_str("payroll")
     write_payroll(cfg, people, work, periods, n_days, inj.late_approvals, truth)
     manifest = _manifest(cfg, people, com, work, billing, inj, classified, truth, n_days)
-    steps.update(); steps.close()
+    steps.update()
+    steps.close()
     return manifest
 
 
-def _manifest(cfg, people, com, work, billing, inj: Injected, classified: pl.DataFrame, truth: dict, n_days: int) -> dict:
+def _manifest(
+    cfg, people, com, work, billing, inj: Injected, classified: pl.DataFrame, truth: dict, n_days: int
+) -> dict:
     out = cfg.landing / "_truth"
     out.mkdir(parents=True, exist_ok=True)
     injected_kind = {i: k for k, ids in inj.entries.items() for i in ids}
     flags = flagged(classified)
     entries = [
-        {"time_entry_id": int(r["time_entry_id"]), "recon_status": r["status"], "reason": r["reason"], "owner": r["owner"],
-         "injected": injected_kind.get(int(r["time_entry_id"]))}
-        for r in flags.select("time_entry_id", "status", "reason", "owner").iter_rows(named=True)]
+        {
+            "time_entry_id": int(r["time_entry_id"]),
+            "recon_status": r["status"],
+            "reason": r["reason"],
+            "owner": r["owner"],
+            "injected": injected_kind.get(int(r["time_entry_id"])),
+        }
+        for r in flags.select("time_entry_id", "status", "reason", "owner").iter_rows(named=True)
+    ]
     numbers = truth.pop("invoice_numbers")
     lines = billing.lines
     line_exc = []
     for x in inj.line_exceptions:
         if x["kind"] == "ORPHAN_BILLING_LINE":
-            row = lines.filter((pl.col("invoice_id") == x["invoice_id"]) & (pl.col("source_id") == x["psa_time_entry_id"]))
+            row = lines.filter(
+                (pl.col("invoice_id") == x["invoice_id"]) & (pl.col("source_id") == x["psa_time_entry_id"])
+            )
         else:
-            row = lines.filter((pl.col("invoice_id") == x["invoice_id"]) & (pl.col("project_code") == x["project_code"]))
-        line_exc.append({"invoice_number": numbers[x["invoice_id"]], "line": int(row["line"][0]),
-                         "recon_status": x["kind"], "owner": "finance",
-                         "psa_time_entry_id": x.get("psa_time_entry_id"), "project_code": row["project_code"][0]})
+            row = lines.filter(
+                (pl.col("invoice_id") == x["invoice_id"]) & (pl.col("project_code") == x["project_code"])
+            )
+        line_exc.append(
+            {
+                "invoice_number": numbers[x["invoice_id"]],
+                "line": int(row["line"][0]),
+                "recon_status": x["kind"],
+                "owner": "finance",
+                "psa_time_entry_id": x.get("psa_time_entry_id"),
+                "project_code": row["project_code"][0],
+            }
+        )
     ids = people.employee_ids()
     accounts = com.accounts
     status_counts = classified.group_by("status", "reason").len().sort("status", "reason", nulls_last=False)
     manifest = {
-        "estate": {"employees": cfg.employees, "months": cfg.months, "seed": cfg.seed, "anomaly_rate": cfg.anomaly_rate,
-                   "start_date": cfg.start_date.isoformat(), "end_date": cfg.end_date.isoformat(),
-                   "time_entries": work.entries.height, "projects": com.projects.height, "invoices": billing.invoices.height,
-                   "invoice_lines": billing.lines.height},
+        "estate": {
+            "employees": cfg.employees,
+            "months": cfg.months,
+            "seed": cfg.seed,
+            "anomaly_rate": cfg.anomaly_rate,
+            "start_date": cfg.start_date.isoformat(),
+            "end_date": cfg.end_date.isoformat(),
+            "time_entries": work.entries.height,
+            "projects": com.projects.height,
+            "invoices": billing.invoices.height,
+            "invoice_lines": billing.lines.height,
+        },
         "as_of": cfg.end_date.isoformat(),
-        "expected_status_counts": [{"recon_status": s, "reason": r, "count": int(c)} for s, r, c in status_counts.iter_rows()],
+        "expected_status_counts": [
+            {"recon_status": s, "reason": r, "count": int(c)} for s, r, c in status_counts.iter_rows()
+        ],
         "injected_entry_defects": {k: len(v) for k, v in inj.entries.items()},
         "injected_projects": {k: v for k, v in inj.projects.items()},
         "time_entries": entries,
         "billing_line_exceptions": line_exc,
-        "unmapped_employees": [{"resource_id": w + 1, "employee_id": ids[w], "hr_employee_id": inj.unknown_hr_ids.get(w)}
-                               for w in inj.unmapped_workers],
-        "outside_employment_workers": [{"resource_id": w + 1, "employee_id": ids[w],
-                                        "termination_date": offsets_to_dates(np.array([n_days - 9]), cfg.start_date)[0].isoformat()}
-                                       for w in inj.outside_workers],
-        "unmapped_customers": [{"crm_account_id": accounts["Id"][a], "erp_customer_id": int(accounts["customer_internal_id"][a])}
-                               for a in inj.unmapped_accounts],
+        "unmapped_employees": [
+            {"resource_id": w + 1, "employee_id": ids[w], "hr_employee_id": inj.unknown_hr_ids.get(w)}
+            for w in inj.unmapped_workers
+        ],
+        "outside_employment_workers": [
+            {
+                "resource_id": w + 1,
+                "employee_id": ids[w],
+                "termination_date": offsets_to_dates(np.array([n_days - 9]), cfg.start_date)[0].isoformat(),
+            }
+            for w in inj.outside_workers
+        ],
+        "unmapped_customers": [
+            {"crm_account_id": accounts["Id"][a], "erp_customer_id": int(accounts["customer_internal_id"][a])}
+            for a in inj.unmapped_accounts
+        ],
         "nte_caps": [{"contract_id": cid, "kind": tag} for cid, tag in sorted(inj.caps.items())],
         **truth,
     }
     write_text(out / "manifest.json", json.dumps(manifest, indent=1, sort_keys=False, default=str) + "\n")
-    classified.select("time_entry_id", "revision", "status", "reason", "owner", "quantity_cents", "expected_rate_e4",
-                      "standard_rate_e4").write_parquet(out / "time_to_bill_expected.parquet", statistics=False)
+    classified.select(
+        "time_entry_id",
+        "revision",
+        "status",
+        "reason",
+        "owner",
+        "quantity_cents",
+        "expected_rate_e4",
+        "standard_rate_e4",
+    ).write_parquet(out / "time_to_bill_expected.parquet", statistics=False)
     return manifest

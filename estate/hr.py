@@ -17,7 +17,7 @@ from estate.reference import ENTITIES, PRACTICES, ROLE_NAMES
 
 def _fmt_day(cfg: EstateConfig, days: np.ndarray) -> np.ndarray:
     out = np.empty(len(days), dtype=object)
-    ok = (days > -10**5) & (days < NEVER)
+    ok = (days > -(10**5)) & (days < NEVER)
     out[ok] = offsets_to_dates(days[ok], cfg.start_date).dt.strftime("%Y-%m-%d").to_numpy()
     out[~ok] = ""
     return out
@@ -34,24 +34,26 @@ def snapshot(cfg: EstateConfig, people: People, snap: int, last: bool) -> pl.Dat
     weekly = np.where(snap >= people.hours_day, people.weekly1, people.weekly0)
     cost = people.cost_on(snap)
     manager = np.where(people.manager >= 0, ids[np.maximum(people.manager, 0)], "")
-    df = pl.DataFrame({
-        "Employee_ID": ids,
-        "Worker_Name": [f"Worker {i + 1:06d}" for i in range(people.n)],
-        "Worker_Type": np.where(people.contingent, "Contingent Worker", "Regular"),
-        "Hire_Date": _fmt_day(cfg, people.hire),
-        "Termination_Date": _fmt_day(cfg, shown_term),
-        "Company": np.array([e.code for e in ENTITIES])[people.entity],
-        "Cost_Center": cc,
-        "Cost_Center_Name": cc_name,
-        "Country": np.array([e.country for e in ENTITIES])[people.entity],
-        "Job_Profile": np.array(ROLE_NAMES)[people.role_on(snap)],
-        "Practice": np.array(PRACTICES)[practice],
-        "Scheduled_Weekly_Hours": weekly.astype(str),
-        "Hourly_Cost_Rate": [f"{c // 100}.{c % 100:02d}" for c in cost],
-        "Cost_Rate_Currency": np.array([e.currency for e in ENTITIES])[people.entity],
-        "Skills": people.skills,
-        "Manager_ID": manager,
-    })
+    df = pl.DataFrame(
+        {
+            "Employee_ID": ids,
+            "Worker_Name": [f"Worker {i + 1:06d}" for i in range(people.n)],
+            "Worker_Type": np.where(people.contingent, "Contingent Worker", "Regular"),
+            "Hire_Date": _fmt_day(cfg, people.hire),
+            "Termination_Date": _fmt_day(cfg, shown_term),
+            "Company": np.array([e.code for e in ENTITIES])[people.entity],
+            "Cost_Center": cc,
+            "Cost_Center_Name": cc_name,
+            "Country": np.array([e.country for e in ENTITIES])[people.entity],
+            "Job_Profile": np.array(ROLE_NAMES)[people.role_on(snap)],
+            "Practice": np.array(PRACTICES)[practice],
+            "Scheduled_Weekly_Hours": weekly.astype(str),
+            "Hourly_Cost_Rate": [f"{c // 100}.{c % 100:02d}" for c in cost],
+            "Cost_Rate_Currency": np.array([e.currency for e in ENTITIES])[people.entity],
+            "Skills": people.skills,
+            "Manager_ID": manager,
+        }
+    )
     return df.filter(pl.Series(present))
 
 
@@ -59,8 +61,10 @@ def write_hr(cfg: EstateConfig, people: People, time_off: pl.DataFrame, truth: d
     hr = cfg.landing / "hr"
     snaps = list(people.snapshot_days)
     ids = people.employee_ids()
-    off = time_off.join(pl.DataFrame({"worker": np.arange(people.n), "Employee_ID": ids}).cast({"worker": time_off["worker"].dtype}),
-                        on="worker")
+    off = time_off.join(
+        pl.DataFrame({"worker": np.arange(people.n), "Employee_ID": ids}).cast({"worker": time_off["worker"].dtype}),
+        on="worker",
+    )
     off = off.with_columns(
         Date=offsets_to_dates(pl.col("day"), cfg.start_date).dt.strftime("%Y-%m-%d"),
         Hours=fmt_fixed(quantity_cents(pl.col("minutes")), 2),
@@ -68,9 +72,13 @@ def write_hr(cfg: EstateConfig, people: People, time_off: pl.DataFrame, truth: d
     ).sort(["day", "Employee_ID"])
     for i, snap in enumerate(snaps):
         day = cfg.start_date + timedelta(days=int(snap))
-        write_text(hr / f"workers_{day.isoformat()}.json", report_json(snapshot(cfg, people, snap, i == len(snaps) - 1)))
+        write_text(
+            hr / f"workers_{day.isoformat()}.json", report_json(snapshot(cfg, people, snap, i == len(snaps) - 1))
+        )
         jan1 = (day.replace(month=1, day=1) - cfg.start_date).days
-        part = off.filter((pl.col("day") >= jan1) & (pl.col("day") <= snap)).select("Employee_ID", "Date", "Hours", "Type")
+        part = off.filter((pl.col("day") >= jan1) & (pl.col("day") <= snap)).select(
+            "Employee_ID", "Date", "Hours", "Type"
+        )
         write_text(hr / f"time_off_{day.isoformat()}.json", report_json(part))
     hol = holidays_frame(cfg.start_date, cfg.end_date)
     for (year,), part in hol.group_by(["year"], maintain_order=True):
@@ -79,15 +87,27 @@ def write_hr(cfg: EstateConfig, people: People, time_off: pl.DataFrame, truth: d
     # the HR changes the type-2 history must reproduce, effective from the snapshot that first shows them
     changes = []
     for name, days, old, new in (
-        ("Hourly_Cost_Rate", people.raise_day, people.cost0_cents, np.round(people.cost0_cents * (1 + people.raise_pct))),
+        (
+            "Hourly_Cost_Rate",
+            people.raise_day,
+            people.cost0_cents,
+            np.round(people.cost0_cents * (1 + people.raise_pct)),
+        ),
         ("Practice", people.transfer_day, people.practice0, people.practice1),
         ("Scheduled_Weekly_Hours", people.hours_day, people.weekly0, people.weekly1),
         ("Job_Profile", people.promo_day, people.role0, np.minimum(people.role0 + 1, len(ROLE_NAMES) - 1)),
     ):
         for w in np.flatnonzero(days < NEVER):
             o, n = _label(name, old[w]), _label(name, new[w])
-            changes.append({"employee_id": ids[w], "field": name, "old": o, "new": n,
-                            "effective": (cfg.start_date + timedelta(days=int(days[w]))).isoformat()})
+            changes.append(
+                {
+                    "employee_id": ids[w],
+                    "field": name,
+                    "old": o,
+                    "new": n,
+                    "effective": (cfg.start_date + timedelta(days=int(days[w]))).isoformat(),
+                }
+            )
     truth["hr_changes"] = sorted(changes, key=lambda c: (c["employee_id"], c["field"]))
 
 

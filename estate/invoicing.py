@@ -41,9 +41,11 @@ def cycle_of(work_day: np.ndarray, ready_day: np.ndarray, cycles: np.ndarray, mo
 
 
 def fx_on(com: Commercial, cfg: EstateConfig, frame: pl.DataFrame, cur_col: str, out: str) -> pl.DataFrame:
-    fx = com.fx.select(pl.col("currency").alias(cur_col),
-                       _d=(pl.col("eff_from") - pl.lit(cfg.start_date)).dt.total_days().cast(pl.Int64),
-                       **{out: "rate_micro"}).sort("_d")
+    fx = com.fx.select(
+        pl.col("currency").alias(cur_col),
+        _d=(pl.col("eff_from") - pl.lit(cfg.start_date)).dt.total_days().cast(pl.Int64),
+        **{out: "rate_micro"},
+    ).sort("_d")
     return frame.sort("_d").join_asof(fx, on="_d", by=cur_col, strategy="backward", check_sortedness=False)
 
 
@@ -53,22 +55,47 @@ def simulate(cfg: EstateConfig, com: Commercial, work: Work, rated: pl.DataFrame
     projects = com.projects
     tm = rated.filter((pl.col("status") == "approved") & pl.col("billable") & (pl.col("billing_type") == "tm"))
     # the ERP bills entries without a pssync rate at the entity's standard card rate
-    std = card_rates(cfg, com, tm.select("time_entry_id", "_d", "role_name", "region_name", "currency", "legal_entity")
-                     .with_columns(std_card="RC-" + pl.col("legal_entity") + "-STD"), card_col="std_card")
+    std = card_rates(
+        cfg,
+        com,
+        tm.select("time_entry_id", "_d", "role_name", "region_name", "currency", "legal_entity").with_columns(
+            std_card="RC-" + pl.col("legal_entity") + "-STD"
+        ),
+        card_col="std_card",
+    )
     tm = tm.join(std.select("time_entry_id", std_rate_e4=pl.col("rate_cents") * 100), on="time_entry_id")
     k = cycle_of(tm["day"].to_numpy(), tm["approved_sec"].to_numpy() // DAY, cycles, months)
-    time_lines = tm.with_columns(cycle=pl.Series(k)).filter(pl.col("cycle") < len(cycles)).select(
-        "project_id", "cycle", item=pl.lit("PS-TM-HOURS"), source_id="time_entry_id", service_day="day",
-        quantity_cents=quantity_cents(pl.col("minutes")),
-        rate_e4=pl.coalesce("expected_rate_e4", "std_rate_e4"), billed_revision="revision")
+    time_lines = (
+        tm.with_columns(cycle=pl.Series(k))
+        .filter(pl.col("cycle") < len(cycles))
+        .select(
+            "project_id",
+            "cycle",
+            item=pl.lit("PS-TM-HOURS"),
+            source_id="time_entry_id",
+            service_day="day",
+            quantity_cents=quantity_cents(pl.col("minutes")),
+            rate_e4=pl.coalesce("expected_rate_e4", "std_rate_e4"),
+            billed_revision="revision",
+        )
+    )
 
     ms = work.milestones.filter(pl.col("status") == "accepted")
     acc_day = ms["accepted_sec"].to_numpy() // DAY
-    ms_lines = ms.with_columns(cycle=pl.Series(cycle_of(acc_day, acc_day, cycles, months))).filter(
-        pl.col("cycle") < len(cycles)).select(
-        "project_id", "cycle", item=pl.lit("PS-FF-MILESTONE"), source_id="milestone_id",
-        service_day=(pl.col("accepted_sec") // DAY).cast(pl.Int32), quantity_cents=pl.lit(100),
-        rate_e4=pl.col("amount_cents") * 100, billed_revision=pl.lit(1))
+    ms_lines = (
+        ms.with_columns(cycle=pl.Series(cycle_of(acc_day, acc_day, cycles, months)))
+        .filter(pl.col("cycle") < len(cycles))
+        .select(
+            "project_id",
+            "cycle",
+            item=pl.lit("PS-FF-MILESTONE"),
+            source_id="milestone_id",
+            service_day=(pl.col("accepted_sec") // DAY).cast(pl.Int32),
+            quantity_cents=pl.lit(100),
+            rate_e4=pl.col("amount_cents") * 100,
+            billed_revision=pl.lit(1),
+        )
+    )
 
     ex = work.expenses.filter((pl.col("status") == "approved") & pl.col("billable") & (pl.col("deleted_sec") < 0))
     ex = ex.join(projects.select("project_id", "billing_type", contract_currency="currency"), on="project_id")
@@ -77,36 +104,74 @@ def simulate(cfg: EstateConfig, com: Commercial, work: Work, rated: pl.DataFrame
     ex = fx_on(com, cfg, ex.with_columns(_cc=pl.col("contract_currency")), "_cc", "fx_to")
     ex = ex.with_columns(converted=convert_cents(pl.col("amount_cents"), pl.col("fx_from"), pl.col("fx_to")))
     k = cycle_of(ex["day"].to_numpy(), ex["approved_sec"].to_numpy() // DAY, cycles, months)
-    ex_lines = ex.with_columns(cycle=pl.Series(k)).filter(pl.col("cycle") < len(cycles)).select(
-        "project_id", "cycle", item=pl.lit("PS-EXPENSE"), source_id="expense_id", service_day="day",
-        quantity_cents=pl.lit(100), rate_e4=pl.col("converted") * 100, billed_revision=pl.lit(1))
+    ex_lines = (
+        ex.with_columns(cycle=pl.Series(k))
+        .filter(pl.col("cycle") < len(cycles))
+        .select(
+            "project_id",
+            "cycle",
+            item=pl.lit("PS-EXPENSE"),
+            source_id="expense_id",
+            service_day="day",
+            quantity_cents=pl.lit(100),
+            rate_e4=pl.col("converted") * 100,
+            billed_revision=pl.lit(1),
+        )
+    )
 
     lines = pl.concat([time_lines, ms_lines, ex_lines], how="vertical_relaxed").with_columns(
-        pl.col("cycle").cast(pl.Int32), pl.col("service_day").cast(pl.Int32), pl.col("source_id").cast(pl.Int64),
-        pl.col("quantity_cents").cast(pl.Int64), pl.col("rate_e4").cast(pl.Int64))
-    heads = (lines.select("project_id", "cycle").unique()
-             .join(projects.select("project_id", "project_code", "account", "currency", "entity", "legal_entity"),
-                   on="project_id")
-             .join(com.accounts.select("account", "customer_internal_id", "tax_code"), on="account")
-             .with_columns(day=pl.col("cycle").replace_strict(dict(enumerate(cycles.tolist())), return_dtype=pl.Int64))
-             .sort(["cycle", "project_id"]))
+        pl.col("cycle").cast(pl.Int32),
+        pl.col("service_day").cast(pl.Int32),
+        pl.col("source_id").cast(pl.Int64),
+        pl.col("quantity_cents").cast(pl.Int64),
+        pl.col("rate_e4").cast(pl.Int64),
+    )
+    heads = (
+        lines.select("project_id", "cycle")
+        .unique()
+        .join(
+            projects.select("project_id", "project_code", "account", "currency", "entity", "legal_entity"),
+            on="project_id",
+        )
+        .join(com.accounts.select("account", "customer_internal_id", "tax_code"), on="account")
+        .with_columns(day=pl.col("cycle").replace_strict(dict(enumerate(cycles.tolist())), return_dtype=pl.Int64))
+        .sort(["cycle", "project_id"])
+    )
     # a few invoices are voided days later and re-issued with the same lines
     n = heads.height
     n_days = (cfg.end_date - cfg.start_date).days + 1
     void_day = heads["day"].to_numpy() + rng.integers(2, 9, size=n)
     voided = (rng.random(n) < 0.02) & (void_day < n_days)
-    heads = heads.with_columns(void_day=pl.Series(np.where(voided, void_day, -1).astype(np.int64)), reissue=pl.lit(False))
+    heads = heads.with_columns(
+        void_day=pl.Series(np.where(voided, void_day, -1).astype(np.int64)), reissue=pl.lit(False)
+    )
     reissues = heads.filter(pl.col("void_day") >= 0).with_columns(
-        day=pl.col("void_day"), void_day=pl.lit(-1, dtype=pl.Int64), reissue=pl.lit(True))
-    heads = (pl.concat([heads, reissues], how="vertical_relaxed").sort(["day", "reissue", "project_id"])
-             .with_row_index("invoice_id", offset=1_000_001).with_columns(pl.col("invoice_id").cast(pl.Int64)))
+        day=pl.col("void_day"), void_day=pl.lit(-1, dtype=pl.Int64), reissue=pl.lit(True)
+    )
+    heads = (
+        pl.concat([heads, reissues], how="vertical_relaxed")
+        .sort(["day", "reissue", "project_id"])
+        .with_row_index("invoice_id", offset=1_000_001)
+        .with_columns(pl.col("invoice_id").cast(pl.Int64))
+    )
     lines = _number_lines(cfg, com, heads, lines)
-    totals = lines.group_by("invoice_id").agg(net_cents=pl.col("amount_cents").sum(), tax_total=pl.col("tax_cents").sum())
+    totals = lines.group_by("invoice_id").agg(
+        net_cents=pl.col("amount_cents").sum(), tax_total=pl.col("tax_cents").sum()
+    )
     heads = heads.join(totals, on="invoice_id").with_columns(gross_cents=pl.col("net_cents") + pl.col("tax_total"))
     heads = _payments_and_status(heads, rng, n_days)
-    payments = heads.filter(pl.col("paid_day") >= 0).sort(["paid_day", "invoice_id"]).with_row_index(
-        "payment_id", offset=5_000_001).select(
-        pl.col("payment_id").cast(pl.Int64), "invoice_id", day="paid_day", amount_cents="gross_cents", currency="currency")
+    payments = (
+        heads.filter(pl.col("paid_day") >= 0)
+        .sort(["paid_day", "invoice_id"])
+        .with_row_index("payment_id", offset=5_000_001)
+        .select(
+            pl.col("payment_id").cast(pl.Int64),
+            "invoice_id",
+            day="paid_day",
+            amount_cents="gross_cents",
+            currency="currency",
+        )
+    )
     return Billing(heads, lines, payments, cycles, months)
 
 
@@ -124,13 +189,21 @@ def _payments_and_status(heads: pl.DataFrame, rng, n_days: int) -> pl.DataFrame:
 def _number_lines(cfg, com: Commercial, heads: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
     """Lines onto every invoice of their (project, run), re-issues included; tax by service date;
     numbered in order of (service date, item, source id)."""
-    out = lines.join(heads.select("project_id", "cycle", "invoice_id", "tax_code", "project_code"),
-                     on=["project_id", "cycle"])
-    tax = com.tax_codes.select("tax_code", _d=(pl.col("eff_from") - pl.lit(cfg.start_date)).dt.total_days().cast(pl.Int64),
-                               tax_bp="rate_bp").sort("_d")
-    out = out.with_columns(_d=pl.col("service_day").cast(pl.Int64)).sort("_d").join_asof(
-        tax, on="_d", by="tax_code", strategy="backward", check_sortedness=False)
+    out = lines.join(
+        heads.select("project_id", "cycle", "invoice_id", "tax_code", "project_code"), on=["project_id", "cycle"]
+    )
+    tax = com.tax_codes.select(
+        "tax_code", _d=(pl.col("eff_from") - pl.lit(cfg.start_date)).dt.total_days().cast(pl.Int64), tax_bp="rate_bp"
+    ).sort("_d")
+    out = (
+        out.with_columns(_d=pl.col("service_day").cast(pl.Int64))
+        .sort("_d")
+        .join_asof(tax, on="_d", by="tax_code", strategy="backward", check_sortedness=False)
+    )
     out = out.with_columns(amount_cents=amount_cents(pl.col("quantity_cents"), pl.col("rate_e4")))
     out = out.with_columns(tax_cents=tax_cents(pl.col("amount_cents"), pl.col("tax_bp")))
-    return out.sort(["invoice_id", "service_day", "item", "source_id"]).with_columns(
-        line=pl.int_range(1, pl.len() + 1).over("invoice_id")).drop("_d")
+    return (
+        out.sort(["invoice_id", "service_day", "item", "source_id"])
+        .with_columns(line=pl.int_range(1, pl.len() + 1).over("invoice_id"))
+        .drop("_d")
+    )

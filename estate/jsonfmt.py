@@ -22,7 +22,9 @@ def report_json(df: pl.DataFrame) -> str:
     """A Workday report-as-a-service document: every value a string, "" for null."""
     if df.height == 0:
         return '{"Report_Entry": []}\n'
-    enc = df.select(pl.struct([pl.col(c).cast(pl.Utf8).fill_null("") for c in df.columns]).struct.json_encode().alias("j"))
+    enc = df.select(
+        pl.struct([pl.col(c).cast(pl.Utf8).fill_null("") for c in df.columns]).struct.json_encode().alias("j")
+    )
     return '{"Report_Entry": [\n' + ",\n".join(enc["j"].to_list()) + "\n]}\n"
 
 

@@ -24,39 +24,74 @@ def pay_periods(cfg: EstateConfig) -> pl.DataFrame:
         first = month_start(cfg.start_date, k)
         for i, ent in enumerate(ENTITIES):
             rows.append((i, ent.code, f"{ent.code}-{first.year}-{first.month:02d}", s, e, e + LOCK_AFTER_DAYS))
-    return pl.DataFrame(rows, schema=["entity", "Company", "Period ID", "start_day", "end_day", "lock_day"], orient="row")
+    return pl.DataFrame(
+        rows, schema=["entity", "Company", "Period ID", "start_day", "end_day", "lock_day"], orient="row"
+    )
 
 
-def write_payroll(cfg: EstateConfig, people: People, work: Work, periods: pl.DataFrame, n_days: int,
-                  late_ids: list[int], truth: dict) -> None:
-    out = periods.select("Company", "Period ID",
-                         offsets_to_dates(pl.col("start_day"), cfg.start_date).dt.strftime("%Y-%m-%d").alias("Start Date"),
-                         offsets_to_dates(pl.col("end_day"), cfg.start_date).dt.strftime("%Y-%m-%d").alias("End Date"),
-                         offsets_to_dates(pl.col("lock_day"), cfg.start_date).dt.strftime("%Y-%m-%d").alias("Lock Date"))
+def write_payroll(
+    cfg: EstateConfig, people: People, work: Work, periods: pl.DataFrame, n_days: int, late_ids: list[int], truth: dict
+) -> None:
+    out = periods.select(
+        "Company",
+        "Period ID",
+        offsets_to_dates(pl.col("start_day"), cfg.start_date).dt.strftime("%Y-%m-%d").alias("Start Date"),
+        offsets_to_dates(pl.col("end_day"), cfg.start_date).dt.strftime("%Y-%m-%d").alias("End Date"),
+        offsets_to_dates(pl.col("lock_day"), cfg.start_date).dt.strftime("%Y-%m-%d").alias("Lock Date"),
+    )
     write_csv(cfg.landing / "payroll" / "pay_periods.csv", out)
 
     ids = people.employee_ids()
-    workers = pl.DataFrame({"worker": np.arange(people.n, dtype=np.int32), "Employee ID": ids, "entity": people.entity,
-                            "rate_cents": people.cost0_cents,
-                            "Currency": np.array([e.currency for e in ENTITIES])[people.entity]}).filter(
-        pl.Series(people.contingent))
-    live = work.entries.filter((pl.col("status") == "approved") & (pl.col("deleted_sec") < 0)).join(workers, on="worker")
+    workers = pl.DataFrame(
+        {
+            "worker": np.arange(people.n, dtype=np.int32),
+            "Employee ID": ids,
+            "entity": people.entity,
+            "rate_cents": people.cost0_cents,
+            "Currency": np.array([e.currency for e in ENTITIES])[people.entity],
+        }
+    ).filter(pl.Series(people.contingent))
+    live = work.entries.filter((pl.col("status") == "approved") & (pl.col("deleted_sec") < 0)).join(
+        workers, on="worker"
+    )
     locked = periods.filter(pl.col("lock_day") < n_days)
-    inp = live.join(locked, on="entity").filter((pl.col("day") >= pl.col("start_day")) & (pl.col("day") <= pl.col("end_day")))
+    inp = live.join(locked, on="entity").filter(
+        (pl.col("day") >= pl.col("start_day")) & (pl.col("day") <= pl.col("end_day"))
+    )
     inp = inp.with_columns(late=pl.col("approved_sec") >= (pl.col("lock_day") + 1) * DAY)
-    agg = inp.group_by("Period ID", "Employee ID").agg(
-        paid_min=pl.col("minutes").filter(~pl.col("late")).sum(), all_min=pl.col("minutes").sum(),
-        late=pl.col("late").sum(), rate_cents=pl.col("rate_cents").first(), Currency=pl.col("Currency").first(),
-    ).sort("Period ID", "Employee ID")
+    agg = (
+        inp.group_by("Period ID", "Employee ID")
+        .agg(
+            paid_min=pl.col("minutes").filter(~pl.col("late")).sum(),
+            all_min=pl.col("minutes").sum(),
+            late=pl.col("late").sum(),
+            rate_cents=pl.col("rate_cents").first(),
+            Currency=pl.col("Currency").first(),
+        )
+        .sort("Period ID", "Employee ID")
+    )
     for (pid,), part in agg.group_by(["Period ID"], maintain_order=True):
-        write_csv(cfg.landing / "payroll" / f"contractor_hours_{pid}.csv", part.select(
-            "Period ID", "Employee ID", fmt_fixed(quantity_cents(pl.col("paid_min")), 2).alias("Hours Paid"),
-            fmt_fixed(pl.col("rate_cents"), 2).alias("Hourly Pay Rate"), "Currency"))
+        write_csv(
+            cfg.landing / "payroll" / f"contractor_hours_{pid}.csv",
+            part.select(
+                "Period ID",
+                "Employee ID",
+                fmt_fixed(quantity_cents(pl.col("paid_min")), 2).alias("Hours Paid"),
+                fmt_fixed(pl.col("rate_cents"), 2).alias("Hourly Pay Rate"),
+                "Currency",
+            ),
+        )
     truth["contractor_hours"] = [
-        {"period_id": r["Period ID"], "employee_id": r["Employee ID"], "late_approvals": int(r["late"]),
-         "hours_paid": _h(r["paid_min"]), "approved_hours": _h(r["all_min"]),
-         "difference": _h(r["all_min"] - r["paid_min"])}
-        for r in agg.filter(pl.col("late") > 0).iter_rows(named=True)]
+        {
+            "period_id": r["Period ID"],
+            "employee_id": r["Employee ID"],
+            "late_approvals": int(r["late"]),
+            "hours_paid": _h(r["paid_min"]),
+            "approved_hours": _h(r["all_min"]),
+            "difference": _h(r["all_min"] - r["paid_min"]),
+        }
+        for r in agg.filter(pl.col("late") > 0).iter_rows(named=True)
+    ]
     truth["late_approval_entries"] = sorted(late_ids)
 
 

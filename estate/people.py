@@ -112,8 +112,27 @@ def make_people(cfg: EstateConfig, n_days: int) -> People:
     hours_day = np.where(weekly0 == 40, change_days(0.03), NEVER)
     weekly1 = np.where(hours_day < NEVER, 32, weekly0)
     promo_day = np.where(role0 < len(ROLE_NAMES) - 1, change_days(0.05), NEVER)
-    return People(n, entity, role0, practice0, contingent, hire, term, weekly0, cost0, manager, skills,
-                  raise_day, raise_pct, transfer_day, practice1, hours_day, weekly1, promo_day, snaps)
+    return People(
+        n,
+        entity,
+        role0,
+        practice0,
+        contingent,
+        hire,
+        term,
+        weekly0,
+        cost0,
+        manager,
+        skills,
+        raise_day,
+        raise_pct,
+        transfer_day,
+        practice1,
+        hours_day,
+        weekly1,
+        promo_day,
+        snaps,
+    )
 
 
 def _is_january(cfg: EstateConfig, offset: int) -> bool:
@@ -122,7 +141,9 @@ def _is_january(cfg: EstateConfig, offset: int) -> bool:
 
 def cost_center(entity_i: np.ndarray, practice_i: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     codes = np.array([f"CC-{4100 + e * 100 + p * 10}" for e in range(len(ENTITIES)) for p in range(len(PRACTICES))])
-    names = np.array([f"{ENTITIES[e].code} {PRACTICES[p]}" for e in range(len(ENTITIES)) for p in range(len(PRACTICES))])
+    names = np.array(
+        [f"{ENTITIES[e].code} {PRACTICES[p]}" for e in range(len(ENTITIES)) for p in range(len(PRACTICES))]
+    )
     k = entity_i * len(PRACTICES) + practice_i
     return codes[k], names[k]
 

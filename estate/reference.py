@@ -38,8 +38,18 @@ ROLES: dict[str, tuple[int, int]] = {
 ROLE_NAMES = tuple(ROLES)
 ROLE_WEIGHTS = (0.20, 0.30, 0.25, 0.17, 0.08)
 PRACTICES = ("Strategy", "Technology", "Data", "Operations")
-SKILLS = ("Python", "SQL", "Finance", "Change Management", "SAP", "Salesforce", "Cloud", "Analytics",
-          "Project Management", "Supply Chain")
+SKILLS = (
+    "Python",
+    "SQL",
+    "Finance",
+    "Change Management",
+    "SAP",
+    "Salesforce",
+    "Cloud",
+    "Analytics",
+    "Project Management",
+    "Supply Chain",
+)
 INDUSTRIES = ("Banking", "Insurance", "Retail", "Manufacturing", "Healthcare", "Energy", "Public Sector")
 TASK_CODES = ("DISCOVERY", "DESIGN", "BUILD", "TEST", "PMO", "WORKSHOP", "REPORTING")
 EXPENSE_CATEGORIES = ("Travel", "Lodging", "Meals", "Mileage")
@@ -73,19 +83,32 @@ def nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
 def public_holidays(country: str, year: int) -> list[tuple[date, str]]:
     """Public holidays of a country in a year (a representative subset, fixed rules)."""
     fixed = {
-        "US": [(1, 1, "New Year's Day"), (7, 4, "Independence Day"), (11, 11, "Veterans Day"),
-               (12, 25, "Christmas Day")],
+        "US": [
+            (1, 1, "New Year's Day"),
+            (7, 4, "Independence Day"),
+            (11, 11, "Veterans Day"),
+            (12, 25, "Christmas Day"),
+        ],
         "GB": [(1, 1, "New Year's Day"), (12, 25, "Christmas Day"), (12, 26, "Boxing Day")],
-        "DE": [(1, 1, "Neujahr"), (5, 1, "Tag der Arbeit"), (10, 3, "Tag der Deutschen Einheit"),
-               (12, 25, "Erster Weihnachtstag"), (12, 26, "Zweiter Weihnachtstag")],
-        "SG": [(1, 1, "New Year's Day"), (5, 1, "Labour Day"), (8, 9, "National Day"),
-               (12, 25, "Christmas Day")],
+        "DE": [
+            (1, 1, "Neujahr"),
+            (5, 1, "Tag der Arbeit"),
+            (10, 3, "Tag der Deutschen Einheit"),
+            (12, 25, "Erster Weihnachtstag"),
+            (12, 26, "Zweiter Weihnachtstag"),
+        ],
+        "SG": [(1, 1, "New Year's Day"), (5, 1, "Labour Day"), (8, 9, "National Day"), (12, 25, "Christmas Day")],
     }[country]
     days = [(date(year, m, d), name) for m, d, name in fixed]
     if country == "US":
-        days += [(nth_weekday(year, 9, 0, 1), "Labor Day"), (nth_weekday(year, 11, 3, 4), "Thanksgiving Day"),
-                 (nth_weekday(year, 5, 0, -1), "Memorial Day")]
+        days += [
+            (nth_weekday(year, 9, 0, 1), "Labor Day"),
+            (nth_weekday(year, 11, 3, 4), "Thanksgiving Day"),
+            (nth_weekday(year, 5, 0, -1), "Memorial Day"),
+        ]
     if country == "GB":
-        days += [(nth_weekday(year, 5, 0, 1), "Early May Bank Holiday"),
-                 (nth_weekday(year, 8, 0, -1), "Summer Bank Holiday")]
+        days += [
+            (nth_weekday(year, 5, 0, 1), "Early May Bank Holiday"),
+            (nth_weekday(year, 8, 0, -1), "Summer Bank Holiday"),
+        ]
     return sorted(days)

@@ -73,7 +73,9 @@ def make_work(cfg: EstateConfig, people: People, com: Commercial, n_days: int) -
     workable = employed & (wd[None, :] < 5) & ~hol[people.entity]
     off = time_off(cfg, people, workable)
     grid = workable.copy()
-    full_off = off.filter(pl.col("minutes") == people.weekly_on(off["day"].to_numpy(), off["worker"].to_numpy()) * 60 // 5)
+    full_off = off.filter(
+        pl.col("minutes") == people.weekly_on(off["day"].to_numpy(), off["worker"].to_numpy()) * 60 // 5
+    )
     grid[full_off["worker"].to_numpy(), full_off["day"].to_numpy()] = False
     weekend_work = employed & (wd[None, :] >= 5) & (rng.random((n, n_days)) < 0.004)
     grid |= weekend_work
@@ -125,45 +127,69 @@ def make_work(cfg: EstateConfig, people: People, com: Commercial, n_days: int) -
     billable = np.where(ptype == "tm", rng.random(len(who)) >= 0.03, ptype == "fixed_fee")
 
     # lifecycle: submitted within days, approved hours to days later; a few rejections
-    sub = day * DAY + 17 * 3600 + rng.choice([0, 0, 0, 1, 1, 2, 3], size=len(who)) * DAY + rng.integers(0, 10800, size=len(who))
+    sub = (
+        day * DAY
+        + 17 * 3600
+        + rng.choice([0, 0, 0, 1, 1, 2, 3], size=len(who)) * DAY
+        + rng.integers(0, 10800, size=len(who))
+    )
     appr = sub + rng.integers(3600, 5 * DAY, size=len(who))
     rejected = rng.random(len(who)) < 0.007
     end_sec = n_days * DAY - 1
-    status = np.where(sub > end_sec, "draft", np.where(appr > end_sec, "submitted", np.where(rejected, "rejected", "approved")))
+    status = np.where(
+        sub > end_sec, "draft", np.where(appr > end_sec, "submitted", np.where(rejected, "rejected", "approved"))
+    )
     managers = people.manager[who]
-    frame = pl.DataFrame({
-        "worker": who.astype(np.int32),
-        "day": day.astype(np.int32),
-        "project_id": project,
-        "role": role.astype(np.int8),
-        "has_assignment": has_assignment,
-        "minutes": minutes.astype(np.int32),
-        "billable": billable,
-        "task_code": np.array(TASK_CODES)[rng.integers(0, len(TASK_CODES), size=len(who))],
-        "submitted_sec": np.where(status == "draft", -1, sub),
-        "approved_sec": np.where(status == "approved", appr, -1),
-        "rejected_sec": np.where(status == "rejected", appr, -1),
-        "status": status,
-        "approver": np.where(managers >= 0, managers + 1, -1),
-        "revision": np.ones(len(who), dtype=np.int32),
-        "deleted_sec": np.full(len(who), -1, dtype=np.int64),
-        "_note": rng.random(len(who)) < 0.05,
-    }).with_columns(notes=pl.when(pl.col("_note")).then(pl.lit("client workshop")).otherwise(pl.lit(None, pl.Utf8))).drop("_note").sort(["day", "worker"]).with_row_index("time_entry_id", offset=1).with_columns(
-        pl.col("time_entry_id").cast(pl.Int64),
-        updated_sec=pl.max_horizontal("submitted_sec", "approved_sec", "rejected_sec",
-                                      pl.col("day").cast(pl.Int64) * DAY + 18 * 3600),
+    frame = (
+        pl.DataFrame(
+            {
+                "worker": who.astype(np.int32),
+                "day": day.astype(np.int32),
+                "project_id": project,
+                "role": role.astype(np.int8),
+                "has_assignment": has_assignment,
+                "minutes": minutes.astype(np.int32),
+                "billable": billable,
+                "task_code": np.array(TASK_CODES)[rng.integers(0, len(TASK_CODES), size=len(who))],
+                "submitted_sec": np.where(status == "draft", -1, sub),
+                "approved_sec": np.where(status == "approved", appr, -1),
+                "rejected_sec": np.where(status == "rejected", appr, -1),
+                "status": status,
+                "approver": np.where(managers >= 0, managers + 1, -1),
+                "revision": np.ones(len(who), dtype=np.int32),
+                "deleted_sec": np.full(len(who), -1, dtype=np.int64),
+                "_note": rng.random(len(who)) < 0.05,
+            }
+        )
+        .with_columns(notes=pl.when(pl.col("_note")).then(pl.lit("client workshop")).otherwise(pl.lit(None, pl.Utf8)))
+        .drop("_note")
+        .sort(["day", "worker"])
+        .with_row_index("time_entry_id", offset=1)
+        .with_columns(
+            pl.col("time_entry_id").cast(pl.Int64),
+            updated_sec=pl.max_horizontal(
+                "submitted_sec", "approved_sec", "rejected_sec", pl.col("day").cast(pl.Int64) * DAY + 18 * 3600
+            ),
+        )
     )
 
     used = np.unique(seg)
-    assignments = pl.DataFrame({
-        "seg": used,
-        "resource_id": seg_worker[used] + 1,
-        "project_id": seg_project[used],
-        "role": np.array(ROLE_NAMES)[seg_role[used]],
-        "start_day": np.maximum(seg_start[used], people.hire[seg_worker[used]]),
-        "end_day": np.minimum(seg_end[used], people.term[seg_worker[used]]),
-        "hours_per_week": people.weekly0[seg_worker[used]],
-    }).sort(["start_day", "resource_id"]).with_row_index("assignment_id", offset=1).drop("seg")
+    assignments = (
+        pl.DataFrame(
+            {
+                "seg": used,
+                "resource_id": seg_worker[used] + 1,
+                "project_id": seg_project[used],
+                "role": np.array(ROLE_NAMES)[seg_role[used]],
+                "start_day": np.maximum(seg_start[used], people.hire[seg_worker[used]]),
+                "end_day": np.minimum(seg_end[used], people.term[seg_worker[used]]),
+                "hours_per_week": people.weekly0[seg_worker[used]],
+            }
+        )
+        .sort(["start_day", "resource_id"])
+        .with_row_index("assignment_id", offset=1)
+        .drop("seg")
+    )
 
     milestones = _milestones(cfg, rng, com, n_days)
     expenses = _expenses(cfg, rng, people, frame, p, n_days)
@@ -184,11 +210,31 @@ def _milestones(cfg, rng, com: Commercial, n_days: int) -> pl.DataFrame:
             cancelled = rng.random() < 0.03
             accepted = (not cancelled) and due + lag < n_days
             acc_sec = (due + lag) * DAY + 15 * 3600 if accepted else -1
-            rows.append((pid, f"Milestone {k + 1}", amount, currency, due,
-                         "cancelled" if cancelled else ("accepted" if accepted else "open"), acc_sec))
-    schema = {"project_id": pl.Int64, "name": pl.Utf8, "amount_cents": pl.Int64, "currency": pl.Utf8, "due_day": pl.Int64,
-              "status": pl.Utf8, "accepted_sec": pl.Int64}
-    return pl.DataFrame(rows, schema=schema, orient="row").with_row_index("milestone_id", offset=1).with_columns(pl.col("milestone_id").cast(pl.Int64))
+            rows.append(
+                (
+                    pid,
+                    f"Milestone {k + 1}",
+                    amount,
+                    currency,
+                    due,
+                    "cancelled" if cancelled else ("accepted" if accepted else "open"),
+                    acc_sec,
+                )
+            )
+    schema = {
+        "project_id": pl.Int64,
+        "name": pl.Utf8,
+        "amount_cents": pl.Int64,
+        "currency": pl.Utf8,
+        "due_day": pl.Int64,
+        "status": pl.Utf8,
+        "accepted_sec": pl.Int64,
+    }
+    return (
+        pl.DataFrame(rows, schema=schema, orient="row")
+        .with_row_index("milestone_id", offset=1)
+        .with_columns(pl.col("milestone_id").cast(pl.Int64))
+    )
 
 
 def _expenses(cfg, rng, people: People, entries: pl.DataFrame, projects: pl.DataFrame, n_days: int) -> pl.DataFrame:
@@ -203,15 +249,22 @@ def _expenses(cfg, rng, people: People, entries: pl.DataFrame, projects: pl.Data
     roll = rng.random(k)
     status = np.where(roll < 0.04, "rejected", np.where(appr > n_days * DAY - 1, "submitted", "approved"))
     deleted = (status == "approved") & (rng.random(k) < 0.01)
-    return pl.DataFrame({
-        "resource_id": worker + 1,
-        "project_id": src["project_id"],
-        "day": day,
-        "category": np.array(EXPENSE_CATEGORIES)[rng.integers(0, len(EXPENSE_CATEGORIES), size=k)],
-        "amount_cents": rng.integers(1500, 60000, size=k),
-        "currency": np.array([e.currency for e in ENTITIES])[people.entity[worker]],
-        "billable": billable,
-        "status": status,
-        "approved_sec": np.where(status == "approved", appr, -1),
-        "deleted_sec": np.where(deleted, appr + 3600, -1),
-    }).sort(["day", "resource_id"]).with_row_index("expense_id", offset=1).with_columns(pl.col("expense_id").cast(pl.Int64))
+    return (
+        pl.DataFrame(
+            {
+                "resource_id": worker + 1,
+                "project_id": src["project_id"],
+                "day": day,
+                "category": np.array(EXPENSE_CATEGORIES)[rng.integers(0, len(EXPENSE_CATEGORIES), size=k)],
+                "amount_cents": rng.integers(1500, 60000, size=k),
+                "currency": np.array([e.currency for e in ENTITIES])[people.entity[worker]],
+                "billable": billable,
+                "status": status,
+                "approved_sec": np.where(status == "approved", appr, -1),
+                "deleted_sec": np.where(deleted, appr + 3600, -1),
+            }
+        )
+        .sort(["day", "resource_id"])
+        .with_row_index("expense_id", offset=1)
+        .with_columns(pl.col("expense_id").cast(pl.Int64))
+    )

@@ -7,16 +7,25 @@ import sqlalchemy as sa
 
 metadata = sa.MetaData()
 staging = sa.Table(
-    "pssync_billing_staging", metadata,
+    "pssync_billing_staging",
+    metadata,
     sa.Column("idempotency_key", sa.Text, primary_key=True),
-    sa.Column("batch_id", sa.Text, nullable=False), sa.Column("line_no", sa.Integer, nullable=False),
-    sa.Column("item", sa.Text, nullable=False), sa.Column("source_id", sa.BigInteger, nullable=False),
-    sa.Column("source_revision", sa.Integer, nullable=False), sa.Column("project_code", sa.Text),
-    sa.Column("customer_id", sa.BigInteger, nullable=False), sa.Column("legal_entity", sa.Text, nullable=False),
-    sa.Column("currency", sa.Text, nullable=False), sa.Column("service_date", sa.Date, nullable=False),
-    sa.Column("quantity", sa.Numeric(18, 2), nullable=False), sa.Column("rate", sa.Numeric(18, 4), nullable=False),
-    sa.Column("amount", sa.Numeric(18, 2), nullable=False), sa.Column("tax_code", sa.Text),
-    sa.Column("tax_rate", sa.Numeric(9, 6)), sa.Column("tax_amount", sa.Numeric(18, 2)),
+    sa.Column("batch_id", sa.Text, nullable=False),
+    sa.Column("line_no", sa.Integer, nullable=False),
+    sa.Column("item", sa.Text, nullable=False),
+    sa.Column("source_id", sa.BigInteger, nullable=False),
+    sa.Column("source_revision", sa.Integer, nullable=False),
+    sa.Column("project_code", sa.Text),
+    sa.Column("customer_id", sa.BigInteger, nullable=False),
+    sa.Column("legal_entity", sa.Text, nullable=False),
+    sa.Column("currency", sa.Text, nullable=False),
+    sa.Column("service_date", sa.Date, nullable=False),
+    sa.Column("quantity", sa.Numeric(18, 2), nullable=False),
+    sa.Column("rate", sa.Numeric(18, 4), nullable=False),
+    sa.Column("amount", sa.Numeric(18, 2), nullable=False),
+    sa.Column("tax_code", sa.Text),
+    sa.Column("tax_rate", sa.Numeric(9, 6)),
+    sa.Column("tax_amount", sa.Numeric(18, 2)),
 )
 
 COLUMNS = [c.name for c in staging.columns]
@@ -51,8 +60,11 @@ class ErpStaging(dg.ConfigurableResource):
                 from sqlalchemy.dialects.postgresql import insert
             else:
                 from sqlalchemy.dialects.sqlite import insert
-            stmt = (insert(staging).on_conflict_do_nothing(index_elements=["idempotency_key"])
-                    .returning(staging.c.idempotency_key))
+            stmt = (
+                insert(staging)
+                .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                .returning(staging.c.idempotency_key)
+            )
             rows = [{c: line[c] for c in COLUMNS} for line in lines]
             cut = len(rows) if fail_after_rows is None else fail_after_rows
             inserted = 0

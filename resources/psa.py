@@ -18,8 +18,18 @@ class PsaUnavailableError(RuntimeError):
 
 
 # driver messages that no retry can change: a wrong database, user, password or file
-PERMANENT = ("does not exist", "authentication failed", "password", "permission denied", "no sqlite database",
-             "no password supplied", "role ", "invalid dsn", "unknown host", "could not translate host name")
+PERMANENT = (
+    "does not exist",
+    "authentication failed",
+    "password",
+    "permission denied",
+    "no sqlite database",
+    "no password supplied",
+    "role ",
+    "invalid dsn",
+    "unknown host",
+    "could not translate host name",
+)
 
 
 def is_permanent(exc: Exception) -> bool:
@@ -63,8 +73,11 @@ class PsaDatabase(dg.ConfigurableResource):
         if u.password is None and os.environ.get("PSSYNC_PSA_PASSWORD"):
             u = u.set(password=os.environ["PSSYNC_PSA_PASSWORD"])
         ms = int(self.timeout * 1000)
-        query = {**u.query, "connect_timeout": str(max(1, int(self.timeout))),
-                 "options": f"-c statement_timeout={ms} -c lock_timeout={ms} -c TimeZone=UTC"}
+        query = {
+            **u.query,
+            "connect_timeout": str(max(1, int(self.timeout))),
+            "options": f"-c statement_timeout={ms} -c lock_timeout={ms} -c TimeZone=UTC",
+        }
         base = u.set(drivername="postgresql", query={}).render_as_string(hide_password=False)
         return f"{base}?{urlencode(query, doseq=True, quote_via=quote)}"  # libpq reads %20, not +, as a space
 
@@ -131,13 +144,15 @@ class PsaDatabase(dg.ConfigurableResource):
             except Exception as exc:  # noqa: BLE001 - classified below
                 last = exc
                 if is_permanent(exc):
-                    raise PsaUnavailableError(f"PSA database {self.safe_url} (PSSYNC_PSA_URL): "
-                                              f"{_first_line(exc)}") from exc
+                    raise PsaUnavailableError(
+                        f"PSA database {self.safe_url} (PSSYNC_PSA_URL): {_first_line(exc)}"
+                    ) from exc
                 if attempt < self.retries - 1:
                     time.sleep(self.backoff_seconds * 2**attempt)
         hint = " (timed out: PSSYNC_PSA_TIMEOUT)" if "timeout" in str(last).lower() else ""
-        raise PsaUnavailableError(f"PSA database {self.safe_url} unreachable after {self.retries} attempts"
-                                  f"{hint}: {_first_line(last)}") from last
+        raise PsaUnavailableError(
+            f"PSA database {self.safe_url} unreachable after {self.retries} attempts{hint}: {_first_line(last)}"
+        ) from last
 
 
 def _first_line(exc: Exception | None) -> str:

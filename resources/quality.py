@@ -52,8 +52,10 @@ class DataQuality(dg.ConfigurableResource):
         """Keep only the newest result of a suite: Data Docs re-render every stored result on each update."""
         import shutil
 
-        for folder in (self.root / "gx" / "uncommitted" / "validations" / suite_name,
-                       self.root / "gx" / "uncommitted" / "data_docs" / "local_site" / "validations" / suite_name):
+        for folder in (
+            self.root / "gx" / "uncommitted" / "validations" / suite_name,
+            self.root / "gx" / "uncommitted" / "data_docs" / "local_site" / "validations" / suite_name,
+        ):
             if folder.exists():
                 shutil.rmtree(folder)
 
@@ -86,9 +88,13 @@ class DataQuality(dg.ConfigurableResource):
             results = json.loads(store.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             results = {}
-        results[outcome.suite] = {"as_of": str(as_of) if as_of else None, "success": outcome.success,
-                                  "evaluated": outcome.evaluated, "failed": outcome.failed,
-                                  "checked_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+        results[outcome.suite] = {
+            "as_of": str(as_of) if as_of else None,
+            "success": outcome.success,
+            "evaluated": outcome.evaluated,
+            "failed": outcome.failed,
+            "checked_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        }
         write_atomically(store, (json.dumps(results, indent=1, sort_keys=True) + "\n").encode("utf-8"))
         write_atomically(self.root / "index.html", _index_page(results).encode("utf-8"))
         outcome.docs_index = str(self.root / "index.html")
@@ -109,17 +115,28 @@ class DataQuality(dg.ConfigurableResource):
             batch = asset.add_batch_definition_whole_dataframe("whole")
         suite = context.suites.add_or_update(gx.ExpectationSuite(name=suite_name, expectations=expectations))
         definition = context.validation_definitions.add_or_update(
-            gx.ValidationDefinition(name=suite_name, data=batch, suite=suite))
-        checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
-            name=suite_name, validation_definitions=[definition],
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")]))
+            gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
+        )
+        checkpoint = context.checkpoints.add_or_update(
+            gx.Checkpoint(
+                name=suite_name,
+                validation_definitions=[definition],
+                actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
+            )
+        )
         from great_expectations.core.run_identifier import RunIdentifier
 
-        result = checkpoint.run(batch_parameters={"dataframe": frame},
-                                run_id=RunIdentifier(run_name=f"as-of {as_of}" if as_of else suite_name))
+        result = checkpoint.run(
+            batch_parameters={"dataframe": frame},
+            run_id=RunIdentifier(run_name=f"as-of {as_of}" if as_of else suite_name),
+        )
         validation = list(result.run_results.values())[0]
-        failed = [f"{r.expectation_config.type}({r.expectation_config.kwargs.get('column') or r.expectation_config.kwargs.get('column_list')})"
-                  for r in validation.results if not r.success]
+        failed = [
+            f"{r.expectation_config.type}"
+            f"({r.expectation_config.kwargs.get('column') or r.expectation_config.kwargs.get('column_list')})"
+            for r in validation.results
+            if not r.success
+        ]
         index = self.root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
         return SuiteOutcome(suite_name, bool(result.success), failed, len(validation.results), str(index))
 
@@ -132,15 +149,21 @@ def _index_page(results: dict) -> str:
     for suite, r in sorted(results.items()):
         state = "passed" if r["success"] else "FAILED"
         failed = ", ".join(r["failed"]) or "none"
-        rows.append(f"<tr class='{state.lower()}'><td>{html.escape(suite)}</td><td>{html.escape(str(r['as_of']))}</td>"
-                    f"<td>{state}</td><td>{r['evaluated']}</td><td>{html.escape(failed)}</td>"
-                    f"<td>{html.escape(r['checked_at'])}</td></tr>")
-    css = ("body{font-family:system-ui,sans-serif;margin:24px;color:#1f2328}table{border-collapse:collapse;"
-           "font-size:14px}td,th{border-bottom:1px solid #d0d7de;padding:4px 10px;text-align:left}"
-           "tr.failed td{color:#cf222e;font-weight:600}")
-    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>pssync data quality</title>"
-            f"<style>{css}</style></head><body><h1>pssync data quality: expectation suites</h1>"
-            "<p>The latest result of each great-expectations suite over the published tables, with the as-of date "
-            "it checked. GX's detailed pages are under <code>gx/uncommitted/data_docs/local_site/</code>.</p>"
-            "<table id='suites'><thead><tr><th>suite</th><th>as-of date</th><th>result</th><th>expectations</th>"
-            "<th>failed</th><th>checked</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></body></html>\n")
+        rows.append(
+            f"<tr class='{state.lower()}'><td>{html.escape(suite)}</td><td>{html.escape(str(r['as_of']))}</td>"
+            f"<td>{state}</td><td>{r['evaluated']}</td><td>{html.escape(failed)}</td>"
+            f"<td>{html.escape(r['checked_at'])}</td></tr>"
+        )
+    css = (
+        "body{font-family:system-ui,sans-serif;margin:24px;color:#1f2328}table{border-collapse:collapse;"
+        "font-size:14px}td,th{border-bottom:1px solid #d0d7de;padding:4px 10px;text-align:left}"
+        "tr.failed td{color:#cf222e;font-weight:600}"
+    )
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>pssync data quality</title>"
+        f"<style>{css}</style></head><body><h1>pssync data quality: expectation suites</h1>"
+        "<p>The latest result of each great-expectations suite over the published tables, with the as-of date "
+        "it checked. GX's detailed pages are under <code>gx/uncommitted/data_docs/local_site/</code>.</p>"
+        "<table id='suites'><thead><tr><th>suite</th><th>as-of date</th><th>result</th><th>expectations</th>"
+        "<th>failed</th><th>checked</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></body></html>\n"
+    )

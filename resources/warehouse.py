@@ -29,8 +29,14 @@ def bound_params(query: str, params: dict) -> dict:
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     """Whether ``schema.name`` exists in the connection's own database (not in one attached to it)."""
     schema, name = table.split(".")
-    return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
-                       "AND table_schema = ? AND table_name = ?", [schema, name]).fetchall()[0][0] > 0
+    return (
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
+            "AND table_schema = ? AND table_name = ?",
+            [schema, name],
+        ).fetchall()[0][0]
+        > 0
+    )
 
 
 _stopping = threading.Event()

@@ -96,9 +96,13 @@ def clean_billing(fault_estate, tmp_path_factory) -> dict:
     first = run(fault_estate, wh, AS_OF, work / "output")
     assert first.code == 0, first.verdict
     run(fault_estate, wh, NEXT, work / "output")
-    return {AS_OF: ledger_keys(wh, AS_OF), NEXT: ledger_keys(wh, NEXT), "files": sorted(
-        p.name for p in (work / "output" / "billing_batches").glob("*.json")), "warehouse": wh,
-            "output": work / "output"}
+    return {
+        AS_OF: ledger_keys(wh, AS_OF),
+        NEXT: ledger_keys(wh, NEXT),
+        "files": sorted(p.name for p in (work / "output" / "billing_batches").glob("*.json")),
+        "warehouse": wh,
+        "output": work / "output",
+    }
 
 
 @pytest.fixture

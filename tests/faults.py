@@ -45,19 +45,30 @@ def run(landing: Path, warehouse: Path, as_of: date, outputs: Path, psa_url: str
     from assets.billing.assets import BATCH_FILES
     from dagster_project.pipeline import verdict
 
-    result = materialize_as_of(landing, warehouse, as_of.isoformat(), raise_on_error=False, outputs=outputs,
-                               psa_url=psa_url, selection=dg.AssetSelection.assets(BATCH_FILES).upstream())
+    result = materialize_as_of(
+        landing,
+        warehouse,
+        as_of.isoformat(),
+        raise_on_error=False,
+        outputs=outputs,
+        psa_url=psa_url,
+        selection=dg.AssetSelection.assets(BATCH_FILES).upstream(),
+    )
     line, code = verdict(result, as_of, str(warehouse))
     return Run(result, line, code)
 
 
 def open_exception_text(warehouse: Path) -> str:
-    rows = query(warehouse, "SELECT coalesce(file, '') || ' ' || record_key || ' ' || rule || ' ' || message "
-                            "FROM ops.exceptions WHERE resolved_at IS NULL")
+    rows = query(
+        warehouse,
+        "SELECT coalesce(file, '') || ' ' || record_key || ' ' || rule || ' ' || message "
+        "FROM ops.exceptions WHERE resolved_at IS NULL",
+    )
     return "\n".join(r[0] for r in rows)
 
 
 # ---- editing landed files ------------------------------------------------------------------------------------
+
 
 def read_csv(path: Path) -> tuple[list[str], list[dict]]:
     with open(path, newline="", encoding="utf-8") as fh:

@@ -24,8 +24,9 @@ def query(warehouse, sql: str, params=None) -> list[tuple]:
         con.close()
 
 
-def resources_for(landing: Path, warehouse: Path, psa_url: str | None = None, outputs: Path | None = None,
-                  staging_url: str = "") -> dict:
+def resources_for(
+    landing: Path, warehouse: Path, psa_url: str | None = None, outputs: Path | None = None, staging_url: str = ""
+) -> dict:
     from resources.erp_staging import ErpStaging
     from resources.outputs import OutputFolder
     from resources.quality import DataQuality
@@ -40,16 +41,26 @@ def resources_for(landing: Path, warehouse: Path, psa_url: str | None = None, ou
     }
 
 
-def materialize_extract(landing: Path, warehouse: Path, psa_url: str | None = None, selection=None,
-                        raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
-    return dg.materialize(extract_assets, resources=resources_for(landing, warehouse, psa_url),
-                          selection=selection, raise_on_error=raise_on_error, run_config=QUIET)
+def materialize_extract(
+    landing: Path, warehouse: Path, psa_url: str | None = None, selection=None, raise_on_error: bool = True
+) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        extract_assets,
+        resources=resources_for(landing, warehouse, psa_url),
+        selection=selection,
+        raise_on_error=raise_on_error,
+        run_config=QUIET,
+    )
 
 
 def materialize_canonical(landing: Path, warehouse: Path, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
     """Extract then canonical, in process, on real files and a real DuckDB warehouse."""
-    return dg.materialize([*extract_assets, *canonical_assets], resources=resources_for(landing, warehouse),
-                          raise_on_error=raise_on_error, run_config=QUIET)
+    return dg.materialize(
+        [*extract_assets, *canonical_assets],
+        resources=resources_for(landing, warehouse),
+        raise_on_error=raise_on_error,
+        run_config=QUIET,
+    )
 
 
 def all_assets(marts: bool = False):
@@ -61,9 +72,23 @@ def all_assets(marts: bool = False):
     return [*extract_assets, *canonical_assets, *recon_assets, *billing_assets, *(marts_assets if marts else [])]
 
 
-def materialize_as_of(landing: Path, warehouse: Path, as_of: str, assets=None, raise_on_error: bool = True,
-                      psa_url: str | None = None, outputs: Path | None = None, staging_url: str = "",
-                      selection=None) -> dg.ExecuteInProcessResult:
+def materialize_as_of(
+    landing: Path,
+    warehouse: Path,
+    as_of: str,
+    assets=None,
+    raise_on_error: bool = True,
+    psa_url: str | None = None,
+    outputs: Path | None = None,
+    staging_url: str = "",
+    selection=None,
+) -> dg.ExecuteInProcessResult:
     """The pipeline for one as-of date (a partition key), in process, with real resources."""
-    return dg.materialize(assets or all_assets(), resources=resources_for(landing, warehouse, psa_url, outputs, staging_url),
-                          partition_key=as_of, raise_on_error=raise_on_error, run_config=QUIET, selection=selection)
+    return dg.materialize(
+        assets or all_assets(),
+        resources=resources_for(landing, warehouse, psa_url, outputs, staging_url),
+        partition_key=as_of,
+        raise_on_error=raise_on_error,
+        run_config=QUIET,
+        selection=selection,
+    )

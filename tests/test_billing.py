@@ -28,27 +28,90 @@ def files_digest(out: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted((out / "billing_batches").glob("*.json"))}
 
 
-
-
 def import_into_erp(landing: Path, batch_files: list[Path], day: date, first_invoice_id: int) -> None:
     """Simulate the ERP importing pssync batches: invoices carrying the Billing Batch ID, one line per batch line."""
     heads, lines = [], []
     for n, path in enumerate(batch_files):
         doc = json.loads(path.read_text())
         inv = first_invoice_id + n
-        heads.append([inv, f"INV-IMP-{inv}", doc["customer_id"], 1, day.isoformat(), day.isoformat(), doc["currency"],
-                      "1.000000", "Open", doc["batch_id"], "imported", f"{day}T09:00:00Z", f"{day}T09:00:00Z"])
+        heads.append(
+            [
+                inv,
+                f"INV-IMP-{inv}",
+                doc["customer_id"],
+                1,
+                day.isoformat(),
+                day.isoformat(),
+                doc["currency"],
+                "1.000000",
+                "Open",
+                doc["batch_id"],
+                "imported",
+                f"{day}T09:00:00Z",
+                f"{day}T09:00:00Z",
+            ]
+        )
         for ln in doc["lines"]:
             te = ln["source_id"] if ln["item"] in (TM, "PS-ADJUSTMENT") else ""
             ms = ln["source_id"] if ln["item"] == "PS-FF-MILESTONE" else ""
             ex = ln["source_id"] if ln["item"] == "PS-EXPENSE" else ""
-            lines.append([inv, ln["line_no"], ln["item"], ln["project_code"], ln["quantity"], ln["rate"], ln["amount"],
-                          ln["tax_code"], ln["tax_amount"], te, ms, ex, ln["service_date"]])
+            lines.append(
+                [
+                    inv,
+                    ln["line_no"],
+                    ln["item"],
+                    ln["project_code"],
+                    ln["quantity"],
+                    ln["rate"],
+                    ln["amount"],
+                    ln["tax_code"],
+                    ln["tax_amount"],
+                    te,
+                    ms,
+                    ex,
+                    ln["service_date"],
+                ]
+            )
     for name, header, rows in (
-        ("invoices", ["Internal ID", "Document Number", "Customer", "Subsidiary", "Date", "Due Date", "Currency",
-                      "Exchange Rate", "Status", "Billing Batch ID", "Memo", "Date Created", "Last Modified"], heads),
-        ("invoice_lines", ["Invoice Internal ID", "Line", "Item", "Project Code", "Quantity", "Rate", "Amount", "Tax Code",
-                           "Tax Amount", "PSA Time Entry ID", "PSA Milestone ID", "PSA Expense ID", "Service Date"], lines)):
+        (
+            "invoices",
+            [
+                "Internal ID",
+                "Document Number",
+                "Customer",
+                "Subsidiary",
+                "Date",
+                "Due Date",
+                "Currency",
+                "Exchange Rate",
+                "Status",
+                "Billing Batch ID",
+                "Memo",
+                "Date Created",
+                "Last Modified",
+            ],
+            heads,
+        ),
+        (
+            "invoice_lines",
+            [
+                "Invoice Internal ID",
+                "Line",
+                "Item",
+                "Project Code",
+                "Quantity",
+                "Rate",
+                "Amount",
+                "Tax Code",
+                "Tax Amount",
+                "PSA Time Entry ID",
+                "PSA Milestone ID",
+                "PSA Expense ID",
+                "Service Date",
+            ],
+            lines,
+        ),
+    ):
         with open(landing / "erp" / f"{name}_{day.isoformat()}.csv", "w", newline="") as fh:
             w = csv.writer(fh, lineterminator="\r\n")
             w.writerow(header)
@@ -67,36 +130,52 @@ def test_time_lines_are_the_unbilled_entries_of_the_ground_truth_at_the_expected
     landing, wh, out, m = billed
     truth = pl.read_parquet(landing / "_truth" / "time_to_bill_expected.parquet")
     unbilled = truth.filter(pl.col("status") == "UNBILLED")
-    lines = duckdb.connect(str(wh), read_only=True).sql(
-        "SELECT source_id, quantity, rate, amount FROM billing.batch_lines WHERE item = 'PS-TM-HOURS'").pl()
+    lines = (
+        duckdb.connect(str(wh), read_only=True)
+        .sql("SELECT source_id, quantity, rate, amount FROM billing.batch_lines WHERE item = 'PS-TM-HOURS'")
+        .pl()
+    )
     assert set(lines["source_id"]) == set(unbilled["time_entry_id"])
     j = lines.join(unbilled, left_on="source_id", right_on="time_entry_id")
     assert (j["rate"].cast(pl.Float64) * 10_000).round(0).cast(pl.Int64).to_list() == j["expected_rate_e4"].to_list()
     full = j.filter(pl.col("reason").is_null())
-    assert (full["quantity"].cast(pl.Float64) * 100).round(0).cast(pl.Int64).to_list() == full["quantity_cents"].to_list()
-    assert all(a == (q * r).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
-               for q, r, a in zip(lines["quantity"], lines["rate"], lines["amount"]))
+    assert (full["quantity"].cast(pl.Float64) * 100).round(0).cast(pl.Int64).to_list() == full[
+        "quantity_cents"
+    ].to_list()
+    assert all(
+        a == (q * r).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
+        for q, r, a in zip(lines["quantity"], lines["rate"], lines["amount"])
+    )
     # adjustments: one per HOURS_MISMATCH entry of the truth, for the difference in hours
     adj = {r[0] for r in q(wh, "SELECT source_id FROM billing.batch_lines WHERE item = 'PS-ADJUSTMENT'")}
     assert adj == {c["time_entry_id"] for c in m["time_entries"] if c["recon_status"] == "HOURS_MISMATCH"}
     # no key twice, and the ledger holds exactly the emitted keys
-    assert q(wh, "SELECT count(*), count(DISTINCT idempotency_key) FROM billing.batch_lines")[0][0] == \
-        q(wh, "SELECT count(*) FROM billing.ledger")[0][0]
+    assert (
+        q(wh, "SELECT count(*), count(DISTINCT idempotency_key) FROM billing.batch_lines")[0][0]
+        == q(wh, "SELECT count(*) FROM billing.ledger")[0][0]
+    )
 
 
 def test_batch_totals_equal_a_hand_computation(tmp_path, monkeypatch):
     s = Scenario(tmp_path / "landing")
     s.customers[0]["tax"] = "UK-VAT20"
-    s.entry(1, "2026-03-13")              # 8.00 h x 100.0000 = 800.00, tax 160.00
+    s.entry(1, "2026-03-13")  # 8.00 h x 100.0000 = 800.00, tax 160.00
     s.entry(2, "2026-03-16", minutes=50)  # 0.83 h x 110.0000 = 91.30, tax 18.26
     s.entry(3, "2026-03-17", minutes=45, status="submitted")  # not approved: not billed
     wh, out = tmp_path / "wh.duckdb", tmp_path / "out"
     s.write()
     assert materialize_as_of(s.root, wh, "2026-03-31", outputs=out).success
     doc = json.loads((out / "billing_batches" / "BB-US01-1001-USD-20260331.json").read_text())
-    assert (doc["line_count"], doc["net_amount"], doc["tax_amount"], doc["gross_amount"]) == (2, "891.30", "178.26", "1069.56")
-    assert [(ln["line_no"], ln["source_id"], ln["quantity"], ln["rate"], ln["amount"], ln["tax_amount"]) for ln in doc["lines"]] == [
-        (1, 1, "8.00", "100.0000", "800.00", "160.00"), (2, 2, "0.83", "110.0000", "91.30", "18.26")]
+    assert (doc["line_count"], doc["net_amount"], doc["tax_amount"], doc["gross_amount"]) == (
+        2,
+        "891.30",
+        "178.26",
+        "1069.56",
+    )
+    assert [
+        (ln["line_no"], ln["source_id"], ln["quantity"], ln["rate"], ln["amount"], ln["tax_amount"])
+        for ln in doc["lines"]
+    ] == [(1, 1, "8.00", "100.0000", "800.00", "160.00"), (2, 2, "0.83", "110.0000", "91.30", "18.26")]
     assert doc["lines"][0]["idempotency_key"] == "PS-TM-HOURS:1:1"
 
 
@@ -189,36 +268,62 @@ def test_next_day_carries_none_of_the_keys_and_imported_batches_reconcile(billed
     assert materialize_as_of(landing, wh, d1.isoformat(), outputs=out1).success
     keys_d1 = {r[0] for r in q(wh, "SELECT idempotency_key FROM billing.ledger WHERE as_of_date = ?", [d1])}
     assert not keys_d0 & keys_d1 and keys_d1 == set()
-    assert {r[0] for r in q(wh, "SELECT DISTINCT recon_status FROM recon.time_to_bill WHERE as_of_date = ? "
-                                "AND batch_id IS NOT NULL", [d1])} == {"BATCHED"}
+    assert {
+        r[0]
+        for r in q(
+            wh,
+            "SELECT DISTINCT recon_status FROM recon.time_to_bill WHERE as_of_date = ? AND batch_id IS NOT NULL",
+            [d1],
+        )
+    } == {"BATCHED"}
 
     # the ERP imports D0's batches; an entry is edited afterwards in the PSA
     import_into_erp(landing, sorted((out / "billing_batches").glob("*.json")), d2, 9_000_001)
-    edited = q(wh, "SELECT source_id FROM billing.batch_lines WHERE item = 'PS-TM-HOURS' ORDER BY source_id LIMIT 1")[0][0]
+    edited = q(wh, "SELECT source_id FROM billing.batch_lines WHERE item = 'PS-TM-HOURS' ORDER BY source_id LIMIT 1")[
+        0
+    ][0]
     import sqlite3
 
     db = sqlite3.connect(landing / "psa" / "psa.db")
-    db.execute("UPDATE time_entries SET time_in_minutes = time_in_minutes + 30, revision = revision + 1, "
-               f"updated_at = '{d2} 12:00:00.000000' WHERE time_entry_id = ?", (edited,))
+    db.execute(
+        "UPDATE time_entries SET time_in_minutes = time_in_minutes + 30, revision = revision + 1, "
+        f"updated_at = '{d2} 12:00:00.000000' WHERE time_entry_id = ?",
+        (edited,),
+    )
     db.commit()
     db.close()
     out2 = tmp_path / "out2"
     assert materialize_as_of(landing, wh, d2.isoformat(), outputs=out2).success
-    statuses = dict(q(wh, """SELECT r.recon_status, count(*) FROM recon.time_to_bill r
+    statuses = dict(
+        q(
+            wh,
+            """SELECT r.recon_status, count(*) FROM recon.time_to_bill r
                              JOIN billing.batch_lines l ON l.source_id = r.time_entry_id AND l.item = 'PS-TM-HOURS'
-                             AND l.as_of_date = ? WHERE r.as_of_date = ? GROUP BY 1""", [d0, d2]))
+                             AND l.as_of_date = ? WHERE r.as_of_date = ? GROUP BY 1""",
+            [d0, d2],
+        )
+    )
     assert statuses == {"BILLED_OK": len([k for k in keys_d0 if k.startswith(TM)]) - 1, "HOURS_MISMATCH": 1}
-    partial = q(wh, "SELECT recon_status, reason FROM recon.time_to_bill WHERE as_of_date = ? AND time_entry_id IN "
-                    "(SELECT time_entry_id FROM recon.time_to_bill WHERE as_of_date = ? AND reason = 'PARTIAL_CAP')", [d2, d0])
+    partial = q(
+        wh,
+        "SELECT recon_status, reason FROM recon.time_to_bill WHERE as_of_date = ? AND time_entry_id IN "
+        "(SELECT time_entry_id FROM recon.time_to_bill WHERE as_of_date = ? AND reason = 'PARTIAL_CAP')",
+        [d2, d0],
+    )
     assert partial == [("BILLED_OK", "PARTIAL_CAP")], "hours beyond the cap are a write-down, not a mismatch"
-    adjustments = q(wh, "SELECT idempotency_key, quantity FROM billing.batch_lines WHERE as_of_date = ? "
-                        "AND item = 'PS-ADJUSTMENT' AND source_id = ?", [d2, edited])
+    adjustments = q(
+        wh,
+        "SELECT idempotency_key, quantity FROM billing.batch_lines WHERE as_of_date = ? "
+        "AND item = 'PS-ADJUSTMENT' AND source_id = ?",
+        [d2, edited],
+    )
     assert adjustments == [(f"PS-ADJUSTMENT:{edited}:2", Decimal("0.50"))]
     # the day after, the same adjustment is not emitted again
     d3 = d2 + timedelta(days=1)
     assert materialize_as_of(landing, wh, d3.isoformat(), outputs=tmp_path / "out3").success
-    assert q(wh, "SELECT count(*) FROM billing.batch_lines WHERE source_id = ? AND item = 'PS-ADJUSTMENT'",
-             [edited]) == [(1,)]
+    assert q(
+        wh, "SELECT count(*) FROM billing.batch_lines WHERE source_id = ? AND item = 'PS-ADJUSTMENT'", [edited]
+    ) == [(1,)]
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -236,7 +341,9 @@ def test_staging_publication_is_keyed_and_all_or_nothing(billed, tmp_path, reque
 
     def count():
         with eng.connect() as c:
-            return c.execute(sa.text("SELECT count(*), count(DISTINCT idempotency_key) FROM pssync_billing_staging")).one()
+            return c.execute(
+                sa.text("SELECT count(*), count(DISTINCT idempotency_key) FROM pssync_billing_staging")
+            ).one()
 
     assert tuple(count()) == (0, 0), "a publish that fails half-way leaves no partial batch"
     assert staging.publish(lines) == len(lines)

@@ -29,33 +29,53 @@ def built(estate_copy, tmp_path):
 def test_crosswalk_gaps_are_exactly_the_injected_unmapped_employees_and_customers(built):
     landing, wh, _ = built
     m = manifest(landing)
-    resources = q(wh, "SELECT resource_id, match_status FROM canonical.xwalk_resource_employee WHERE match_status <> 'MATCHED'")
+    resources = q(
+        wh, "SELECT resource_id, match_status FROM canonical.xwalk_resource_employee WHERE match_status <> 'MATCHED'"
+    )
     assert {r for r, _ in resources} == {u["resource_id"] for u in m["unmapped_employees"]}
-    expected = {u["resource_id"]: ("UNKNOWN_HR_ID" if u["hr_employee_id"] else "NO_HR_ID") for u in m["unmapped_employees"]}
+    expected = {
+        u["resource_id"]: ("UNKNOWN_HR_ID" if u["hr_employee_id"] else "NO_HR_ID") for u in m["unmapped_employees"]
+    }
     assert dict(resources) == expected
     clients = q(wh, "SELECT crm_account_id FROM canonical.xwalk_client_customer WHERE match_status <> 'MATCHED'")
     assert {c for (c,) in clients} == {u["crm_account_id"] for u in m["unmapped_customers"]}
-    gaps = q(wh, "SELECT object, count(*) FROM ops.exceptions WHERE source = 'crosswalk' AND resolved_at IS NULL GROUP BY 1")
-    assert dict(gaps) == {"xwalk_resource_employee": len(m["unmapped_employees"]),
-                          "xwalk_client_customer": len(m["unmapped_customers"])}
+    gaps = q(
+        wh, "SELECT object, count(*) FROM ops.exceptions WHERE source = 'crosswalk' AND resolved_at IS NULL GROUP BY 1"
+    )
+    assert dict(gaps) == {
+        "xwalk_resource_employee": len(m["unmapped_employees"]),
+        "xwalk_client_customer": len(m["unmapped_customers"]),
+    }
 
 
 def test_employee_history_reproduces_each_hr_change_on_its_date(built):
     landing, wh, _ = built
     changes = manifest(landing)["hr_changes"]
     assert changes
-    column = {"Hourly_Cost_Rate": "hourly_cost_rate", "Practice": "practice",
-              "Scheduled_Weekly_Hours": "scheduled_weekly_hours", "Job_Profile": "job_profile"}
+    column = {
+        "Hourly_Cost_Rate": "hourly_cost_rate",
+        "Practice": "practice",
+        "Scheduled_Weekly_Hours": "scheduled_weekly_hours",
+        "Job_Profile": "job_profile",
+    }
     for ch in changes:
         col = column[ch["field"]]
-        rows = q(wh, f"SELECT valid_from, valid_to, CAST({col} AS VARCHAR) FROM canonical.employee "
-                     "WHERE employee_id = ? ORDER BY valid_from", ch["employee_id"])
+        rows = q(
+            wh,
+            f"SELECT valid_from, valid_to, CAST({col} AS VARCHAR) FROM canonical.employee "
+            "WHERE employee_id = ? ORDER BY valid_from",
+            ch["employee_id"],
+        )
         starts = {str(r[0]): r for r in rows}
         assert ch["effective"] in starts, f"{ch} not a version start in {rows}"
         idx = [str(r[0]) for r in rows].index(ch["effective"])
         new_value = starts[ch["effective"]][2]
         old_value = rows[idx - 1][2]
-        norm = (lambda v: str(Decimal(v).normalize())) if ch["field"] in ("Hourly_Cost_Rate", "Scheduled_Weekly_Hours") else str
+        norm = (
+            (lambda v: str(Decimal(v).normalize()))
+            if ch["field"] in ("Hourly_Cost_Rate", "Scheduled_Weekly_Hours")
+            else str
+        )
         assert (norm(old_value), norm(new_value)) == (norm(ch["old"]), norm(ch["new"]))
         assert str(rows[idx - 1][1]) == ch["effective"], "the old version ends where the new one starts"
     # contract: valid_from < valid_to everywhere
@@ -65,24 +85,41 @@ def test_employee_history_reproduces_each_hr_change_on_its_date(built):
 def test_as_of_view_of_a_past_date_shows_the_sources_as_they_stood(estate_copy, tmp_path):
     wh = tmp_path / "wh.duckdb"
     materialize_canonical(estate_copy, wh)
-    entry, before = q(wh, """SELECT time_entry_id, time_in_minutes FROM canonical.time_entry
-                             WHERE status = 'approved' AND updated_at < TIMESTAMP '2026-08-01' ORDER BY 1 LIMIT 1""")[0]
+    entry, before = q(
+        wh,
+        """SELECT time_entry_id, time_in_minutes FROM canonical.time_entry
+                             WHERE status = 'approved' AND updated_at < TIMESTAMP '2026-08-01' ORDER BY 1 LIMIT 1""",
+    )[0]
     con = sqlite3.connect(estate_copy / "psa" / "psa.db")
-    con.execute("UPDATE time_entries SET time_in_minutes = time_in_minutes + 90, revision = revision + 1, "
-                "updated_at = '2026-10-01 10:00:00.000000' WHERE time_entry_id = ?", (entry,))
+    con.execute(
+        "UPDATE time_entries SET time_in_minutes = time_in_minutes + 90, revision = revision + 1, "
+        "updated_at = '2026-10-01 10:00:00.000000' WHERE time_entry_id = ?",
+        (entry,),
+    )
     con.commit()
     con.close()
     materialize_canonical(estate_copy, wh)
-    past = q(wh, "SELECT time_in_minutes, quantity FROM canonical.time_entry_asof(DATE '2026-09-30') WHERE time_entry_id = ?", entry)
+    past = q(
+        wh,
+        "SELECT time_in_minutes, quantity FROM canonical.time_entry_asof(DATE '2026-09-30') WHERE time_entry_id = ?",
+        entry,
+    )
     now = q(wh, "SELECT time_in_minutes, revision FROM canonical.time_entry WHERE time_entry_id = ?", entry)
     assert past[0][0] == before
     assert now[0][0] == before + 90
     # the ERP as of a past date: invoices not yet issued are absent, later statuses not yet known
-    first_paid = q(wh, "SELECT invoice_id, min(file_date) FROM canonical.invoice_history WHERE status = 'Paid In Full' "
-                       "GROUP BY 1 ORDER BY 2 LIMIT 1")[0]
+    first_paid = q(
+        wh,
+        "SELECT invoice_id, min(file_date) FROM canonical.invoice_history WHERE status = 'Paid In Full' "
+        "GROUP BY 1 ORDER BY 2 LIMIT 1",
+    )[0]
     day_before = first_paid[1].toordinal() - 1
-    status_then = q(wh, "SELECT status FROM canonical.invoice_asof(?) WHERE invoice_id = ?",
-                    date.fromordinal(day_before), first_paid[0])
+    status_then = q(
+        wh,
+        "SELECT status FROM canonical.invoice_asof(?) WHERE invoice_id = ?",
+        date.fromordinal(day_before),
+        first_paid[0],
+    )
     assert status_then == [("Open",)]
 
 
@@ -97,10 +134,14 @@ def test_row_local_histories_take_only_new_extractions_and_equal_a_full_rebuild(
     wh = tmp_path / "wh.duckdb"
     materialize_canonical(estate_copy, wh)
     con = sqlite3.connect(estate_copy / "psa" / "psa.db")
-    con.execute("UPDATE time_entries SET time_in_minutes = time_in_minutes + 30, revision = revision + 1, "
-                "updated_at = '2026-10-01 09:00:00.000000' WHERE time_entry_id = 20")
-    con.execute("UPDATE time_entries SET time_in_minutes = 0, revision = revision + 1, "  # breaks the contract
-                "updated_at = '2026-10-01 09:30:00.000000' WHERE time_entry_id = 21")
+    con.execute(
+        "UPDATE time_entries SET time_in_minutes = time_in_minutes + 30, revision = revision + 1, "
+        "updated_at = '2026-10-01 09:00:00.000000' WHERE time_entry_id = 20"
+    )
+    con.execute(
+        "UPDATE time_entries SET time_in_minutes = 0, revision = revision + 1, "  # breaks the contract
+        "updated_at = '2026-10-01 09:30:00.000000' WHERE time_entry_id = 21"
+    )
     con.commit()
     con.close()
     result = materialize_canonical(estate_copy, wh)
@@ -110,14 +151,20 @@ def test_row_local_histories_take_only_new_extractions_and_equal_a_full_rebuild(
     tables = ("canonical.time_entry_history", "canonical.invoice_line_history")
 
     def state():
-        return ([q(wh, f"SELECT * FROM {t} ORDER BY ALL") for t in tables],
-                q(wh, "SELECT table_name, record_key, record_hash, rule, message FROM quarantine.canonical_rejects "
-                      "ORDER BY ALL"))
+        return (
+            [q(wh, f"SELECT * FROM {t} ORDER BY ALL") for t in tables],
+            q(
+                wh,
+                "SELECT table_name, record_key, record_hash, rule, message FROM quarantine.canonical_rejects "
+                "ORDER BY ALL",
+            ),
+        )
 
     appended = state()
     assert q(wh, "SELECT time_in_minutes FROM canonical.time_entry WHERE time_entry_id = 20")[0][0] > 0
     assert ("canonical.time_entry_history", "21", "time_in_minutes:greater_than") in {
-        (t, k, r) for t, k, _, r, _ in appended[1]}
+        (t, k, r) for t, k, _, r, _ in appended[1]
+    }
     with duckdb.connect(str(wh)) as c:  # a changed SQL or contract has the same effect: a rebuild from raw
         c.execute("DELETE FROM ops.canonical_builds")
     assert set(build_modes(materialize_canonical(estate_copy, wh)).values()) == {"rebuilt"}
@@ -134,22 +181,37 @@ def test_contract_violations_are_quarantined_with_their_rule_and_nothing_valid_i
     # a CRM opportunity with a probability out of range, in a new extract folder
     folder = estate_copy / "crm" / "20991231T000000Z"
     folder.mkdir()
-    rec = {"attributes": {"type": "Opportunity", "url": "/x"}, "Id": "0065g00000ZZZZZZAA", "AccountId": "0015g0000000001BAA",
-           "Name": "Too sure", "StageName": "Proposal", "Probability": 150, "Amount": 10, "CurrencyIsoCode": "USD",
-           "CloseDate": "2099-12-01", "IsClosed": False, "IsWon": False, "IsDeleted": False,
-           "SystemModstamp": "2026-09-30T23:00:00.000Z"}
+    rec = {
+        "attributes": {"type": "Opportunity", "url": "/x"},
+        "Id": "0065g00000ZZZZZZAA",
+        "AccountId": "0015g0000000001BAA",
+        "Name": "Too sure",
+        "StageName": "Proposal",
+        "Probability": 150,
+        "Amount": 10,
+        "CurrencyIsoCode": "USD",
+        "CloseDate": "2099-12-01",
+        "IsClosed": False,
+        "IsWon": False,
+        "IsDeleted": False,
+        "SystemModstamp": "2026-09-30T23:00:00.000Z",
+    }
     (folder / "Opportunity-00001.json").write_text(json.dumps({"totalSize": 1, "done": True, "records": [rec]}))
     monkeypatch.setenv("PSSYNC_QUARANTINE_MAX_SHARE", "0")
     wh = tmp_path / "wh.duckdb"
     result = materialize_canonical(estate_copy, wh)
     rejects = q(wh, "SELECT table_name, record_key, rule FROM quarantine.canonical_rejects ORDER BY 1, 2")
-    expected = {("canonical.time_entry_history", "3", "time_in_minutes:greater_than"),
-                ("canonical.opportunity_history", "0065g00000ZZZZZZAA", "probability:less_than_or_equal_to")}
+    expected = {
+        ("canonical.time_entry_history", "3", "time_in_minutes:greater_than"),
+        ("canonical.opportunity_history", "0065g00000ZZZZZZAA", "probability:less_than_or_equal_to"),
+    }
     if approved_4:
         expected.add(("canonical.time_entry_history", "4", "approved_has_approved_at"))
     assert set(rejects) == expected
     assert q(wh, "SELECT count(*) FROM canonical.time_entry WHERE time_entry_id = 3") == [(0,)]
-    exc = q(wh, "SELECT record_key, rule, message FROM ops.exceptions WHERE layer = 'canonical' AND source <> 'crosswalk'")
+    exc = q(
+        wh, "SELECT record_key, rule, message FROM ops.exceptions WHERE layer = 'canonical' AND source <> 'crosswalk'"
+    )
     assert {(k, r) for k, r, _ in exc} == {(k, r) for _, k, r in expected}
     assert all("breaks" in m for _, _, m in exc)
     checks = {e.asset_key.path[-1]: e.passed for e in result.get_asset_check_evaluations()}
@@ -157,15 +219,18 @@ def test_contract_violations_are_quarantined_with_their_rule_and_nothing_valid_i
 
     # a corrected revision resolves the exception (kept, not deleted); the bad revision stays in quarantine
     con = sqlite3.connect(estate_copy / "psa" / "psa.db")
-    con.execute("UPDATE time_entries SET time_in_minutes = 60, revision = revision + 1, "
-                "updated_at = '2026-09-30 23:00:00.000000' WHERE time_entry_id = 3")
+    con.execute(
+        "UPDATE time_entries SET time_in_minutes = 60, revision = revision + 1, "
+        "updated_at = '2026-09-30 23:00:00.000000' WHERE time_entry_id = 3"
+    )
     con.commit()
     con.close()
     materialize_canonical(estate_copy, wh)
     row = q(wh, "SELECT resolved_at IS NOT NULL FROM ops.exceptions WHERE record_key = '3' AND layer = 'canonical'")
     assert row == [(True,)]
     assert ("canonical.time_entry_history", "3", "time_in_minutes:greater_than") in set(
-        q(wh, "SELECT table_name, record_key, rule FROM quarantine.canonical_rejects"))
+        q(wh, "SELECT table_name, record_key, rule FROM quarantine.canonical_rejects")
+    )
     # the bad revision stays in raw and stays quarantined; the new revision flows on
     assert q(wh, "SELECT time_in_minutes FROM canonical.time_entry WHERE time_entry_id = 3") == [(60,)]
 
@@ -173,10 +238,14 @@ def test_contract_violations_are_quarantined_with_their_rule_and_nothing_valid_i
 def test_units_and_types(built):
     _, wh, _ = built
     assert q(wh, "SELECT quantity_of_minutes(50), quantity_of_minutes(45), quantity_of_minutes(-50)") == [
-        (Decimal("0.83"), Decimal("0.75"), Decimal("-0.83"))]
+        (Decimal("0.83"), Decimal("0.75"), Decimal("-0.83"))
+    ]
     assert q(wh, "SELECT convert_money(100.00, 1.270000, 1.080000)") == [(Decimal("117.59"),)]
-    assert set(q(wh, "SELECT tax_code, tax_rate FROM canonical.tax_code WHERE tax_code IN ('UK-VAT20', 'US-EXEMPT')")) == {
-        ("UK-VAT20", Decimal("0.200000")), ("US-EXEMPT", Decimal("0.000000"))}
+    assert set(
+        q(wh, "SELECT tax_code, tax_rate FROM canonical.tax_code WHERE tax_code IN ('UK-VAT20', 'US-EXEMPT')")
+    ) == {("UK-VAT20", Decimal("0.200000")), ("US-EXEMPT", Decimal("0.000000"))}
     row = q(wh, "SELECT amount_in_cents, amount FROM canonical.milestone LIMIT 1")[0]
     assert Decimal(row[0]) / 100 == row[1]
-    assert q(wh, "SELECT typeof(hours), typeof(quantity) FROM canonical.time_entry LIMIT 1") == [("DOUBLE", "DECIMAL(18,2)")]
+    assert q(wh, "SELECT typeof(hours), typeof(quantity) FROM canonical.time_entry LIMIT 1") == [
+        ("DOUBLE", "DECIMAL(18,2)")
+    ]

@@ -26,11 +26,15 @@ def test_generate_run_and_list_for_finance(tmp_path, monkeypatch, capsys):
         monkeypatch.setenv(var, "")  # registered, so that what `run` exports is undone afterwards
         monkeypatch.delenv(var)
     landing, wh, out = tmp_path / "landing", tmp_path / "wh.duckdb", tmp_path / "out"
-    assert main(["generate", "--out", str(landing), "--employees", "60", "--months", "3", "--seed", "5", "--quiet"]) == 0
+    assert (
+        main(["generate", "--out", str(landing), "--employees", "60", "--months", "3", "--seed", "5", "--quiet"]) == 0
+    )
     manifest = json.loads((landing / "_truth" / "manifest.json").read_text())
     as_of = manifest["as_of"]
-    assert main(["run", "--as-of", as_of, "--landing-dir", str(landing), "--warehouse", str(wh),
-                 "--output-dir", str(out)]) == 0
+    assert (
+        main(["run", "--as-of", as_of, "--landing-dir", str(landing), "--warehouse", str(wh), "--output-dir", str(out)])
+        == 0
+    )
     capsys.readouterr()
     assert main(["exceptions", "--as-of", as_of, "--warehouse", str(wh), "--owner", "finance", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)

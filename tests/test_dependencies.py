@@ -25,9 +25,11 @@ def _sql_of_assets() -> dict[dg.AssetKey, set[str]]:
             found[key] = names
     for e in ENTITIES:
         found[dg.AssetKey(["canonical", e.name])] = {f"canonical/{e.name}_history"} | {
-            f"canonical/{v}_asof" for v in (e.view_name, *e.derived)}
-    found[dg.AssetKey(["canonical", "crosswalks"])] = {f"canonical/{p.stem}"
-                                                       for p in SQL_DIR.glob("canonical/xwalk_*_asof.sql")}
+            f"canonical/{v}_asof" for v in (e.view_name, *e.derived)
+        }
+    found[dg.AssetKey(["canonical", "crosswalks"])] = {
+        f"canonical/{p.stem}" for p in SQL_DIR.glob("canonical/xwalk_*_asof.sql")
+    }
     return found
 
 
@@ -41,17 +43,30 @@ def test_an_asset_depends_on_every_table_its_sql_reads(key):
     for name in ASSETS[key]:
         needed = {asset_key_of(t) for t in tables_read(sql_text(name))} - {None, key}
         missing = needed - parents
-        assert not missing, f"{key.to_user_string()} runs sql/{name}.sql, which reads {sorted(m.to_user_string() for m in missing)} it does not depend on"
+        assert not missing, (
+            f"{key.to_user_string()} runs sql/{name}.sql, which reads "
+            f"{sorted(m.to_user_string() for m in missing)} it does not depend on"
+        )
 
 
 def test_the_sql_of_the_published_tables_is_found():
     names = {n for v in ASSETS.values() for n in v}
-    assert {"recon/time_to_bill", "recon/billing_holds", "billing/batch_lines", "billing/batches",
-            "marts/realization_monthly", "marts/project_margin", "canonical/xwalk_client_customer_asof"} <= names
+    assert {
+        "recon/time_to_bill",
+        "recon/billing_holds",
+        "billing/batch_lines",
+        "billing/batches",
+        "marts/realization_monthly",
+        "marts/project_margin",
+        "canonical/xwalk_client_customer_asof",
+    } <= names
 
 
 def test_reads_and_parameters_come_from_the_sql_not_its_comments():
-    text = "-- uses $as_of and canonical.nothing\nSELECT * FROM canonical.time_entry_asof($day) t JOIN marts.backlog b ON TRUE"
+    text = (
+        "-- uses $as_of and canonical.nothing\n"
+        "SELECT * FROM canonical.time_entry_asof($day) t JOIN marts.backlog b ON TRUE"
+    )
     assert tables_read(text) == {"canonical.time_entry_asof", "marts.backlog"}
     assert parameters(text) == {"day"}
     assert bound_params(text, {"as_of": 1, "day": 2}) == {"day": 2}

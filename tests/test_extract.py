@@ -29,11 +29,13 @@ def counts(wh) -> dict[str, int]:
 def latest_time_entries(wh) -> set[tuple]:
     con = duckdb.connect(str(wh), read_only=True)
     try:
-        return set(con.execute("""
+        return set(
+            con.execute("""
             SELECT time_entry_id, revision, time_in_minutes, status, billable, deleted_at IS NOT NULL
             FROM raw.psa_time_entries
             QUALIFY row_number() OVER (PARTITION BY time_entry_id ORDER BY updated_at DESC, _extracted_at DESC) = 1
-        """).fetchall())
+        """).fetchall()
+        )
     finally:
         con.close()
 
@@ -41,8 +43,12 @@ def latest_time_entries(wh) -> set[tuple]:
 def source_time_entries(landing) -> set[tuple]:
     con = sqlite3.connect(landing / "psa" / "psa.db")
     try:
-        return {(a, b, c, d, bool(e), f is not None) for a, b, c, d, e, f in con.execute(
-            "SELECT time_entry_id, revision, time_in_minutes, status, billable, deleted_at FROM time_entries")}
+        return {
+            (a, b, c, d, bool(e), f is not None)
+            for a, b, c, d, e, f in con.execute(
+                "SELECT time_entry_id, revision, time_in_minutes, status, billable, deleted_at FROM time_entries"
+            )
+        }
     finally:
         con.close()
 
@@ -58,8 +64,10 @@ def test_full_then_incremental_loads_give_the_sources_latest_state(estate_copy, 
     con = sqlite3.connect(estate_copy / "psa" / "psa.db")
     con.execute("""UPDATE time_entries SET time_in_minutes = time_in_minutes + 60, revision = revision + 1,
                    updated_at = '2026-10-01 09:00:00.000000' WHERE time_entry_id = 10""")
-    con.execute("UPDATE time_entries SET deleted_at = '2026-10-01 09:05:00.000000', "
-                "updated_at = '2026-10-01 09:05:00.000000' WHERE time_entry_id = 11")
+    con.execute(
+        "UPDATE time_entries SET deleted_at = '2026-10-01 09:05:00.000000', "
+        "updated_at = '2026-10-01 09:05:00.000000' WHERE time_entry_id = 11"
+    )
     con.execute("""INSERT INTO time_entries SELECT 999999, resource_id, project_id, task_code, date_performed, 120,
                    billable, 'submitted', '2026-10-01 10:00:00.000000', NULL, NULL, NULL, 1, NULL,
                    '2026-10-01 10:00:00.000000' FROM time_entries WHERE time_entry_id = 12""")
@@ -80,8 +88,10 @@ def test_loading_the_same_landing_twice_adds_nothing(estate_copy, tmp_path):
     first = counts(wh)
     result = materialize_extract(estate_copy, wh)
     assert counts(wh) == first
-    mats = {e.asset_key.path[-1]: e.event_specific_data.materialization.metadata
-            for e in result.get_asset_materialization_events()}
+    mats = {
+        e.asset_key.path[-1]: e.event_specific_data.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
     assert all(m["rows_loaded"].value == 0 for m in mats.values())
     with duckdb.connect(str(wh), read_only=True) as c:
         runs = c.execute("SELECT count(*), count(DISTINCT extract_id) FROM ops.sync_runs").fetchone()
@@ -98,9 +108,12 @@ def test_crm_state_is_the_latest_version_with_deletions(estate_copy, tmp_path):
     deleted = {i for i, r in latest.items() if r["IsDeleted"]}
     assert deleted, "the estate deletes some opportunities in later folders"
     with duckdb.connect(str(wh), read_only=True) as c:
-        rows = dict(c.execute("""SELECT id, isdeleted FROM raw.crm_opportunity
-                                 QUALIFY row_number() OVER (PARTITION BY id ORDER BY _source_ts DESC, _file_date DESC) = 1
-                              """).fetchall())
+        rows = dict(
+            c.execute("""SELECT id, isdeleted FROM raw.crm_opportunity
+                                 QUALIFY row_number() OVER (
+                                     PARTITION BY id ORDER BY _source_ts DESC, _file_date DESC) = 1
+                              """).fetchall()
+        )
     malformed = {m["record_key"] for m in manifest(estate_copy)["malformed"] if m["source"] == "crm"}
     assert set(rows) == set(latest) - malformed
     assert {i for i, d in rows.items() if d == "true"} == deleted
@@ -113,12 +126,15 @@ def test_malformed_input_lands_in_ops_exceptions_and_nothing_else_is_lost(estate
     with duckdb.connect(str(wh), read_only=True) as c:
         exc = c.execute("SELECT source, object, record_key, rule, message FROM ops.exceptions ORDER BY 1, 2").fetchall()
         assert {(s, o, k, r) for s, o, k, r, _ in exc} == {
-            (x["source"], x["object"].lower(), x["record_key"], x["rule"]) for x in m["malformed"]}
+            (x["source"], x["object"].lower(), x["record_key"], x["rule"]) for x in m["malformed"]
+        }
         for _, _, key, _, message in exc:
             assert "row" in message and (".csv" in message or ".json" in message), message
         # the bad payment row is quarantined whole; all other payment rows of that file are loaded
         bad = [x for x in m["malformed"] if x["source"] == "erp"][0]
-        record = c.execute("SELECT record FROM quarantine.extract_rejects WHERE record_key = ?", [bad["record_key"]]).fetchone()[0]
+        record = c.execute(
+            "SELECT record FROM quarantine.extract_rejects WHERE record_key = ?", [bad["record_key"]]
+        ).fetchone()[0]
         assert "2026-02-30" in record
         rows_in_file = sum(1 for _ in open(estate_copy / bad["file"])) - 1
         loaded = c.execute("SELECT count(*) FROM raw.erp_payments WHERE _source_file = ?", [bad["file"]]).fetchone()[0]
@@ -137,7 +153,9 @@ def test_a_file_missing_a_required_column_is_rejected_alone(estate_copy, tmp_pat
     wh = tmp_path / "wh.duckdb"
     materialize_extract(estate_copy, wh)
     with duckdb.connect(str(wh), read_only=True) as c:
-        rule, msg = c.execute("SELECT rule, message FROM ops.exceptions WHERE record_key = 'erp/payments_2099-01-01.csv'").fetchone()
+        rule, msg = c.execute(
+            "SELECT rule, message FROM ops.exceptions WHERE record_key = 'erp/payments_2099-01-01.csv'"
+        ).fetchone()
         assert rule == "missing_column" and "'Date'" in msg
         assert c.execute("SELECT count(*) FROM raw.erp_payments").fetchone()[0] > 0
 
@@ -182,8 +200,9 @@ def test_a_psa_load_read_in_batches_equals_one_read_whole(estate_copy, tmp_path)
     for rows in (1_000_000, 997):
         with Warehouse(path=str(tmp_path / f"wh{rows}.duckdb")).connect() as con:
             res = load_psa(con, spec, PsaDatabase(url=url, batch_rows=rows))
-            table = con.execute("SELECT * EXCLUDE (_extract_id, _extracted_at) FROM raw.psa_time_entries "
-                                "ORDER BY _row_number").fetchall()
+            table = con.execute(
+                "SELECT * EXCLUDE (_extract_id, _extracted_at) FROM raw.psa_time_entries ORDER BY _row_number"
+            ).fetchall()
             watermark = con.execute("SELECT watermark FROM ops.watermarks").fetchall()
             numbers = [n for (n,) in con.execute("SELECT _row_number FROM raw.psa_time_entries ORDER BY 1").fetchall()]
             loaded[rows] = (res.rows_read, res.rows_loaded, table, watermark)
@@ -210,22 +229,37 @@ def test_psa_extract_from_postgresql(pg_database, tmp_path):
     landing = tmp_path / "landing"
     generate_estate(EstateConfig(out=landing, psa_url=pg_database, progress=False, **SMALL))
     wh = tmp_path / "wh.duckdb"
-    result = materialize_extract(landing, wh, psa_url=pg_database, selection=["raw/psa_time_entries", "raw/psa_resources"])
+    result = materialize_extract(
+        landing, wh, psa_url=pg_database, selection=["raw/psa_time_entries", "raw/psa_resources"]
+    )
     assert result.success
     import sqlalchemy as sa
 
     eng = sa.create_engine(pg_database)
     with eng.connect() as c:
-        src = {(a, b, c_, d, e, f is not None) for a, b, c_, d, e, f in c.execute(sa.text(
-            "SELECT time_entry_id, revision, time_in_minutes, status, billable, deleted_at FROM time_entries"))}
-        c.execute(sa.text("UPDATE time_entries SET revision = revision + 1, time_in_minutes = 45, "
-                          "updated_at = TIMESTAMP '2026-10-02 08:00:00' WHERE time_entry_id = 5"))
+        src = {
+            (a, b, c_, d, e, f is not None)
+            for a, b, c_, d, e, f in c.execute(
+                sa.text(
+                    "SELECT time_entry_id, revision, time_in_minutes, status, billable, deleted_at FROM time_entries"
+                )
+            )
+        }
+        c.execute(
+            sa.text(
+                "UPDATE time_entries SET revision = revision + 1, time_in_minutes = 45, "
+                "updated_at = TIMESTAMP '2026-10-02 08:00:00' WHERE time_entry_id = 5"
+            )
+        )
         c.commit()
     eng.dispose()
     assert latest_time_entries(wh) == src
     materialize_extract(landing, wh, psa_url=pg_database, selection="raw/psa_time_entries")
     with duckdb.connect(str(wh), read_only=True) as c:
-        assert c.execute("SELECT max(revision), count(*) FROM raw.psa_time_entries WHERE time_entry_id = 5").fetchone()[1] == 2
+        assert (
+            c.execute("SELECT max(revision), count(*) FROM raw.psa_time_entries WHERE time_entry_id = 5").fetchone()[1]
+            == 2
+        )
 
 
 def test_a_record_fixed_then_broken_again_keeps_its_exception_open(tmp_path):
@@ -244,9 +278,12 @@ def test_a_record_fixed_then_broken_again_keeps_its_exception_open(tmp_path):
 
     a, b = "001000000000000AAA", "001000000000000BBB"
     with Warehouse(path=str(tmp_path / "wh.duckdb")).connect() as con:
+
         def open_for_a() -> list:
-            return con.execute("SELECT rule FROM ops.exceptions WHERE object = 'account' AND record_key = ? "
-                               "AND resolved_at IS NULL", [a]).fetchall()
+            return con.execute(
+                "SELECT rule FROM ops.exceptions WHERE object = 'account' AND record_key = ? AND resolved_at IS NULL",
+                [a],
+            ).fetchall()
 
         page("20260101T000000Z", [account(a, "maybe", "2026-01-01T00:00:00Z")])
         load_files(con, spec, landing)

@@ -10,8 +10,22 @@ import json
 
 import pytest
 
-from tests.faults import (AS_OF, NEXT, backup, billed_customer, billed_tm_line, busiest, crm_page, latest,
-                          ledger_keys, load_json, open_exception_text, read_csv, run, write_csv)
+from tests.faults import (
+    AS_OF,
+    NEXT,
+    backup,
+    billed_customer,
+    billed_tm_line,
+    busiest,
+    crm_page,
+    latest,
+    ledger_keys,
+    load_json,
+    open_exception_text,
+    read_csv,
+    run,
+    write_csv,
+)
 from tests.helpers import query
 
 
@@ -117,7 +131,9 @@ def test_fault_holds_billing_until_fixed(fault, faulty, clean_billing):
     held = run(landing, wh, AS_OF, out)
     billed = ledger_keys(wh, AS_OF)
     assert held.result.success, held.verdict
-    assert billed <= clean_billing[AS_OF], f"{fault}: billed what a clean run would not: {sorted(billed - clean_billing[AS_OF])[:5]}"
+    assert billed <= clean_billing[AS_OF], (
+        f"{fault}: billed what a clean run would not: {sorted(billed - clean_billing[AS_OF])[:5]}"
+    )
     assert held.code == 3 and rel in held.verdict, held.verdict
     assert rel in open_exception_text(wh)
     holds = query(wh, "SELECT count(*) FROM recon.billing_holds WHERE as_of_date = ? AND file = ?", [AS_OF, rel])
@@ -125,9 +141,13 @@ def test_fault_holds_billing_until_fixed(fault, faulty, clean_billing):
     # recon decides nothing it cannot: every entry the clean run bills but this one held is marked, not UNBILLED
     withheld = clean_billing[AS_OF] - billed
     if withheld:
-        statuses = query(wh, """SELECT DISTINCT recon_status, reason FROM recon.time_to_bill
+        statuses = query(
+            wh,
+            """SELECT DISTINCT recon_status, reason FROM recon.time_to_bill
                                 WHERE as_of_date = ? AND 'PS-TM-HOURS:' || time_entry_id || ':' || revision IN
-                                (SELECT unnest(?::VARCHAR[]))""", [AS_OF, sorted(withheld)])
+                                (SELECT unnest(?::VARCHAR[]))""",
+            [AS_OF, sorted(withheld)],
+        )
         assert set(statuses) <= {("INELIGIBLE", "INPUT_HELD")}, statuses
 
     path.write_bytes(good)  # the source re-delivers the file, corrected

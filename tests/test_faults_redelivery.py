@@ -3,8 +3,18 @@ force, a fixed file after a rejection loads once; nothing is duplicated and bill
 
 from __future__ import annotations
 
-from tests.faults import (AS_OF, NEXT, backup, billed_customer, billed_tm_line, latest, ledger_keys, read_csv, run,
-                          write_csv)
+from tests.faults import (
+    AS_OF,
+    NEXT,
+    backup,
+    billed_customer,
+    billed_tm_line,
+    latest,
+    ledger_keys,
+    read_csv,
+    run,
+    write_csv,
+)
 from tests.helpers import query
 from tests.test_faults_files import drop_column, set_value
 
@@ -15,10 +25,13 @@ def test_corrected_customers_file_supersedes_without_duplicates(faulty, clean_bi
     path, i, customer = billed_customer(landing)
     set_value(path, i, "Company Name", "Renamed Holdings")  # a correction re-delivered under the same name
     assert run(landing, wh, NEXT, out).code == 0
-    rows, entries = query(wh, "SELECT count(*), count(DISTINCT time_entry_id) FROM recon.time_to_bill "
-                              "WHERE as_of_date = ?", [NEXT])[0]
+    rows, entries = query(
+        wh, "SELECT count(*), count(DISTINCT time_entry_id) FROM recon.time_to_bill WHERE as_of_date = ?", [NEXT]
+    )[0]
     assert rows == entries
-    names = query(wh, "SELECT company_name FROM canonical.customer_asof(?) WHERE customer_id = ?", [NEXT, int(customer)])
+    names = query(
+        wh, "SELECT company_name FROM canonical.customer_asof(?) WHERE customer_id = ?", [NEXT, int(customer)]
+    )
     assert names == [("Renamed Holdings",)]
     assert ledger_keys(wh) == clean_billing[AS_OF] | clean_billing[NEXT]
 
@@ -32,8 +45,11 @@ def test_corrected_invoice_lines_file_is_applied(faulty):
     rows[i]["Quantity"] = f"{float(rows[i]['Quantity']) + 1:.2f}"  # the ERP corrects the line: one hour more
     write_csv(path, header, rows)
     run(landing, wh, NEXT, out)
-    billed, status = query(wh, "SELECT billed_quantity, recon_status FROM recon.time_to_bill "
-                               "WHERE as_of_date = ? AND time_entry_id = ?", [NEXT, entry])[0]
+    billed, status = query(
+        wh,
+        "SELECT billed_quantity, recon_status FROM recon.time_to_bill WHERE as_of_date = ? AND time_entry_id = ?",
+        [NEXT, entry],
+    )[0]
     assert str(billed) == rows[i]["Quantity"] and status == "HOURS_MISMATCH"
 
 
@@ -63,7 +79,8 @@ def test_fixed_file_redelivered_after_a_rejection(faulty, clean_billing):
     assert ledger_keys(wh, AS_OF) == set()
     path.write_bytes(good)
     assert run(landing, wh, NEXT, out).code == 0
-    customers, distinct = query(wh, "SELECT count(*), count(DISTINCT customer_id) FROM canonical.customer_asof(?)",
-                                [NEXT])[0]
+    customers, distinct = query(
+        wh, "SELECT count(*), count(DISTINCT customer_id) FROM canonical.customer_asof(?)", [NEXT]
+    )[0]
     assert customers == distinct
     assert ledger_keys(wh) == clean_billing[AS_OF] | clean_billing[NEXT]

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.faults import (AS_OF, FAULT_ESTATE, NEXT, ledger_keys, open_exception_text, psa, run)
+from tests.faults import AS_OF, FAULT_ESTATE, NEXT, ledger_keys, open_exception_text, psa, run
 from tests.helpers import query
 
 
@@ -62,19 +62,25 @@ def test_a_legal_entity_that_is_a_path_is_quarantined_never_a_file(faulty, clean
     target = tmp_path / "evil"
     evil = "US01/../../../../../../../../.." + str(target)
     with psa(landing) as con:
-        project = con.execute("SELECT project_id FROM projects WHERE billing_type = 'tm' AND status = 'active' "
-                              "AND legal_entity = 'US01' ORDER BY project_id LIMIT 1").fetchone()[0]
+        project = con.execute(
+            "SELECT project_id FROM projects WHERE billing_type = 'tm' AND status = 'active' "
+            "AND legal_entity = 'US01' ORDER BY project_id LIMIT 1"
+        ).fetchone()[0]
         legal = con.execute("SELECT legal_entity FROM projects WHERE project_id = ?", [project]).fetchone()[0]
-        con.execute("UPDATE projects SET legal_entity = ?, updated_at = '2026-09-30 12:00:00.000000' "
-                    "WHERE project_id = ?", [evil, project])
+        con.execute(
+            "UPDATE projects SET legal_entity = ?, updated_at = '2026-09-30 12:00:00.000000' WHERE project_id = ?",
+            [evil, project],
+        )
     held = run(landing, wh, AS_OF, out)
     assert held.code == 3 and "project_history" in held.verdict, held.verdict
     assert not target.exists() and not list(tmp_path.glob("**/evil*"))
     assert {p.parent for p in out.rglob("BB-*.json")} <= {out / "billing_batches"}
     assert ledger_keys(wh, AS_OF) <= clean_billing[AS_OF]
     with psa(landing) as con:
-        con.execute("UPDATE projects SET legal_entity = ?, updated_at = '2026-10-01 08:00:00.000000' "
-                    "WHERE project_id = ?", [legal, project])
+        con.execute(
+            "UPDATE projects SET legal_entity = ?, updated_at = '2026-10-01 08:00:00.000000' WHERE project_id = ?",
+            [legal, project],
+        )
     assert run(landing, wh, NEXT, out).code == 0
     assert ledger_keys(wh) == clean_billing[AS_OF] | clean_billing[NEXT]
 
@@ -154,10 +160,25 @@ def test_a_second_run_on_the_same_warehouse_leaves_at_once_naming_the_first(tmp_
     wh = tmp_path / "warehouse.duckdb"
     with warehouse_lock(str(wh), AS_OF):
         started = time.monotonic()
-        second = subprocess.run([sys.executable, "-m", "dagster_project.cli", "run", "--as-of", str(AS_OF),
-                                 "--warehouse", str(wh), "--landing-dir", str(tmp_path / "landing")],
-                                capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent.parent,
-                                env=_clean_env())
+        second = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "dagster_project.cli",
+                "run",
+                "--as-of",
+                str(AS_OF),
+                "--warehouse",
+                str(wh),
+                "--landing-dir",
+                str(tmp_path / "landing"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=Path(__file__).parent.parent,
+            env=_clean_env(),
+        )
     assert second.returncode == 75
     lines = second.stderr.strip().splitlines()
     assert len(lines) == 1 and f"pid {os.getpid()}" in lines[0] and str(AS_OF) in lines[0], second.stderr
@@ -194,13 +215,21 @@ def test_the_psa_in_postgresql_runs_end_to_end_like_sqlite(pg_database, tmp_path
     pg = run(landing, wh, AS_OF, out, psa_url=pg_database)
     assert pg.code == 0, pg.verdict
     sqlite_wh = clean_billing["warehouse"]
-    for table, order in (("recon.time_to_bill", "time_entry_id"), ("billing.batch_lines", "batch_id, line_no"),
-                         ("recon.billing_holds", "scope, scope_key, record_key")):
+    for table, order in (
+        ("recon.time_to_bill", "time_entry_id"),
+        ("billing.batch_lines", "batch_id, line_no"),
+        ("recon.billing_holds", "scope, scope_key, record_key"),
+    ):
         assert _table_digest(wh, table, order) == _table_digest(sqlite_wh, table, order), table
     for name in ("assignments", "projects", "time_entries", "milestones", "expenses", "resources"):
-        assert query(wh, f"SELECT count(*) FROM raw.psa_{name}") == query(sqlite_wh, f"SELECT count(*) FROM raw.psa_{name}")
-    sqlite_files = {p.name: p.read_bytes() for p in (clean_billing["output"] / "billing_batches").glob("*.json")
-                    if p.name.endswith(f"{AS_OF:%Y%m%d}.json")}
+        assert query(wh, f"SELECT count(*) FROM raw.psa_{name}") == query(
+            sqlite_wh, f"SELECT count(*) FROM raw.psa_{name}"
+        )
+    sqlite_files = {
+        p.name: p.read_bytes()
+        for p in (clean_billing["output"] / "billing_batches").glob("*.json")
+        if p.name.endswith(f"{AS_OF:%Y%m%d}.json")
+    }
     assert {p.name: p.read_bytes() for p in (out / "billing_batches").glob("*.json")} == sqlite_files
 
     # another session locks time_entries: the load gives up after PSSYNC_PSA_TIMEOUT instead of waiting forever
@@ -228,10 +257,27 @@ def test_sigterm_ends_a_run_cleanly_and_the_next_run_completes_it(faulty, clean_
     import signal
 
     landing, wh, out = faulty
-    proc = subprocess.Popen([sys.executable, "-m", "dagster_project.cli", "run", "--as-of", str(AS_OF),
-                             "--landing-dir", str(landing), "--warehouse", str(wh), "--output-dir", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent,
-                            env=_clean_env())
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dagster_project.cli",
+            "run",
+            "--as-of",
+            str(AS_OF),
+            "--landing-dir",
+            str(landing),
+            "--warehouse",
+            str(wh),
+            "--output-dir",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+        env=_clean_env(),
+    )
     deadline = time.monotonic() + 90
     while not wh.exists() and time.monotonic() < deadline:  # the run is under way once the warehouse exists
         time.sleep(0.2)
@@ -246,8 +292,9 @@ def test_sigterm_ends_a_run_cleanly_and_the_next_run_completes_it(faulty, clean_
             pass
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    assert err.strip().splitlines() == [f"pssync run {AS_OF}: INTERRUPTED — every step commits whole or not at all; "
-                                        "run it again to finish"]
+    assert err.strip().splitlines() == [
+        f"pssync run {AS_OF}: INTERRUPTED — every step commits whole or not at all; run it again to finish"
+    ]
     again = run(landing, wh, AS_OF, out)
     assert again.code == 0, again.verdict
     assert ledger_keys(wh, AS_OF) == clean_billing[AS_OF]

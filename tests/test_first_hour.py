@@ -29,12 +29,22 @@ def boutique(root) -> Scenario:
     """A firm with four CRM accounts; the fourth is not yet mapped to an ERP customer (a master-data gap)."""
     s = Scenario(root)
     for n in (2, 3, 4):
-        s.accounts.append(dict(Id=acc(n), Name=f"Client {n}", BillingCountry="US", CurrencyIsoCode="USD", Industry=None,
-                               ERP_Customer_Id__c=None if n == 4 else str(1000 + n), IsDeleted=False,
-                               SystemModstamp="2026-01-01T00:00:00.000Z"))
+        s.accounts.append(
+            dict(
+                Id=acc(n),
+                Name=f"Client {n}",
+                BillingCountry="US",
+                CurrencyIsoCode="USD",
+                Industry=None,
+                ERP_Customer_Id__c=None if n == 4 else str(1000 + n),
+                IsDeleted=False,
+                SystemModstamp="2026-01-01T00:00:00.000Z",
+            )
+        )
         if n != 4:
-            s.customers.append(dict(id=1000 + n, code=f"CUST-000{n}", name=f"Client {n}", sf=acc(n), tax="US-EXEMPT",
-                                    currency="USD"))
+            s.customers.append(
+                dict(id=1000 + n, code=f"CUST-000{n}", name=f"Client {n}", sf=acc(n), tax="US-EXEMPT", currency="USD")
+            )
         s.contracts.append(s.contract_row(n, account=n))
         s.projects.append(s.project_row(n, contract=con(n), account=n))
     for n in (1, 2, 3, 4):
@@ -52,9 +62,19 @@ def test_a_boutique_firm_with_an_unmapped_customer_bills_the_rest_and_builds_the
     result = materialize_as_of(s.root, wh, AS_OF, outputs=out, assets=all_assets(marts=True), raise_on_error=False)
     line, code = verdict(result, date.fromisoformat(AS_OF), str(wh))
     assert result.success and code == 0, line
-    statuses = dict(query(wh, "SELECT time_entry_id, recon_status || ':' || coalesce(reason, '') FROM recon.time_to_bill"))
-    assert statuses == {10: "UNBILLED:", 11: "UNBILLED:", 20: "UNBILLED:", 21: "UNBILLED:", 30: "UNBILLED:",
-                        31: "UNBILLED:", 40: "INELIGIBLE:UNMAPPED_CUSTOMER", 41: "INELIGIBLE:UNMAPPED_CUSTOMER"}
+    statuses = dict(
+        query(wh, "SELECT time_entry_id, recon_status || ':' || coalesce(reason, '') FROM recon.time_to_bill")
+    )
+    assert statuses == {
+        10: "UNBILLED:",
+        11: "UNBILLED:",
+        20: "UNBILLED:",
+        21: "UNBILLED:",
+        30: "UNBILLED:",
+        31: "UNBILLED:",
+        40: "INELIGIBLE:UNMAPPED_CUSTOMER",
+        41: "INELIGIBLE:UNMAPPED_CUSTOMER",
+    }
     batches = query(wh, "SELECT customer_id, line_count, net_amount FROM billing.batches ORDER BY 1")
     assert batches == [(1001, 2, Decimal("1600.00")), (1002, 2, Decimal("1600.00")), (1003, 2, Decimal("1600.00"))]
     assert "3 batch(es), 6 line(s), net 4,800.00 USD" in line
@@ -101,8 +121,12 @@ def test_each_wrong_setting_is_one_line_naming_it(case, tmp_path, monkeypatch, c
     s.write()
     afile = tmp_path / "afile"
     afile.write_text("not a folder")
-    args = {"--as-of": AS_OF, "--landing-dir": str(s.root), "--warehouse": str(tmp_path / "wh.duckdb"),
-            "--output-dir": str(tmp_path / "out")}
+    args = {
+        "--as-of": AS_OF,
+        "--landing-dir": str(s.root),
+        "--warehouse": str(tmp_path / "wh.duckdb"),
+        "--output-dir": str(tmp_path / "out"),
+    }
     today = datetime.now(timezone.utc).date()
     expected = {
         "landing": ("--landing-dir", str(tmp_path / "missing"), "PSSYNC_LANDING_DIR"),
@@ -137,8 +161,9 @@ def test_a_plain_run_on_an_estate_that_ended_weeks_ago_asks_for_the_date(tmp_pat
     assert not (tmp_path / "output").exists()
 
 
-def test_open_exceptions_are_one_number_in_the_cli_the_summary_and_the_report(small_estate, tmp_path, monkeypatch,
-                                                                              capsys):
+def test_open_exceptions_are_one_number_in_the_cli_the_summary_and_the_report(
+    small_estate, tmp_path, monkeypatch, capsys
+):
     from dagster_project.cli import _print_warehouse_summary
     from tests.conftest import manifest
 
@@ -154,7 +179,10 @@ def test_open_exceptions_are_one_number_in_the_cli_the_summary_and_the_report(sm
     said = int(re.search(r"open exceptions as of [\d-]+: ([\d,]+) \(", summary).group(1).replace(",", ""))
     assert main(["report", "--as-of", as_of, "--warehouse", str(wh)]) == 0
     page = (tmp_path / "output" / "reports" / f"pssync-report-{as_of}.html").read_text()  # beside the warehouse
-    reported = sum(int(n.replace(",", "")) for n in re.findall(r"<td>(?:finance|delivery|hr|integration)</td><td>([\d,]+)</td>", page))
+    reported = sum(
+        int(n.replace(",", ""))
+        for n in re.findall(r"<td>(?:finance|delivery|hr|integration)</td><td>([\d,]+)</td>", page)
+    )
     assert cli == said == reported > 0
     assert "USD" in summary and re.search(r"unbilled approved work \(WIP\): [\d,]+\.\d\d USD", summary)
 
@@ -165,23 +193,40 @@ def test_marts_hold_exact_hours_flag_the_open_week_and_fill_empty_buckets(small_
     as_of = manifest(small_estate)["as_of"]
     wh = tmp_path / "wh.duckdb"
     assert materialize_as_of(small_estate, wh, as_of, assets=all_assets(marts=True), outputs=tmp_path / "out").success
-    types = dict(query(wh, "SELECT column_name, data_type FROM information_schema.columns "
-                           "WHERE table_name = 'utilization_weekly'"))
+    types = dict(
+        query(
+            wh, "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'utilization_weekly'"
+        )
+    )
     assert types["billable_hours"].startswith("DECIMAL") and types["total_hours"].startswith("DECIMAL")
     last_week = date.fromisoformat(as_of) - timedelta(days=date.fromisoformat(as_of).weekday())
     flags = dict(query(wh, "SELECT week_start, bool_and(week_complete) FROM marts.utilization_weekly GROUP BY 1"))
     assert flags[last_week] is False and all(v for k, v in flags.items() if k < last_week)
-    nulls = query(wh, """SELECT count(*) FROM marts.unbilled_wip WHERE value_0_30 IS NULL OR value_31_60 IS NULL
-                         OR value_61_90 IS NULL OR value_90_plus IS NULL OR unbilled_value_reporting IS NULL""")
+    nulls = query(
+        wh,
+        """SELECT count(*) FROM marts.unbilled_wip WHERE value_0_30 IS NULL OR value_31_60 IS NULL
+                         OR value_61_90 IS NULL OR value_90_plus IS NULL OR unbilled_value_reporting IS NULL""",
+    )
     assert nulls == [(0,)]
     assert query(wh, "SELECT DISTINCT reporting_currency FROM marts.unbilled_wip") == [("USD",)]
     # no float sums: running the date again gives every mart the same rows, to the last digit
-    marts = ("utilization_weekly", "realization_monthly", "project_margin", "unbilled_wip", "invoice_cycle",
-             "backlog", "staffing_forecast")
+    marts = (
+        "utilization_weekly",
+        "realization_monthly",
+        "project_margin",
+        "unbilled_wip",
+        "invoice_cycle",
+        "backlog",
+        "staffing_forecast",
+    )
 
     def digest():
-        return {m: query(wh, f"SELECT md5(string_agg(CAST(t AS VARCHAR), '|' ORDER BY CAST(t AS VARCHAR))) "
-                             f"FROM marts.{m} t")[0][0] for m in marts}
+        return {
+            m: query(
+                wh, f"SELECT md5(string_agg(CAST(t AS VARCHAR), '|' ORDER BY CAST(t AS VARCHAR))) FROM marts.{m} t"
+            )[0][0]
+            for m in marts
+        }
 
     first = digest()
     assert materialize_as_of(small_estate, wh, as_of, assets=all_assets(marts=True), outputs=tmp_path / "out").success
@@ -214,6 +259,11 @@ def test_output_is_cut_short_without_a_traceback(tmp_path):
 
     s = boutique(tmp_path / "landing")
     s.write()
-    proc = subprocess.run(f"{sys.executable} -m dagster_project.cli generate --help | head -1", shell=True,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        f"{sys.executable} -m dagster_project.cli generate --help | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr

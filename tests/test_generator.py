@@ -16,15 +16,37 @@ from assets.extract.specs import ALL, BY_NAME
 from estate import EstateConfig, generate_estate
 from tests.conftest import SMALL, manifest
 
-SPEC_STATUSES = {"NOT_APPROVED_BILLED", "NOT_BILLABLE_BILLED", "DUPLICATE_BILLED", "HOURS_MISMATCH", "RATE_MISMATCH",
-                 "BILLED_OK", "NON_BILLABLE", "FIXED_FEE", "INELIGIBLE", "OVER_CAP", "UNBILLED"}
-SPEC_REASONS = {"UNMAPPED_EMPLOYEE", "OUTSIDE_EMPLOYMENT", "PROJECT_ON_HOLD", "PROJECT_CLOSED", "NO_ACTIVE_CONTRACT",
-                "UNMAPPED_CUSTOMER", "MISSING_RATE", "PARTIAL_CAP"}
+SPEC_STATUSES = {
+    "NOT_APPROVED_BILLED",
+    "NOT_BILLABLE_BILLED",
+    "DUPLICATE_BILLED",
+    "HOURS_MISMATCH",
+    "RATE_MISMATCH",
+    "BILLED_OK",
+    "NON_BILLABLE",
+    "FIXED_FEE",
+    "INELIGIBLE",
+    "OVER_CAP",
+    "UNBILLED",
+}
+SPEC_REASONS = {
+    "UNMAPPED_EMPLOYEE",
+    "OUTSIDE_EMPLOYMENT",
+    "PROJECT_ON_HOLD",
+    "PROJECT_CLOSED",
+    "NO_ACTIVE_CONTRACT",
+    "UNMAPPED_CUSTOMER",
+    "MISSING_RATE",
+    "PARTIAL_CAP",
+}
 
 
 def tree_digest(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def psa(landing: Path, table: str) -> pl.DataFrame:
@@ -78,8 +100,10 @@ def test_crm_folders_are_a_full_load_then_increments_with_paging(small_estate, t
 
 def test_keys_resolve_across_systems_except_the_injected_gaps(small_estate):
     m = manifest(small_estate)
-    crm = {spec: pl.concat([read_file(BY_NAME[spec], p) for p in sorted(small_estate.glob(BY_NAME[spec].pattern))])
-           for spec in ("crm_account", "crm_contract")}
+    crm = {
+        spec: pl.concat([read_file(BY_NAME[spec], p) for p in sorted(small_estate.glob(BY_NAME[spec].pattern))])
+        for spec in ("crm_account", "crm_contract")
+    }
     accounts, contracts = crm["crm_account"], crm["crm_contract"]
     projects = psa(small_estate, "projects")
     assert set(projects["crm_account_id"]) <= set(accounts["id"])
@@ -93,14 +117,24 @@ def test_keys_resolve_across_systems_except_the_injected_gaps(small_estate):
     unknown = set(resources["hr_employee_id"].drop_nulls()) - set(workers["employee_id"])
     injected = {u["hr_employee_id"] for u in m["unmapped_employees"] if u["hr_employee_id"]}
     assert unknown == injected
-    assert resources["hr_employee_id"].null_count() == sum(1 for u in m["unmapped_employees"] if not u["hr_employee_id"])
-    lines = pl.concat([read_file(BY_NAME["erp_invoice_lines"], p) for p in sorted(small_estate.glob("erp/invoice_lines_*.csv"))])
+    assert resources["hr_employee_id"].null_count() == sum(
+        1 for u in m["unmapped_employees"] if not u["hr_employee_id"]
+    )
+    lines = pl.concat(
+        [read_file(BY_NAME["erp_invoice_lines"], p) for p in sorted(small_estate.glob("erp/invoice_lines_*.csv"))]
+    )
     bad_codes = set(lines["project_code"]) - set(projects["project_code"])
-    assert bad_codes == {x["project_code"] for x in m["billing_line_exceptions"] if x["recon_status"] == "UNKNOWN_PROJECT"}
+    assert bad_codes == {
+        x["project_code"] for x in m["billing_line_exceptions"] if x["recon_status"] == "UNKNOWN_PROJECT"
+    }
     entries = set(psa(small_estate, "time_entries")["time_entry_id"].cast(pl.Utf8))
     orphans = set(lines["psa_time_entry_id"].drop_nulls()) - entries
-    assert orphans == {str(x["psa_time_entry_id"]) for x in m["billing_line_exceptions"] if x["recon_status"] == "ORPHAN_BILLING_LINE"}
-    cards = pl.concat([read_file(BY_NAME["erp_rate_cards"], p) for p in sorted(small_estate.glob("erp/rate_cards_*.csv"))])
+    assert orphans == {
+        str(x["psa_time_entry_id"]) for x in m["billing_line_exceptions"] if x["recon_status"] == "ORPHAN_BILLING_LINE"
+    }
+    cards = pl.concat(
+        [read_file(BY_NAME["erp_rate_cards"], p) for p in sorted(small_estate.glob("erp/rate_cards_*.csv"))]
+    )
     assert set(contracts["rate_card__c"].drop_nulls()) <= set(cards["rate_card_id"])
 
 
@@ -112,7 +146,9 @@ def test_manifest_cases_are_really_in_the_data(small_estate):
     assert reasons == SPEC_REASONS
     entries = psa(small_estate, "time_entries")
     by_id = {r["time_entry_id"]: r for r in entries.iter_rows(named=True)}
-    lines = pl.concat([read_file(BY_NAME["erp_invoice_lines"], p) for p in sorted(small_estate.glob("erp/invoice_lines_*.csv"))])
+    lines = pl.concat(
+        [read_file(BY_NAME["erp_invoice_lines"], p) for p in sorted(small_estate.glob("erp/invoice_lines_*.csv"))]
+    )
     tm_lines = lines.filter(pl.col("item") == "PS-TM-HOURS").unique(["invoice_internal_id", "line"])
     for case in m["time_entries"]:
         e = by_id[case["time_entry_id"]]
@@ -130,8 +166,10 @@ def test_manifest_cases_are_really_in_the_data(small_estate):
     text = (small_estate / bad["file"]).read_text()
     assert f"{bad['record_key']}," in text and "2026-02-30" in text
     crm_bad = [x for x in m["malformed"] if x["source"] == "crm"][0]
-    assert any(crm_bad["record_key"] in p.read_text() and '"high"' in p.read_text()
-               for p in (small_estate / "crm").rglob("Opportunity-*.json"))
+    assert any(
+        crm_bad["record_key"] in p.read_text() and '"high"' in p.read_text()
+        for p in (small_estate / "crm").rglob("Opportunity-*.json")
+    )
     for red in m["redelivered_files"]:
         assert (small_estate / red["file"]).read_bytes() == (small_estate / red["same_as"]).read_bytes()
     drift = m["schema_drift"][0]
@@ -142,8 +180,9 @@ def test_manifest_cases_are_really_in_the_data(small_estate):
 
 
 def test_injected_entry_defects_honour_the_anomaly_rate(tmp_path):
-    m = generate_estate(EstateConfig(out=tmp_path / "e", employees=120, months=4, seed=3, anomaly_rate=0.02,
-                                     progress=False))
+    m = generate_estate(
+        EstateConfig(out=tmp_path / "e", employees=120, months=4, seed=3, anomaly_rate=0.02, progress=False)
+    )
     injected = sum(m["injected_entry_defects"].values())
     assert injected / m["estate"]["time_entries"] == pytest.approx(0.02, rel=0.05)
     assert len(set(m["injected_entry_defects"].values())) == 1, "the rate is split evenly over the five defects"

@@ -27,9 +27,14 @@ def test_a_tiny_estate_reconciles_to_its_ground_truth(tmp_path, employees, month
     wh = tmp_path / "wh.duckdb"
     assert materialize_as_of(landing, wh, m["as_of"]).success
     con = duckdb.connect(str(wh), read_only=True)
-    got = con.sql("SELECT time_entry_id, recon_status AS status, coalesce(reason, '') AS reason "
-                  "FROM recon.time_to_bill ORDER BY 1").pl()
+    got = con.sql(
+        "SELECT time_entry_id, recon_status AS status, coalesce(reason, '') AS reason "
+        "FROM recon.time_to_bill ORDER BY 1"
+    ).pl()
     con.close()
-    expected = pl.read_parquet(landing / "_truth" / "time_to_bill_expected.parquet").select(
-        "time_entry_id", "status", pl.col("reason").fill_null("")).sort("time_entry_id")
+    expected = (
+        pl.read_parquet(landing / "_truth" / "time_to_bill_expected.parquet")
+        .select("time_entry_id", "status", pl.col("reason").fill_null(""))
+        .sort("time_entry_id")
+    )
     assert got.height > 0 and got.equals(expected)

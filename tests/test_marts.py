@@ -21,44 +21,60 @@ from tests.scenario import Scenario, con
 AS_OF = "2026-03-31"
 
 
-
-
-
-
 def test_utilization_of_a_mid_week_hire_in_a_holiday_week_with_half_a_day_off(scenario, tmp_path):
     s = scenario
-    s.workers.append(Scenario.worker_row(2, hire="2026-03-04"))          # hired on Wednesday
+    s.workers.append(Scenario.worker_row(2, hire="2026-03-04"))  # hired on Wednesday
     s.resources.append(dict(resource_id=2, hr_employee_id="E000002", role="Consultant", region="NA"))
-    s.holidays.append(("US", "2026-03-05", "Founders Day"))               # Thursday is a holiday
-    s.time_off.append(("E000002", "2026-03-06", "4", "Vacation"))         # half of Friday off
-    s.entry(1, "2026-03-04", resource=2)                                  # 8 h billable
-    s.entry(2, "2026-03-06", resource=2, minutes=240, billable=False)     # 4 h non-billable
+    s.holidays.append(("US", "2026-03-05", "Founders Day"))  # Thursday is a holiday
+    s.time_off.append(("E000002", "2026-03-06", "4", "Vacation"))  # half of Friday off
+    s.entry(1, "2026-03-04", resource=2)  # 8 h billable
+    s.entry(2, "2026-03-06", resource=2, minutes=240, billable=False)  # 4 h non-billable
     s.write()
     wh = tmp_path / "wh.duckdb"
     assert materialize_as_of(s.root, wh, AS_OF, assets=all_assets(marts=True)).success
-    row = q(wh, """SELECT capacity_hours, time_off_hours, available_hours, billable_hours, non_billable_hours,
+    row = q(
+        wh,
+        """SELECT capacity_hours, time_off_hours, available_hours, billable_hours, non_billable_hours,
                           total_hours, round(billable_utilization, 4), total_utilization, legal_entity, job_profile
-                   FROM marts.utilization_weekly WHERE employee_id = 'E000002' AND week_start = DATE '2026-03-02'""")
-    assert row == [(Decimal("16.00"), Decimal("4.00"), Decimal("12.00"), 8.0, 4.0, 12.0, 0.6667, 1.0, "US01", "Consultant")]
+                   FROM marts.utilization_weekly WHERE employee_id = 'E000002' AND week_start = DATE '2026-03-02'""",
+    )
+    assert row == [
+        (Decimal("16.00"), Decimal("4.00"), Decimal("12.00"), 8.0, 4.0, 12.0, 0.6667, 1.0, "US01", "Consultant")
+    ]
     # the full-time colleague: 5 working days minus the holiday, nothing logged
-    assert q(wh, """SELECT capacity_hours, billable_utilization FROM marts.utilization_weekly
-                    WHERE employee_id = 'E000001' AND week_start = DATE '2026-03-02'""") == [(Decimal("32.00"), 0.0)]
+    assert q(
+        wh,
+        """SELECT capacity_hours, billable_utilization FROM marts.utilization_weekly
+                    WHERE employee_id = 'E000001' AND week_start = DATE '2026-03-02'""",
+    ) == [(Decimal("32.00"), 0.0)]
 
 
 def test_realization_with_a_write_down_and_a_milestone_in_a_month(scenario, tmp_path):
     s = scenario
     s.contracts.append(Scenario.contract_row(2, billing="Fixed Fee"))
     s.projects.append(Scenario.project_row(2, contract=con(2), billing_type="fixed_fee"))
-    s.entry(1, "2026-03-02")                       # standard 8 x 100.00 = 800.00
-    s.entry(2, "2026-03-03")                       # standard 800.00, unbilled
-    s.invoice(500, "2026-03-10", [("PS-TM-HOURS", 1, "8.00", "90.0000"),                 # billed 720.00
-                                  ("PS-FF-MILESTONE", None, "1.00", "5000.0000", "P-2")])
+    s.entry(1, "2026-03-02")  # standard 8 x 100.00 = 800.00
+    s.entry(2, "2026-03-03")  # standard 800.00, unbilled
+    s.invoice(
+        500,
+        "2026-03-10",
+        [
+            ("PS-TM-HOURS", 1, "8.00", "90.0000"),  # billed 720.00
+            ("PS-FF-MILESTONE", None, "1.00", "5000.0000", "P-2"),
+        ],
+    )
     s.write()
     wh = tmp_path / "wh.duckdb"
     assert materialize_as_of(s.root, wh, AS_OF, assets=all_assets(marts=True)).success
-    rows = {r[0]: r[1:] for r in q(wh, """SELECT project_code, billable_hours, standard_value, billed_value,
+    rows = {
+        r[0]: r[1:]
+        for r in q(
+            wh,
+            """SELECT project_code, billable_hours, standard_value, billed_value,
                                                  round(realization, 4), write_down, billed_value_reporting
-                                          FROM marts.realization_monthly WHERE month = DATE '2026-03-01'""")}
+                                          FROM marts.realization_monthly WHERE month = DATE '2026-03-01'""",
+        )
+    }
     assert rows["P-1"] == (16.0, Decimal("1600.00"), Decimal("720.00"), 0.45, Decimal("880.00"), Decimal("720.00"))
     assert rows["P-2"] == (0.0, Decimal("0.00"), Decimal("5000.00"), None, Decimal("-5000.00"), Decimal("5000.00"))
     margin = q(wh, "SELECT revenue, labor_cost, margin FROM marts.project_margin WHERE project_code = 'P-1'")
@@ -83,22 +99,39 @@ def test_marts_tie_out_to_recon_and_billing(generated):
     m, wh, out = generated
     d = m["as_of"]
     wip = q(wh, "SELECT sum(unbilled_value) FROM marts.unbilled_wip WHERE as_of_date = ?", [d])[0][0]
-    recon = q(wh, """SELECT sum(coalesce(expected_amount, round(quantity * standard_rate, 2), 0)) FROM recon.time_to_bill
-                     WHERE as_of_date = ? AND recon_status IN ('UNBILLED', 'BATCHED', 'INELIGIBLE', 'OVER_CAP')""", [d])[0][0]
+    recon = q(
+        wh,
+        """SELECT sum(coalesce(expected_amount, round(quantity * standard_rate, 2), 0)) FROM recon.time_to_bill
+                     WHERE as_of_date = ? AND recon_status IN ('UNBILLED', 'BATCHED', 'INELIGIBLE', 'OVER_CAP')""",
+        [d],
+    )[0][0]
     assert wip == recon
     billed = q(wh, "SELECT sum(billed_value) FROM marts.realization_monthly WHERE as_of_date = ?", [d])[0][0]
-    from_recon = q(wh, """SELECT sum(coalesce(billed_amount, 0)) FROM recon.time_to_bill WHERE as_of_date = ?
-                          AND (entry_status = 'approved' OR billed_line_count > 0)""", [d])[0][0]
-    milestones = q(wh, """SELECT coalesce(sum(l.amount), 0) FROM canonical.invoice_line l JOIN canonical.invoice i
-                          USING (invoice_id) WHERE i.status <> 'Voided' AND l.item = 'PS-FF-MILESTONE'""")[0][0]
+    from_recon = q(
+        wh,
+        """SELECT sum(coalesce(billed_amount, 0)) FROM recon.time_to_bill WHERE as_of_date = ?
+                          AND (entry_status = 'approved' OR billed_line_count > 0)""",
+        [d],
+    )[0][0]
+    milestones = q(
+        wh,
+        """SELECT coalesce(sum(l.amount), 0) FROM canonical.invoice_line l JOIN canonical.invoice i
+                          USING (invoice_id) WHERE i.status <> 'Voided' AND l.item = 'PS-FF-MILESTONE'""",
+    )[0][0]
     assert billed == from_recon + milestones
     hours = q(wh, "SELECT sum(total_hours) FROM marts.utilization_weekly WHERE as_of_date = ?", [d])[0][0]
-    minutes = q(wh, """SELECT sum(t.time_in_minutes) FROM canonical.time_entry t JOIN canonical.xwalk_resource_employee x
-                       USING (resource_id) WHERE x.match_status = 'MATCHED' AND t.live_approved""")[0][0]
+    minutes = q(
+        wh,
+        """SELECT sum(t.time_in_minutes) FROM canonical.time_entry t JOIN canonical.xwalk_resource_employee x
+                       USING (resource_id) WHERE x.match_status = 'MATCHED' AND t.live_approved""",
+    )[0][0]
     weeks = q(wh, "SELECT count(*) FROM marts.utilization_weekly WHERE as_of_date = ?", [d])[0][0]
     # decimal hours: each week's sum is exact to the microhour, so the total is within a microhour per week
     assert abs(hours - Decimal(minutes) / 60) <= Decimal("0.000001") * weeks
-    assert q(wh, "SELECT count(*) FROM marts.utilization_weekly GROUP BY employee_id, week_start HAVING count(*) > 1") == []
+    assert (
+        q(wh, "SELECT count(*) FROM marts.utilization_weekly GROUP BY employee_id, week_start HAVING count(*) > 1")
+        == []
+    )
     batches = q(wh, "SELECT sum(net_amount) FROM billing.batches WHERE as_of_date = ?", [d])[0][0]
     assert batches == q(wh, "SELECT sum(amount) FROM billing.batch_lines WHERE as_of_date = ?", [d])[0][0]
 

@@ -112,9 +112,13 @@ def test_failed_runs_are_recorded_in_ops_alerts_and_posted_to_the_webhook(tmp_pa
     wh = Warehouse(path=str(tmp_path / "wh.duckdb"))
     with wh.connect():
         pass
-    ctx = dg.build_run_status_sensor_context(sensor_name="run_failure_alert", dagster_event=failure,
-                                             dagster_instance=instance, dagster_run=result.dagster_run,
-                                             resources={"warehouse": wh}).for_run_failure()
+    ctx = dg.build_run_status_sensor_context(
+        sensor_name="run_failure_alert",
+        dagster_event=failure,
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+        resources={"warehouse": wh},
+    ).for_run_failure()
     run_failure_alert(ctx)
     thread.join(5)
     server.server_close()
@@ -140,7 +144,9 @@ def test_a_two_week_backfill_reproduces_the_batches_of_the_single_runs(tmp_path,
     files = {p.name: p.read_bytes() for p in (out / "billing_batches").glob("*.json")}
     con = duckdb.connect(str(wh), read_only=True)
     ledger = con.execute("SELECT idempotency_key, batch_id FROM billing.ledger ORDER BY 1").fetchall()
-    recon = con.execute("SELECT as_of_date, time_entry_id, recon_status, reason FROM recon.time_to_bill ORDER BY 1, 2").fetchall()
+    recon = con.execute(
+        "SELECT as_of_date, time_entry_id, recon_status, reason FROM recon.time_to_bill ORDER BY 1, 2"
+    ).fetchall()
     con.close()
     assert len({d for d, *_ in recon}) == 14 and files
     # the backfill: every partition again, in the queued one-run-at-a-time order of the instance
@@ -150,5 +156,10 @@ def test_a_two_week_backfill_reproduces_the_batches_of_the_single_runs(tmp_path,
     assert {p.name: p.read_bytes() for p in (out2 / "billing_batches").glob("*.json")} == files
     con = duckdb.connect(str(wh), read_only=True)
     assert con.execute("SELECT idempotency_key, batch_id FROM billing.ledger ORDER BY 1").fetchall() == ledger
-    assert con.execute("SELECT as_of_date, time_entry_id, recon_status, reason FROM recon.time_to_bill ORDER BY 1, 2").fetchall() == recon
+    assert (
+        con.execute(
+            "SELECT as_of_date, time_entry_id, recon_status, reason FROM recon.time_to_bill ORDER BY 1, 2"
+        ).fetchall()
+        == recon
+    )
     con.close()

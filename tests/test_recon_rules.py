@@ -31,46 +31,83 @@ def status(rows, entry):
     return r["recon_status"], r["reason"], r["owner"]
 
 
-
-
 def test_each_status_reason_and_owner_and_their_precedence(scenario, tmp_path):
     s = scenario
     # more people and projects
     s.workers += [Scenario.worker_row(3, termination="2026-03-10")]
-    s.resources += [dict(resource_id=2, hr_employee_id=None, role="Consultant", region="NA"),
-                    dict(resource_id=3, hr_employee_id="E000003", role="Consultant", region="NA")]
+    s.resources += [
+        dict(resource_id=2, hr_employee_id=None, role="Consultant", region="NA"),
+        dict(resource_id=3, hr_employee_id="E000003", role="Consultant", region="NA"),
+    ]
     s.accounts.append({**s.accounts[0], "Id": acc(2), "Name": "Client Two", "ERP_Customer_Id__c": None})
-    s.contracts += [Scenario.contract_row(2, billing="Fixed Fee"), Scenario.contract_row(3), Scenario.contract_row(4),
-                    Scenario.contract_row(5, end="2026-03-05"), Scenario.contract_row(6, account=2)]
-    s.projects += [Scenario.project_row(2, contract=con(2), billing_type="fixed_fee"),
-                   Scenario.project_row(3, contract=con(3), status="on_hold"),
-                   Scenario.project_row(4, contract=con(4), status="closed"),
-                   Scenario.project_row(5, contract=con(5)), Scenario.project_row(6, contract=con(6), account=2),
-                   Scenario.project_row(7, billing_type="non_billable")]
-    s.entry(1, "2026-03-02"); s.entry(2, "2026-03-03")
-    s.entry(3, "2026-03-02", deleted=True); s.entry(4, "2026-03-02", billable=False)
-    s.entry(5, "2026-03-02"); s.entry(6, "2026-03-02", minutes=420, revision=2); s.entry(7, "2026-03-02")
-    s.entry(8, "2026-03-09", billable=False); s.entry(9, "2026-03-09", project=2)
-    s.entry(10, "2026-03-09", resource=2); s.entry(11, "2026-03-12", resource=3)
-    s.entry(12, "2026-03-09", project=3); s.entry(13, "2026-03-09", project=4)
-    s.entry(14, "2026-03-09", project=5); s.entry(15, "2026-03-09", project=6)
+    s.contracts += [
+        Scenario.contract_row(2, billing="Fixed Fee"),
+        Scenario.contract_row(3),
+        Scenario.contract_row(4),
+        Scenario.contract_row(5, end="2026-03-05"),
+        Scenario.contract_row(6, account=2),
+    ]
+    s.projects += [
+        Scenario.project_row(2, contract=con(2), billing_type="fixed_fee"),
+        Scenario.project_row(3, contract=con(3), status="on_hold"),
+        Scenario.project_row(4, contract=con(4), status="closed"),
+        Scenario.project_row(5, contract=con(5)),
+        Scenario.project_row(6, contract=con(6), account=2),
+        Scenario.project_row(7, billing_type="non_billable"),
+    ]
+    s.entry(1, "2026-03-02")
+    s.entry(2, "2026-03-03")
+    s.entry(3, "2026-03-02", deleted=True)
+    s.entry(4, "2026-03-02", billable=False)
+    s.entry(5, "2026-03-02")
+    s.entry(6, "2026-03-02", minutes=420, revision=2)
+    s.entry(7, "2026-03-02")
+    s.entry(8, "2026-03-09", billable=False)
+    s.entry(9, "2026-03-09", project=2)
+    s.entry(10, "2026-03-09", resource=2)
+    s.entry(11, "2026-03-12", resource=3)
+    s.entry(12, "2026-03-09", project=3)
+    s.entry(13, "2026-03-09", project=4)
+    s.entry(14, "2026-03-09", project=5)
+    s.entry(15, "2026-03-09", project=6)
     s.entry(16, "2026-03-09", resource=2, project=3)  # unmapped employee wins over the project on hold
     s.entry(17, "2026-03-09", project=7)
     s.entry(18, "2026-03-09", status="submitted")  # not in scope: neither approved nor billed
     s.entry(19, "2026-03-02", status="rejected")  # rejected after billing
-    s.invoice(500, "2026-03-05", [(TM, 1, "8.00", "100.0000"), (TM, 3, "8.00", "100.0000"), (TM, 3, "8.00", "90.0000"),
-                                  (TM, 4, "8.00", "100.0000"), (TM, 5, "8.00", "100.0000"), (TM, 5, "8.00", "95.0000"),
-                                  (TM, 6, "8.00", "97.0000"), (TM, 7, "8.00", "105.0000"), (TM, 19, "8.00", "100.0000")])
+    s.invoice(
+        500,
+        "2026-03-05",
+        [
+            (TM, 1, "8.00", "100.0000"),
+            (TM, 3, "8.00", "100.0000"),
+            (TM, 3, "8.00", "90.0000"),
+            (TM, 4, "8.00", "100.0000"),
+            (TM, 5, "8.00", "100.0000"),
+            (TM, 5, "8.00", "95.0000"),
+            (TM, 6, "8.00", "97.0000"),
+            (TM, 7, "8.00", "105.0000"),
+            (TM, 19, "8.00", "100.0000"),
+        ],
+    )
     rows = run(s, tmp_path)
     expected = {
-        1: ("BILLED_OK", None, None), 2: ("UNBILLED", None, None),
-        3: ("NOT_APPROVED_BILLED", None, "finance"), 19: ("NOT_APPROVED_BILLED", None, "finance"),
-        4: ("NOT_BILLABLE_BILLED", None, "finance"), 5: ("DUPLICATE_BILLED", None, "finance"),
-        6: ("HOURS_MISMATCH", None, "finance"), 7: ("RATE_MISMATCH", None, "finance"),
-        8: ("NON_BILLABLE", None, None), 9: ("FIXED_FEE", None, None), 17: ("NON_BILLABLE", None, None),
-        10: ("INELIGIBLE", "UNMAPPED_EMPLOYEE", "hr"), 11: ("INELIGIBLE", "OUTSIDE_EMPLOYMENT", "hr"),
-        12: ("INELIGIBLE", "PROJECT_ON_HOLD", "delivery"), 13: ("INELIGIBLE", "PROJECT_CLOSED", "delivery"),
-        14: ("INELIGIBLE", "NO_ACTIVE_CONTRACT", "finance"), 15: ("INELIGIBLE", "UNMAPPED_CUSTOMER", "finance"),
+        1: ("BILLED_OK", None, None),
+        2: ("UNBILLED", None, None),
+        3: ("NOT_APPROVED_BILLED", None, "finance"),
+        19: ("NOT_APPROVED_BILLED", None, "finance"),
+        4: ("NOT_BILLABLE_BILLED", None, "finance"),
+        5: ("DUPLICATE_BILLED", None, "finance"),
+        6: ("HOURS_MISMATCH", None, "finance"),
+        7: ("RATE_MISMATCH", None, "finance"),
+        8: ("NON_BILLABLE", None, None),
+        9: ("FIXED_FEE", None, None),
+        17: ("NON_BILLABLE", None, None),
+        10: ("INELIGIBLE", "UNMAPPED_EMPLOYEE", "hr"),
+        11: ("INELIGIBLE", "OUTSIDE_EMPLOYMENT", "hr"),
+        12: ("INELIGIBLE", "PROJECT_ON_HOLD", "delivery"),
+        13: ("INELIGIBLE", "PROJECT_CLOSED", "delivery"),
+        14: ("INELIGIBLE", "NO_ACTIVE_CONTRACT", "finance"),
+        15: ("INELIGIBLE", "UNMAPPED_CUSTOMER", "finance"),
         16: ("INELIGIBLE", "UNMAPPED_EMPLOYEE", "hr"),
     }
     assert {e: status(rows, e) for e in rows} == expected
@@ -97,20 +134,31 @@ def test_missing_rate_billed_and_unbilled(scenario, tmp_path):
 
 def test_rates_rate_card_change_amendment_discount_and_assignment_role(scenario, tmp_path):
     s = scenario
-    # contract 2: 12.5% discount; amended from 2026-03-20 onto the premium card without discount; a draft amendment is ignored
-    s.contracts += [Scenario.contract_row(2, discount=12.5),
-                    Scenario.contract_row(3, amends=2, start="2026-03-20", rate_card="RC-PREM", discount=None),
-                    Scenario.contract_row(4, amends=2, start="2026-03-25", status="Draft", discount=50)]
+    # contract 2: 12.5% discount; amended from 2026-03-20 onto the premium card without discount;
+    # a draft amendment is ignored
+    s.contracts += [
+        Scenario.contract_row(2, discount=12.5),
+        Scenario.contract_row(3, amends=2, start="2026-03-20", rate_card="RC-PREM", discount=None),
+        Scenario.contract_row(4, amends=2, start="2026-03-25", status="Draft", discount=50),
+    ]
     s.projects.append(Scenario.project_row(2, contract=con(2)))
-    s.assignments.append(dict(assignment_id=1, project_id=2, resource_id=1, role="Senior Consultant",
-                              start_date=date(2026, 3, 23), end_date=date(2026, 3, 24)))
-    s.entry(1, "2026-03-13")               # old card rate
-    s.entry(2, "2026-03-16", minutes=50)   # new card rate from 03-15; 0.83 h
-    s.entry(3, "2026-03-16", project=2)    # 110 x (1 - 12.5%) = 96.25
-    s.entry(4, "2026-03-19", project=2, minutes=50)   # 0.83 x 96.25 = 79.8875 -> 79.89
-    s.entry(5, "2026-03-20", project=2)    # amendment: premium card, no discount
-    s.entry(6, "2026-03-23", project=2)    # assignment role Senior Consultant, but the premium card lacks it
-    s.entry(7, "2026-03-26", project=2)    # draft amendment ignored
+    s.assignments.append(
+        dict(
+            assignment_id=1,
+            project_id=2,
+            resource_id=1,
+            role="Senior Consultant",
+            start_date=date(2026, 3, 23),
+            end_date=date(2026, 3, 24),
+        )
+    )
+    s.entry(1, "2026-03-13")  # old card rate
+    s.entry(2, "2026-03-16", minutes=50)  # new card rate from 03-15; 0.83 h
+    s.entry(3, "2026-03-16", project=2)  # 110 x (1 - 12.5%) = 96.25
+    s.entry(4, "2026-03-19", project=2, minutes=50)  # 0.83 x 96.25 = 79.8875 -> 79.89
+    s.entry(5, "2026-03-20", project=2)  # amendment: premium card, no discount
+    s.entry(6, "2026-03-23", project=2)  # assignment role Senior Consultant, but the premium card lacks it
+    s.entry(7, "2026-03-26", project=2)  # draft amendment ignored
     rows = run(s, tmp_path)
     rates = {e: (rows[e]["expected_rate"], rows[e]["expected_amount"]) for e in rows}
     assert rates[1] == (Decimal("100.0000"), Decimal("800.00"))
@@ -126,23 +174,41 @@ def test_rates_rate_card_change_amendment_discount_and_assignment_role(scenario,
 def test_same_day_ties_in_effective_dating_resolve_one_way(scenario, tmp_path):
     s = scenario
     # two rate card rows of one key effective the same day: the lower rate governs
-    s.rate_cards += [("RC-TIE", "Consultant", "NA", "USD", "120.00", "2026-03-01", ""),
-                     ("RC-TIE", "Consultant", "NA", "USD", "115.00", "2026-03-01", "")]
+    s.rate_cards += [
+        ("RC-TIE", "Consultant", "NA", "USD", "120.00", "2026-03-01", ""),
+        ("RC-TIE", "Consultant", "NA", "USD", "115.00", "2026-03-01", ""),
+    ]
     # two Activated amendments of contract 2 starting the same day: the higher contract id (6) governs
-    s.contracts += [Scenario.contract_row(2, rate_card="RC-TIE"),
-                    Scenario.contract_row(5, amends=2, start="2026-03-20", rate_card="RC-STD", discount=10),
-                    Scenario.contract_row(6, amends=2, start="2026-03-20", rate_card="RC-STD", discount=20)]
+    s.contracts += [
+        Scenario.contract_row(2, rate_card="RC-TIE"),
+        Scenario.contract_row(5, amends=2, start="2026-03-20", rate_card="RC-STD", discount=10),
+        Scenario.contract_row(6, amends=2, start="2026-03-20", rate_card="RC-STD", discount=20),
+    ]
     s.projects.append(Scenario.project_row(2, contract=con(2)))
     # overlapping assignments on project 1: the higher assignment id governs while both cover the day
-    s.assignments += [dict(assignment_id=10, project_id=1, resource_id=1, role="Senior Consultant",
-                           start_date=date(2026, 3, 2), end_date=date(2026, 3, 31)),
-                      dict(assignment_id=11, project_id=1, resource_id=1, role="Consultant",
-                           start_date=date(2026, 3, 9), end_date=date(2026, 3, 11))]
-    s.entry(1, "2026-03-05", project=2)    # RC-TIE: 115.00, not 120.00
-    s.entry(2, "2026-03-23", project=2)    # amendment 6: RC-STD 110.00 x (1 - 20%) = 88.00
-    s.entry(3, "2026-03-10")               # assignments 10 and 11 both cover the day: 11 (Consultant) -> 100.00
-    s.entry(4, "2026-03-12")               # only assignment 10: Senior Consultant -> 150.00
-    s.entry(5, "2026-03-02")               # assignment 10 from its first day -> 150.00
+    s.assignments += [
+        dict(
+            assignment_id=10,
+            project_id=1,
+            resource_id=1,
+            role="Senior Consultant",
+            start_date=date(2026, 3, 2),
+            end_date=date(2026, 3, 31),
+        ),
+        dict(
+            assignment_id=11,
+            project_id=1,
+            resource_id=1,
+            role="Consultant",
+            start_date=date(2026, 3, 9),
+            end_date=date(2026, 3, 11),
+        ),
+    ]
+    s.entry(1, "2026-03-05", project=2)  # RC-TIE: 115.00, not 120.00
+    s.entry(2, "2026-03-23", project=2)  # amendment 6: RC-STD 110.00 x (1 - 20%) = 88.00
+    s.entry(3, "2026-03-10")  # assignments 10 and 11 both cover the day: 11 (Consultant) -> 100.00
+    s.entry(4, "2026-03-12")  # only assignment 10: Senior Consultant -> 150.00
+    s.entry(5, "2026-03-02")  # assignment 10 from its first day -> 150.00
     rows = run(s, tmp_path)
     got = {e: (rows[e]["role"], rows[e]["expected_rate"]) for e in rows}
     assert got[1] == ("Consultant", Decimal("115.0000"))
@@ -171,13 +237,15 @@ def test_not_to_exceed_cap_splits_the_crossing_entry(scenario, tmp_path):
     s.contracts[0]["NTE_Hours__c"] = 20
     s.contracts.append(Scenario.contract_row(2, nte=0))
     s.projects.append(Scenario.project_row(2, contract=con(2)))
-    s.entry(1, "2026-03-02")                 # billed: 8 h consumed
-    s.entry(2, "2026-03-03"); s.entry(4, "2026-03-04"); s.entry(3, "2026-03-05")   # order by date, then id
+    s.entry(1, "2026-03-02")  # billed: 8 h consumed
+    s.entry(2, "2026-03-03")
+    s.entry(4, "2026-03-04")
+    s.entry(3, "2026-03-05")  # order by date, then id
     s.entry(5, "2026-03-03", project=2)
     s.invoice(500, "2026-03-05", [(TM, 1, "8.00", "100.0000")])
     rows = run(s, tmp_path)
-    assert status(rows, 2) == ("UNBILLED", None, None)                  # 8 + 8 = 16 <= 20
-    assert status(rows, 4) == ("UNBILLED", "PARTIAL_CAP", None)         # 16 + 8 crosses 20: 4 h fit
+    assert status(rows, 2) == ("UNBILLED", None, None)  # 8 + 8 = 16 <= 20
+    assert status(rows, 4) == ("UNBILLED", "PARTIAL_CAP", None)  # 16 + 8 crosses 20: 4 h fit
     assert rows[4]["capped_quantity"] == Decimal("4.00") and rows[4]["amount_at_risk"] == Decimal("400.00")
     assert status(rows, 3) == ("OVER_CAP", None, "delivery")
     assert rows[3]["amount_at_risk"] == Decimal("800.00")
@@ -187,11 +255,13 @@ def test_not_to_exceed_cap_splits_the_crossing_entry(scenario, tmp_path):
 def test_reporting_currency_conversion(scenario, tmp_path):
     s = scenario
     s.customers.append(dict(id=1002, code="CUST-0002", name="UK Client", sf=acc(2), tax="UK-VAT20", currency="GBP"))
-    s.accounts.append({**s.accounts[0], "Id": acc(2), "Name": "UK Client", "ERP_Customer_Id__c": "1002", "CurrencyIsoCode": "GBP"})
+    s.accounts.append(
+        {**s.accounts[0], "Id": acc(2), "Name": "UK Client", "ERP_Customer_Id__c": "1002", "CurrencyIsoCode": "GBP"}
+    )
     s.rate_cards.append(("RC-UK", "Consultant", "NA", "GBP", "80.00", "2025-01-01", ""))
     s.contracts.append(Scenario.contract_row(2, account=2, currency="GBP", rate_card="RC-UK", end="2026-03-01"))
     s.projects.append(Scenario.project_row(2, contract=con(2), account=2, currency="GBP"))
-    s.entry(1, "2026-03-09", project=2)    # contract ended: ineligible, 640.00 GBP at risk
+    s.entry(1, "2026-03-09", project=2)  # contract ended: ineligible, 640.00 GBP at risk
     rows = run(s, tmp_path)
     assert status(rows, 1) == ("INELIGIBLE", "NO_ACTIVE_CONTRACT", "finance")
     assert rows[1]["expected_rate"] is None

@@ -28,21 +28,31 @@ def test_statuses_and_reasons_equal_the_ground_truth(tmp_path, params):
     con = duckdb.connect(str(wh), read_only=True)
     got = con.sql("SELECT time_entry_id, recon_status AS status, reason, owner FROM recon.time_to_bill").pl()
     expected = pl.read_parquet(landing / "_truth" / "time_to_bill_expected.parquet").select(
-        "time_entry_id", "status", "reason", "owner")
+        "time_entry_id", "status", "reason", "owner"
+    )
     diff = got.join(expected, on="time_entry_id", how="full", suffix="_truth", nulls_equal=True).filter(
         (pl.col("status") != pl.col("status_truth")).fill_null(True)
         | (pl.col("reason").fill_null("") != pl.col("reason_truth").fill_null(""))
-        | (pl.col("owner").fill_null("") != pl.col("owner_truth").fill_null("")))
+        | (pl.col("owner").fill_null("") != pl.col("owner_truth").fill_null(""))
+    )
     assert diff.height == 0, diff.head(20)
     # every injected case is found with its status, and no other entry is flagged
-    flagged = set(con.execute("""SELECT time_entry_id, recon_status, coalesce(reason, '') FROM recon.time_to_bill
-                                 WHERE owner IS NOT NULL OR reason IS NOT NULL""").fetchall())
+    flagged = set(
+        con.execute("""SELECT time_entry_id, recon_status, coalesce(reason, '') FROM recon.time_to_bill
+                                 WHERE owner IS NOT NULL OR reason IS NOT NULL""").fetchall()
+    )
     assert flagged == {(c["time_entry_id"], c["recon_status"], c["reason"] or "") for c in m["time_entries"]}
     lines = set(con.execute("SELECT invoice_number, line, recon_status FROM recon.billing_line_exceptions").fetchall())
     assert lines == {(x["invoice_number"], x["line"], x["recon_status"]) for x in m["billing_line_exceptions"]}
-    late = {(p, e): (n, d) for p, e, n, d in con.execute(
-        "SELECT period_id, employee_id, late_approval_count, difference FROM recon.contractor_hours "
-        "WHERE recon_status <> 'MATCHED'").fetchall()}
-    assert late == {(c["period_id"], c["employee_id"]): (c["late_approvals"], Decimal(c["difference"]))
-                    for c in m["contractor_hours"]}
+    late = {
+        (p, e): (n, d)
+        for p, e, n, d in con.execute(
+            "SELECT period_id, employee_id, late_approval_count, difference FROM recon.contractor_hours "
+            "WHERE recon_status <> 'MATCHED'"
+        ).fetchall()
+    }
+    assert late == {
+        (c["period_id"], c["employee_id"]): (c["late_approvals"], Decimal(c["difference"]))
+        for c in m["contractor_hours"]
+    }
     con.close()

@@ -16,7 +16,10 @@ def test_every_asset_materializes_on_a_tiny_estate(tmp_path):
     done = {e.event_specific_data.materialization.asset_key for e in result.get_asset_materialization_events()}
     expected = {k for a in everything for k in a.keys}
     assert expected <= done, sorted(k.to_user_string() for k in expected - done)
-    failed = [e.event_specific_data.check_name for e in result.all_events
-              if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed]
+    failed = [
+        e.event_specific_data.check_name
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
+    ]
     assert failed == []
     assert query(wh, "SELECT count(*) FROM recon.time_to_bill")[0][0] > 0

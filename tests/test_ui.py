@@ -29,8 +29,11 @@ def free_port() -> int:
 
 
 def graphql(port: int, query: str) -> dict:
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=60) as resp:
         return json.loads(resp.read())
 
@@ -55,11 +58,21 @@ def webserver(small_estate, tmp_path, monkeypatch):
 
         assert run_pipeline(date.fromisoformat(m["as_of"]), job_name="nightly_sync", on=instance).success
     port = free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(home), "PSSYNC_LANDING_DIR": str(small_estate),
-           "PSSYNC_WAREHOUSE": str(wh), "PSSYNC_OUTPUT_DIR": str(out)}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "PSSYNC_LANDING_DIR": str(small_estate),
+        "PSSYNC_WAREHOUSE": str(wh),
+        "PSSYNC_OUTPUT_DIR": str(out),
+    }
     exe = Path(sys.executable).parent / "dagster-webserver"
-    proc = subprocess.Popen([str(exe), "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(exe), "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.time() + 120
         while time.time() < deadline:
@@ -78,7 +91,9 @@ def webserver(small_estate, tmp_path, monkeypatch):
 
 def test_asset_graph_shows_groups_and_lineage_from_source_to_mart(webserver):
     port = webserver
-    nodes = graphql(port, "{ assetNodes { assetKey { path } groupName dependencyKeys { path } } }")["data"]["assetNodes"]
+    nodes = graphql(port, "{ assetNodes { assetKey { path } groupName dependencyKeys { path } } }")["data"][
+        "assetNodes"
+    ]
     groups = {n["groupName"] for n in nodes}
     assert set(GROUPS) <= groups
     upstream = {"/".join(n["assetKey"]["path"]): ["/".join(d["path"]) for d in n["dependencyKeys"]] for n in nodes}
@@ -90,22 +105,36 @@ def test_asset_graph_shows_groups_and_lineage_from_source_to_mart(webserver):
             seen.add(key)
             frontier.extend(upstream.get(key, []))
     assert {"raw/psa_time_entries", "canonical/time_entry", "raw/hr_workers"} <= seen
-    assert {"recon/time_to_bill", "canonical/time_entry", "raw/psa_time_entries"} <= _ancestors(upstream, "billing/batch_lines")
+    assert {"recon/time_to_bill", "canonical/time_entry", "raw/psa_time_entries"} <= _ancestors(
+        upstream, "billing/batch_lines"
+    )
 
     # the published tables show their columns, with their meaning, before anything is materialized
-    schemas = graphql(port, """{ assetNodes { assetKey { path } metadataEntries { label __typename
-        ... on TableSchemaMetadataEntry { schema { columns { name description } } } } } }""")["data"]["assetNodes"]
-    columns = {"/".join(n["assetKey"]["path"]): {c["name"]: c["description"] for e in n["metadataEntries"]
-                                                 if e["__typename"] == "TableSchemaMetadataEntry"
-                                                 for c in e["schema"]["columns"]} for n in schemas}
+    schemas = graphql(
+        port,
+        """{ assetNodes { assetKey { path } metadataEntries { label __typename
+        ... on TableSchemaMetadataEntry { schema { columns { name description } } } } } }""",
+    )["data"]["assetNodes"]
+    columns = {
+        "/".join(n["assetKey"]["path"]): {
+            c["name"]: c["description"]
+            for e in n["metadataEntries"]
+            if e["__typename"] == "TableSchemaMetadataEntry"
+            for c in e["schema"]["columns"]
+        }
+        for n in schemas
+    }
     assert "recon_status" in columns["recon/time_to_bill"] and columns["recon/time_to_bill"]["billing_hold"]
     assert "gross_amount" in columns["billing/batches"] and "idempotency_key" in columns["billing/batch_lines"]
 
     # the nightly run shows with its job on the Overview timeline (it belongs to the code location)
-    runs = graphql(port, "{ runsOrError { ... on Runs { results { jobName status repositoryOrigin { "
-                         "repositoryLocationName } } } } }")["data"]["runsOrError"]["results"]
+    runs = graphql(
+        port,
+        "{ runsOrError { ... on Runs { results { jobName status repositoryOrigin { repositoryLocationName } } } } }",
+    )["data"]["runsOrError"]["results"]
     assert [(r["jobName"], r["status"], r["repositoryOrigin"]["repositoryLocationName"]) for r in runs] == [
-        ("nightly_sync", "SUCCESS", "pssync")]
+        ("nightly_sync", "SUCCESS", "pssync")
+    ]
     overview = f"http://127.0.0.1:{port}/overview/activity/timeline"
     screenshot(overview, ARTIFACTS / "overview.png", width=1400, height=900, wait_ms=15000)
     page = dom(overview, wait_ms=15000)
@@ -118,7 +147,9 @@ def test_asset_graph_shows_groups_and_lineage_from_source_to_mart(webserver):
     for group in GROUPS:
         assert f">{group}<" in page, f"group {group} not on the global asset graph page"
     # the lineage of a mart, drawn by the UI, reaches back to the PSA source
-    lineage = f"http://127.0.0.1:{port}/assets/marts/utilization_weekly?view=lineage&lineageScope=upstream&lineageDepth=6"
+    lineage = (
+        f"http://127.0.0.1:{port}/assets/marts/utilization_weekly?view=lineage&lineageScope=upstream&lineageDepth=6"
+    )
     screenshot(lineage, ARTIFACTS / "mart-lineage.png", width=1600, height=1000, wait_ms=20000)
     page = dom(lineage, wait_ms=20000)
     for name in ("utilization_weekly", "time_entry", "psa_time_entries", "hr_workers"):

@@ -20,11 +20,36 @@ from assets.common import now_utc, rollback, write_partition
 from resources.outputs import OutputFolder, write_atomically
 from resources.warehouse import sql_text, table_exists
 
-LINE_COLUMNS = ["batch_id", "line_no", "idempotency_key", "item", "source_id", "source_revision", "project_code",
-                "customer_id", "legal_entity", "currency", "service_date", "quantity", "rate", "amount", "tax_code",
-                "tax_rate", "tax_amount"]
-HEADER_COLUMNS = ["batch_id", "as_of_date", "legal_entity", "customer_id", "currency", "line_count", "net_amount",
-                  "tax_amount", "gross_amount"]
+LINE_COLUMNS = [
+    "batch_id",
+    "line_no",
+    "idempotency_key",
+    "item",
+    "source_id",
+    "source_revision",
+    "project_code",
+    "customer_id",
+    "legal_entity",
+    "currency",
+    "service_date",
+    "quantity",
+    "rate",
+    "amount",
+    "tax_code",
+    "tax_rate",
+    "tax_amount",
+]
+HEADER_COLUMNS = [
+    "batch_id",
+    "as_of_date",
+    "legal_entity",
+    "customer_id",
+    "currency",
+    "line_count",
+    "net_amount",
+    "tax_amount",
+    "gross_amount",
+]
 
 
 class BatchIntegrityError(RuntimeError):
@@ -58,15 +83,21 @@ def integrity_problems(con: duckdb.DuckDBPyConnection, lines_table: str, as_of: 
     dup = con.execute(f"SELECT idempotency_key FROM {lines_table} GROUP BY 1 HAVING count(*) > 1 LIMIT 5").fetchall()
     if dup:
         p.append(f"keys carried twice in this emission: {[d[0] for d in dup]}")
-    taken = con.execute(f"""SELECT l.idempotency_key, g.batch_id FROM {lines_table} l JOIN billing.ledger g
-                            USING (idempotency_key) WHERE g.as_of_date <> ? LIMIT 5""", [as_of]).fetchall()
+    taken = con.execute(
+        f"""SELECT l.idempotency_key, g.batch_id FROM {lines_table} l JOIN billing.ledger g
+                            USING (idempotency_key) WHERE g.as_of_date <> ? LIMIT 5""",
+        [as_of],
+    ).fetchall()
     if taken:
         p.append(f"keys already carried by another batch: {taken}")
-    flagged = con.execute(f"""
+    flagged = con.execute(
+        f"""
         SELECT l.idempotency_key, r.recon_status FROM {lines_table} l
         JOIN recon.time_to_bill r ON r.time_entry_id = l.source_id AND r.as_of_date = ?
         WHERE (l.item = 'PS-TM-HOURS' AND r.recon_status <> 'UNBILLED')
-           OR (l.item = 'PS-ADJUSTMENT' AND r.recon_status <> 'HOURS_MISMATCH') LIMIT 5""", [as_of]).fetchall()
+           OR (l.item = 'PS-ADJUSTMENT' AND r.recon_status <> 'HOURS_MISMATCH') LIMIT 5""",
+        [as_of],
+    ).fetchall()
     if flagged:
         p.append(f"lines for entries recon flags: {flagged}")
     untaxed = con.execute(f"SELECT idempotency_key FROM {lines_table} WHERE tax_amount IS NULL LIMIT 5").fetchall()
@@ -80,12 +111,15 @@ def integrity_problems(con: duckdb.DuckDBPyConnection, lines_table: str, as_of: 
 
 
 def _totals_problems(con, as_of: date) -> list[str]:
-    off = con.execute("""
+    off = con.execute(
+        """
         SELECT b.batch_id FROM billing.batches b
         JOIN (SELECT batch_id, count(*) n, sum(amount) net, sum(tax_amount) tax FROM billing.batch_lines
               WHERE as_of_date = ? GROUP BY 1) l USING (batch_id)
         WHERE b.line_count <> l.n OR b.net_amount <> l.net OR b.tax_amount <> l.tax
-           OR b.gross_amount <> b.net_amount + b.tax_amount""", [as_of]).fetchall()
+           OR b.gross_amount <> b.net_amount + b.tax_amount""",
+        [as_of],
+    ).fetchall()
     return [f"batch totals differ from the sum of their lines: {[o[0] for o in off]}"] if off else []
 
 
@@ -105,8 +139,11 @@ def compute_and_record(con: duckdb.DuckDBPyConnection, as_of: date) -> Emission:
                 return em
             con.execute("DELETE FROM billing.batch_lines WHERE as_of_date = ?", [as_of])
             con.execute("INSERT INTO billing.batch_lines BY NAME SELECT * FROM _lines")
-            con.execute("""INSERT INTO billing.ledger SELECT idempotency_key, item, source_id, source_revision, batch_id,
-                           as_of_date, quantity, ? FROM _lines""", [now_utc()])
+            con.execute(
+                """INSERT INTO billing.ledger SELECT idempotency_key, item, source_id, source_revision, batch_id,
+                           as_of_date, quantity, ? FROM _lines""",
+                [now_utc()],
+            )
             con.execute("DELETE FROM billing.batches WHERE as_of_date = ?", [as_of])
             write_partition(con, "billing.batches", "billing/batches", {"as_of": as_of})
             em.problems = _totals_problems(con, as_of)
@@ -118,13 +155,17 @@ def compute_and_record(con: duckdb.DuckDBPyConnection, as_of: date) -> Emission:
             rollback(con)
             raise
     cols = ", ".join(LINE_COLUMNS)
-    for row in con.execute(f"SELECT {cols} FROM billing.batch_lines WHERE as_of_date = ? ORDER BY batch_id, line_no",
-                           [as_of]).fetchall():
+    for row in con.execute(
+        f"SELECT {cols} FROM billing.batch_lines WHERE as_of_date = ? ORDER BY batch_id, line_no", [as_of]
+    ).fetchall():
         line = dict(zip(LINE_COLUMNS, row))
         em.lines.setdefault(line["batch_id"], []).append(line)
-    em.batches = [dict(zip(HEADER_COLUMNS, r)) for r in con.execute(
-        f"SELECT {', '.join(HEADER_COLUMNS)} FROM billing.batches WHERE as_of_date = ? ORDER BY batch_id",
-        [as_of]).fetchall()]
+    em.batches = [
+        dict(zip(HEADER_COLUMNS, r))
+        for r in con.execute(
+            f"SELECT {', '.join(HEADER_COLUMNS)} FROM billing.batches WHERE as_of_date = ? ORDER BY batch_id", [as_of]
+        ).fetchall()
+    ]
     return em
 
 
@@ -138,8 +179,10 @@ def _plain(v):
 
 def batch_document(header: dict, lines: list[dict]) -> bytes:
     """The batch file: header, lines and totals, money as exact decimal strings, keys sorted."""
-    doc = {**{k: _plain(v) for k, v in header.items()},
-           "lines": [{k: _plain(v) for k, v in line.items() if k != "batch_id"} for line in lines]}
+    doc = {
+        **{k: _plain(v) for k, v in header.items()},
+        "lines": [{k: _plain(v) for k, v in line.items() if k != "batch_id"} for line in lines],
+    }
     return (json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
@@ -152,8 +195,9 @@ def batch_path(out: OutputFolder, batch_id: str) -> Path:
     folder = out.file("billing_batches").resolve()
     path = (folder / f"{batch_id}.json").resolve()
     if not BATCH_ID.fullmatch(batch_id) or path.parent != folder:
-        raise BatchIntegrityError(f"batch id {batch_id!r} is not BB-<entity>-<customer>-<currency>-<YYYYMMDD>: "
-                                  "no file written")
+        raise BatchIntegrityError(
+            f"batch id {batch_id!r} is not BB-<entity>-<customer>-<currency>-<YYYYMMDD>: no file written"
+        )
     return path
 
 

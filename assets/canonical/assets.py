@@ -36,7 +36,12 @@ def _fingerprint(con, entity: Entity, query: str) -> str:
     the corrected deliveries (a superseded file's rows must leave the table, so it is rebuilt)."""
     names = ", ".join(f"'{r}'" for r in entity.raw)
     superseded = con.execute(f"SELECT count(*) FROM ops.superseded_deliveries WHERE object IN ({names})").fetchall()
-    parts = [query, sql_text("ddl/macros"), Path(contracts_module.__file__).read_text(encoding="utf-8"), str(superseded)]
+    parts = [
+        query,
+        sql_text("ddl/macros"),
+        Path(contracts_module.__file__).read_text(encoding="utf-8"),
+        str(superseded),
+    ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
@@ -50,11 +55,16 @@ def build_history(con, entity: Entity, now) -> tuple[str, float]:
     built = con.execute("SELECT fingerprint FROM ops.canonical_builds WHERE table_name = ?", [table]).fetchall()
     append = entity.row_local and table_exists(con, table) and built == [(fingerprint,)]
     if append:
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE _new_extracts AS SELECT DISTINCT _extract_id FROM ({query})
-                        WHERE _extract_id NOT IN (SELECT extract_id FROM ops.canonical_extracts WHERE table_name = ?)""",
-                    [table])
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _new_rows AS SELECT * FROM ({query}) "
-                    "WHERE _extract_id IN (SELECT _extract_id FROM _new_extracts)")
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _new_extracts AS SELECT DISTINCT _extract_id FROM ({query})
+                        WHERE _extract_id NOT IN (
+                            SELECT extract_id FROM ops.canonical_extracts WHERE table_name = ?)""",
+            [table],
+        )
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _new_rows AS SELECT * FROM ({query}) "
+            "WHERE _extract_id IN (SELECT _extract_id FROM _new_extracts)"
+        )
     else:
         con.execute(f"CREATE OR REPLACE TABLE {table} AS {query}")
         # taken before the contract removes rows: an extraction whose rows are all quarantined is still held
@@ -83,12 +93,17 @@ def build_canonical_asset(entity: Entity) -> dg.AssetsDefinition:
         kinds={"duckdb", "pandera"},
         tags={"layer": "canonical", "source": entity.source},
         description=f"{entity.description}\n\nTable `canonical.{entity.name}_history` (all versions, validated by "
-                    f"`{entity.contract.__name__}`); as-of view `canonical.{entity.view_name}_asof(DATE)`; latest "
-                    f"state `canonical.{entity.view_name}`. Rows breaking the contract go to "
-                    f"`quarantine.canonical_rejects` and `ops.exceptions`.",
-        check_specs=[dg.AssetCheckSpec("contract", asset=key,
-                                       description=f"pandera {entity.contract.__name__}: fails when more than the "
-                                                   f"configured share of rows is quarantined")],
+        f"`{entity.contract.__name__}`); as-of view `canonical.{entity.view_name}_asof(DATE)`; latest "
+        f"state `canonical.{entity.view_name}`. Rows breaking the contract go to "
+        f"`quarantine.canonical_rejects` and `ops.exceptions`.",
+        check_specs=[
+            dg.AssetCheckSpec(
+                "contract",
+                asset=key,
+                description=f"pandera {entity.contract.__name__}: fails when more than the "
+                f"configured share of rows is quarantined",
+            )
+        ],
     )
     def canonical_asset(context: dg.AssetExecutionContext, warehouse: Warehouse):
         now = now_utc()
@@ -97,29 +112,45 @@ def build_canonical_asset(entity: Entity) -> dg.AssetsDefinition:
             con.begin()
             build, contract_seconds = build_history(con, entity, now)
             totals = outcome(con, table)
-            record_exceptions(con, "canonical", entity.source, entity.name,
-                              [(k, r, f"{table}: {m}", entity.owner, None, None) for k, r, m in still_broken(con, table)],
-                              now, resolve_others=True)
+            record_exceptions(
+                con,
+                "canonical",
+                entity.source,
+                entity.name,
+                [(k, r, f"{table}: {m}", entity.owner, None, None) for k, r, m in still_broken(con, table)],
+                now,
+                resolve_others=True,
+            )
             for view in (entity.view_name, *entity.derived):
                 create_asof_view(con, view)
             latest = con.execute(f"SELECT count(*) FROM canonical.{entity.view_name}").fetchall()[0][0]
             schema = con.execute(f"DESCRIBE {table}").fetchall()
             con.commit()
         limit = max_quarantine_share()
-        yield dg.MaterializeResult(metadata={
-            "dagster/row_count": latest,
-            "history_rows": totals.rows - totals.quarantined,
-            "quarantined": totals.quarantined,
-            "quarantined_by_rule": totals.by_rule,
-            "build": build,
-            "contract_seconds": round(contract_seconds, 3),
-            "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(n, t) for n, t, *_ in schema]),
-        })
+        yield dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": latest,
+                "history_rows": totals.rows - totals.quarantined,
+                "quarantined": totals.quarantined,
+                "quarantined_by_rule": totals.by_rule,
+                "build": build,
+                "contract_seconds": round(contract_seconds, 3),
+                "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(n, t) for n, t, *_ in schema]),
+            }
+        )
         yield dg.AssetCheckResult(
-            check_name="contract", asset_key=key, passed=totals.share <= limit,
+            check_name="contract",
+            asset_key=key,
+            passed=totals.share <= limit,
             severity=dg.AssetCheckSeverity.ERROR if totals.share > limit else dg.AssetCheckSeverity.WARN,
-            metadata={"rows": totals.rows, "quarantined": totals.quarantined, "share": round(totals.share, 6),
-                      "max_share": limit, "by_rule": totals.by_rule})
+            metadata={
+                "rows": totals.rows,
+                "quarantined": totals.quarantined,
+                "share": round(totals.share, 6),
+                "max_share": limit,
+                "by_rule": totals.by_rule,
+            },
+        )
 
     return canonical_asset
 
@@ -130,8 +161,11 @@ XWALKS = {
     "xwalk_project_contract": "PSA project <-> CRM root contract <-> ERP project code",
 }
 XWALK_OWNER = {"xwalk_client_customer": "finance", "xwalk_resource_employee": "hr", "xwalk_project_contract": "finance"}
-XWALK_KEY = {"xwalk_client_customer": "crm_account_id", "xwalk_resource_employee": "CAST(resource_id AS VARCHAR)",
-             "xwalk_project_contract": "project_code"}
+XWALK_KEY = {
+    "xwalk_client_customer": "crm_account_id",
+    "xwalk_resource_employee": "CAST(resource_id AS VARCHAR)",
+    "xwalk_project_contract": "project_code",
+}
 
 
 @dg.asset(
@@ -142,8 +176,8 @@ XWALK_KEY = {"xwalk_client_customer": "crm_account_id", "xwalk_resource_employee
     kinds={"duckdb"},
     tags={"layer": "canonical"},
     description="Crosswalks between systems, as-of views `canonical.<xwalk>_asof(DATE)`: "
-                + "; ".join(f"`{k}`: {v}" for k, v in XWALKS.items())
-                + ". Unmatched keys are listed with their match_status and recorded in `ops.exceptions`, never guessed.",
+    + "; ".join(f"`{k}`: {v}" for k, v in XWALKS.items())
+    + ". Unmatched keys are listed with their match_status and recorded in `ops.exceptions`, never guessed.",
 )
 def crosswalks(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     now = now_utc()
@@ -153,12 +187,19 @@ def crosswalks(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Ma
         for name in XWALKS:
             create_asof_view(con, name)
             total, matched = con.execute(
-                f"SELECT count(*), count(*) FILTER (match_status IN ('MATCHED', 'NOT_REQUIRED')) FROM canonical.{name}").fetchall()[0]
+                f"SELECT count(*), count(*) FILTER (match_status IN ('MATCHED', 'NOT_REQUIRED')) FROM canonical.{name}"
+            ).fetchall()[0]
             gaps = con.execute(f"""SELECT {XWALK_KEY[name]}, match_status FROM canonical.{name}
                                    WHERE match_status NOT IN ('MATCHED', 'NOT_REQUIRED') ORDER BY 1""").fetchall()
-            record_exceptions(con, "canonical", "crosswalk", name,
-                              [(str(k), s, f"{XWALKS[name]}: {k} is {s}", XWALK_OWNER[name], None, None) for k, s in gaps],
-                              now, resolve_others=True)
+            record_exceptions(
+                con,
+                "canonical",
+                "crosswalk",
+                name,
+                [(str(k), s, f"{XWALKS[name]}: {k} is {s}", XWALK_OWNER[name], None, None) for k, s in gaps],
+                now,
+                resolve_others=True,
+            )
             meta[f"{name}_coverage"] = round(matched / total, 4) if total else 1.0
             meta[f"{name}_unmatched"] = [str(k) for k, _ in gaps][:50]
         con.commit()

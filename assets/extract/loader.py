@@ -23,8 +23,10 @@ from resources.landing import LandingFolder, file_sha256
 from resources.psa import PsaDatabase
 
 PSA_LOOKBACK = timedelta(hours=2)
-LINEAGE = ("_source VARCHAR, _extract_id VARCHAR, _extracted_at TIMESTAMP, _source_file VARCHAR, _row_number BIGINT, "
-           "_record_key VARCHAR, _record_hash VARCHAR, _source_ts TIMESTAMP, _file_date DATE, _extra VARCHAR")
+LINEAGE = (
+    "_source VARCHAR, _extract_id VARCHAR, _extracted_at TIMESTAMP, _source_file VARCHAR, _row_number BIGINT, "
+    "_record_key VARCHAR, _record_hash VARCHAR, _source_ts TIMESTAMP, _file_date DATE, _extra VARCHAR"
+)
 
 
 @dataclass
@@ -68,8 +70,11 @@ FORMAT_RULES = {
     YESNO: ("{c} NOT IN ('Yes', 'No')", "invalid_yes_no", "Yes/No"),
     PERCENT: ("NOT regexp_full_match({c}, '-?[0-9]+(\\.[0-9]+)?%')", "invalid_percent", "percentage such as 20%"),
     JSON: ("NOT json_valid({c})", "invalid_json", "JSON document"),
-    DATE: ("TRY_CAST({c} AS DATE) IS NULL OR NOT regexp_full_match({c}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}')",
-           "invalid_date", "YYYY-MM-DD date"),
+    DATE: (
+        "TRY_CAST({c} AS DATE) IS NULL OR NOT regexp_full_match({c}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}')",
+        "invalid_date",
+        "YYYY-MM-DD date",
+    ),
     TS: ("TRY_CAST({c} AS TIMESTAMP) IS NULL", "invalid_timestamp", "ISO 8601 timestamp"),
     INT: ("TRY_CAST({c} AS BIGINT) IS NULL", "wrong_type", "whole number"),
     NUM: ("TRY_CAST({c} AS DOUBLE) IS NULL", "wrong_type", "number"),
@@ -78,8 +83,10 @@ FORMAT_RULES = {
 
 def violation_sql(spec: SourceObject) -> str:
     """The first format rule a row breaks, as 'rule|message', or NULL."""
-    cases = [f"WHEN _extra LIKE '{{\"{NOT_AN_OBJECT}\"%' THEN 'not_an_object|record is not a JSON object but ' "
-             f"|| coalesce(json_extract_string(_extra, '$.{NOT_AN_OBJECT}'), 'null')"]
+    cases = [
+        f"WHEN _extra LIKE '{{\"{NOT_AN_OBJECT}\"%' THEN 'not_an_object|record is not a JSON object but ' "
+        f"|| coalesce(json_extract_string(_extra, '$.{NOT_AN_OBJECT}'), 'null')"
+    ]
     for f in spec.fields:
         c = f'"{f.column}"'
         if f.required:
@@ -87,9 +94,13 @@ def violation_sql(spec: SourceObject) -> str:
         if f.type == TEXT:
             continue
         # decimals (money, rates, hours) are numbers that must cast to their own precision
-        template, rule, what = FORMAT_RULES.get(f.type, (f"TRY_CAST({{c}} AS {f.type}) IS NULL", "wrong_type", "number"))
+        template, rule, what = FORMAT_RULES.get(
+            f.type, (f"TRY_CAST({{c}} AS {f.type}) IS NULL", "wrong_type", "number")
+        )
         shown = f"'{f.label} ''' || {c} || ''''"
-        cases.append(f"WHEN {c} IS NOT NULL AND ({template.format(c=c)}) THEN '{rule}|' || {shown} || ' is not a valid {what}'")
+        cases.append(
+            f"WHEN {c} IS NOT NULL AND ({template.format(c=c)}) THEN '{rule}|' || {shown} || ' is not a valid {what}'"
+        )
     return "CASE " + " ".join(cases) + " END" if cases else "NULL"
 
 
@@ -105,15 +116,16 @@ def hash_sql(spec: SourceObject) -> str:
 
 def source_ts_sql(spec: SourceObject) -> str:
     if spec.source_ts:
-        return f"TRY_CAST(\"{spec.field(spec.source_ts).column}\" AS TIMESTAMP)"
+        return f'TRY_CAST("{spec.field(spec.source_ts).column}" AS TIMESTAMP)'
     return "CAST(_file_date AS TIMESTAMP)"
 
 
 def _record_exceptions(con, spec: SourceObject, rows: list[tuple], seen: datetime) -> None:
     """Extract-layer exceptions: (record_key, rule, message, file, row_number)."""
     if rows:
-        record_exceptions(con, "extract", spec.source, spec.object,
-                          [(k, r, m, spec.owner, f, n) for k, r, m, f, n in rows], seen)
+        record_exceptions(
+            con, "extract", spec.source, spec.object, [(k, r, m, spec.owner, f, n) for k, r, m, f, n in rows], seen
+        )
 
 
 def _insert_frame(con, spec: SourceObject, frame: pl.DataFrame, res: LoadResult, extracted_at: datetime) -> int:
@@ -122,8 +134,7 @@ def _insert_frame(con, spec: SourceObject, frame: pl.DataFrame, res: LoadResult,
     text) so that a value the declared type cannot hold rejects its row, naming it, instead of the load."""
     con.register("_in", frame.to_arrow())
     cols = ", ".join(f'"{f.column}"' for f in spec.fields)
-    cast_cols = ", ".join(
-        f'TRY_CAST("{f.column}" AS {raw_column_type(spec, f)}) AS "{f.column}"' for f in spec.fields)
+    cast_cols = ", ".join(f'TRY_CAST("{f.column}" AS {raw_column_type(spec, f)}) AS "{f.column}"' for f in spec.fields)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _checked AS
         SELECT {cast_cols}, _row_number, _extra, {violation_sql(spec)} AS _violation,
@@ -132,32 +143,44 @@ def _insert_frame(con, spec: SourceObject, frame: pl.DataFrame, res: LoadResult,
     con.unregister("_in")
     novelty = ""
     if spec.dedupe == "record":  # new content for its key, among the deliveries still in force
-        novelty = (f"AND NOT EXISTS (SELECT 1 FROM {spec.table} r WHERE r._record_key = c._record_key "
-                   "AND r._record_hash = c._record_hash AND delivered(r._extract_id, r._source_file))")
+        novelty = (
+            f"AND NOT EXISTS (SELECT 1 FROM {spec.table} r WHERE r._record_key = c._record_key "
+            "AND r._record_hash = c._record_hash AND delivered(r._extract_id, r._source_file))"
+        )
     con.execute(f"CREATE OR REPLACE TEMP TABLE _keyed AS SELECT *, {hash_sql(spec)} AS _record_hash FROM _checked")
     # file objects keep every row of every file (snapshots); record objects keep each content once (a PSA
     # query returns each primary key once, so only CRM pages need de-duplicating within a batch)
     distinct = "DISTINCT ON (_record_key, _record_hash)" if spec.dedupe == "record" and spec.kind != "psa_table" else ""
     order = "ORDER BY _record_key, _record_hash, _source_file, _row_number" if distinct else ""
-    loaded = con.execute(f"""
+    loaded = con.execute(
+        f"""
         INSERT INTO {spec.table}
-        SELECT {cols}, ?, ?, ?, _source_file, _row_number, _record_key, _record_hash, {source_ts_sql(spec)}, _file_date, _extra
+        SELECT {cols}, ?, ?, ?, _source_file, _row_number, _record_key, _record_hash,
+               {source_ts_sql(spec)}, _file_date, _extra
         FROM (SELECT {distinct} * FROM _keyed c WHERE _violation IS NULL {novelty} {order})""",
-        [spec.source, res.extract_id, extracted_at]).fetchall()[0][0]
+        [spec.source, res.extract_id, extracted_at],
+    ).fetchall()[0][0]
     if spec.dedupe == "record":
         _record_fixes(con, spec, res.extract_id, extracted_at)
-    con.execute("""
+    con.execute(
+        """
         INSERT INTO quarantine.extract_rejects BY NAME
         SELECT ? AS object, _source_file AS file, _row_number AS row_number, _record_key AS record_key,
                split_part(_violation, '|', 1) AS rule, split_part(_violation, '|', 2) AS message,
                to_json(k)::VARCHAR AS record, ? AS extract_id, ? AS quarantined_at, _file_date AS file_date
-        FROM _keyed k WHERE _violation IS NOT NULL""", [spec.name, res.extract_id, extracted_at])
+        FROM _keyed k WHERE _violation IS NOT NULL""",
+        [spec.name, res.extract_id, extracted_at],
+    )
     bad = con.execute("""
         SELECT _record_key, split_part(_violation, '|', 1), split_part(_violation, '|', 2), _row_number, _source_file
         FROM _keyed WHERE _violation IS NOT NULL ORDER BY _source_file, _row_number""").fetchall()
     if bad:
-        _record_exceptions(con, spec, [(key or f"{f}#{rn}", rule, f"{f} row {rn}: {msg}", f, rn)
-                                       for key, rule, msg, rn, f in bad], extracted_at)
+        _record_exceptions(
+            con,
+            spec,
+            [(key or f"{f}#{rn}", rule, f"{f} row {rn}: {msg}", f, rn) for key, rule, msg, rn, f in bad],
+            extracted_at,
+        )
     ts = con.execute(f"SELECT max({source_ts_sql(spec)}) FROM _checked WHERE _violation IS NULL").fetchall()[0][0]
     if ts is not None and (res.latest_source_ts is None or ts > res.latest_source_ts):
         res.latest_source_ts = ts
@@ -171,29 +194,34 @@ def _insert_frame(con, spec: SourceObject, frame: pl.DataFrame, res: LoadResult,
 def _record_fixes(con, spec: SourceObject, extract_id: str, at: datetime) -> None:
     """A record rejected by an earlier extraction that now arrives valid is fixed: its reject no longer
     holds billing and its exception is resolved."""
-    con.execute("""
+    con.execute(
+        """
         INSERT INTO quarantine.extract_fixes
         SELECT DISTINCT r.object, r.record_key, r.extract_id, ?, ? FROM quarantine.extract_rejects r
         WHERE r.object = ? AND r.extract_id <> ? AND r.record_key <> ''
           AND r.record_key IN (SELECT _record_key FROM _keyed WHERE _violation IS NULL)
           AND NOT EXISTS (SELECT 1 FROM quarantine.extract_fixes x
                           WHERE x.reject_extract_id = r.extract_id AND x.record_key = r.record_key)""",
-                [extract_id, at, spec.name, extract_id])
+        [extract_id, at, spec.name, extract_id],
+    )
     _resolve_fixed(con, spec, at)
 
 
 def _resolve_fixed(con, spec: SourceObject, at: datetime) -> None:
     """Resolve the exception of a record once none of its rejected versions is left unfixed (a record fixed,
     then broken again, stays open)."""
-    con.execute("""
+    con.execute(
+        """
         UPDATE ops.exceptions e SET resolved_at = ?
         WHERE e.layer = 'extract' AND e.source = ? AND e.object = ? AND e.resolved_at IS NULL
           AND e.record_key IN (SELECT record_key FROM quarantine.extract_fixes WHERE object = ?)
           AND NOT EXISTS (SELECT 1 FROM quarantine.extract_rejects r
                           WHERE r.object = ? AND r.record_key = e.record_key AND delivered(r.extract_id, r.file)
                             AND NOT EXISTS (SELECT 1 FROM quarantine.extract_fixes x
-                                            WHERE x.reject_extract_id = r.extract_id AND x.record_key = r.record_key))""",
-                [at, spec.source, spec.object, spec.name, spec.name])
+                                            WHERE x.reject_extract_id = r.extract_id
+                                              AND x.record_key = r.record_key))""",
+        [at, spec.source, spec.object, spec.name, spec.name],
+    )
 
 
 def _get_watermark(con, spec: SourceObject) -> str | None:
@@ -204,13 +232,32 @@ def _get_watermark(con, spec: SourceObject) -> str | None:
 def _finish(con, spec: SourceObject, res: LoadResult, run_id: str | None) -> None:
     """Advance the watermark and record the run."""
     if res.watermark_after is not None and res.watermark_after != res.watermark_before:
-        con.execute("""INSERT INTO ops.watermarks VALUES (?, ?, ?)
-                       ON CONFLICT (object) DO UPDATE SET watermark = excluded.watermark, updated_at = excluded.updated_at""",
-                    [spec.name, res.watermark_after, now_utc()])
-    con.execute("INSERT INTO ops.sync_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-        spec.source, spec.object, run_id, res.extract_id, res.started_at, now_utc(), res.rows_read, res.rows_loaded,
-        res.rows_quarantined, res.files_loaded, res.files_skipped, res.watermark_before, res.watermark_after,
-        res.latest_source_ts, res.lag])
+        con.execute(
+            """INSERT INTO ops.watermarks VALUES (?, ?, ?)
+                       ON CONFLICT (object) DO UPDATE
+                       SET watermark = excluded.watermark, updated_at = excluded.updated_at""",
+            [spec.name, res.watermark_after, now_utc()],
+        )
+    con.execute(
+        "INSERT INTO ops.sync_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            spec.source,
+            spec.object,
+            run_id,
+            res.extract_id,
+            res.started_at,
+            now_utc(),
+            res.rows_read,
+            res.rows_loaded,
+            res.rows_quarantined,
+            res.files_loaded,
+            res.files_skipped,
+            res.watermark_before,
+            res.watermark_after,
+            res.latest_source_ts,
+            res.lag,
+        ],
+    )
 
 
 def new_result(spec: SourceObject) -> LoadResult:
@@ -220,8 +267,11 @@ def new_result(spec: SourceObject) -> LoadResult:
 
 def _current_deliveries(con, spec: SourceObject) -> dict[str, tuple[str, str]]:
     """File name -> (content hash, status) of its delivery in force (the latest one seen)."""
-    rows = con.execute("""SELECT file, arg_max(content_hash, loaded_at), arg_max(status, loaded_at)
-                          FROM ops.loaded_files WHERE object = ? GROUP BY file""", [spec.name]).fetchall()
+    rows = con.execute(
+        """SELECT file, arg_max(content_hash, loaded_at), arg_max(status, loaded_at)
+                          FROM ops.loaded_files WHERE object = ? GROUP BY file""",
+        [spec.name],
+    ).fetchall()
     return {f: (h, st) for f, h, st in rows}
 
 
@@ -229,18 +279,24 @@ def _supersede(con, spec: SourceObject, rel: str, by_extract: str, at: datetime)
     """A changed file under a name already loaded is a correction: every earlier delivery of that name stops
     counting (its raw rows stay for audit), and the exceptions it raised are resolved (the new content raises
     its own)."""
-    con.execute("""
+    con.execute(
+        """
         INSERT INTO ops.superseded_deliveries
         SELECT DISTINCT object, file, extract_id, ?, ? FROM ops.loaded_files
         WHERE object = ? AND file = ? AND extract_id <> ?
           AND extract_id NOT IN (SELECT extract_id FROM ops.superseded_deliveries WHERE object = ? AND file = ?)""",
-                [by_extract, at, spec.name, rel, by_extract, spec.name, rel])
-    con.execute("""UPDATE ops.exceptions SET resolved_at = ? WHERE layer = 'extract' AND source = ? AND object = ?
-                   AND file = ? AND resolved_at IS NULL""", [at, spec.source, spec.object, rel])
+        [by_extract, at, spec.name, rel, by_extract, spec.name, rel],
+    )
+    con.execute(
+        """UPDATE ops.exceptions SET resolved_at = ? WHERE layer = 'extract' AND source = ? AND object = ?
+                   AND file = ? AND resolved_at IS NULL""",
+        [at, spec.source, spec.object, rel],
+    )
 
 
-def load_files(con: duckdb.DuckDBPyConnection, spec: SourceObject, landing: LandingFolder,
-               run_id: str | None = None) -> LoadResult:
+def load_files(
+    con: duckdb.DuckDBPyConnection, spec: SourceObject, landing: LandingFolder, run_id: str | None = None
+) -> LoadResult:
     """Load every landed file of ``spec`` whose content is new under its name, in one transaction.
 
     Re-delivery is by name and content together: the same bytes under the same name change nothing; new
@@ -270,8 +326,11 @@ def load_files(con: duckdb.DuckDBPyConnection, spec: SourceObject, landing: Land
                 res.files_skipped += 1
             else:
                 try:
-                    frames.append(read_file(spec, path).with_columns(
-                        _source_file=pl.lit(rel), _file_date=pl.lit(file_date(spec, rel), dtype=pl.Date)))
+                    frames.append(
+                        read_file(spec, path).with_columns(
+                            _source_file=pl.lit(rel), _file_date=pl.lit(file_date(spec, rel), dtype=pl.Date)
+                        )
+                    )
                     res.files_loaded += 1
                 except FileRejected as exc:
                     status = "rejected"
@@ -287,16 +346,27 @@ def load_files(con: duckdb.DuckDBPyConnection, spec: SourceObject, landing: Land
         if files:
             # a name delivered again with bytes it had before (A, B, A) updates that row: the newest delivery wins
             # one statement for all files: DuckDB runs an upsert row by row when it is given rows one by one
-            seen = pl.DataFrame([(rel, digest, rows, status, file_date(spec, rel)) for rel, digest, status, rows in files],
-                                schema={"file": pl.Utf8, "content_hash": pl.Utf8, "rows_loaded": pl.Int64,
-                                        "status": pl.Utf8, "file_date": pl.Date}, orient="row")
+            seen = pl.DataFrame(
+                [(rel, digest, rows, status, file_date(spec, rel)) for rel, digest, status, rows in files],
+                schema={
+                    "file": pl.Utf8,
+                    "content_hash": pl.Utf8,
+                    "rows_loaded": pl.Int64,
+                    "status": pl.Utf8,
+                    "file_date": pl.Date,
+                },
+                orient="row",
+            )
             con.register("_files", seen.to_arrow())
-            con.execute("""INSERT INTO ops.loaded_files (object, file, content_hash, extract_id, loaded_at, rows_loaded,
+            con.execute(
+                """INSERT INTO ops.loaded_files (object, file, content_hash, extract_id, loaded_at, rows_loaded,
                                                          status, file_date)
                            SELECT ?, file, content_hash, ?, ?, rows_loaded, status, file_date FROM _files
                            ON CONFLICT (object, file, content_hash) DO UPDATE SET extract_id = excluded.extract_id,
-                           loaded_at = excluded.loaded_at, rows_loaded = excluded.rows_loaded, status = excluded.status""",
-                        [spec.name, res.extract_id, extracted_at])
+                           loaded_at = excluded.loaded_at, rows_loaded = excluded.rows_loaded,
+                           status = excluded.status""",
+                [spec.name, res.extract_id, extracted_at],
+            )
             con.unregister("_files")
         res.watermark_after = watermark
         _finish(con, spec, res, run_id)
@@ -306,6 +376,7 @@ def load_files(con: duckdb.DuckDBPyConnection, spec: SourceObject, landing: Land
 def _psa_query(spec: SourceObject, watermark: str | None, dialect: str) -> str:
     """Every column as text: a value the declared type cannot hold (a 20-digit id, a NUMERIC the driver has no
     type for) then rejects its row by the same format rules as the files, instead of failing the load."""
+
     def text(f) -> str:
         value = f"CAST({f.column} AS TIMESTAMP)" if f.type == TS and dialect != "sqlite" else f.column
         # never NULL: SQLite's driver types a column by its first values, and a leading NULL would type it as a
@@ -314,7 +385,7 @@ def _psa_query(spec: SourceObject, watermark: str | None, dialect: str) -> str:
 
     q = f"SELECT {', '.join(text(f) for f in spec.fields)} FROM {spec.pattern}"
     if watermark:
-        since = (datetime.fromisoformat(watermark) - PSA_LOOKBACK)
+        since = datetime.fromisoformat(watermark) - PSA_LOOKBACK
         literal = since.strftime("%Y-%m-%d %H:%M:%S")
         q += f" WHERE updated_at > '{literal}'"
     return q + f" ORDER BY {spec.key[0]}"
@@ -323,33 +394,46 @@ def _psa_query(spec: SourceObject, watermark: str | None, dialect: str) -> str:
 def _psa_frame(spec: SourceObject, frame: pl.DataFrame, first_row: int) -> pl.DataFrame:
     """The PSA batch as source text, rows numbered from ``first_row`` (the result arrives in batches)."""
     return frame.select(pl.col(f.column).cast(pl.Utf8).replace("", None) for f in spec.fields).with_columns(
-        _row_number=pl.int_range(first_row, first_row + pl.len(), dtype=pl.Int64), _extra=pl.lit(None, pl.Utf8))
+        _row_number=pl.int_range(first_row, first_row + pl.len(), dtype=pl.Int64), _extra=pl.lit(None, pl.Utf8)
+    )
 
 
 def _fix_vanished(con, spec: SourceObject, psa: PsaDatabase, extract_id: str, at: datetime) -> None:
     """A rejected PSA row whose key the PSA no longer has (a bad id corrected to a new one, a row removed)
     holds nothing any more: the PSA is the system of record and keeps only current rows."""
-    keys = [k for (k,) in con.execute("""
+    keys = [
+        k
+        for (k,) in con.execute(
+            """
         SELECT DISTINCT record_key FROM quarantine.extract_rejects r WHERE object = ? AND record_key <> ''
           AND NOT EXISTS (SELECT 1 FROM quarantine.extract_fixes x WHERE x.reject_extract_id = r.extract_id
-                          AND x.record_key = r.record_key)""", [spec.name]).fetchall()]
+                          AND x.record_key = r.record_key)""",
+            [spec.name],
+        ).fetchall()
+    ]
     if not keys:
         return
     key, present = spec.key[0], set()
     for i in range(0, len(keys), 500):
-        literals = ", ".join("'" + k.replace("'", "''") + "'" for k in keys[i:i + 500])
-        present |= set(psa.read(f"SELECT CAST({key} AS TEXT) AS k FROM {spec.pattern} "
-                                f"WHERE CAST({key} AS TEXT) IN ({literals})")["k"].to_list())
+        literals = ", ".join("'" + k.replace("'", "''") + "'" for k in keys[i : i + 500])
+        present |= set(
+            psa.read(f"SELECT CAST({key} AS TEXT) AS k FROM {spec.pattern} WHERE CAST({key} AS TEXT) IN ({literals})")[
+                "k"
+            ].to_list()
+        )
     gone = [k for k in keys if k not in present]
     if gone:
-        con.executemany("""INSERT INTO quarantine.extract_fixes SELECT DISTINCT object, record_key, extract_id, ?, ?
+        con.executemany(
+            """INSERT INTO quarantine.extract_fixes SELECT DISTINCT object, record_key, extract_id, ?, ?
                            FROM quarantine.extract_rejects WHERE object = ? AND record_key = ?""",
-                        [(extract_id, at, spec.name, k) for k in gone])
+            [(extract_id, at, spec.name, k) for k in gone],
+        )
         _resolve_fixed(con, spec, at)
 
 
-def load_psa(con: duckdb.DuckDBPyConnection, spec: SourceObject, psa: PsaDatabase,
-             run_id: str | None = None) -> LoadResult:
+def load_psa(
+    con: duckdb.DuckDBPyConnection, spec: SourceObject, psa: PsaDatabase, run_id: str | None = None
+) -> LoadResult:
     """Incremental PSA load: rows updated since the watermark minus the lookback, new content only."""
     res = new_result(spec)
     ensure_raw_table(con, spec)
@@ -358,8 +442,15 @@ def load_psa(con: duckdb.DuckDBPyConnection, spec: SourceObject, psa: PsaDatabas
     with one_transaction(con):
         for batch in psa.read_batches(_psa_query(spec, res.watermark_before, psa.dialect)):
             frame = _psa_frame(spec, batch, first_row=res.rows_read + 1)
-            _insert_frame(con, spec, frame.with_columns(_source_file=pl.lit(f"{psa.dialect}:{spec.pattern}"),
-                                                        _file_date=pl.lit(None, dtype=pl.Date)), res, extracted_at)
+            _insert_frame(
+                con,
+                spec,
+                frame.with_columns(
+                    _source_file=pl.lit(f"{psa.dialect}:{spec.pattern}"), _file_date=pl.lit(None, dtype=pl.Date)
+                ),
+                res,
+                extracted_at,
+            )
         _fix_vanished(con, spec, psa, res.extract_id, extracted_at)
         res.files_loaded = 1
         # a PSA table's source timestamp is its updated_at (specs), the column the watermark follows

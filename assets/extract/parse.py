@@ -50,8 +50,12 @@ def _records_frame(spec: SourceObject, records: list) -> pl.DataFrame:
     known = {f.label for f in spec.fields}
     objects = [r if isinstance(r, dict) else {} for r in records]
     cols = {f.column: [_text(r.get(f.label)) for r in objects] for f in spec.fields}
-    extra = [{k: v for k, v in r.items() if k not in known and k != "attributes"} if isinstance(r, dict)
-             else {NOT_AN_OBJECT: json.dumps(r)} for r in records]
+    extra = [
+        {k: v for k, v in r.items() if k not in known and k != "attributes"}
+        if isinstance(r, dict)
+        else {NOT_AN_OBJECT: json.dumps(r)}
+        for r in records
+    ]
     cols["_extra"] = [json.dumps(e, ensure_ascii=False, sort_keys=True) if e else None for e in extra]
     cols["_row_number"] = list(range(1, len(records) + 1))
     schema = {f.column: pl.Utf8 for f in spec.fields} | {"_extra": pl.Utf8, "_row_number": pl.Int64}
@@ -80,7 +84,9 @@ def read_file(spec: SourceObject, path: Path) -> pl.DataFrame:
                 present = set().union(*(r.keys() for r in records if isinstance(r, dict)))
                 missing = [f.label for f in spec.fields if f.required and f.label not in present]
                 if missing:
-                    raise FileRejected("missing_column", f"required field(s) {', '.join(missing)} absent from every record")
+                    raise FileRejected(
+                        "missing_column", f"required field(s) {', '.join(missing)} absent from every record"
+                    )
             frame = _records_frame(spec, records)
     except FileRejected:
         raise
@@ -96,7 +102,9 @@ def _read_csv(spec: SourceObject, path: Path) -> pl.DataFrame:
     if missing:
         raise FileRejected("missing_column", f"required column(s) {', '.join(repr(m) for m in missing)} missing")
     extra = [c for c in raw.columns if c not in labels]
-    cols = [pl.col(f.label).alias(f.column) if f.label in raw.columns else pl.lit(None, pl.Utf8).alias(f.column)
-            for f in spec.fields]
+    cols = [
+        pl.col(f.label).alias(f.column) if f.label in raw.columns else pl.lit(None, pl.Utf8).alias(f.column)
+        for f in spec.fields
+    ]
     extra_col = (pl.struct(extra).struct.json_encode() if extra else pl.lit(None, pl.Utf8)).alias("_extra")
     return raw.select(*cols, extra_col, pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_row_number"))

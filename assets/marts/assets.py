@@ -27,49 +27,84 @@ class Mart:
 
 
 MARTS = (
-    Mart("utilization_weekly", "delivery",
-         "Per employee and ISO week (Monday): capacity from HR (weekly hours / 5 per working day within employment, "
-         "public holidays excluded, attributes in force that day), time off, available hours, billable and "
-         "non-billable hours of live-approved entries, and utilization (hours / available; NULL when nothing is "
-         "available)."),
-    Mart("realization_monthly", "finance",
-         "Per project and month of work: billable hours, standard value (hours at the undiscounted rate), billed "
-         "value (net billed lines plus milestones), realization (billed / standard) and write-down, with "
-         "reporting-currency twins."),
-    Mart("project_margin", "finance",
-         "Per project and month: revenue (billed value) against labor cost (hours x the worker's cost rate in force "
-         "on the work date), in the reporting currency, with margin and margin %."),
-    Mart("unbilled_wip", "finance",
-         "Per project: approved billable work not yet invoiced, by age since approval (0-30, 31-60, 61-90, 90+ days), "
-         "and the leakage total (older than 30 days, or not billable as things stand)."),
-    Mart("invoice_cycle", "finance",
-         "Per invoice: earliest work date and approval on it, days from approval and from work to invoice, days to "
-         "paid in full (NULL while unpaid)."),
-    Mart("backlog", "delivery",
-         "Per root contract with a not-to-exceed cap: NTE hours and their value at the expected rates, billed to "
-         "date, and what remains."),
-    Mart("staffing_forecast", "delivery",
-         "Per month, role and region: probability-weighted demand of open deals at or above PSSYNC_STAFFING_THRESHOLD, "
-         "capacity of active workers, hours already assigned in the PSA, and the gap."),
+    Mart(
+        "utilization_weekly",
+        "delivery",
+        "Per employee and ISO week (Monday): capacity from HR (weekly hours / 5 per working day within employment, "
+        "public holidays excluded, attributes in force that day), time off, available hours, billable and "
+        "non-billable hours of live-approved entries, and utilization (hours / available; NULL when nothing is "
+        "available).",
+    ),
+    Mart(
+        "realization_monthly",
+        "finance",
+        "Per project and month of work: billable hours, standard value (hours at the undiscounted rate), billed "
+        "value (net billed lines plus milestones), realization (billed / standard) and write-down, with "
+        "reporting-currency twins.",
+    ),
+    Mart(
+        "project_margin",
+        "finance",
+        "Per project and month: revenue (billed value) against labor cost (hours x the worker's cost rate in force "
+        "on the work date), in the reporting currency, with margin and margin %.",
+    ),
+    Mart(
+        "unbilled_wip",
+        "finance",
+        "Per project: approved billable work not yet invoiced, by age since approval (0-30, 31-60, 61-90, 90+ days), "
+        "and the leakage total (older than 30 days, or not billable as things stand).",
+    ),
+    Mart(
+        "invoice_cycle",
+        "finance",
+        "Per invoice: earliest work date and approval on it, days from approval and from work to invoice, days to "
+        "paid in full (NULL while unpaid).",
+    ),
+    Mart(
+        "backlog",
+        "delivery",
+        "Per root contract with a not-to-exceed cap: NTE hours and their value at the expected rates, billed to "
+        "date, and what remains.",
+    ),
+    Mart(
+        "staffing_forecast",
+        "delivery",
+        "Per month, role and region: probability-weighted demand of open deals at or above PSSYNC_STAFFING_THRESHOLD, "
+        "capacity of active workers, hours already assigned in the PSA, and the gap.",
+    ),
 )
 
 
 def mart_params(as_of: date) -> dict:
-    return {"as_of": as_of, "reporting": setting("PSSYNC_REPORTING_CURRENCY"),
-            "threshold": float(setting("PSSYNC_STAFFING_THRESHOLD"))}
+    return {
+        "as_of": as_of,
+        "reporting": setting("PSSYNC_REPORTING_CURRENCY"),
+        "threshold": float(setting("PSSYNC_STAFFING_THRESHOLD")),
+    }
 
 
 def build_mart_asset(mart: Mart) -> dg.AssetsDefinition:
     key = dg.AssetKey(["marts", mart.name])
 
     @dg.asset(
-        key=key, group_name="marts", partitions_def=as_of_partitions,
-        deps=deps_of(f"marts/{mart.name}", itself=key), owners=[TEAM[mart.owner]], kinds={"duckdb", "sql"},
+        key=key,
+        group_name="marts",
+        partitions_def=as_of_partitions,
+        deps=deps_of(f"marts/{mart.name}", itself=key),
+        owners=[TEAM[mart.owner]],
+        kinds={"duckdb", "sql"},
         tags={"layer": "marts"},
-        description=f"`marts.{mart.name}`: {mart.description} SQL: `sql/marts/{mart.name}.sql`; formulas in docs/marts.md.",
-        check_specs=[dg.AssetCheckSpec("expectations", asset=key,
-                                       description=f"great-expectations suite marts_{mart.name}; Data Docs in "
-                                                   "<PSSYNC_OUTPUT_DIR>/data_quality")],
+        description=(
+            f"`marts.{mart.name}`: {mart.description} SQL: `sql/marts/{mart.name}.sql`; formulas in docs/marts.md."
+        ),
+        check_specs=[
+            dg.AssetCheckSpec(
+                "expectations",
+                asset=key,
+                description=f"great-expectations suite marts_{mart.name}; Data Docs in "
+                "<PSSYNC_OUTPUT_DIR>/data_quality",
+            )
+        ],
     )
     def mart_asset(context: dg.AssetExecutionContext, warehouse: Warehouse, quality: DataQuality):
         as_of = date.fromisoformat(context.partition_key)
@@ -81,14 +116,26 @@ def build_mart_asset(mart: Mart) -> dg.AssetsDefinition:
             started = time.perf_counter()
             outcome = validate_mart(con, quality, "marts", mart.name, as_of)
             quality_seconds = time.perf_counter() - started
-        yield dg.MaterializeResult(metadata={
-            "dagster/row_count": rows, "as_of": as_of.isoformat(),
-            "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(n, t) for n, t, *_ in schema]),
-            "data_docs": dg.MetadataValue.path(outcome.docs_index), "quality_seconds": round(quality_seconds, 3)})
-        yield dg.AssetCheckResult(check_name="expectations", asset_key=key, passed=outcome.success,
-                                  severity=dg.AssetCheckSeverity.ERROR,
-                                  metadata={"failed": outcome.failed or ["none"], "evaluated": outcome.evaluated,
-                                            "data_docs": dg.MetadataValue.path(outcome.docs_index)})
+        yield dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": rows,
+                "as_of": as_of.isoformat(),
+                "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(n, t) for n, t, *_ in schema]),
+                "data_docs": dg.MetadataValue.path(outcome.docs_index),
+                "quality_seconds": round(quality_seconds, 3),
+            }
+        )
+        yield dg.AssetCheckResult(
+            check_name="expectations",
+            asset_key=key,
+            passed=outcome.success,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "failed": outcome.failed or ["none"],
+                "evaluated": outcome.evaluated,
+                "data_docs": dg.MetadataValue.path(outcome.docs_index),
+            },
+        )
 
     return mart_asset
 
@@ -99,25 +146,35 @@ PUBLISHED = dg.AssetKey(["marts", "published_snapshot"])
 
 
 @dg.asset(
-    key=PUBLISHED, group_name="marts", partitions_def=as_of_partitions,
-    deps=[dg.AssetKey(["marts", m.name]) for m in MARTS] + [dg.AssetKey(["billing", "batches"]),
-                                                              dg.AssetKey(["recon", "billing_line_exceptions"]),
-                                                              dg.AssetKey(["recon", "contractor_hours"])],
-    owners=[TEAM["integration"]], kinds={"duckdb"}, tags={"layer": "marts"},
-    description="The read-only snapshot analysts query while syncs write: `<PSSYNC_OUTPUT_DIR>/published/pssync.duckdb`, "
-                "the marts, recon and billing tables of the newest as-of date plus ops.sync_runs and ops.exceptions, "
-                "written to a new file and renamed over the old one. See docs/analysts.md.",
+    key=PUBLISHED,
+    group_name="marts",
+    partitions_def=as_of_partitions,
+    deps=[dg.AssetKey(["marts", m.name]) for m in MARTS]
+    + [
+        dg.AssetKey(["billing", "batches"]),
+        dg.AssetKey(["recon", "billing_line_exceptions"]),
+        dg.AssetKey(["recon", "contractor_hours"]),
+    ],
+    owners=[TEAM["integration"]],
+    kinds={"duckdb"},
+    tags={"layer": "marts"},
+    description="The read-only snapshot analysts query while syncs write: "
+    "`<PSSYNC_OUTPUT_DIR>/published/pssync.duckdb`, "
+    "the marts, recon and billing tables of the newest as-of date plus ops.sync_runs and ops.exceptions, "
+    "written to a new file and renamed over the old one. See docs/analysts.md.",
 )
 def published_snapshot(context: dg.AssetExecutionContext, warehouse: Warehouse, outputs: OutputFolder):
     as_of = date.fromisoformat(context.partition_key)
     target = outputs.file("published", "pssync.duckdb")
     with warehouse.connect() as con:
         if not is_latest_as_of(con, "marts.utilization_weekly", as_of):
-            return dg.MaterializeResult(metadata={"published": False,
-                                                  "reason": "a later as-of date is already published"})
+            return dg.MaterializeResult(
+                metadata={"published": False, "reason": "a later as-of date is already published"}
+            )
         publish_snapshot(con, as_of, target)
-    return dg.MaterializeResult(metadata={"published": True, "path": dg.MetadataValue.path(str(target)),
-                                          "as_of": as_of.isoformat()})
+    return dg.MaterializeResult(
+        metadata={"published": True, "path": dg.MetadataValue.path(str(target)), "as_of": as_of.isoformat()}
+    )
 
 
 marts_assets = [*mart_assets, published_snapshot]

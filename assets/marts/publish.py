@@ -10,11 +10,25 @@ import duckdb
 
 from resources.warehouse import table_exists
 
-PUBLISHED = [("marts", t) for t in ("utilization_weekly", "realization_monthly", "project_margin", "unbilled_wip",
-                                     "invoice_cycle", "backlog", "staffing_forecast")] + [
-    ("recon", "time_to_bill"), ("recon", "billing_line_exceptions"), ("recon", "contractor_hours"),
+PUBLISHED = [
+    ("marts", t)
+    for t in (
+        "utilization_weekly",
+        "realization_monthly",
+        "project_margin",
+        "unbilled_wip",
+        "invoice_cycle",
+        "backlog",
+        "staffing_forecast",
+    )
+] + [
+    ("recon", "time_to_bill"),
+    ("recon", "billing_line_exceptions"),
+    ("recon", "contractor_hours"),
     ("recon", "billing_holds"),
-    ("billing", "batches"), ("billing", "batch_lines")]
+    ("billing", "batches"),
+    ("billing", "batch_lines"),
+]
 
 
 def publish_snapshot(con: duckdb.DuckDBPyConnection, as_of: date, target: Path) -> Path:
@@ -32,8 +46,9 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, as_of: date, target: Path) 
             con.execute(f"CREATE SCHEMA IF NOT EXISTS pub.{schema}")
         for schema, table in PUBLISHED:
             if table_exists(con, f"{schema}.{table}"):
-                con.execute(f"CREATE TABLE pub.{schema}.{table} AS SELECT * FROM {schema}.{table} WHERE as_of_date = ?",
-                            [as_of])
+                con.execute(
+                    f"CREATE TABLE pub.{schema}.{table} AS SELECT * FROM {schema}.{table} WHERE as_of_date = ?", [as_of]
+                )
         con.execute("CREATE TABLE pub.ops.sync_runs AS SELECT * FROM ops.sync_runs")
         con.execute("CREATE TABLE pub.ops.exceptions AS SELECT * FROM ops.exceptions")
         con.execute("CREATE TABLE pub.ops.published AS SELECT ?::DATE AS as_of_date, now() AS published_at", [as_of])

@@ -15,9 +15,26 @@ from resources.settings import setting
 
 # besides what its SQL reads: every canonical table whose rejected rows can hold billing (recon.billing_holds reads
 # their exceptions, which those assets write)
-FAULT_INPUTS = tuple(f"canonical/{n}" for n in ("client", "contract", "customer", "rate_card", "tax_code", "currency_rate",
-                                               "invoice", "invoice_line", "project", "assignment", "resource",
-                                               "time_entry", "milestone", "expense", "employee"))
+FAULT_INPUTS = tuple(
+    f"canonical/{n}"
+    for n in (
+        "client",
+        "contract",
+        "customer",
+        "rate_card",
+        "tax_code",
+        "currency_rate",
+        "invoice",
+        "invoice_line",
+        "project",
+        "assignment",
+        "resource",
+        "time_entry",
+        "milestone",
+        "expense",
+        "employee",
+    )
+)
 TIME_TO_BILL = dg.AssetKey(["recon", "time_to_bill"])
 
 
@@ -32,24 +49,35 @@ def params_for(as_of: date) -> dict:
 def _input_problems(con, as_of: date) -> list[str]:
     """Feeds broken as a whole as of this date (no rate cards, no currency rates, a collapsed crosswalk): they
     hold all billing (recon.billing_holds, rule broken_feed); recon and the marts are still built."""
-    return [m for (m,) in con.execute("SELECT DISTINCT message FROM recon.billing_holds WHERE as_of_date = ? "
-                                      "AND rule = 'broken_feed' ORDER BY 1", [as_of]).fetchall()]
+    return [
+        m
+        for (m,) in con.execute(
+            "SELECT DISTINCT message FROM recon.billing_holds WHERE as_of_date = ? AND rule = 'broken_feed' ORDER BY 1",
+            [as_of],
+        ).fetchall()
+    ]
 
 
 def _status_table(con, as_of: date) -> str:
-    rows = con.execute("""
+    rows = con.execute(
+        """
         SELECT recon_status, coalesce(reason, ''), count(*), sum(amount_at_risk_reporting)
-        FROM recon.time_to_bill WHERE as_of_date = ? GROUP BY 1, 2 ORDER BY 1, 2""", [as_of]).fetchall()
+        FROM recon.time_to_bill WHERE as_of_date = ? GROUP BY 1, 2 ORDER BY 1, 2""",
+        [as_of],
+    ).fetchall()
     lines = ["| status | reason | entries | amount at risk (reporting) |", "|---|---|---:|---:|"]
     lines += [f"| {s} | {r} | {n:,} | {a or 0:,.2f} |" for s, r, n, a in rows]
     return "\n".join(lines)
 
 
 def _top_exceptions(con, as_of: date) -> str:
-    rows = con.execute("""
+    rows = con.execute(
+        """
         SELECT time_entry_id, recon_status, coalesce(reason, ''), owner, project_code, amount_at_risk, currency
         FROM recon.time_to_bill WHERE as_of_date = ? AND owner IS NOT NULL
-        ORDER BY amount_at_risk_reporting DESC NULLS LAST, time_entry_id LIMIT 10""", [as_of]).fetchall()
+        ORDER BY amount_at_risk_reporting DESC NULLS LAST, time_entry_id LIMIT 10""",
+        [as_of],
+    ).fetchall()
     lines = ["| entry | status | reason | owner | project | at risk |", "|---:|---|---|---|---|---:|"]
     lines += [f"| {e} | {s} | {r} | {o} | {p} | {a or 0:,.2f} {c} |" for e, s, r, o, p, a, c in rows]
     return "\n".join(lines)
@@ -64,21 +92,28 @@ def _top_exceptions(con, as_of: date) -> str:
     kinds={"duckdb", "sql"},
     tags={"layer": "recon"},
     description="`recon.time_to_bill`: one row per time entry in scope as of the partition date (every "
-                "live-approved entry, plus every entry with a billed line), with expected and billed values, the "
-                "recon_status (first matching rule, see docs/recon.md), reason, owner, amount at risk and age. "
-                "Replaying a date reproduces its rows. SQL: `sql/recon/time_to_bill.sql`.\n\n"
-                "Fail closed: `recon.billing_holds` lists every rejected or quarantined input in force that can change "
-                "what is billed, with the scope it holds (a customer, contract, project, entry, or the whole date); "
-                "entries there that would bill are INELIGIBLE / INPUT_HELD and `billing_hold` names the input. "
-                "SQL: `sql/recon/billing_holds.sql`.",
+    "live-approved entry, plus every entry with a billed line), with expected and billed values, the "
+    "recon_status (first matching rule, see docs/recon.md), reason, owner, amount at risk and age. "
+    "Replaying a date reproduces its rows. SQL: `sql/recon/time_to_bill.sql`.\n\n"
+    "Fail closed: `recon.billing_holds` lists every rejected or quarantined input in force that can change "
+    "what is billed, with the scope it holds (a customer, contract, project, entry, or the whole date); "
+    "entries there that would bill are INELIGIBLE / INPUT_HELD and `billing_hold` names the input. "
+    "SQL: `sql/recon/billing_holds.sql`.",
     freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26), warn_window=timedelta(hours=2)),
-    metadata={"dagster/column_schema": published_columns.schema(published_columns.TIME_TO_BILL),
-              "dagster/table_name": "recon.time_to_bill"},
-    check_specs=[dg.AssetCheckSpec("inputs_fit_for_billing", asset=TIME_TO_BILL,
-                                   description="Fails when a feed broke as a whole as of the date: no rate cards, no "
-                                               "currency rates, or a crosswalk that lost more than half its matches "
-                                               "since the day before. Billing is then held (recon.billing_holds); "
-                                               "recon and the marts are still built.")],
+    metadata={
+        "dagster/column_schema": published_columns.schema(published_columns.TIME_TO_BILL),
+        "dagster/table_name": "recon.time_to_bill",
+    },
+    check_specs=[
+        dg.AssetCheckSpec(
+            "inputs_fit_for_billing",
+            asset=TIME_TO_BILL,
+            description="Fails when a feed broke as a whole as of the date: no rate cards, no "
+            "currency rates, or a crosswalk that lost more than half its matches "
+            "since the day before. Billing is then held (recon.billing_holds); "
+            "recon and the marts are still built.",
+        )
+    ],
 )
 def time_to_bill(context: dg.AssetExecutionContext, warehouse: Warehouse):
     as_of = as_of_of(context)
@@ -89,24 +124,51 @@ def time_to_bill(context: dg.AssetExecutionContext, warehouse: Warehouse):
         rows = write_partition(con, "recon.time_to_bill", "recon/time_to_bill", params_for(as_of))
         if is_latest_as_of(con, "recon.time_to_bill", as_of):
             for table in ("time_to_bill", "billing_holds"):
-                record_exceptions_from(con, "recon", "recon", table, sql_text(f"recon/exceptions/{table}"),
-                                       {"as_of": as_of}, now, resolve_others=True)
-        holds = [h for (h,) in con.execute("SELECT hold FROM recon.billing_holds WHERE as_of_date = ? ORDER BY 1",
-                                           [as_of]).fetchall()]
-        counts = dict(con.execute("SELECT recon_status, count(*) FROM recon.time_to_bill WHERE as_of_date = ? "
-                                  "GROUP BY 1 ORDER BY 1", [as_of]).fetchall())
+                record_exceptions_from(
+                    con,
+                    "recon",
+                    "recon",
+                    table,
+                    sql_text(f"recon/exceptions/{table}"),
+                    {"as_of": as_of},
+                    now,
+                    resolve_others=True,
+                )
+        holds = [
+            h
+            for (h,) in con.execute(
+                "SELECT hold FROM recon.billing_holds WHERE as_of_date = ? ORDER BY 1", [as_of]
+            ).fetchall()
+        ]
+        counts = dict(
+            con.execute(
+                "SELECT recon_status, count(*) FROM recon.time_to_bill WHERE as_of_date = ? GROUP BY 1 ORDER BY 1",
+                [as_of],
+            ).fetchall()
+        )
         status_md, top_md = _status_table(con, as_of), _top_exceptions(con, as_of)
         problems = _input_problems(con, as_of)
         con.commit()
     for hold in holds[:20]:
         context.log.warning(hold)
-    yield dg.MaterializeResult(metadata={
-        "dagster/row_count": rows, "as_of": as_of.isoformat(), "by_status": counts,
-        "billing_holds": len(holds), "billing_held_for": holds[:50] or ["nothing held"],
-        "status_summary": dg.MetadataValue.md(status_md), "top_exceptions": dg.MetadataValue.md(top_md)})
-    yield dg.AssetCheckResult(check_name="inputs_fit_for_billing", asset_key=TIME_TO_BILL, passed=not problems,
-                              metadata={"problems": problems or ["none"]},
-                              description="; ".join(problems) or "inputs complete")
+    yield dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": rows,
+            "as_of": as_of.isoformat(),
+            "by_status": counts,
+            "billing_holds": len(holds),
+            "billing_held_for": holds[:50] or ["nothing held"],
+            "status_summary": dg.MetadataValue.md(status_md),
+            "top_exceptions": dg.MetadataValue.md(top_md),
+        }
+    )
+    yield dg.AssetCheckResult(
+        check_name="inputs_fit_for_billing",
+        asset_key=TIME_TO_BILL,
+        passed=not problems,
+        metadata={"problems": problems or ["none"]},
+        description="; ".join(problems) or "inputs complete",
+    )
 
 
 def _simple_recon_asset(name: str, description: str, owner: str):
@@ -126,14 +188,24 @@ def _simple_recon_asset(name: str, description: str, owner: str):
         with warehouse.connect() as con:
             con.begin()
             rows = write_partition(con, f"recon.{name}", f"recon/{name}", params_for(as_of))
-            flagged = con.execute(f"SELECT count(*) FROM recon.{name} WHERE as_of_date = ? AND owner IS NOT NULL",
-                                  [as_of]).fetchall()[0][0]
+            flagged = con.execute(
+                f"SELECT count(*) FROM recon.{name} WHERE as_of_date = ? AND owner IS NOT NULL", [as_of]
+            ).fetchall()[0][0]
             if is_latest_as_of(con, f"recon.{name}", as_of):
-                record_exceptions_from(con, "recon", "recon", name, sql_text(f"recon/exceptions/{name}"),
-                                       {"as_of": as_of}, now, resolve_others=True)
+                record_exceptions_from(
+                    con,
+                    "recon",
+                    "recon",
+                    name,
+                    sql_text(f"recon/exceptions/{name}"),
+                    {"as_of": as_of},
+                    now,
+                    resolve_others=True,
+                )
             con.commit()
-        return dg.MaterializeResult(metadata={"dagster/row_count": rows, "flagged": flagged,
-                                              "as_of": as_of.isoformat()})
+        return dg.MaterializeResult(
+            metadata={"dagster/row_count": rows, "flagged": flagged, "as_of": as_of.isoformat()}
+        )
 
     return recon_table
 
@@ -141,10 +213,14 @@ def _simple_recon_asset(name: str, description: str, owner: str):
 billing_line_exceptions = _simple_recon_asset(
     "billing_line_exceptions",
     "`recon.billing_line_exceptions`: lines of non-Voided invoices the PSA cannot match (ORPHAN_BILLING_LINE, "
-    "UNKNOWN_PROJECT), owned by finance.", "finance")
+    "UNKNOWN_PROJECT), owned by finance.",
+    "finance",
+)
 contractor_hours = _simple_recon_asset(
     "contractor_hours",
     "`recon.contractor_hours`: per closed pay period and contingent worker, hours paid against live-approved PSA "
-    "hours, the difference, and the LATE_APPROVAL count (entries approved after the lock date).", "hr")
+    "hours, the difference, and the LATE_APPROVAL count (entries approved after the lock date).",
+    "hr",
+)
 
 recon_assets = [time_to_bill, billing_line_exceptions, contractor_hours]
