@@ -11,7 +11,7 @@ WITH snap AS (
             skills, nullif(manager_id, '') AS manager_id, _file_date AS snapshot_date, _extract_id, _record_hash,
             row_number() OVER (PARTITION BY employee_id, _file_date ORDER BY _extracted_at DESC) AS rn
         FROM raw.hr_workers WHERE delivered(_extract_id, _source_file)
-    ) WHERE rn = 1
+    ) AS latest WHERE rn = 1
 ),
 marked AS (
     SELECT *, md5(concat_ws('|', worker_name, worker_type, hire_date, termination_date, legal_entity, cost_center,
@@ -22,7 +22,7 @@ marked AS (
 changes AS (
     SELECT * FROM (
         SELECT *, lag(attr_hash) OVER (PARTITION BY employee_id ORDER BY snapshot_date) AS prev_hash FROM marked
-    ) WHERE prev_hash IS NULL OR prev_hash <> attr_hash
+    ) AS compared WHERE prev_hash IS NULL OR prev_hash <> attr_hash
 )
 SELECT employee_id, worker_name, worker_type, hire_date, termination_date, legal_entity, cost_center, cost_center_name,
        country, job_profile, practice, scheduled_weekly_hours, hourly_cost_rate, cost_rate_currency, skills, manager_id,

@@ -2,4 +2,4 @@
 SELECT * EXCLUDE (rn) FROM (
     SELECT *, row_number() OVER (PARTITION BY expense_id ORDER BY updated_at DESC, _extracted_at DESC) AS rn
     FROM canonical.expense_history WHERE updated_at < as_of_end(as_of)
-) WHERE rn = 1
+) AS latest WHERE rn = 1

@@ -2,4 +2,4 @@
 SELECT * EXCLUDE (rn) FROM (
     SELECT *, row_number() OVER (PARTITION BY country, holiday_date ORDER BY _extracted_at DESC) AS rn
     FROM canonical.holiday_history
-) WHERE rn = 1
+) AS latest WHERE rn = 1

@@ -2,4 +2,4 @@
 SELECT * EXCLUDE (rn) FROM (
     SELECT *, row_number() OVER (PARTITION BY invoice_id ORDER BY last_modified DESC, file_date DESC, _extracted_at DESC) AS rn
     FROM canonical.invoice_history WHERE file_date <= as_of AND last_modified < as_of_end(as_of)
-) WHERE rn = 1
+) AS latest WHERE rn = 1

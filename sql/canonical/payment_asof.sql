@@ -2,4 +2,4 @@
 SELECT * EXCLUDE (rn) FROM (
     SELECT *, row_number() OVER (PARTITION BY payment_id ORDER BY file_date DESC, _extracted_at DESC) AS rn
     FROM canonical.payment_history WHERE file_date <= as_of
-) WHERE rn = 1
+) AS latest WHERE rn = 1

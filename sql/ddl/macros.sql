@@ -1,5 +1,7 @@
 -- Scalar macros for exact money arithmetic: one definition of each rounding rule.
 -- Half-up rounding means ties away from zero, as Python's ROUND_HALF_UP and DuckDB's ROUND on DECIMAL.
+-- the SQL linter takes the macros' parameters for data types:
+-- noqa: disable=CP05
 CREATE OR REPLACE MACRO div_half_up(num, den) AS
     sign(num) * ((abs(num) * 2 + den) // (2 * den));
 -- hours rounded half-up to 2 decimals (the quantity of a billing line), exactly

@@ -95,7 +95,7 @@ broken_feed AS (  -- a feed that broke as a whole, though every row of it is val
         UNION ALL  -- a crosswalk that lost more than half its matches since the day before
         SELECT format('{} crosswalk collapsed: {} matched, {} the day before', xwalk, now, before)
         FROM matched WHERE now * 2 < before AND before - now >= 3
-    )
+    ) AS problems
 ),
 faults AS (
     SELECT * FROM rejected_files UNION ALL SELECT * FROM rejected_rows UNION ALL SELECT * FROM contract_rejects

@@ -108,7 +108,7 @@ card_spans AS (  -- each rate card row applies from its effective date until the
                  -- rows effective the same day the lowest rate governs (the others get empty spans)
     SELECT *, lead(effective_from, 1, DATE '9999-12-31')
                    OVER (PARTITION BY rate_card_id, role, region, currency
-                         ORDER BY effective_from, hourly_rate DESC, effective_to DESC NULLS FIRST) AS next_from
+                         ORDER BY effective_from ASC, hourly_rate DESC, effective_to DESC NULLS FIRST) AS next_from
     FROM canonical.rate_card_asof($as_of::DATE)
 ),
 card AS (  -- the rate card row effective on the work date; past its effective_to there is no rate
@@ -236,7 +236,7 @@ entry_holds AS (  -- fail closed: the first hold (recon.billing_holds) whose sco
             ON h.scope = 'resource' AND h.scope_key = CAST(v.resource_id AS VARCHAR)
         UNION ALL SELECT v.time_entry_id, h.hold, h.owner FROM valued v JOIN holds h
             ON h.scope = 'employee' AND h.scope_key = v.employee_id
-    ) GROUP BY 1
+    ) AS covering GROUP BY 1
 ),
 held AS (  -- what a held entry would have been billed for is not decided: INELIGIBLE / INPUT_HELD, at risk
     SELECT v.* REPLACE (

@@ -29,4 +29,4 @@ UNION ALL
 SELECT coalesce(owner, 'integration'), layer || ':' || object, record_key, rule, NULL, NULL, NULL, NULL, NULL, NULL,
        message
 FROM ops.exceptions WHERE resolved_at IS NULL AND layer IN ('extract', 'canonical')
-ORDER BY owner, kind, amount_at_risk_reporting DESC NULLS LAST, record_key
+ORDER BY owner ASC, kind ASC, amount_at_risk_reporting DESC NULLS LAST, record_key ASC

@@ -5,4 +5,4 @@ FROM (
     SELECT sum(value_0_30_reporting) AS "0-30", sum(value_31_60_reporting) AS "31-60",
            sum(value_61_90_reporting) AS "61-90", sum(value_90_plus_reporting) AS "90+"
     FROM marts.unbilled_wip WHERE as_of_date = $as_of
-) UNPIVOT INCLUDE NULLS (value FOR bucket IN ("0-30", "31-60", "61-90", "90+"))
+) AS totals UNPIVOT INCLUDE NULLS (value FOR bucket IN ("0-30", "31-60", "61-90", "90+"))
