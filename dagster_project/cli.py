@@ -30,10 +30,26 @@ def _settings_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--erp-staging-url", help="SQLAlchemy URL of the ERP staging table (PSSYNC_ERP_STAGING_URL)")
 
 
-def _apply(args) -> None:
-    from dagster_project.pipeline import SETTINGS, apply_settings
+OPTIONS = (
+    "landing_dir",
+    "warehouse",
+    "psa_url",
+    "output_dir",
+    "reporting_currency",
+    "staffing_threshold",
+    "erp_staging_url",
+)
 
-    apply_settings(**{k: getattr(args, k, None) for k in SETTINGS})
+
+def _settings(args, defaults: dict | None = None):
+    """The settings of this command: its options over the PSSYNC_* environment over ``defaults``; installed as
+    the ones in force (resources.settings.current) until the command returns."""
+    from resources.settings import PssyncSettings, install
+
+    overrides = {k: getattr(args, k) for k in OPTIONS if getattr(args, k, None) not in (None, "")}
+    if getattr(args, "verbose", False):
+        overrides["log_level"] = "INFO"
+    return install(PssyncSettings.from_env(overrides, defaults))
 
 
 def cmd_generate(args) -> int:
@@ -113,16 +129,13 @@ def cmd_run(args) -> int:
         was_interrupted,
         yesterday_utc,
     )
-    from resources.settings import setting
     from resources.warehouse import stop_requested
 
     _warn_secrets(args)
-    _apply(args)
-    if args.verbose:
-        os.environ["PSSYNC_LOG_LEVEL"] = "INFO"
+    settings = _settings(args)
     stop_asked = _terminate_on_sigterm()
     as_of = args.as_of or yesterday_utc()
-    warehouse = setting("PSSYNC_WAREHOUSE")
+    warehouse = settings.warehouse
     try:
         with warehouse_lock(warehouse, as_of, wait=args.wait):
             problems = preflight(as_of, as_of_defaulted=args.as_of is None)
@@ -196,6 +209,9 @@ def _print_run(result) -> None:
 
 def cmd_demo(args) -> int:
     import os
+    import shutil
+
+    import dagster as dg
 
     from dagster_project.pipeline import run_pipeline
     from estate import EstateConfig, generate_estate
@@ -206,52 +222,49 @@ def cmd_demo(args) -> int:
     if not (landing / "_truth" / "manifest.json").exists():
         print(f"generating the demo estate ({args.employees} employees x {args.months} months) in {landing} ...")
         generate_estate(EstateConfig(out=landing, employees=args.employees, months=args.months, seed=args.seed))
-    os.environ.setdefault("PSSYNC_LANDING_DIR", str(landing))
-    os.environ.setdefault("PSSYNC_WAREHOUSE", str(root / "warehouse.duckdb"))
-    os.environ.setdefault("PSSYNC_OUTPUT_DIR", str(root / "output"))
-    os.environ.setdefault("DAGSTER_HOME", str(root / "dagster_home"))
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
-    import shutil
-
-    shutil.copyfile(
-        Path(__file__).resolve().parent.parent / "dagster_home" / "dagster.yaml",
-        Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml",
+    settings = _settings(
+        args,
+        defaults={
+            "landing_dir": str(landing),
+            "warehouse": str(root / "warehouse.duckdb"),
+            "output_dir": str(root / "output"),
+        },
     )
+    home = Path(os.environ.get("DAGSTER_HOME") or root / "dagster_home")
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(Path(__file__).resolve().parent.parent / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    where = dg.DagsterInstance.from_config(str(home))
     as_of = DEFAULT_END_DATE
     print(f"nightly_sync for as-of {as_of} (in process) ...")
-    result = run_pipeline(as_of, raise_on_error=False, job_name="nightly_sync")
+    result = run_pipeline(as_of, raise_on_error=False, job_name="nightly_sync", on=where)
     _print_run(result)
     approved = _simulate_new_approvals(landing, as_of)
     next_day = as_of + timedelta(days=1)
     print(f"\n{approved} submitted entries approved the next morning; hourly_sync for as-of {next_day} ...")
-    hourly = run_pipeline(next_day, raise_on_error=False, job_name="hourly_sync")
+    hourly = run_pipeline(next_day, raise_on_error=False, job_name="hourly_sync", on=where)
     _print_run(hourly)
     ok = result.success and hourly.success
     print("\nsummary")
     print(f"  landing folder : {landing}")
-    print(f"  warehouse      : {os.environ['PSSYNC_WAREHOUSE']}")
-    print(f"  outputs        : {os.environ['PSSYNC_OUTPUT_DIR']}")
+    print(f"  warehouse      : {settings.warehouse}")
+    print(f"  outputs        : {settings.outputs}")
     print("  open the UI    : make dev   (dagster dev over this warehouse, http://127.0.0.1:3000)")
-    _print_warehouse_summary(os.environ["PSSYNC_WAREHOUSE"], as_of)
+    _print_warehouse_summary(settings.warehouse, as_of, settings.reporting_currency)
     from assets.marts.report import write_report
-    from resources.settings import setting
 
     report = write_report(
-        os.environ["PSSYNC_WAREHOUSE"],
+        settings.warehouse,
         as_of,
-        setting("PSSYNC_REPORTING_CURRENCY"),
-        Path(os.environ["PSSYNC_OUTPUT_DIR"]) / "reports" / f"pssync-report-{as_of}.html",
+        settings.reporting_currency,
+        Path(settings.outputs) / "reports" / f"pssync-report-{as_of}.html",
     )
     print(f"  report         : {report}")
     print(
         f'  analysts       : .venv/bin/pssync query "SELECT * FROM marts.unbilled_wip LIMIT 5" '
-        f"--warehouse {os.environ['PSSYNC_WAREHOUSE']}   (the published snapshot, read-only)"
+        f"--warehouse {settings.warehouse}   (the published snapshot, read-only)"
     )
-    print(
-        f"  try: .venv/bin/pssync exceptions --as-of {as_of} --owner finance "
-        f"--warehouse {os.environ['PSSYNC_WAREHOUSE']}"
-    )
-    print(f"       .venv/bin/pssync batches --as-of {as_of} --warehouse {os.environ['PSSYNC_WAREHOUSE']}")
+    print(f"  try: .venv/bin/pssync exceptions --as-of {as_of} --owner finance --warehouse {settings.warehouse}")
+    print(f"       .venv/bin/pssync batches --as-of {as_of} --warehouse {settings.warehouse}")
     return 0 if ok else 1
 
 
@@ -273,14 +286,12 @@ def _simulate_new_approvals(landing: Path, as_of: date) -> int:
         db.close()
 
 
-def _print_warehouse_summary(path: str, as_of: date) -> None:
+def _print_warehouse_summary(path: str, as_of: date, cur: str) -> None:
     import duckdb
 
     from assets.ops.exceptions import OPEN_EXCEPTIONS_MEANING, open_exceptions
-    from resources.settings import setting
     from resources.warehouse import table_exists
 
-    cur = setting("PSSYNC_REPORTING_CURRENCY")
     con = duckdb.connect(path, read_only=True)
     try:
         rows = con.execute("""SELECT source || '.' || object, sum(rows_loaded), sum(rows_quarantined)
@@ -328,10 +339,7 @@ def _print_warehouse_summary(path: str, as_of: date) -> None:
 def _warehouse_path(args) -> str:
     import os
 
-    _apply(args)
-    from resources.settings import setting
-
-    path = setting("PSSYNC_WAREHOUSE")
+    path = _settings(args).warehouse
     if not os.path.exists(path):
         raise SystemExit(f"no warehouse at {path}: run `pssync run` (or `make demo`) first, or pass --warehouse")
     return path
@@ -423,10 +431,7 @@ def cmd_query(args) -> int:
     """Analysts' SQL on the published snapshot (read-only: it answers while syncs write the warehouse)."""
     import duckdb
 
-    from resources.settings import setting
-
-    _apply(args)
-    path = Path(args.snapshot or Path(setting("PSSYNC_OUTPUT_DIR")) / "published" / "pssync.duckdb")
+    path = Path(args.snapshot or Path(_settings(args).outputs) / "published" / "pssync.duckdb")
     if not path.exists():
         print(
             f"no published snapshot at {path}: run `pssync run` (or `make demo`) first, or pass --snapshot",
@@ -447,11 +452,11 @@ def cmd_query(args) -> int:
 
 def cmd_report(args) -> int:
     from assets.marts.report import write_report
-    from resources.settings import setting
+    from resources.settings import current
 
     path = _warehouse_path(args)
-    out = Path(setting("PSSYNC_OUTPUT_DIR")) / "reports" / f"pssync-report-{args.as_of}.html"
-    write_report(path, args.as_of, setting("PSSYNC_REPORTING_CURRENCY"), out)
+    out = Path(current().outputs) / "reports" / f"pssync-report-{args.as_of}.html"
+    write_report(path, args.as_of, current().reporting_currency, out)
     print(f"report written to {out}")
     return 0
 
@@ -586,14 +591,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from resources.settings import SettingsError, uninstall
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except SettingsError as exc:
+        print(f"pssync {args.command}: {exc}", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # `pssync ... | head`: the reader left; not an error of ours
         import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    finally:
+        uninstall()  # a command's settings end with it (the tests run several commands in one process)
 
 
 if __name__ == "__main__":

@@ -11,26 +11,9 @@ from pathlib import Path
 
 import dagster as dg
 
-SETTINGS = {
-    "landing_dir": "PSSYNC_LANDING_DIR",
-    "warehouse": "PSSYNC_WAREHOUSE",
-    "psa_url": "PSSYNC_PSA_URL",
-    "output_dir": "PSSYNC_OUTPUT_DIR",
-    "reporting_currency": "PSSYNC_REPORTING_CURRENCY",
-    "staffing_threshold": "PSSYNC_STAFFING_THRESHOLD",
-    "erp_staging_url": "PSSYNC_ERP_STAGING_URL",
-}
-
 
 def yesterday_utc() -> date:
     return datetime.now(timezone.utc).date() - timedelta(days=1)
-
-
-def apply_settings(**values) -> None:
-    """Command-line options override the PSSYNC_* environment variables of the same meaning."""
-    for key, value in values.items():
-        if value not in (None, ""):
-            os.environ[SETTINGS[key]] = str(value)
 
 
 def instance() -> dg.DagsterInstance:
@@ -46,7 +29,9 @@ def run_pipeline(
 ) -> dg.ExecuteInProcessResult:
     """Materialize a job (by default every asset), or an asset selection, in process for as-of ``as_of``."""
     from dagster_project.definitions import build_definitions
+    from resources.settings import current
 
+    settings = current()
     defs = build_definitions()
     job = defs.resolve_job_def(job_name)
     keys = None
@@ -54,23 +39,23 @@ def run_pipeline(
         parts = selection.split(",") if "," in selection else [selection]
         keys = list(dg.AssetSelection.from_coercible([p.strip() for p in parts]).resolve(defs.resolve_asset_graph()))
     # the terminal gets stage lines and a verdict; Dagster's own log (with traces) only when asked for
-    level = os.environ.get("PSSYNC_LOG_LEVEL", "CRITICAL")
-    run_config = {"loggers": {"console": {"config": {"log_level": level}}}}
+    run_config = {"loggers": {"console": {"config": {"log_level": settings.log_level.upper()}}}}
+    tags = {**settings.as_tags(), "pssync/as_of": as_of.isoformat()}  # the settings this run used, in the UI
     where = on or instance()
     if not where.is_ephemeral:  # recorded in the instance: the run belongs to the code location, as if launched there
-        return _run_in_code_location(where, job_name, as_of, keys, run_config, raise_on_error)
+        return _run_in_code_location(where, job_name, as_of, keys, run_config, raise_on_error, tags)
     return job.execute_in_process(
         instance=where,
         asset_selection=keys,
         raise_on_error=raise_on_error,
         partition_key=as_of.isoformat(),
-        tags={"pssync/as_of": as_of.isoformat()},
+        tags=tags,
         run_config=run_config,
     )
 
 
 def _run_in_code_location(
-    where: dg.DagsterInstance, job_name: str, as_of: date, keys, run_config: dict, raise_on_error: bool
+    where: dg.DagsterInstance, job_name: str, as_of: date, keys, run_config: dict, raise_on_error: bool, tags: dict
 ):
     """Execute in this process a run recorded with the origin of the ``pssync`` code location of workspace.yaml,
     so that the UI shows it with that location's jobs (Overview timeline, job pages) and not as an ad-hoc run."""
@@ -101,10 +86,7 @@ def _run_in_code_location(
         location_name="pssync",
     )
     origin = RemoteJobOrigin(repository_origin=RemoteRepositoryOrigin(location, "__repository__"), job_name=job_name)
-    tags = {
-        **job_def.get_tags_for_partition_key(as_of.isoformat(), selected_asset_keys=None),
-        "pssync/as_of": as_of.isoformat(),
-    }
+    tags = {**job_def.get_tags_for_partition_key(as_of.isoformat(), selected_asset_keys=None), **tags}
     run = where.create_run_for_job(
         job_def=job_def,
         run_config=run_config,
@@ -272,24 +254,28 @@ def newest_source_date(landing: Path) -> date | None:
 def preflight(as_of: date, as_of_defaulted: bool = False) -> list[str]:
     """The settings a run needs, checked before any step: one line per problem, naming the setting to fix."""
     from assets.partitions import PARTITION_START
-    from resources.psa import PsaDatabase, default_timeout
-    from resources.settings import default_psa_url, setting
+    from resources.psa import PsaDatabase
+    from resources.settings import current
 
+    settings = current()
     problems = []
     start, today = date.fromisoformat(PARTITION_START), datetime.now(timezone.utc).date()
     if not start <= as_of <= today:
         problems.append(
             f"--as-of {as_of} is outside the as-of dates {start}..{today} (PSSYNC_PARTITION_START sets the first)"
         )
-    landing = Path(setting("PSSYNC_LANDING_DIR"))
+    landing = Path(settings.landing_dir)
     if not landing.is_dir():
         problems.append(f"PSSYNC_LANDING_DIR (--landing-dir): {landing} is not a folder")
-    for name, option in (("PSSYNC_WAREHOUSE", "--warehouse"), ("PSSYNC_OUTPUT_DIR", "--output-dir")):
-        why = _writable(Path(setting(name)) if name == "PSSYNC_WAREHOUSE" else Path(setting(name)) / "x")
+    for name, option, path in (
+        ("PSSYNC_WAREHOUSE", "--warehouse", Path(settings.warehouse)),
+        ("PSSYNC_OUTPUT_DIR", "--output-dir", Path(settings.outputs) / "x"),
+    ):
+        why = _writable(path)
         if why:
             problems.append(f"{name} ({option}): {why}")
-    if landing.is_dir() or os.environ.get("PSSYNC_PSA_URL"):
-        psa = PsaDatabase(url=default_psa_url(landing), retries=1, timeout_seconds=min(default_timeout(), 30))
+    if landing.is_dir() or settings.psa_url:
+        psa = PsaDatabase(url=settings.psa, retries=1, timeout_seconds=min(settings.psa_timeout, 30))
         try:
             psa.ping()
         except Exception as exc:  # noqa: BLE001 - reported as the setting to fix

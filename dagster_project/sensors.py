@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -13,7 +12,7 @@ import dagster as dg
 
 from dagster_project.jobs import file_drop_sync, staffing_refresh
 from resources import LandingFolder, Warehouse
-from resources.settings import setting
+from resources.settings import PssyncSettings, current
 
 DROP_PATTERNS = ("hr/*.json", "erp/*.csv")
 
@@ -26,13 +25,15 @@ DROP_PATTERNS = ("hr/*.json", "erp/*.csv")
 )
 def file_drop_sensor(context: dg.SensorEvaluationContext, landing: LandingFolder):
     seen = set(json.loads(context.cursor)) if context.cursor else set()
-    current = {landing.relative(p) for pattern in DROP_PATTERNS for p in landing.files(pattern)}
-    new = sorted(current - seen)
+    landed = {landing.relative(p) for pattern in DROP_PATTERNS for p in landing.files(pattern)}
+    new = sorted(landed - seen)
     if not new:
         return dg.SkipReason("no new HR or ERP files")
     run_key = hashlib.sha256("\n".join(new).encode()).hexdigest()[:16]
-    context.update_cursor(json.dumps(sorted(current)))
-    return dg.RunRequest(run_key=f"files-{run_key}", tags={"pssync/new_files": str(len(new))}, run_config={})
+    context.update_cursor(json.dumps(sorted(landed)))
+    return dg.RunRequest(
+        run_key=f"files-{run_key}", tags={**current().as_tags(), "pssync/new_files": str(len(new))}, run_config={}
+    )
 
 
 def _opportunities_above(folder: Path, threshold: float) -> set[str]:
@@ -60,8 +61,8 @@ def _opportunities_above(folder: Path, threshold: float) -> set[str]:
     "the staffing forecast. Reads the landing folder, not the warehouse, so it never waits on a "
     "writer's lock.",
 )
-def staffing_threshold_sensor(context: dg.SensorEvaluationContext, landing: LandingFolder):
-    threshold = float(setting("PSSYNC_STAFFING_THRESHOLD"))
+def staffing_threshold_sensor(context: dg.SensorEvaluationContext, landing: LandingFolder, settings: PssyncSettings):
+    threshold = settings.staffing_threshold
     state = json.loads(context.cursor) if context.cursor else {"folder": "", "above": []}
     folders = sorted(p for p in (landing.root / "crm").glob("*") if p.is_dir() and p.name > state["folder"])
     if not folders:
@@ -79,7 +80,7 @@ def staffing_threshold_sensor(context: dg.SensorEvaluationContext, landing: Land
     return dg.RunRequest(
         run_key=f"staffing-{folders[-1].name}",
         partition_key=as_of,
-        tags={"pssync/crossed": ",".join(sorted(crossed))[:200]},
+        tags={**settings.as_tags(), "pssync/crossed": ",".join(sorted(crossed))[:200]},
     )
 
 
@@ -122,7 +123,7 @@ def post_webhook(url: str, alert: dict) -> None:
     description="Records every failed run in ops.alerts and posts it to PSSYNC_ALERT_WEBHOOK_URL "
     "when one is configured.",
 )
-def run_failure_alert(context: dg.RunFailureSensorContext, warehouse: Warehouse):
+def run_failure_alert(context: dg.RunFailureSensorContext, warehouse: Warehouse, settings: PssyncSettings):
     run = context.dagster_run
     alert = {
         "alerted_at": datetime.now(timezone.utc).replace(tzinfo=None),
@@ -131,11 +132,10 @@ def run_failure_alert(context: dg.RunFailureSensorContext, warehouse: Warehouse)
         "partition_key": run.tags.get("dagster/partition"),
         "message": context.failure_event.message or "run failed",
     }
-    where = record_alert(warehouse.path, setting("PSSYNC_OUTPUT_DIR"), alert)
+    where = record_alert(warehouse.path, settings.outputs, alert)
     context.log.info(f"failure of {run.job_name} recorded in {where}")
-    url = os.environ.get("PSSYNC_ALERT_WEBHOOK_URL")
-    if url:
-        post_webhook(url, alert)
+    if settings.alert_webhook_url:
+        post_webhook(settings.alert_webhook_url, alert)
 
 
 SENSORS = [file_drop_sensor, staffing_threshold_sensor, run_failure_alert]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dagster as dg
 import sqlalchemy as sa
 
+from resources.settings import secret
+
 metadata = sa.MetaData()
 staging = sa.Table(
     "pssync_billing_staging",
@@ -39,11 +41,10 @@ class ErpStaging(dg.ConfigurableResource):
     def engine_url(self) -> sa.URL:
         """The URL, with the password from ``PSSYNC_ERP_STAGING_PASSWORD`` when the URL carries none (else
         libpq's PGPASSWORD / ~/.pgpass apply): a password never has to appear on a command line."""
-        import os
 
         u = sa.engine.make_url(self.url)
-        if u.password is None and os.environ.get("PSSYNC_ERP_STAGING_PASSWORD"):
-            u = u.set(password=os.environ["PSSYNC_ERP_STAGING_PASSWORD"])
+        if u.password is None and secret("PSSYNC_ERP_STAGING_PASSWORD"):
+            u = u.set(password=secret("PSSYNC_ERP_STAGING_PASSWORD"))
         return u
 
     @property

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from urllib.parse import quote, urlencode
 from collections.abc import Iterator
@@ -11,6 +10,8 @@ import dagster as dg
 import polars as pl
 import pyarrow as pa
 import sqlalchemy as sa
+
+from resources.settings import secret
 
 
 class PsaUnavailableError(RuntimeError):
@@ -37,10 +38,6 @@ def is_permanent(exc: Exception) -> bool:
     return isinstance(exc, FileNotFoundError) or any(p in text for p in PERMANENT)
 
 
-def default_timeout() -> float:
-    return float(os.environ.get("PSSYNC_PSA_TIMEOUT", "300"))
-
-
 class PsaDatabase(dg.ConfigurableResource):
     """The PSA's relational database (``PSSYNC_PSA_URL``), read with bounded retries and backoff. Connecting
     and every statement are bounded by ``timeout_seconds`` (``PSSYNC_PSA_TIMEOUT``, default 300): a source
@@ -52,11 +49,11 @@ class PsaDatabase(dg.ConfigurableResource):
     retries: int = 3
     backoff_seconds: float = 0.5
     batch_rows: int = 1_000_000
-    timeout_seconds: float = 0  # 0: PSSYNC_PSA_TIMEOUT, default 300
+    timeout_seconds: float = 300  # PSSYNC_PSA_TIMEOUT
 
     @property
     def timeout(self) -> float:
-        return self.timeout_seconds or default_timeout()
+        return self.timeout_seconds
 
     @property
     def dialect(self) -> str:
@@ -70,8 +67,8 @@ class PsaDatabase(dg.ConfigurableResource):
         u = sa.engine.make_url(self.url)
         if u.get_backend_name() == "sqlite":
             return u.database
-        if u.password is None and os.environ.get("PSSYNC_PSA_PASSWORD"):
-            u = u.set(password=os.environ["PSSYNC_PSA_PASSWORD"])
+        if u.password is None and secret("PSSYNC_PSA_PASSWORD"):
+            u = u.set(password=secret("PSSYNC_PSA_PASSWORD"))
         ms = int(self.timeout * 1000)
         query = {
             **u.query,

@@ -1,29 +1,147 @@
-"""Environment variables of pssync and their defaults for the embedded setup."""
+"""Every setting of pssync in one object, ``PssyncSettings``.
+
+Each field is read from the environment variable ``PSSYNC_<FIELD>`` (``reporting_currency`` from
+``PSSYNC_REPORTING_CURRENCY``), else the embedded default of ``make demo``. The command line builds it with its
+options on top (``--warehouse`` wins over ``PSSYNC_WAREHOUSE``); the code location builds it from the environment
+alone. The resources are made from it, the assets and sensors receive it as the ``settings`` resource, and every
+run carries the settings it used as ``pssync/<field>`` tags (passwords never: they come from the environment at the
+moment of connecting, see ``secret``).
+"""
 
 from __future__ import annotations
 
 import os
+import re
+from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
-DEFAULTS = {
-    "PSSYNC_LANDING_DIR": "demo/landing",
-    "PSSYNC_WAREHOUSE": "demo/warehouse.duckdb",
-    "PSSYNC_OUTPUT_DIR": "demo/output",
-    "PSSYNC_REPORTING_CURRENCY": "USD",
-    "PSSYNC_STAFFING_THRESHOLD": "50",
-    "PSSYNC_PSA_URL": "",
-    "PSSYNC_ERP_STAGING_URL": "",
-}
+import dagster as dg
+
+PREFIX = "PSSYNC_"
+SECRETS = ("PSSYNC_PSA_PASSWORD", "PSSYNC_ERP_STAGING_PASSWORD")
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 
 
-def setting(name: str) -> str:
-    """A setting's value: its environment variable, else the embedded default. Outputs default to the folder
-    ``output`` beside the warehouse, so a warehouse elsewhere keeps its files with it."""
-    if name == "PSSYNC_OUTPUT_DIR" and not os.environ.get(name) and os.environ.get("PSSYNC_WAREHOUSE"):
-        return str(Path(os.environ["PSSYNC_WAREHOUSE"]).parent / "output")
-    return os.environ.get(name) or DEFAULTS[name]
+class SettingsError(ValueError):
+    """A setting whose value cannot be used; the message names the variable, the value and the rule."""
 
 
-def default_psa_url(landing: str | Path) -> str:
-    """``sqlite:///<landing>/psa/psa.db`` unless PSSYNC_PSA_URL names another database."""
-    return os.environ.get("PSSYNC_PSA_URL") or f"sqlite:///{Path(landing).resolve() / 'psa' / 'psa.db'}"
+class PssyncSettings(dg.ConfigurableResource):
+    """The settings of one pssync run: where the sources land, the warehouse and the outputs, the source databases,
+    the reporting currency and the thresholds of the business rules (docs/operations.md lists them)."""
+
+    landing_dir: str = "demo/landing"
+    warehouse: str = "demo/warehouse.duckdb"
+    output_dir: str = ""  # empty: the folder `output` beside the warehouse, so its files travel with it
+    psa_url: str = ""  # empty: sqlite:///<landing_dir>/psa/psa.db
+    erp_staging_url: str = ""  # empty: no ERP staging table
+    reporting_currency: str = "USD"
+    staffing_threshold: float = 50  # win probability (percent) from which an opportunity counts as staffing demand
+    quarantine_max_share: float = 0.01  # share of a table's rows in quarantine from which its contract check fails
+    psa_timeout: float = 300  # seconds for connecting to and for each statement on the PSA database
+    duckdb_memory_limit: str = "6GB"
+    partition_start: str = "2025-10-01"  # first as-of date of the partitions (read when the code location loads)
+    alert_webhook_url: str = ""  # where failed runs are posted (empty: the alert is only recorded)
+    log_level: str = "CRITICAL"  # Dagster's own log on the terminal; `pssync run --verbose` sets INFO
+
+    @classmethod
+    def from_env(cls, overrides: dict | None = None, defaults: dict | None = None) -> "PssyncSettings":
+        """Settings from, in order of precedence: ``overrides`` (command-line options), the ``PSSYNC_*``
+        environment, ``defaults`` (the demo's folders), the embedded defaults. Raises ``SettingsError``."""
+        values = {}
+        for name in cls.model_fields:
+            for source in (overrides or {}, {name: os.environ.get(PREFIX + name.upper())}, defaults or {}):
+                if source.get(name) not in (None, ""):
+                    values[name] = source[name]
+                    break
+        try:
+            made = cls(**values)
+        except Exception as exc:  # pydantic's ValidationError: name the variable that fed the field
+            errors = getattr(exc, "errors", lambda: [])()
+            if not errors:
+                raise
+            e = errors[0]
+            name = str(e["loc"][-1]) if e.get("loc") else "?"
+            raise SettingsError(f"{PREFIX}{name.upper()}={e.get('input')!r}: {e['msg']}") from None
+        made.check()
+        return made
+
+    def check(self) -> None:
+        def bad(name: str, rule: str):
+            value = getattr(self, name)
+            raise SettingsError(f"{PREFIX}{name.upper()}={value!r}: {rule}")
+
+        if not re.fullmatch(r"[A-Z]{3}", self.reporting_currency):
+            bad("reporting_currency", "not a three-letter ISO currency code such as USD")
+        if not 0 <= self.staffing_threshold <= 100:
+            bad("staffing_threshold", "a win probability in percent, 0 to 100")
+        if not 0 <= self.quarantine_max_share <= 1:
+            bad("quarantine_max_share", "a share between 0 and 1")
+        if self.psa_timeout <= 0:
+            bad("psa_timeout", "seconds, more than 0")
+        if self.log_level.upper() not in LOG_LEVELS:
+            bad("log_level", f"one of {', '.join(LOG_LEVELS)}")
+        try:
+            date.fromisoformat(self.partition_start)
+        except ValueError:
+            bad("partition_start", "not a YYYY-MM-DD date")
+
+    @property
+    def outputs(self) -> str:
+        return self.output_dir or str(Path(self.warehouse).parent / "output")
+
+    @property
+    def psa(self) -> str:
+        return self.psa_url or f"sqlite:///{Path(self.landing_dir).resolve() / 'psa' / 'psa.db'}"
+
+    def as_tags(self) -> dict[str, str]:
+        """The effective settings as run tags (``pssync/<field>``), passwords in URLs masked."""
+        import sqlalchemy as sa
+
+        tags = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if name.endswith("_url") and value and "://" in value:
+                value = sa.engine.make_url(value).render_as_string(hide_password=True)
+            tags[f"pssync/{name}"] = str(value)
+        tags["pssync/output_dir"] = self.outputs
+        tags["pssync/psa_url"] = self.psa
+        return tags
+
+
+_installed: list[PssyncSettings] = []
+
+
+def current() -> PssyncSettings:
+    """The settings in force: those the command line installed (``installed``), else the environment's (what the
+    code location, its schedules and its sensors use)."""
+    return _installed[-1] if _installed else PssyncSettings.from_env()
+
+
+def install(settings: PssyncSettings) -> PssyncSettings:
+    """Make ``settings`` the ones in force in this process (the command line's), until ``uninstall``."""
+    _installed[:] = [settings]
+    return settings
+
+
+def uninstall() -> None:
+    _installed.clear()
+
+
+@contextmanager
+def installed(settings: PssyncSettings):
+    """``settings`` in force while the block runs."""
+    previous = list(_installed)
+    install(settings)
+    try:
+        yield settings
+    finally:
+        _installed[:] = previous
+
+
+def secret(name: str) -> str | None:
+    """A password from the environment (``PSSYNC_PSA_PASSWORD``, ``PSSYNC_ERP_STAGING_PASSWORD``): read when
+    connecting, never stored in the settings or a run's tags."""
+    assert name in SECRETS, name
+    return os.environ.get(name) or None

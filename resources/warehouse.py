@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,7 +74,7 @@ class Warehouse(dg.ConfigurableResource):
     and one run at a time (see docs/operations.md)."""
 
     path: str
-    memory_limit: str = os.environ.get("PSSYNC_DUCKDB_MEMORY_LIMIT", "6GB")
+    memory_limit: str = "6GB"  # PSSYNC_DUCKDB_MEMORY_LIMIT
 
     @contextmanager
     def connect(self, read_only: bool = False):

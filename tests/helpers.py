@@ -24,20 +24,37 @@ def query(warehouse, sql: str, params=None) -> list[tuple]:
         con.close()
 
 
+def isolate_settings(monkeypatch) -> None:
+    """No PSSYNC_* setting (nor DAGSTER_HOME) from the environment the tests were started in."""
+    from resources.settings import PREFIX, PssyncSettings
+
+    for name in [*(PREFIX + f.upper() for f in PssyncSettings.model_fields), "DAGSTER_HOME"]:
+        monkeypatch.delenv(name, raising=False)
+
+
 def resources_for(
     landing: Path, warehouse: Path, psa_url: str | None = None, outputs: Path | None = None, staging_url: str = ""
 ) -> dict:
     from resources.erp_staging import ErpStaging
     from resources.outputs import OutputFolder
     from resources.quality import DataQuality
+    from resources.settings import PssyncSettings
 
+    # the thresholds from the environment as a deployment sets them (a test may set PSSYNC_QUARANTINE_MAX_SHARE)
+    settings = PssyncSettings.from_env({"landing_dir": str(landing), "warehouse": str(warehouse)})
     return {
+        "settings": settings,
         "outputs": OutputFolder(path=str(outputs or warehouse.parent / "output")),
         "quality": DataQuality(output_dir=str(outputs or warehouse.parent / "output")),
         "erp_staging": ErpStaging(url=staging_url),
         "warehouse": Warehouse(path=str(warehouse)),
         "landing": LandingFolder(path=str(landing)),
-        "psa": PsaDatabase(url=psa_url or f"sqlite:///{landing / 'psa' / 'psa.db'}", retries=2, backoff_seconds=0.01),
+        "psa": PsaDatabase(
+            url=psa_url or f"sqlite:///{landing / 'psa' / 'psa.db'}",
+            retries=2,
+            backoff_seconds=0.01,
+            timeout_seconds=settings.psa_timeout,
+        ),
     }
 
 

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from dagster_project.cli import build_parser, main
+from tests.helpers import isolate_settings
 
 SUBCOMMANDS = ["generate", "run", "demo", "exceptions", "batches", "report", "bench"]
 
@@ -20,11 +21,7 @@ def test_every_subcommand_has_help(sub):
 
 
 def test_generate_run_and_list_for_finance(tmp_path, monkeypatch, capsys):
-    from dagster_project.pipeline import SETTINGS
-
-    for var in [*SETTINGS.values(), "DAGSTER_HOME", "PSSYNC_LOG_LEVEL"]:
-        monkeypatch.setenv(var, "")  # registered, so that what `run` exports is undone afterwards
-        monkeypatch.delenv(var)
+    isolate_settings(monkeypatch)
     landing, wh, out = tmp_path / "landing", tmp_path / "wh.duckdb", tmp_path / "out"
     assert (
         main(["generate", "--out", str(landing), "--employees", "60", "--months", "3", "--seed", "5", "--quiet"]) == 0

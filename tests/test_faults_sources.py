@@ -28,16 +28,16 @@ def _clean_env() -> dict:
     return {k: v for k, v in os.environ.items() if not k.startswith("PSSYNC_") and k != "DAGSTER_HOME"}
 
 
-def _approved_tm_entry(con) -> tuple:
-    return con.execute("""SELECT t.* FROM time_entries t JOIN projects p USING (project_id)
-                          WHERE t.status = 'approved' AND t.billable AND p.billing_type = 'tm' AND p.status = 'active'
-                          ORDER BY t.time_entry_id LIMIT 1""").fetchone()
+def _entry_billed_in_the_clean_run(con, keys: set[str]) -> tuple:
+    """A time entry the clean run bills (``PS-TM-HOURS:<entry>:<revision>``): its project has billing to hold."""
+    first = min(int(k.split(":")[1]) for k in keys if k.startswith("PS-TM-HOURS:"))
+    return con.execute("SELECT * FROM time_entries WHERE time_entry_id = ?", [first]).fetchone()
 
 
 def test_a_20_digit_psa_id_rejects_its_row_and_holds_its_project(faulty, clean_billing):
     landing, wh, out = faulty
     with psa(landing) as con:
-        row = list(_approved_tm_entry(con))
+        row = list(_entry_billed_in_the_clean_run(con, clean_billing[AS_OF]))
         cols = [d[1] for d in con.execute("PRAGMA table_info(time_entries)").fetchall()]
         row[cols.index("time_entry_id")] = -1
         con.execute(f"INSERT INTO time_entries VALUES ({', '.join('?' * len(cols))})", row)

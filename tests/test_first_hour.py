@@ -11,18 +11,10 @@ from decimal import Decimal
 import pytest
 
 from dagster_project.cli import main
-from tests.helpers import all_assets, materialize_as_of, query
+from tests.helpers import all_assets, isolate_settings, materialize_as_of, query
 from tests.scenario import Scenario, acc, con
 
 AS_OF = "2026-03-31"
-
-
-def _isolated(monkeypatch):
-    from dagster_project.pipeline import SETTINGS
-
-    for var in [*SETTINGS.values(), "DAGSTER_HOME", "PSSYNC_LOG_LEVEL"]:
-        monkeypatch.setenv(var, "")  # registered, so that what `run` exports is undone afterwards
-        monkeypatch.delenv(var)
 
 
 def boutique(root) -> Scenario:
@@ -83,7 +75,7 @@ def test_a_boutique_firm_with_an_unmapped_customer_bills_the_rest_and_builds_the
 
 
 def test_a_broken_feed_holds_billing_only_and_says_why_on_the_last_line(tmp_path, monkeypatch, capsys):
-    _isolated(monkeypatch)
+    isolate_settings(monkeypatch)
     s = boutique(tmp_path / "landing")
     s.rate_cards = []  # the ERP exported an empty rate card file
     s.write()
@@ -102,7 +94,7 @@ def test_a_broken_feed_holds_billing_only_and_says_why_on_the_last_line(tmp_path
 def test_a_failing_blocking_check_gives_its_reason_on_the_last_line(tmp_path, monkeypatch, capsys):
     import assets.billing.emit as emit
 
-    _isolated(monkeypatch)
+    isolate_settings(monkeypatch)
     s = boutique(tmp_path / "landing")
     s.write()
     monkeypatch.setattr(emit, "integrity_problems", lambda *a: ["keys carried twice in this emission: ['X']"])
@@ -116,7 +108,7 @@ def test_a_failing_blocking_check_gives_its_reason_on_the_last_line(tmp_path, mo
 
 @pytest.mark.parametrize("case", ["landing", "warehouse", "output", "future", "before_start", "psa_database"])
 def test_each_wrong_setting_is_one_line_naming_it(case, tmp_path, monkeypatch, capsys, request):
-    _isolated(monkeypatch)
+    isolate_settings(monkeypatch)
     s = boutique(tmp_path / "landing")
     s.write()
     afile = tmp_path / "afile"
@@ -152,7 +144,7 @@ def test_each_wrong_setting_is_one_line_naming_it(case, tmp_path, monkeypatch, c
 
 
 def test_a_plain_run_on_an_estate_that_ended_weeks_ago_asks_for_the_date(tmp_path, monkeypatch, capsys):
-    _isolated(monkeypatch)
+    isolate_settings(monkeypatch)
     s = boutique(tmp_path / "landing")
     s.write()
     code = main(["run", "--landing-dir", str(s.root), "--warehouse", str(tmp_path / "wh.duckdb")])
@@ -167,14 +159,14 @@ def test_open_exceptions_are_one_number_in_the_cli_the_summary_and_the_report(
     from dagster_project.cli import _print_warehouse_summary
     from tests.conftest import manifest
 
-    _isolated(monkeypatch)
+    isolate_settings(monkeypatch)
     as_of = manifest(small_estate)["as_of"]
     wh = tmp_path / "wh.duckdb"
     assert main(["run", "--as-of", as_of, "--landing-dir", str(small_estate), "--warehouse", str(wh)]) == 0
     capsys.readouterr()
     assert main(["exceptions", "--as-of", as_of, "--warehouse", str(wh), "--format", "json"]) == 0
     cli = len(json.loads(capsys.readouterr().out))
-    _print_warehouse_summary(str(wh), date.fromisoformat(as_of))
+    _print_warehouse_summary(str(wh), date.fromisoformat(as_of), "USD")
     summary = capsys.readouterr().out
     said = int(re.search(r"open exceptions as of [\d-]+: ([\d,]+) \(", summary).group(1).replace(",", ""))
     assert main(["report", "--as-of", as_of, "--warehouse", str(wh)]) == 0
@@ -236,7 +228,7 @@ def test_marts_hold_exact_hours_flag_the_open_week_and_fill_empty_buckets(small_
 def test_hints_that_work_as_written(tmp_path, monkeypatch, capsys):
     import importlib.util
 
-    _isolated(monkeypatch)
+    isolate_settings(monkeypatch)
     s = boutique(tmp_path / "landing")
     s.write()
     wh = tmp_path / "wh.duckdb"

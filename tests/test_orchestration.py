@@ -16,6 +16,7 @@ from dagster_project.schedules import hourly_sync_schedule, nightly_sync_schedul
 from dagster_project.sensors import file_drop_sensor, run_failure_alert, staffing_threshold_sensor
 from estate import EstateConfig, generate_estate
 from resources import LandingFolder, Warehouse
+from resources.settings import PssyncSettings
 from tests.helpers import all_assets, materialize_as_of
 
 
@@ -68,17 +69,17 @@ def _crm_folder(root: Path, name: str, probs: dict[str, int]) -> None:
 
 
 def test_staffing_sensor_fires_when_a_deal_crosses_the_threshold(tmp_path, monkeypatch):
-    monkeypatch.setenv("PSSYNC_STAFFING_THRESHOLD", "50")
     landing = LandingFolder(path=str(tmp_path))
+    settings = PssyncSettings(staffing_threshold=50)
     _crm_folder(tmp_path, "20260901T010000Z", {"A": 25, "B": 75})
-    ctx = dg.build_sensor_context(resources={"landing": landing})
+    ctx = dg.build_sensor_context(resources={"landing": landing, "settings": settings})
     req = staffing_threshold_sensor(ctx)
     assert isinstance(req, dg.RunRequest) and req.tags["pssync/crossed"] == "B"
     _crm_folder(tmp_path, "20261001T010000Z", {"B": 80})
-    ctx2 = dg.build_sensor_context(cursor=ctx.cursor, resources={"landing": landing})
+    ctx2 = dg.build_sensor_context(cursor=ctx.cursor, resources={"landing": landing, "settings": settings})
     assert isinstance(staffing_threshold_sensor(ctx2), dg.SkipReason), "B was already above"
     _crm_folder(tmp_path, "20261101T010000Z", {"A": 50})
-    ctx3 = dg.build_sensor_context(cursor=ctx2.cursor, resources={"landing": landing})
+    ctx3 = dg.build_sensor_context(cursor=ctx2.cursor, resources={"landing": landing, "settings": settings})
     req3 = staffing_threshold_sensor(ctx3)
     assert req3.run_key == "staffing-20261101T010000Z" and req3.tags["pssync/crossed"] == "A"
     assert json.loads(ctx3.cursor) == {"folder": "20261101T010000Z", "above": ["A", "B"]}
@@ -99,8 +100,9 @@ def test_failed_runs_are_recorded_in_ops_alerts_and_posted_to_the_webhook(tmp_pa
     server = HTTPServer(("127.0.0.1", 0), Hook)
     thread = threading.Thread(target=server.handle_request, daemon=True)
     thread.start()
-    monkeypatch.setenv("PSSYNC_ALERT_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/alerts")
-    monkeypatch.setenv("PSSYNC_OUTPUT_DIR", str(tmp_path / "out"))
+    settings = PssyncSettings(
+        alert_webhook_url=f"http://127.0.0.1:{server.server_port}/alerts", output_dir=str(tmp_path / "out")
+    )
 
     @dg.asset
     def broken():
@@ -117,7 +119,7 @@ def test_failed_runs_are_recorded_in_ops_alerts_and_posted_to_the_webhook(tmp_pa
         dagster_event=failure,
         dagster_instance=instance,
         dagster_run=result.dagster_run,
-        resources={"warehouse": wh},
+        resources={"warehouse": wh, "settings": settings},
     ).for_run_failure()
     run_failure_alert(ctx)
     thread.join(5)

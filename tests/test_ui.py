@@ -57,6 +57,8 @@ def webserver(small_estate, tmp_path, monkeypatch):
         from datetime import date
 
         assert run_pipeline(date.fromisoformat(m["as_of"]), job_name="nightly_sync", on=instance).success
+        recorded = instance.get_runs()[0].tags  # the settings the run used, shown on the run in the UI
+        assert recorded["pssync/warehouse"] == str(wh) and recorded["pssync/output_dir"] == str(out)
     port = free_port()
     env = {
         **os.environ,

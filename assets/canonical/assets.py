@@ -1,7 +1,6 @@
 """Canonical assets: typed, keyed, effective-dated tables under pandera contracts, with as-of views."""
 
 import hashlib
-import os
 import time
 from pathlib import Path
 
@@ -14,14 +13,10 @@ from assets.ops.exceptions import record_exceptions
 from checks import contracts as contracts_module
 from checks.quarantine import enforce, outcome, still_broken
 from resources import Warehouse
+from resources.settings import PssyncSettings
 from resources.warehouse import sql_text, table_exists
 
 LATEST = "DATE '9999-12-30'"
-
-
-def max_quarantine_share() -> float:
-    """Share of a table's rows the contract check tolerates in quarantine before it fails."""
-    return float(os.environ.get("PSSYNC_QUARANTINE_MAX_SHARE", "0.01"))
 
 
 def create_asof_view(con, view: str) -> None:
@@ -105,7 +100,7 @@ def build_canonical_asset(entity: Entity) -> dg.AssetsDefinition:
             )
         ],
     )
-    def canonical_asset(context: dg.AssetExecutionContext, warehouse: Warehouse):
+    def canonical_asset(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: PssyncSettings):
         now = now_utc()
         table = f"canonical.{entity.name}_history"
         with warehouse.connect() as con:
@@ -126,7 +121,7 @@ def build_canonical_asset(entity: Entity) -> dg.AssetsDefinition:
             latest = con.execute(f"SELECT count(*) FROM canonical.{entity.view_name}").fetchall()[0][0]
             schema = con.execute(f"DESCRIBE {table}").fetchall()
             con.commit()
-        limit = max_quarantine_share()
+        limit = settings.quarantine_max_share  # share of rows in quarantine the check tolerates
         yield dg.MaterializeResult(
             metadata={
                 "dagster/row_count": latest,

@@ -14,7 +14,7 @@ from checks.gx_suites import validate_mart
 from resources import Warehouse
 from resources.outputs import OutputFolder
 from resources.quality import DataQuality
-from resources.settings import setting
+from resources.settings import PssyncSettings
 
 
 @dataclass(frozen=True)
@@ -75,12 +75,8 @@ MARTS = (
 )
 
 
-def mart_params(as_of: date) -> dict:
-    return {
-        "as_of": as_of,
-        "reporting": setting("PSSYNC_REPORTING_CURRENCY"),
-        "threshold": float(setting("PSSYNC_STAFFING_THRESHOLD")),
-    }
+def mart_params(as_of: date, settings: PssyncSettings) -> dict:
+    return {"as_of": as_of, "reporting": settings.reporting_currency, "threshold": settings.staffing_threshold}
 
 
 def build_mart_asset(mart: Mart) -> dg.AssetsDefinition:
@@ -106,11 +102,13 @@ def build_mart_asset(mart: Mart) -> dg.AssetsDefinition:
             )
         ],
     )
-    def mart_asset(context: dg.AssetExecutionContext, warehouse: Warehouse, quality: DataQuality):
+    def mart_asset(
+        context: dg.AssetExecutionContext, warehouse: Warehouse, quality: DataQuality, settings: PssyncSettings
+    ):
         as_of = date.fromisoformat(context.partition_key)
         with warehouse.connect() as con:
             con.begin()
-            rows = write_partition(con, f"marts.{mart.name}", f"marts/{mart.name}", mart_params(as_of))
+            rows = write_partition(con, f"marts.{mart.name}", f"marts/{mart.name}", mart_params(as_of, settings))
             con.commit()
             schema = con.execute(f"DESCRIBE marts.{mart.name}").fetchall()
             started = time.perf_counter()

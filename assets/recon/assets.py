@@ -11,7 +11,7 @@ from assets.dependencies import deps_of
 from assets.partitions import as_of_partitions
 from resources import Warehouse
 from resources.warehouse import sql_text
-from resources.settings import setting
+from resources.settings import PssyncSettings
 
 # besides what its SQL reads: every canonical table whose rejected rows can hold billing (recon.billing_holds reads
 # their exceptions, which those assets write)
@@ -42,8 +42,8 @@ def as_of_of(context) -> date:
     return date.fromisoformat(context.partition_key)
 
 
-def params_for(as_of: date) -> dict:
-    return {"as_of": as_of, "reporting": setting("PSSYNC_REPORTING_CURRENCY")}
+def params_for(as_of: date, settings: PssyncSettings) -> dict:
+    return {"as_of": as_of, "reporting": settings.reporting_currency}
 
 
 def _input_problems(con, as_of: date) -> list[str]:
@@ -115,13 +115,13 @@ def _top_exceptions(con, as_of: date) -> str:
         )
     ],
 )
-def time_to_bill(context: dg.AssetExecutionContext, warehouse: Warehouse):
+def time_to_bill(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: PssyncSettings):
     as_of = as_of_of(context)
     now = now_utc()
     with warehouse.connect() as con:
         con.begin()
         write_partition(con, "recon.billing_holds", "recon/billing_holds", {"as_of": as_of})
-        rows = write_partition(con, "recon.time_to_bill", "recon/time_to_bill", params_for(as_of))
+        rows = write_partition(con, "recon.time_to_bill", "recon/time_to_bill", params_for(as_of, settings))
         if is_latest_as_of(con, "recon.time_to_bill", as_of):
             for table in ("time_to_bill", "billing_holds"):
                 record_exceptions_from(
@@ -182,12 +182,14 @@ def _simple_recon_asset(name: str, description: str, owner: str):
         tags={"layer": "recon"},
         description=f"{description} SQL: `sql/recon/{name}.sql`.",
     )
-    def recon_table(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    def recon_table(
+        context: dg.AssetExecutionContext, warehouse: Warehouse, settings: PssyncSettings
+    ) -> dg.MaterializeResult:
         as_of = as_of_of(context)
         now = now_utc()
         with warehouse.connect() as con:
             con.begin()
-            rows = write_partition(con, f"recon.{name}", f"recon/{name}", params_for(as_of))
+            rows = write_partition(con, f"recon.{name}", f"recon/{name}", params_for(as_of, settings))
             flagged = con.execute(
                 f"SELECT count(*) FROM recon.{name} WHERE as_of_date = ? AND owner IS NOT NULL", [as_of]
             ).fetchall()[0][0]

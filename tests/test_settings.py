@@ -1,0 +1,70 @@
+"""One settings object: where each value comes from, what a wrong one says, and what a run records."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import dagster as dg
+import pytest
+
+from dagster_project.cli import main
+from dagster_project.schedules import hourly_sync_schedule
+from resources.settings import PssyncSettings, SettingsError, current, installed
+from tests.helpers import isolate_settings
+
+
+def test_options_win_over_the_environment_which_wins_over_defaults(monkeypatch, tmp_path):
+    isolate_settings(monkeypatch)
+    monkeypatch.setenv("PSSYNC_REPORTING_CURRENCY", "EUR")
+    monkeypatch.setenv("PSSYNC_WAREHOUSE", str(tmp_path / "env.duckdb"))
+    s = PssyncSettings.from_env({"warehouse": str(tmp_path / "cli.duckdb")}, defaults={"reporting_currency": "GBP"})
+    assert s.warehouse == str(tmp_path / "cli.duckdb") and s.reporting_currency == "EUR"
+    assert s.outputs == str(tmp_path / "output"), "outputs default to the folder beside the warehouse"
+    assert PssyncSettings.from_env().staffing_threshold == 50
+
+
+@pytest.mark.parametrize(
+    "variable, value, says",
+    [
+        ("PSSYNC_REPORTING_CURRENCY", "usd", "three-letter ISO currency code"),
+        ("PSSYNC_STAFFING_THRESHOLD", "fifty", "valid number"),
+        ("PSSYNC_STAFFING_THRESHOLD", "150", "0 to 100"),
+        ("PSSYNC_PSA_TIMEOUT", "0", "more than 0"),
+        ("PSSYNC_PARTITION_START", "2025-13-01", "YYYY-MM-DD"),
+    ],
+)
+def test_a_wrong_setting_names_its_variable_value_and_rule(monkeypatch, variable, value, says):
+    isolate_settings(monkeypatch)
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as err:
+        PssyncSettings.from_env()
+    assert str(err.value).startswith(f"{variable}=") and says in str(err.value)
+
+
+def test_the_command_line_refuses_a_wrong_setting_in_one_line(monkeypatch, tmp_path, capsys):
+    isolate_settings(monkeypatch)
+    code = main(
+        ["run", "--as-of", "2026-09-30", "--warehouse", str(tmp_path / "w.duckdb"), "--reporting-currency", "usd"]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err == [
+        "pssync run: PSSYNC_REPORTING_CURRENCY='usd': not a three-letter ISO currency code such as USD"
+    ]
+    assert not (tmp_path / "w.duckdb").exists(), "nothing ran"
+
+
+def test_runs_carry_the_settings_they_use_as_tags_without_passwords(monkeypatch):
+    isolate_settings(monkeypatch)
+    monkeypatch.setenv("PSSYNC_REPORTING_CURRENCY", "EUR")
+    monkeypatch.setenv("PSSYNC_ERP_STAGING_URL", "postgresql+psycopg://finance:s3cret@db.example/erp")
+    ctx = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 10, 1, 13, 15, tzinfo=timezone.utc))
+    tags = hourly_sync_schedule(ctx).tags
+    assert tags["pssync/reporting_currency"] == "EUR" and tags["pssync/as_of"] == "2026-10-01"
+    assert "s3cret" not in str(tags) and tags["pssync/erp_staging_url"].startswith("postgresql+psycopg://finance:***@")
+
+
+def test_the_command_lines_settings_are_in_force_only_while_it_runs(monkeypatch):
+    isolate_settings(monkeypatch)
+    with installed(PssyncSettings(reporting_currency="CHF")):
+        assert current().reporting_currency == "CHF"
+    assert current().reporting_currency == "USD"
