@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -277,6 +277,7 @@ def _manifest(
             }
         )
     ids = people.employee_ids()
+    code_of = dict(zip(com.projects["project_id"].to_list(), com.projects["project_code"].to_list()))
     accounts = com.accounts
     status_counts = classified.group_by("status", "reason").len().sort("status", "reason", nulls_last=False)
     manifest = {
@@ -298,6 +299,13 @@ def _manifest(
         ],
         "injected_entry_defects": {k: len(v) for k, v in inj.entries.items()},
         "injected_projects": {k: v for k, v in inj.projects.items()},
+        "skipped_invoice_runs": [  # a project's approved time an invoice run left out (unbilled WIP, aged)
+            {
+                "project_code": code_of[p],
+                "invoice_run": (cfg.start_date + timedelta(days=int(billing.cycle_days[c]))).isoformat(),
+            }
+            for p, c in billing.skipped_runs.iter_rows()
+        ],
         "time_entries": entries,
         "billing_line_exceptions": line_exc,
         "unmapped_employees": [

@@ -23,6 +23,7 @@ class Billing:
     payments: pl.DataFrame
     cycle_days: np.ndarray  # invoice run day offsets
     month_days: np.ndarray  # first-of-month day offsets, horizon months and the next one
+    skipped_runs: pl.DataFrame  # (project_id, cycle): approved time an invoice run left out (leakage)
 
 
 def calendar(cfg: EstateConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -47,6 +48,18 @@ def fx_on(com: Commercial, cfg: EstateConfig, frame: pl.DataFrame, cur_col: str,
         **{out: "rate_micro"},
     ).sort("_d")
     return frame.sort("_d").join_asof(fx, on="_d", by=cur_col, strategy="backward", check_sortedness=False)
+
+
+def skipped_runs(time_lines: pl.DataFrame, rng, rate: float) -> pl.DataFrame:
+    """Leakage as firms know it: in every invoice run a few T&M projects' approved time is left out (the project
+    manager was away, the run was closed early), in ``rate`` of the projects billed in that run and at least one.
+    Spread over every run of the horizon, so unbilled work ages into every WIP bucket as in a real firm."""
+    pairs = time_lines.select("project_id", "cycle").unique().sort("cycle", "project_id")
+    chosen = []
+    for (cycle,), group in pairs.group_by(["cycle"], maintain_order=True):
+        k = max(1, int(round(rate * group.height)))
+        chosen.append(group[np.sort(rng.permutation(group.height)[:k])])
+    return pl.concat(chosen) if chosen else pairs
 
 
 def simulate(cfg: EstateConfig, com: Commercial, work: Work, rated: pl.DataFrame, rng) -> Billing:
@@ -79,6 +92,9 @@ def simulate(cfg: EstateConfig, com: Commercial, work: Work, rated: pl.DataFrame
             billed_revision="revision",
         )
     )
+
+    skipped = skipped_runs(time_lines, rng, cfg.anomaly_rate)
+    time_lines = time_lines.join(skipped, on=["project_id", "cycle"], how="anti")
 
     ms = work.milestones.filter(pl.col("status") == "accepted")
     acc_day = ms["accepted_sec"].to_numpy() // DAY
@@ -172,7 +188,7 @@ def simulate(cfg: EstateConfig, com: Commercial, work: Work, rated: pl.DataFrame
             currency="currency",
         )
     )
-    return Billing(heads, lines, payments, cycles, months)
+    return Billing(heads, lines, payments, cycles, months, skipped)
 
 
 def _payments_and_status(heads: pl.DataFrame, rng, n_days: int) -> pl.DataFrame:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 
 @dataclass(frozen=True)
@@ -69,46 +69,9 @@ def card_id(entity: Entity, kind: str) -> str:
     return f"RC-{entity.code}-{kind}"
 
 
-def nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
-    """n-th given weekday (0=Monday) of a month; n=-1 is the last one."""
-    if n > 0:
-        d = date(year, month, 1)
-        d += timedelta(days=(weekday - d.weekday()) % 7)
-        return d + timedelta(weeks=n - 1)
-    nxt = date(year + (month == 12), month % 12 + 1, 1)
-    d = nxt - timedelta(days=1)
-    return d - timedelta(days=(d.weekday() - weekday) % 7)
-
-
 def public_holidays(country: str, year: int) -> list[tuple[date, str]]:
-    """Public holidays of a country in a year (a representative subset, fixed rules)."""
-    fixed = {
-        "US": [
-            (1, 1, "New Year's Day"),
-            (7, 4, "Independence Day"),
-            (11, 11, "Veterans Day"),
-            (12, 25, "Christmas Day"),
-        ],
-        "GB": [(1, 1, "New Year's Day"), (12, 25, "Christmas Day"), (12, 26, "Boxing Day")],
-        "DE": [
-            (1, 1, "Neujahr"),
-            (5, 1, "Tag der Arbeit"),
-            (10, 3, "Tag der Deutschen Einheit"),
-            (12, 25, "Erster Weihnachtstag"),
-            (12, 26, "Zweiter Weihnachtstag"),
-        ],
-        "SG": [(1, 1, "New Year's Day"), (5, 1, "Labour Day"), (8, 9, "National Day"), (12, 25, "Christmas Day")],
-    }[country]
-    days = [(date(year, m, d), name) for m, d, name in fixed]
-    if country == "US":
-        days += [
-            (nth_weekday(year, 9, 0, 1), "Labor Day"),
-            (nth_weekday(year, 11, 3, 4), "Thanksgiving Day"),
-            (nth_weekday(year, 5, 0, -1), "Memorial Day"),
-        ]
-    if country == "GB":
-        days += [
-            (nth_weekday(year, 5, 0, 1), "Early May Bank Holiday"),
-            (nth_weekday(year, 8, 0, -1), "Summer Bank Holiday"),
-        ]
-    return sorted(days)
+    """Public holidays of a country in a year, observed days included, from the ``holidays`` package (pinned in
+    pyproject.toml, so that an estate's ground truth does not move with a new release)."""
+    import holidays
+
+    return sorted(holidays.country_holidays(country, years=year, language="en_US").items())

@@ -219,3 +219,16 @@ def test_psa_can_be_written_to_postgresql(pg_database, tmp_path, small_estate):
     sqlite = psa(small_estate, "time_entries")
     assert (n[0], n[1]) == (sqlite.height, sqlite["time_in_minutes"].sum())
     assert not (out / "psa" / "psa.db").exists()
+
+
+def test_public_holidays_are_the_countries_real_calendars(small_estate):
+    rows = json.loads((small_estate / "hr" / "holidays_2026.json").read_text())["Report_Entry"]
+    days: dict[str, dict[str, str]] = {}
+    for r in rows:
+        days.setdefault(r["Country"], {})[r["Date"]] = r["Name"]
+    assert days["US"]["2026-06-19"].startswith("Juneteenth") and days["US"]["2026-01-19"].startswith("Martin Luther")
+    assert days["US"]["2026-07-03"] == "Independence Day (observed)"  # the 4th is a Saturday
+    assert days["DE"]["2026-04-06"] == "Easter Monday" and days["DE"]["2026-05-14"] == "Ascension Day"
+    assert days["GB"]["2026-04-03"] == "Good Friday"
+    assert days["SG"]["2026-02-17"] == "Chinese New Year" and "2026-11-08" in days["SG"]  # Diwali
+    assert {c: len(d) for c, d in days.items()} == {"US": 12, "GB": 7, "DE": 9, "SG": 14}

@@ -95,6 +95,29 @@ def generated(small_estate, tmp_path):
     return m, wh, out
 
 
+def test_unbilled_work_ages_into_every_bucket_like_a_real_firms(generated):
+    """The estate's invoice runs each leave a few projects' approved time out (manifest skipped_invoice_runs), so
+    WIP is not all from the last month: every age bucket holds value, and the old buckets are that leakage."""
+    m, wh, out = generated
+    buckets = q(
+        wh,
+        """SELECT sum(value_0_30), sum(value_31_60), sum(value_61_90), sum(value_90_plus) FROM marts.unbilled_wip
+           WHERE as_of_date = ?""",
+        [m["as_of"]],
+    )[0]
+    assert all(v > 0 for v in buckets), buckets
+    runs = {r["invoice_run"] for r in m["skipped_invoice_runs"]}
+    assert len(runs) == 3, "every invoice run of a four-month estate skipped a project"  # Jul, Aug, Sep 5th
+    skipped = {r["project_code"] for r in m["skipped_invoice_runs"]}
+    aged = q(
+        wh,
+        """SELECT DISTINCT project_code FROM recon.time_to_bill
+           WHERE as_of_date = ? AND billed_line_count = 0 AND age_days > 30""",
+        [m["as_of"]],
+    )
+    assert skipped <= {p for (p,) in aged}, "each skipped project's time is still unbilled, and older than 30 days"
+
+
 def test_marts_tie_out_to_recon_and_billing(generated):
     m, wh, out = generated
     d = m["as_of"]
