@@ -66,19 +66,31 @@ def missing_rate_project(rng, com, work: Work, inj: Injected) -> None:
 
 def late_approvals(rng, cfg, people, work: Work, pay_periods: pl.DataFrame, inj: Injected) -> None:
     """Contingent workers' entries approved after the payroll period's lock date."""
-    e = work.entries.with_row_index("_i").join(
-        pl.DataFrame({"worker": np.arange(people.n, dtype=np.int32), "w_entity": people.entity}), on="worker"
-    )
     contingent = np.flatnonzero(people.contingent)
+    e = (
+        work.entries.select("worker", "day", "status", "time_entry_id")
+        .with_row_index("_i")
+        .filter(pl.col("worker").is_in(contingent.tolist()) & (pl.col("status") == "approved"))
+        .join(pl.DataFrame({"worker": np.arange(people.n, dtype=np.int32), "w_entity": people.entity}), on="worker")
+    )
     locked = pay_periods.filter(pl.col("lock_day") < (cfg.end_date - cfg.start_date).days - 10)
+    # each entry's pay period of its entity (periods do not overlap): an as-of join, not a cross join
+    periods = locked.select(pl.col("entity").alias("w_entity"), "start_day", "end_day", "lock_day")
     cand = (
-        e.filter(pl.col("worker").is_in(contingent.tolist()) & (pl.col("status") == "approved"))
-        .join(locked.select("entity", "start_day", "end_day", "lock_day"), how="cross")
-        .filter(
-            (pl.col("day") >= pl.col("start_day"))
-            & (pl.col("day") <= pl.col("end_day"))
-            & (pl.col("entity") == pl.col("w_entity"))
+        e.with_columns(pl.col("day").cast(pl.Int64), pl.col("w_entity").cast(pl.Int64))
+        .sort("day")
+        .join_asof(
+            periods.with_columns(pl.col("start_day").cast(pl.Int64), pl.col("w_entity").cast(pl.Int64)).sort(
+                "start_day"
+            ),
+            left_on="day",
+            right_on="start_day",
+            by="w_entity",
+            strategy="backward",
+            check_sortedness=False,  # sorted above; polars cannot check it per group
         )
+        .filter(pl.col("start_day").is_not_null() & (pl.col("day") <= pl.col("end_day")))
+        .sort("_i")
     )
     if cand.height == 0:
         return

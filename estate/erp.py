@@ -157,8 +157,8 @@ def write_transactions(cfg: EstateConfig, com: Commercial, billing: Billing, n_d
         _stamp(cfg, pl.col("created_sec")).alias("Date Created"),
         _stamp(cfg, pl.col("ev_sec")).alias("Last Modified"),
     )
-    for (day,), part in heads.group_by(["ev_day"], maintain_order=True):
-        write_csv(_file(cfg, "invoices", day), part.drop("ev_day"))
+    for (day,), part in heads.partition_by("ev_day", maintain_order=True, include_key=False, as_dict=True).items():
+        write_csv(_file(cfg, "invoices", day), part)
 
     lines = billing.lines.join(inv.select("invoice_id", "day"), on="invoice_id").sort(["invoice_id", "line"])
     out = lines.select(
@@ -180,8 +180,8 @@ def write_transactions(cfg: EstateConfig, com: Commercial, billing: Billing, n_d
         _date(cfg, "service_day").alias("Service Date"),
     )
     line_days = []
-    for (day,), part in out.group_by(["day"], maintain_order=True):
-        write_csv(_file(cfg, "invoice_lines", day), part.drop("day"))
+    for (day,), part in out.partition_by("day", maintain_order=True, include_key=False, as_dict=True).items():
+        write_csv(_file(cfg, "invoice_lines", day), part)
         line_days.append(int(day))
     # a re-delivered duplicate: the same bytes again under the next day's name
     if line_days:
@@ -207,8 +207,7 @@ def write_transactions(cfg: EstateConfig, com: Commercial, billing: Billing, n_d
     )
     bad_day = int(pay["day"][pay.height // 2]) if pay.height else n_days - 1
     bad_id = int(pay["Internal ID"].max() or 5_000_000) + 1
-    for (day,), part in pay.group_by(["day"], maintain_order=True):
-        part = part.drop("day")
+    for (day,), part in pay.partition_by("day", maintain_order=True, include_key=False, as_dict=True).items():
         if day == bad_day:
             bad = pl.DataFrame(
                 {

@@ -25,10 +25,27 @@ from estate.truth import billed_stats, classify, flagged
 from estate.work import DAY, make_work
 
 
+# what pricing, invoicing and the oracle read of an entry (the PSA's text columns stay out: at L they are GBs)
+RATED_COLUMNS = (
+    "time_entry_id",
+    "worker",
+    "day",
+    "project_id",
+    "role",
+    "minutes",
+    "billable",
+    "status",
+    "approved_sec",
+    "deleted_sec",
+    "revision",
+)
+
+
 def _rate(cfg, people, com, entries: pl.DataFrame) -> pl.DataFrame:
     regions = np.array([e.region for e in ENTITIES])[people.entity]
     e = (
-        entries.with_columns(
+        entries.select(RATED_COLUMNS)
+        .with_columns(
             role_name=pl.col("role").cast(pl.Int64).replace_strict(dict(enumerate(ROLE_NAMES)), return_dtype=pl.Utf8),
             quantity_cents=quantity_cents(pl.col("minutes").cast(pl.Int64)),
         )

@@ -15,7 +15,7 @@ def dumps(obj) -> str:
 
 
 def write_text(path: Path, text: str) -> None:
-    write_atomically(path, text.encode("utf-8"))
+    write_atomically(path, text.encode("utf-8"), durable=False)
 
 
 def report_json(df: pl.DataFrame) -> str:
@@ -30,4 +30,5 @@ def report_json(df: pl.DataFrame) -> str:
 
 def write_csv(path: Path, df: pl.DataFrame) -> None:
     """UTF-8, comma-separated, RFC 4180 quoting, labelled headers as given."""
-    write_atomically(path, df.write_csv(quote_style="necessary", line_terminator="\r\n", null_value="").encode("utf-8"))
+    data = df.write_csv(quote_style="necessary", line_terminator="\r\n", null_value="").encode("utf-8")
+    write_atomically(path, data, durable=False)

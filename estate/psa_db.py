@@ -129,11 +129,21 @@ def load(url: str, frames: dict[str, pl.DataFrame]) -> None:
     if sqlite:
         import adbc_driver_sqlite.dbapi as adbc
 
-        with adbc.connect(engine.url.database) as conn:
+        with engine.begin() as c:  # indexes are built once after the bulk load, not row by row during it
+            for table in TABLES:
+                for index in table.indexes:
+                    index.drop(c)
+        with adbc.connect(engine.url.database, autocommit=True) as conn:
+            with conn.cursor() as cur:  # a new file being written: no journal to protect it
+                cur.execute("PRAGMA journal_mode = OFF")
+                cur.execute("PRAGMA synchronous = OFF")
             for table in TABLES:
                 df = _text_frame(frames[table.name].select([c.name for c in table.columns]), sqlite=True)
                 df.write_database(table.name, conn, engine="adbc", if_table_exists="append")
-            conn.commit()
+        with engine.begin() as c:
+            for table in TABLES:
+                for index in table.indexes:
+                    index.create(c)
     else:
         raw = engine.raw_connection()
         try:

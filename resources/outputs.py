@@ -8,14 +8,16 @@ from pathlib import Path
 import dagster as dg
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Complete or absent, never partial: write a temporary file beside it, then rename."""
+def write_atomically(path: Path, data: bytes, durable: bool = True) -> None:
+    """Complete or absent, never partial: write a temporary file beside it, then rename. ``durable`` also waits
+    for the disk (fsync) before the rename; the estate generator, writing a whole new folder, does not."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "wb") as fh:
         fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+        if durable:
+            fh.flush()
+            os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 
