@@ -49,9 +49,8 @@ def suite_for(name: str, con: duckdb.DuckDBPyConnection, as_of: date) -> list:
         ]
     if name == "unbilled_wip":
         recon = con.execute(
-            """SELECT coalesce(sum(coalesce(expected_amount, round(quantity * standard_rate, 2), 0)), 0)
-                               FROM recon.time_to_bill WHERE as_of_date = ?
-                               AND recon_status IN ('UNBILLED', 'BATCHED', 'INELIGIBLE', 'OVER_CAP')""",
+            """SELECT coalesce(sum(wip_value(expected_amount, quantity, standard_rate)), 0)
+               FROM recon.time_to_bill WHERE as_of_date = ? AND is_wip(recon_status)""",
             [as_of],
         ).fetchall()[0][0]
         return [

@@ -272,7 +272,8 @@ def _manifest(
         for r in flags.select("time_entry_id", "status", "reason", "owner").iter_rows(named=True)
     ]
     numbers = truth.pop("invoice_numbers")
-    lines = billing.lines
+    # only the invoices that carry an injected line exception (at L the lines are millions)
+    lines = billing.lines.filter(pl.col("invoice_id").is_in([x["invoice_id"] for x in inj.line_exceptions]))
     line_exc = []
     for x in inj.line_exceptions:
         if x["kind"] == "ORPHAN_BILLING_LINE":

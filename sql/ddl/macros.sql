@@ -52,3 +52,8 @@ CREATE OR REPLACE MACRO holds_item(scope, scope_key, customer_id, crm_account_id
 CREATE OR REPLACE MACRO hours_of_minutes(minutes) AS
     CAST(CAST(div_half_up(CAST(minutes AS HUGEINT) * 1000000, 60) AS DECIMAL(38, 0)) * CAST(0.000001 AS DECIMAL(7, 6))
          AS DECIMAL(18, 6));
+-- work in progress (unbilled WIP): live-approved billable T&M work not yet on an ERP invoice, whatever stops it,
+-- valued at the expected rate, or the standard rate where no expected rate exists
+CREATE OR REPLACE MACRO is_wip(recon_status) AS recon_status IN ('UNBILLED', 'BATCHED', 'INELIGIBLE', 'OVER_CAP');
+CREATE OR REPLACE MACRO wip_value(expected_amount, quantity, standard_rate) AS
+    CAST(coalesce(expected_amount, round(quantity * standard_rate, 2), 0) AS DECIMAL(18, 2));

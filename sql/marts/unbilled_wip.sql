@@ -7,30 +7,32 @@
 WITH fx AS (SELECT * FROM canonical.currency_rate_asof($as_of::DATE)),
 wip AS (
     SELECT t.project_code, t.currency, t.recon_status, t.age_days, t.work_date,
-           CAST(coalesce(t.expected_amount, round(t.quantity * t.standard_rate, 2), 0) AS DECIMAL(18, 2)) AS value
+           wip_value(t.expected_amount, t.quantity, t.standard_rate) AS value
     FROM recon.time_to_bill t
-    WHERE t.as_of_date = $as_of::DATE AND t.recon_status IN ('UNBILLED', 'BATCHED', 'INELIGIBLE', 'OVER_CAP')
+    WHERE t.as_of_date = $as_of::DATE AND is_wip(t.recon_status)
 ),
 converted AS (
     SELECT w.*, CASE WHEN w.currency = $reporting THEN w.value ELSE convert_money(w.value, f.rate, r.rate) END AS value_reporting,
-           w.age_days > 30 OR w.recon_status IN ('INELIGIBLE', 'OVER_CAP') AS leaked
+           w.age_days > 30 OR w.recon_status IN ('INELIGIBLE', 'OVER_CAP') AS leaked,
+           CASE WHEN w.age_days <= 30 THEN '0-30' WHEN w.age_days <= 60 THEN '31-60'
+                WHEN w.age_days <= 90 THEN '61-90' WHEN w.age_days > 90 THEN '90+' END AS bucket  -- defined once
     FROM wip w
     ASOF LEFT JOIN fx f ON f.currency = w.currency AND w.work_date >= f.effective_date
     ASOF LEFT JOIN fx r ON r.currency = $reporting AND w.work_date >= r.effective_date
 )
 SELECT project_code, currency,
        count(*) AS entries,
-       CAST(coalesce(sum(value) FILTER (WHERE age_days <= 30), 0) AS DECIMAL(18, 2)) AS value_0_30,
-       CAST(coalesce(sum(value) FILTER (WHERE age_days BETWEEN 31 AND 60), 0) AS DECIMAL(18, 2)) AS value_31_60,
-       CAST(coalesce(sum(value) FILTER (WHERE age_days BETWEEN 61 AND 90), 0) AS DECIMAL(18, 2)) AS value_61_90,
-       CAST(coalesce(sum(value) FILTER (WHERE age_days > 90), 0) AS DECIMAL(18, 2)) AS value_90_plus,
+       CAST(coalesce(sum(value) FILTER (WHERE bucket = '0-30'), 0) AS DECIMAL(18, 2)) AS value_0_30,
+       CAST(coalesce(sum(value) FILTER (WHERE bucket = '31-60'), 0) AS DECIMAL(18, 2)) AS value_31_60,
+       CAST(coalesce(sum(value) FILTER (WHERE bucket = '61-90'), 0) AS DECIMAL(18, 2)) AS value_61_90,
+       CAST(coalesce(sum(value) FILTER (WHERE bucket = '90+'), 0) AS DECIMAL(18, 2)) AS value_90_plus,
        CAST(sum(value) AS DECIMAL(18, 2)) AS unbilled_value,
        CAST(coalesce(sum(value) FILTER (WHERE leaked), 0) AS DECIMAL(18, 2)) AS leakage_total,
        $reporting AS reporting_currency,
-       CAST(coalesce(sum(value_reporting) FILTER (WHERE age_days <= 30), 0) AS DECIMAL(18, 2)) AS value_0_30_reporting,
-       CAST(coalesce(sum(value_reporting) FILTER (WHERE age_days BETWEEN 31 AND 60), 0) AS DECIMAL(18, 2)) AS value_31_60_reporting,
-       CAST(coalesce(sum(value_reporting) FILTER (WHERE age_days BETWEEN 61 AND 90), 0) AS DECIMAL(18, 2)) AS value_61_90_reporting,
-       CAST(coalesce(sum(value_reporting) FILTER (WHERE age_days > 90), 0) AS DECIMAL(18, 2)) AS value_90_plus_reporting,
+       CAST(coalesce(sum(value_reporting) FILTER (WHERE bucket = '0-30'), 0) AS DECIMAL(18, 2)) AS value_0_30_reporting,
+       CAST(coalesce(sum(value_reporting) FILTER (WHERE bucket = '31-60'), 0) AS DECIMAL(18, 2)) AS value_31_60_reporting,
+       CAST(coalesce(sum(value_reporting) FILTER (WHERE bucket = '61-90'), 0) AS DECIMAL(18, 2)) AS value_61_90_reporting,
+       CAST(coalesce(sum(value_reporting) FILTER (WHERE bucket = '90+'), 0) AS DECIMAL(18, 2)) AS value_90_plus_reporting,
        CAST(sum(value_reporting) AS DECIMAL(18, 2)) AS unbilled_value_reporting,
        CAST(coalesce(sum(value_reporting) FILTER (WHERE leaked), 0) AS DECIMAL(18, 2)) AS leakage_total_reporting,
        $as_of::DATE AS as_of_date
