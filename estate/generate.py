@@ -231,6 +231,9 @@ def generate_estate(cfg: EstateConfig) -> dict:
     empty_caps = pl.DataFrame(schema={"contract_id": pl.Utf8, "cap_cents": pl.Int64})
     caps = _set_caps(com, _classify(people, com, rated, stats, inj, empty_caps), rated, inj)
     classified = _classify(people, com, rated, stats, inj, caps)
+    del rated, stats  # at L these are GBs; the writers below need neither
+    expected = _write_expected(cfg, classified)
+    del classified
     steps.update()
 
     steps.set_postfix_str("psa")
@@ -248,19 +251,36 @@ def generate_estate(cfg: EstateConfig) -> dict:
     steps.update()
     steps.set_postfix_str("payroll")
     write_payroll(cfg, people, work, periods, n_days, inj.late_approvals, truth)
-    manifest = _manifest(cfg, people, com, work, billing, inj, classified, truth, n_days)
+    manifest = _manifest(cfg, people, com, work, billing, inj, expected, truth, n_days)
     steps.update()
     steps.close()
     return manifest
 
 
-def _manifest(
-    cfg, people, com, work, billing, inj: Injected, classified: pl.DataFrame, truth: dict, n_days: int
-) -> dict:
+def _write_expected(cfg, classified: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Write ``_truth/time_to_bill_expected.parquet``; return what the manifest needs of the classification (the
+    entries to flag and the status counts), so that the whole classification need not be kept."""
     out = cfg.landing / "_truth"
     out.mkdir(parents=True, exist_ok=True)
+    classified.select(
+        "time_entry_id",
+        "revision",
+        "status",
+        "reason",
+        "owner",
+        "quantity_cents",
+        "expected_rate_e4",
+        "standard_rate_e4",
+    ).write_parquet(out / "time_to_bill_expected.parquet", statistics=False)
+    flags = flagged(classified).select("time_entry_id", "status", "reason", "owner")
+    status_counts = classified.group_by("status", "reason").len().sort("status", "reason", nulls_last=False)
+    return flags, status_counts
+
+
+def _manifest(cfg, people, com, work, billing, inj: Injected, expected: tuple, truth: dict, n_days: int) -> dict:
+    out = cfg.landing / "_truth"
+    flags, status_counts = expected
     injected_kind = {i: k for k, ids in inj.entries.items() for i in ids}
-    flags = flagged(classified)
     entries = [
         {
             "time_entry_id": int(r["time_entry_id"]),
@@ -297,7 +317,6 @@ def _manifest(
     ids = people.employee_ids()
     code_of = dict(zip(com.projects["project_id"].to_list(), com.projects["project_code"].to_list()))
     accounts = com.accounts
-    status_counts = classified.group_by("status", "reason").len().sort("status", "reason", nulls_last=False)
     manifest = {
         "estate": {
             "employees": cfg.employees,
@@ -346,14 +365,4 @@ def _manifest(
         **truth,
     }
     write_text(out / "manifest.json", json.dumps(manifest, indent=1, sort_keys=False, default=str) + "\n")
-    classified.select(
-        "time_entry_id",
-        "revision",
-        "status",
-        "reason",
-        "owner",
-        "quantity_cents",
-        "expected_rate_e4",
-        "standard_rate_e4",
-    ).write_parquet(out / "time_to_bill_expected.parquet", statistics=False)
     return manifest

@@ -101,6 +101,7 @@ expenses = sa.Table(
 )
 
 TABLES = [resources, projects, assignments, time_entries, milestones, expenses]
+CHUNK_ROWS = 1_000_000
 
 
 def _text_frame(df: pl.DataFrame, sqlite: bool) -> pl.DataFrame:
@@ -138,8 +139,11 @@ def load(url: str, frames: dict[str, pl.DataFrame]) -> None:
                 cur.execute("PRAGMA journal_mode = OFF")
                 cur.execute("PRAGMA synchronous = OFF")
             for table in TABLES:
-                df = _text_frame(frames[table.name].select([c.name for c in table.columns]), sqlite=True)
-                df.write_database(table.name, conn, engine="adbc", if_table_exists="append")
+                frame = frames[table.name].select([c.name for c in table.columns])
+                for part in frame.iter_slices(CHUNK_ROWS):  # text timestamps for a million rows at a time
+                    _text_frame(part, sqlite=True).write_database(
+                        table.name, conn, engine="adbc", if_table_exists="append"
+                    )
         with engine.begin() as c:
             for table in TABLES:
                 for index in table.indexes:
@@ -149,12 +153,15 @@ def load(url: str, frames: dict[str, pl.DataFrame]) -> None:
         try:
             cur = raw.cursor()
             for table in TABLES:
-                df = _text_frame(frames[table.name].select([c.name for c in table.columns]), sqlite=False)
-                buf = io.BytesIO()
-                df.write_csv(buf, include_header=False, null_value="\\N", quote_style="necessary")
+                frame = frames[table.name].select([c.name for c in table.columns])
                 cols = ", ".join(c.name for c in table.columns)
                 with cur.copy(f"COPY {table.name} ({cols}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as cp:
-                    cp.write(buf.getvalue())
+                    for part in frame.iter_slices(CHUNK_ROWS):
+                        buf = io.BytesIO()
+                        _text_frame(part, sqlite=False).write_csv(
+                            buf, include_header=False, null_value="\\N", quote_style="necessary"
+                        )
+                        cp.write(buf.getvalue())
             raw.commit()
         finally:
             raw.close()
