@@ -51,12 +51,26 @@ def write_payroll(
             "Currency": np.array([e.currency for e in ENTITIES])[people.entity],
         }
     ).filter(pl.Series(people.contingent))
-    live = work.entries.filter((pl.col("status") == "approved") & (pl.col("deleted_sec") < 0)).join(
-        workers, on="worker"
+    live = (
+        work.entries.select("worker", "day", "minutes", "status", "approved_sec", "deleted_sec")
+        .filter((pl.col("status") == "approved") & (pl.col("deleted_sec") < 0))
+        .join(workers, on="worker")
     )
     locked = periods.filter(pl.col("lock_day") < n_days)
-    inp = live.join(locked, on="entity").filter(
-        (pl.col("day") >= pl.col("start_day")) & (pl.col("day") <= pl.col("end_day"))
+    # each entry's pay period of its entity: an as-of join on the day (periods do not overlap), not a join on the
+    # entity that repeats every entry once per period
+    inp = (
+        live.with_columns(pl.col("day").cast(pl.Int64), pl.col("entity").cast(pl.Int64))
+        .sort("day")
+        .join_asof(
+            locked.with_columns(pl.col("start_day").cast(pl.Int64), pl.col("entity").cast(pl.Int64)).sort("start_day"),
+            left_on="day",
+            right_on="start_day",
+            by="entity",
+            strategy="backward",
+            check_sortedness=False,
+        )
+        .filter(pl.col("start_day").is_not_null() & (pl.col("day") <= pl.col("end_day")))
     )
     inp = inp.with_columns(late=pl.col("approved_sec") >= (pl.col("lock_day") + 1) * DAY)
     agg = (
