@@ -66,7 +66,20 @@ def simulate(cfg: EstateConfig, com: Commercial, work: Work, rated: pl.DataFrame
     """``rated``: entries with expected_rate_e4 (null when no rate) and project attributes."""
     cycles, months = calendar(cfg)
     projects = com.projects
-    tm = rated.filter((pl.col("status") == "approved") & pl.col("billable") & (pl.col("billing_type") == "tm"))
+    tm = rated.filter((pl.col("status") == "approved") & pl.col("billable") & (pl.col("billing_type") == "tm")).select(
+        "time_entry_id",
+        "project_id",
+        "day",
+        "_d",
+        "approved_sec",
+        "minutes",
+        "revision",
+        "expected_rate_e4",
+        "role_name",
+        "region_name",
+        "currency",
+        "legal_entity",
+    )
     # the ERP bills entries without a pssync rate at the entity's standard card rate
     std = card_rates(
         cfg,
