@@ -67,6 +67,27 @@ def _rate(cfg, people, com, entries: pl.DataFrame) -> pl.DataFrame:
     return expected_rates(cfg, com, e)
 
 
+# what the oracle reads of a priced entry, and what the truth files and NTE caps read of its verdict
+CLASSIFIED_INPUT = (
+    "time_entry_id",
+    "worker",
+    "day",
+    "minutes",
+    "quantity_cents",
+    "revision",
+    "billable",
+    "status",
+    "deleted_sec",
+    "billing_type",
+    "project_status",
+    "account",
+    "contract_id",
+    "contract_ok",
+    "expected_rate_e4",
+    "standard_rate_e4",
+)
+
+
 def _classify(people, com, rated: pl.DataFrame, stats: pl.DataFrame, inj: Injected, caps: pl.DataFrame) -> pl.DataFrame:
     hr_term = people.hr_term if people.hr_term is not None else people.term
     w = pl.DataFrame(
@@ -78,7 +99,8 @@ def _classify(people, com, rated: pl.DataFrame, stats: pl.DataFrame, inj: Inject
         }
     )
     e = (
-        rated.join(w, on="worker")
+        rated.select(CLASSIFIED_INPUT)
+        .join(w, on="worker")
         .join(com.accounts.select("account", customer_ok="erp_mapped"), on="account")
         .with_columns(
             live_approved=(pl.col("status") == "approved") & (pl.col("deleted_sec") < 0),
