@@ -136,9 +136,8 @@ def make_work(cfg: EstateConfig, people: People, com: Commercial, n_days: int) -
     appr = sub + rng.integers(3600, 5 * DAY, size=len(who))
     rejected = rng.random(len(who)) < 0.007
     end_sec = n_days * DAY - 1
-    status = np.where(
-        sub > end_sec, "draft", np.where(appr > end_sec, "submitted", np.where(rejected, "rejected", "approved"))
-    )
+    # 0 draft, 1 submitted, 2 rejected, 3 approved: small codes, not 9 M numpy strings at L
+    status = np.where(sub > end_sec, 0, np.where(appr > end_sec, 1, np.where(rejected, 2, 3))).astype(np.int8)
     managers = people.manager[who]
     frame = (
         pl.DataFrame(
@@ -150,11 +149,11 @@ def make_work(cfg: EstateConfig, people: People, com: Commercial, n_days: int) -
                 "has_assignment": has_assignment,
                 "minutes": minutes.astype(np.int32),
                 "billable": billable,
-                "task_code": np.array(TASK_CODES)[rng.integers(0, len(TASK_CODES), size=len(who))],
-                "submitted_sec": np.where(status == "draft", -1, sub),
-                "approved_sec": np.where(status == "approved", appr, -1),
-                "rejected_sec": np.where(status == "rejected", appr, -1),
-                "status": status,
+                "task_code": pl.Series(TASK_CODES).gather(rng.integers(0, len(TASK_CODES), size=len(who))),
+                "submitted_sec": np.where(status == 0, -1, sub),
+                "approved_sec": np.where(status == 3, appr, -1),
+                "rejected_sec": np.where(status == 2, appr, -1),
+                "status": pl.Series(("draft", "submitted", "rejected", "approved")).gather(status),
                 "approver": np.where(managers >= 0, managers + 1, -1),
                 "revision": np.ones(len(who), dtype=np.int32),
                 "deleted_sec": np.full(len(who), -1, dtype=np.int64),
