@@ -116,11 +116,12 @@ def _set_caps(com, classified: pl.DataFrame, rated: pl.DataFrame, inj: Injected)
     caps = {}
     for cid, total in totals.iter_rows():
         caps[cid] = (int(total) * 2 // 10_000 + 1) * 10_000
+    injected = classified.filter(pl.col("contract_id").is_in(list(inj.caps)))  # one pass over the entries
     for cid, tag in inj.caps.items():
         if tag == "ZERO":
             caps[cid] = 0
             continue
-        mine = classified.filter(pl.col("contract_id") == cid)
+        mine = injected.filter(pl.col("contract_id") == cid)
         billed = int(mine["net_billed_cents"].sum())
         elig = mine.filter(pl.col("status") == "UNBILLED").sort(["day", "time_entry_id"])
         q = elig["quantity_cents"].to_numpy()
