@@ -108,11 +108,15 @@ def late_approvals(rng, cfg, people, work: Work, pay_periods: pl.DataFrame, inj:
 
 def _edit(work: Work, ids: list[int], when: np.ndarray, **changes) -> None:
     """Apply a post-invoice edit to entries: bump the revision and the update time."""
-    m = pl.DataFrame(
-        {"time_entry_id": ids, "_when": when},
-        schema={"time_entry_id": work.entries.schema["time_entry_id"], "_when": pl.Int64},
+    # a lookup by id, not a join: a join copies every column of the millions of entries on each edit
+    e = work.entries.with_columns(
+        _when=pl.col("time_entry_id").replace_strict(
+            pl.Series(ids, dtype=work.entries.schema["time_entry_id"]),
+            pl.Series(np.asarray(when), dtype=pl.Int64),
+            default=None,
+            return_dtype=pl.Int64,
+        )
     )
-    e = work.entries.join(m, on="time_entry_id", how="left")
     hit = pl.col("_when").is_not_null()
     cols = {name: pl.when(hit).then(value).otherwise(pl.col(name)) for name, value in changes.items()}
     work.entries = e.with_columns(
