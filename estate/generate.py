@@ -252,7 +252,10 @@ def generate_estate(cfg: EstateConfig) -> dict:
     rated = _rate(cfg, people, com, work.entries)
     stats = billed_stats(billing.lines, billing.invoices)
     empty_caps = pl.DataFrame(schema={"contract_id": pl.Utf8, "cap_cents": pl.Int64})
-    caps = _set_caps(com, _classify(people, com, rated, stats, inj, empty_caps), rated, inj)
+    # the injected caps depend on how their contracts' entries classify without a cap: classify those alone
+    capped = rated.filter(pl.col("contract_id").is_in(list(inj.caps)))
+    caps = _set_caps(com, _classify(people, com, capped, stats, inj, empty_caps), rated, inj)
+    del capped
     classified = _classify(people, com, rated, stats, inj, caps)
     del rated, stats  # at L these are GBs; the writers below need neither
     expected = _write_expected(cfg, classified)
