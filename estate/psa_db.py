@@ -119,6 +119,20 @@ def _text_frame(df: pl.DataFrame, sqlite: bool) -> pl.DataFrame:
     return df.select(cols)
 
 
+def _text_chunks(frame: pl.DataFrame, sqlite: bool):
+    """The frame as text-typed chunks of a million rows; the next chunk is converted on another thread while the
+    caller writes the current one (both release the GIL), so the two cores share the load."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    parts = list(frame.iter_slices(CHUNK_ROWS))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(_text_frame, parts[0], sqlite) if parts else None
+        for i in range(len(parts)):
+            current = pending.result()
+            pending = pool.submit(_text_frame, parts[i + 1], sqlite) if i + 1 < len(parts) else None
+            yield current
+
+
 def load(url: str, frames: dict[str, pl.DataFrame]) -> None:
     """(Re)create the PSA schema at ``url`` and bulk-load the frames (ADBC for SQLite, COPY for PostgreSQL)."""
     engine = sa.create_engine(url)
@@ -140,10 +154,8 @@ def load(url: str, frames: dict[str, pl.DataFrame]) -> None:
                 cur.execute("PRAGMA synchronous = OFF")
             for table in TABLES:
                 frame = frames[table.name].select([c.name for c in table.columns])
-                for part in frame.iter_slices(CHUNK_ROWS):  # text timestamps for a million rows at a time
-                    _text_frame(part, sqlite=True).write_database(
-                        table.name, conn, engine="adbc", if_table_exists="append"
-                    )
+                for part in _text_chunks(frame, sqlite=True):
+                    part.write_database(table.name, conn, engine="adbc", if_table_exists="append")
         with engine.begin() as c:
             for table in TABLES:
                 for index in table.indexes:
@@ -156,11 +168,9 @@ def load(url: str, frames: dict[str, pl.DataFrame]) -> None:
                 frame = frames[table.name].select([c.name for c in table.columns])
                 cols = ", ".join(c.name for c in table.columns)
                 with cur.copy(f"COPY {table.name} ({cols}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as cp:
-                    for part in frame.iter_slices(CHUNK_ROWS):
+                    for part in _text_chunks(frame, sqlite=False):
                         buf = io.BytesIO()
-                        _text_frame(part, sqlite=False).write_csv(
-                            buf, include_header=False, null_value="\\N", quote_style="necessary"
-                        )
+                        part.write_csv(buf, include_header=False, null_value="\\N", quote_style="necessary")
                         cp.write(buf.getvalue())
             raw.commit()
         finally:
