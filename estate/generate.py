@@ -13,7 +13,7 @@ from estate import crm, erp, hr, psa_db
 from estate.anomalies import Injected, late_approvals, missing_rate_project, post_invoicing
 from estate.calendar import offsets_to_dates
 from estate.commercial import make_commercial
-from estate.config import EstateConfig
+from estate.config import EstateConfig, month_start
 from estate.invoicing import simulate
 from estate.jsonfmt import write_text
 from estate.money import quantity_cents
@@ -67,6 +67,43 @@ def _rate(cfg, people, com, entries: pl.DataFrame) -> pl.DataFrame:
     return expected_rates(cfg, com, e)
 
 
+def _month_slices(cfg, entries: pl.DataFrame) -> list[pl.DataFrame]:
+    """The entries a calendar month at a time (they are sorted by work day, so these are zero-copy slices):
+    pricing and the oracle work on one month of a 9 M-entry estate at a time, in work-date order."""
+    days = entries["day"].to_numpy()
+    assert (np.diff(days) >= 0).all(), "entries sorted by work day"
+    n_months = cfg.months + 1  # the next month too: nothing is after it
+    bounds = [(month_start(cfg.start_date, k) - cfg.start_date).days for k in range(n_months)]
+    cut = np.searchsorted(days, bounds[1:], side="left").tolist()
+    starts = [0, *cut]
+    ends = [*cut, len(days)]
+    return [entries.slice(a, b - a) for a, b in zip(starts, ends) if b > a]
+
+
+def _rated_months(cfg, people, com, entries: pl.DataFrame, columns) -> pl.DataFrame:
+    """``_rate`` a month at a time, keeping only ``columns``."""
+    parts = [_rate(cfg, people, com, part).select(columns) for part in _month_slices(cfg, entries)]
+    return pl.concat(parts) if parts else _rate(cfg, people, com, entries).select(columns)
+
+
+# what the invoicing simulation reads of a priced entry
+INVOICED_INPUT = (
+    "time_entry_id",
+    "project_id",
+    "day",
+    "_d",
+    "approved_sec",
+    "minutes",
+    "revision",
+    "status",
+    "billable",
+    "billing_type",
+    "expected_rate_e4",
+    "role_name",
+    "region_name",
+    "currency",
+    "legal_entity",
+)
 # what the oracle reads of a priced entry, and what the truth files and NTE caps read of its verdict
 CLASSIFIED_INPUT = (
     "time_entry_id",
@@ -245,7 +282,7 @@ def generate_estate(cfg: EstateConfig) -> dict:
     missing_rate_project(rng, com, work, inj)
     late_approvals(rng, cfg, people, work, periods, inj)
     steps.set_postfix_str("invoices")
-    billing = simulate(cfg, com, work, _rate(cfg, people, com, work.entries), rng)
+    billing = simulate(cfg, com, work, _rated_months(cfg, people, com, work.entries, INVOICED_INPUT), rng)
     steps.update()
     steps.set_postfix_str("anomalies")
     billing = post_invoicing(rng, cfg, com, people, work, billing, inj, n_days)
