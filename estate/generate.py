@@ -125,7 +125,16 @@ CLASSIFIED_INPUT = (
 )
 
 
-def _classify(people, com, rated: pl.DataFrame, stats: pl.DataFrame, inj: Injected, caps: pl.DataFrame) -> pl.DataFrame:
+def _classify(
+    people,
+    com,
+    rated: pl.DataFrame,
+    stats: pl.DataFrame,
+    inj: Injected,
+    caps: pl.DataFrame,
+    used: pl.DataFrame | None = None,
+    carried: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     hr_term = people.hr_term if people.hr_term is not None else people.term
     w = pl.DataFrame(
         {
@@ -144,12 +153,12 @@ def _classify(people, com, rated: pl.DataFrame, stats: pl.DataFrame, inj: Inject
             employed=(pl.col("day") >= pl.col("hire")) & (pl.col("day") <= pl.col("hr_term")),
         )
     )
-    return classify(e, stats, caps)
+    return classify(e, stats, caps, used, carried)
 
 
-def _set_caps(com, classified: pl.DataFrame, rated: pl.DataFrame, inj: Injected) -> pl.DataFrame:
-    """NTE caps: large for ordinary capped contracts; crossing mid-batch or zero for injected ones."""
-    totals = rated.group_by("contract_id").agg(total=pl.col("quantity_cents").sum())
+def _set_caps(com, classified: pl.DataFrame, totals: pl.DataFrame, inj: Injected) -> pl.DataFrame:
+    """NTE caps: large for ordinary capped contracts (``totals``: every entry's hours per contract); crossing
+    mid-batch or zero for injected ones."""
     caps = {}
     for cid, total in totals.iter_rows():
         caps[cid] = (int(total) * 2 // 10_000 + 1) * 10_000
@@ -286,17 +295,24 @@ def generate_estate(cfg: EstateConfig) -> dict:
     steps.update()
     steps.set_postfix_str("anomalies")
     billing = post_invoicing(rng, cfg, com, people, work, billing, inj, n_days)
-    rated = _rate(cfg, people, com, work.entries)
     stats = billed_stats(billing.lines, billing.invoices)
-    empty_caps = pl.DataFrame(schema={"contract_id": pl.Utf8, "cap_cents": pl.Int64})
+    # per root contract: every entry's hours, and what its entries have billed (from the projects, no pricing)
+    entry_contract = (
+        work.entries.select("time_entry_id", "project_id", "minutes")
+        .join(com.projects.select("project_id", contract_id="crm_contract_id"), on="project_id")
+        .join(stats.select("time_entry_id", "net_billed_cents"), on="time_entry_id", how="left")
+    )
+    totals = entry_contract.group_by("contract_id").agg(total=quantity_cents(pl.col("minutes").cast(pl.Int64)).sum())
+    used = entry_contract.group_by("contract_id").agg(billed_cents=pl.col("net_billed_cents").fill_null(0).sum())
+    del entry_contract
     # the injected caps depend on how their contracts' entries classify without a cap: classify those alone
-    capped = rated.filter(pl.col("contract_id").is_in(list(inj.caps)))
-    caps = _set_caps(com, _classify(people, com, capped, stats, inj, empty_caps), rated, inj)
+    capped_projects = com.projects.filter(pl.col("crm_contract_id").is_in(list(inj.caps)))["project_id"]
+    capped = _rate(cfg, people, com, work.entries.filter(pl.col("project_id").is_in(capped_projects.implode())))
+    empty_caps = pl.DataFrame(schema={"contract_id": pl.Utf8, "cap_cents": pl.Int64})
+    caps = _set_caps(com, _classify(people, com, capped, stats, inj, empty_caps), totals, inj)
     del capped
-    classified = _classify(people, com, rated, stats, inj, caps)
-    del rated, stats  # at L these are GBs; the writers below need neither
-    expected = _write_expected(cfg, classified)
-    del classified
+    expected = _expected_by_month(cfg, people, com, work, stats, inj, caps, used)
+    del stats
     steps.update()
 
     steps.set_postfix_str("psa")
@@ -320,24 +336,45 @@ def generate_estate(cfg: EstateConfig) -> dict:
     return manifest
 
 
-def _write_expected(cfg, classified: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Write ``_truth/time_to_bill_expected.parquet``; return what the manifest needs of the classification (the
-    entries to flag and the status counts), so that the whole classification need not be kept."""
+def _expected_by_month(cfg, people, com, work, stats, inj: Injected, caps, used) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The oracle a month at a time, in work-date order, each month's eligible hours carried against the caps of
+    the next. Writes ``_truth/time_to_bill_expected.parquet``; returns what the manifest needs (the entries to
+    flag, the status counts), so that the classification of every entry is never held whole."""
     out = cfg.landing / "_truth"
     out.mkdir(parents=True, exist_ok=True)
-    classified.select(
-        "time_entry_id",
-        "revision",
-        "status",
-        "reason",
-        "owner",
-        "quantity_cents",
-        "expected_rate_e4",
-        "standard_rate_e4",
-    ).write_parquet(out / "time_to_bill_expected.parquet", statistics=False)
-    flags = flagged(classified).select("time_entry_id", "status", "reason", "owner")
-    status_counts = classified.group_by("status", "reason").len().sort("status", "reason", nulls_last=False)
-    return flags, status_counts
+    carried = pl.DataFrame(schema={"contract_id": pl.Utf8, "carried_cents": pl.Int64})
+    rows, flags, counts = [], [], []
+    for part in _month_slices(cfg, work.entries):
+        c = _classify(people, com, _rate(cfg, people, com, part), stats, inj, caps, used, carried)
+        counted = (  # what this month put against a cap: its eligible entries, within the cap or not
+            c.filter(pl.col("status").is_in(["UNBILLED", "OVER_CAP"]))
+            .join(caps.select("contract_id"), on="contract_id")
+            .group_by("contract_id")
+            .agg(carried_cents=pl.col("quantity_cents").sum())
+        )
+        carried = pl.concat([carried, counted]).group_by("contract_id").agg(pl.col("carried_cents").sum())
+        rows.append(
+            c.select(
+                "time_entry_id",
+                "revision",
+                "status",
+                "reason",
+                "owner",
+                "quantity_cents",
+                "expected_rate_e4",
+                "standard_rate_e4",
+            )
+        )
+        flags.append(flagged(c).select("time_entry_id", "status", "reason", "owner"))
+        counts.append(c.group_by("status", "reason").len())
+    pl.concat(rows, rechunk=True).write_parquet(out / "time_to_bill_expected.parquet", statistics=False)
+    status_counts = (
+        pl.concat(counts)
+        .group_by("status", "reason")
+        .agg(pl.col("len").sum())
+        .sort("status", "reason", nulls_last=False)
+    )
+    return pl.concat(flags), status_counts
 
 
 def _manifest(cfg, people, com, work, billing, inj: Injected, expected: tuple, truth: dict, n_days: int) -> dict:

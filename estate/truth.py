@@ -47,10 +47,20 @@ def billed_stats(lines: pl.DataFrame, invoices: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def classify(entries: pl.DataFrame, stats: pl.DataFrame, caps: pl.DataFrame) -> pl.DataFrame:
+def classify(
+    entries: pl.DataFrame,
+    stats: pl.DataFrame,
+    caps: pl.DataFrame,
+    used: pl.DataFrame | None = None,
+    carried: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """``entries`` carries: time_entry_id, day, minutes, quantity_cents, billable, billing_type,
     project status, live_approved, mapped, employed, contract_ok, customer_ok, expected_rate_e4,
-    root contract id. ``caps``: contract id -> cap_cents (hundredths of an hour)."""
+    root contract id. ``caps``: contract id -> cap_cents (hundredths of an hour).
+
+    The entries may be one month of the estate, taken in work-date order: then ``used`` gives each contract's
+    billed consumption over the whole estate (contract_id -> billed_cents) and ``carried`` the eligible hours of
+    the earlier months counted against its cap (contract_id -> carried_cents)."""
     e = entries.join(stats, on="time_entry_id", how="left").with_columns(
         pl.col("billed_line_count").fill_null(0),
         pl.col("tm_count").fill_null(0),
@@ -110,14 +120,19 @@ def classify(entries: pl.DataFrame, stats: pl.DataFrame, caps: pl.DataFrame) -> 
         .drop("_reason")
     )
     # not-to-exceed: billed consumption plus eligible entries in (work date, id) order
-    used = e.group_by("contract_id").agg(billed_cents=pl.col("net_billed_cents").sum())
+    if used is None:
+        used = e.group_by("contract_id").agg(billed_cents=pl.col("net_billed_cents").sum())
+    if carried is None:
+        carried = pl.DataFrame(schema={"contract_id": pl.Utf8, "carried_cents": pl.Int64})
     elig = (
         e.filter(pl.col("status") == "UNBILLED")
         .join(caps, on="contract_id")
         .join(used, on="contract_id")
+        .join(carried, on="contract_id", how="left")
         .sort(["day", "time_entry_id"])
         .with_columns(
             before=pl.col("billed_cents")
+            + pl.col("carried_cents").fill_null(0)
             + pl.col("quantity_cents").cum_sum().over("contract_id")
             - pl.col("quantity_cents")
         )
