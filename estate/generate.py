@@ -344,8 +344,14 @@ def _expected_by_month(cfg, people, com, work, stats, inj: Injected, caps, used)
     out.mkdir(parents=True, exist_ok=True)
     carried = pl.DataFrame(schema={"contract_id": pl.Utf8, "carried_cents": pl.Int64})
     rows, flags, counts = [], [], []
+    stats = stats.sort("time_entry_id")  # each month's billing statistics are then a slice of them
+    stat_ids = stats["time_entry_id"].to_numpy()
     for part in _month_slices(cfg, work.entries):
-        c = _classify(people, com, _rate(cfg, people, com, part), stats, inj, caps, used, carried)
+        ids = part["time_entry_id"]
+        lo = np.searchsorted(stat_ids, ids.min(), side="left")
+        hi = np.searchsorted(stat_ids, ids.max(), side="right")
+        month_stats = stats.slice(int(lo), int(hi - lo))
+        c = _classify(people, com, _rate(cfg, people, com, part), month_stats, inj, caps, used, carried)
         counted = (  # what this month put against a cap: its eligible entries, within the cap or not
             c.filter(pl.col("status").is_in(["UNBILLED", "OVER_CAP"]))
             .join(caps.select("contract_id"), on="contract_id")
