@@ -139,28 +139,32 @@ def make_work(cfg: EstateConfig, people: People, com: Commercial, n_days: int) -
     # 0 draft, 1 submitted, 2 rejected, 3 approved: small codes, not 9 M numpy strings at L
     status = np.where(sub > end_sec, 0, np.where(appr > end_sec, 1, np.where(rejected, 2, 3))).astype(np.int8)
     managers = people.manager[who]
+    unsorted = pl.DataFrame(
+        {
+            "worker": who.astype(np.int32),
+            "day": day.astype(np.int32),
+            "project_id": project,
+            "role": role.astype(np.int8),
+            "has_assignment": has_assignment,
+            "minutes": minutes.astype(np.int32),
+            "billable": billable,
+            "task_code": pl.Series(TASK_CODES).gather(rng.integers(0, len(TASK_CODES), size=len(who))),
+            "submitted_sec": np.where(status == 0, -1, sub),
+            "approved_sec": np.where(status == 3, appr, -1),
+            "rejected_sec": np.where(status == 2, appr, -1),
+            "status": pl.Series(("draft", "submitted", "rejected", "approved")).gather(status),
+            "approver": np.where(managers >= 0, managers + 1, -1),
+            "revision": np.ones(len(who), dtype=np.int32),
+            "deleted_sec": np.full(len(who), -1, dtype=np.int64),
+            "_note": rng.random(len(who)) < 0.05,
+        }
+    )
+    # the per-entry arrays are in the frame now: free them before it is sorted (at L each is 70 MB or more)
+    del who, day, project, role, has_assignment, minutes, billable, sub, appr, rejected, status, managers, daily
     frame = (
-        pl.DataFrame(
-            {
-                "worker": who.astype(np.int32),
-                "day": day.astype(np.int32),
-                "project_id": project,
-                "role": role.astype(np.int8),
-                "has_assignment": has_assignment,
-                "minutes": minutes.astype(np.int32),
-                "billable": billable,
-                "task_code": pl.Series(TASK_CODES).gather(rng.integers(0, len(TASK_CODES), size=len(who))),
-                "submitted_sec": np.where(status == 0, -1, sub),
-                "approved_sec": np.where(status == 3, appr, -1),
-                "rejected_sec": np.where(status == 2, appr, -1),
-                "status": pl.Series(("draft", "submitted", "rejected", "approved")).gather(status),
-                "approver": np.where(managers >= 0, managers + 1, -1),
-                "revision": np.ones(len(who), dtype=np.int32),
-                "deleted_sec": np.full(len(who), -1, dtype=np.int64),
-                "_note": rng.random(len(who)) < 0.05,
-            }
+        unsorted.with_columns(
+            notes=pl.when(pl.col("_note")).then(pl.lit("client workshop")).otherwise(pl.lit(None, pl.Utf8))
         )
-        .with_columns(notes=pl.when(pl.col("_note")).then(pl.lit("client workshop")).otherwise(pl.lit(None, pl.Utf8)))
         .drop("_note")
         .sort(["day", "worker"])
         .with_row_index("time_entry_id", offset=1)
@@ -172,6 +176,7 @@ def make_work(cfg: EstateConfig, people: People, com: Commercial, n_days: int) -
         )
     )
 
+    del unsorted, adhoc, seg_local
     used = np.unique(seg)
     assignments = (
         pl.DataFrame(
