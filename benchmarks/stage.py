@@ -133,11 +133,12 @@ def _bare_recon(path: Path, d: date, memory_limit: str | None) -> float:
     import duckdb
 
     from assets.recon.assets import params_for
+    from resources.settings import current
 
     con = duckdb.connect(str(path), config={"memory_limit": memory_limit} if memory_limit else {})
     t0 = time.perf_counter()
     for name in RECON_TABLES:
-        _create_bare(con, f"recon.{name}", params_for(d))
+        _create_bare(con, f"recon.{name}", params_for(d, current()))
     seconds = time.perf_counter() - t0
     con.close()
     return seconds
@@ -153,6 +154,7 @@ def floor(root: Path, as_of: str) -> dict:
     from assets.canonical.assets import XWALKS, create_asof_view
     from assets.canonical.entities import ENTITIES
     from assets.marts.assets import MARTS, mart_params
+    from resources.settings import current
     from resources.warehouse import Warehouse, sql_text
 
     src = root / "warehouse.duckdb"
@@ -176,7 +178,7 @@ def floor(root: Path, as_of: str) -> dict:
     con = duckdb.connect(str(dst), config={"memory_limit": memory_limit})
     t2 = time.perf_counter()
     for m in MARTS:
-        _create_bare(con, f"marts.{m.name}", mart_params(d))
+        _create_bare(con, f"marts.{m.name}", mart_params(d, current()))
     t_marts = time.perf_counter() - t2
     n = con.execute("SELECT count(*) FROM recon.time_to_bill").fetchall()[0][0]
     con.close()
