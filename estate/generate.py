@@ -14,7 +14,7 @@ from estate.anomalies import Injected, late_approvals, missing_rate_project, pos
 from estate.calendar import offsets_to_dates
 from estate.commercial import make_commercial
 from estate.config import EstateConfig, month_start
-from estate.invoicing import simulate
+from estate.invoicing import invoiceable_time, simulate
 from estate.jsonfmt import write_text
 from estate.money import quantity_cents
 from estate.payroll import pay_periods, write_payroll
@@ -80,30 +80,6 @@ def _month_slices(cfg, entries: pl.DataFrame) -> list[pl.DataFrame]:
     return [entries.slice(a, b - a) for a, b in zip(starts, ends) if b > a]
 
 
-def _rated_months(cfg, people, com, entries: pl.DataFrame, columns) -> pl.DataFrame:
-    """``_rate`` a month at a time, keeping only ``columns``."""
-    parts = [_rate(cfg, people, com, part).select(columns) for part in _month_slices(cfg, entries)]
-    return pl.concat(parts) if parts else _rate(cfg, people, com, entries).select(columns)
-
-
-# what the invoicing simulation reads of a priced entry
-INVOICED_INPUT = (
-    "time_entry_id",
-    "project_id",
-    "day",
-    "_d",
-    "approved_sec",
-    "minutes",
-    "revision",
-    "status",
-    "billable",
-    "billing_type",
-    "expected_rate_e4",
-    "role_name",
-    "region_name",
-    "currency",
-    "legal_entity",
-)
 # what the oracle reads of a priced entry, and what the truth files and NTE caps read of its verdict
 CLASSIFIED_INPUT = (
     "time_entry_id",
@@ -291,7 +267,11 @@ def generate_estate(cfg: EstateConfig) -> dict:
     missing_rate_project(rng, com, work, inj)
     late_approvals(rng, cfg, people, work, periods, inj)
     steps.set_postfix_str("invoices")
-    billing = simulate(cfg, com, work, _rated_months(cfg, people, com, work.entries, INVOICED_INPUT), rng)
+    tm = pl.concat(
+        [invoiceable_time(cfg, com, _rate(cfg, people, com, part)) for part in _month_slices(cfg, work.entries)]
+    )
+    billing = simulate(cfg, com, work, tm, rng)
+    del tm
     steps.update()
     steps.set_postfix_str("anomalies")
     billing = post_invoicing(rng, cfg, com, people, work, billing, inj, n_days)

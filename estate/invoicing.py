@@ -62,25 +62,10 @@ def skipped_runs(time_lines: pl.DataFrame, rng, rate: float) -> pl.DataFrame:
     return pl.concat(chosen) if chosen else pairs
 
 
-def simulate(cfg: EstateConfig, com: Commercial, work: Work, rated: pl.DataFrame, rng) -> Billing:
-    """``rated``: entries with expected_rate_e4 (null when no rate) and project attributes."""
-    cycles, months = calendar(cfg)
-    projects = com.projects
-    tm = rated.filter((pl.col("status") == "approved") & pl.col("billable") & (pl.col("billing_type") == "tm")).select(
-        "time_entry_id",
-        "project_id",
-        "day",
-        "_d",
-        "approved_sec",
-        "minutes",
-        "revision",
-        "expected_rate_e4",
-        "role_name",
-        "region_name",
-        "currency",
-        "legal_entity",
-    )
-    # the ERP bills entries without a pssync rate at the entity's standard card rate
+def invoiceable_time(cfg: EstateConfig, com: Commercial, rated: pl.DataFrame) -> pl.DataFrame:
+    """Of priced entries (``rated``: expected_rate_e4, null when no rate, and project attributes), the approved
+    billable T&M ones, with the rate the ERP bills where pssync has none: the entity's standard card rate."""
+    tm = rated.filter((pl.col("status") == "approved") & pl.col("billable") & (pl.col("billing_type") == "tm"))
     std = card_rates(
         cfg,
         com,
@@ -89,7 +74,15 @@ def simulate(cfg: EstateConfig, com: Commercial, work: Work, rated: pl.DataFrame
         ),
         card_col="std_card",
     )
-    tm = tm.join(std.select("time_entry_id", std_rate_e4=pl.col("rate_cents") * 100), on="time_entry_id")
+    return tm.select(
+        "time_entry_id", "project_id", "day", "approved_sec", "minutes", "revision", "expected_rate_e4"
+    ).join(std.select("time_entry_id", std_rate_e4=pl.col("rate_cents") * 100), on="time_entry_id")
+
+
+def simulate(cfg: EstateConfig, com: Commercial, work: Work, tm: pl.DataFrame, rng) -> Billing:
+    """``tm``: the invoiceable time (``invoiceable_time``), all of it."""
+    cycles, months = calendar(cfg)
+    projects = com.projects
     k = cycle_of(tm["day"].to_numpy(), tm["approved_sec"].to_numpy() // DAY, cycles, months)
     time_lines = (
         tm.with_columns(cycle=pl.Series(k))
