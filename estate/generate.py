@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -275,8 +276,48 @@ def generate_estate(cfg: EstateConfig) -> dict:
     steps.update()
     steps.set_postfix_str("anomalies")
     billing = post_invoicing(rng, cfg, com, people, work, billing, inj, n_days)
-    stats = billed_stats(billing.lines, billing.invoices)
-    # per root contract: every entry's hours, and what its entries have billed (from the projects, no pricing)
+    # the PSA is final now: its bulk load (one core, mostly SQLite) runs beside the oracle and the file writers
+    background = ThreadPoolExecutor(max_workers=1)
+    psa_loaded = background.submit(psa_db.load, cfg.psa_db_url, _psa_frames(cfg, people, com, work, inj, n_days))
+    try:
+        stats = billed_stats(billing.lines, billing.invoices)
+        totals, used = _contract_totals(com, work, stats)
+        # the injected caps depend on how their contracts' entries classify without a cap: classify those alone
+        capped_projects = com.projects.filter(pl.col("crm_contract_id").is_in(list(inj.caps)))["project_id"]
+        capped = _rate(cfg, people, com, work.entries.filter(pl.col("project_id").is_in(capped_projects.implode())))
+        empty_caps = pl.DataFrame(schema={"contract_id": pl.Utf8, "cap_cents": pl.Int64})
+        caps = _set_caps(com, _classify(people, com, capped, stats, inj, empty_caps), totals, inj)
+        del capped
+        expected = _expected_by_month(cfg, people, com, work, stats, inj, caps, used)
+        del stats
+        steps.update()
+
+        steps.set_postfix_str("crm")
+        crm.write_crm(cfg, crm.build_versions(cfg, com, n_days, truth), n_days)
+        steps.update()
+        steps.set_postfix_str("hr")
+        hr.write_hr(cfg, people, work.time_off, truth)
+        steps.update()
+        steps.set_postfix_str("erp")
+        erp.write_master(cfg, com, truth)
+        erp.write_transactions(cfg, com, billing, n_days, truth)
+        steps.update()
+        steps.set_postfix_str("payroll")
+        write_payroll(cfg, people, work, periods, n_days, inj.late_approvals, truth)
+        manifest = _manifest(cfg, people, com, work, billing, inj, expected, truth, n_days)
+        steps.update()
+    finally:
+        background.shutdown(wait=True)  # an error above still lets the PSA load finish before it is raised
+    steps.set_postfix_str("psa")
+    psa_loaded.result()  # raises what the load raised
+    steps.update()
+    steps.close()
+    return manifest
+
+
+def _contract_totals(com, work, stats: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Per root contract: the hours of all its entries, and what its entries have billed (taken from the projects,
+    without pricing every entry)."""
     entry_contract = (
         work.entries.select("time_entry_id", "project_id", "minutes")
         .join(com.projects.select("project_id", contract_id="crm_contract_id"), on="project_id")
@@ -284,36 +325,7 @@ def generate_estate(cfg: EstateConfig) -> dict:
     )
     totals = entry_contract.group_by("contract_id").agg(total=quantity_cents(pl.col("minutes").cast(pl.Int64)).sum())
     used = entry_contract.group_by("contract_id").agg(billed_cents=pl.col("net_billed_cents").fill_null(0).sum())
-    del entry_contract
-    # the injected caps depend on how their contracts' entries classify without a cap: classify those alone
-    capped_projects = com.projects.filter(pl.col("crm_contract_id").is_in(list(inj.caps)))["project_id"]
-    capped = _rate(cfg, people, com, work.entries.filter(pl.col("project_id").is_in(capped_projects.implode())))
-    empty_caps = pl.DataFrame(schema={"contract_id": pl.Utf8, "cap_cents": pl.Int64})
-    caps = _set_caps(com, _classify(people, com, capped, stats, inj, empty_caps), totals, inj)
-    del capped
-    expected = _expected_by_month(cfg, people, com, work, stats, inj, caps, used)
-    del stats
-    steps.update()
-
-    steps.set_postfix_str("psa")
-    psa_db.load(cfg.psa_db_url, _psa_frames(cfg, people, com, work, inj, n_days))
-    steps.update()
-    steps.set_postfix_str("crm")
-    crm.write_crm(cfg, crm.build_versions(cfg, com, n_days, truth), n_days)
-    steps.update()
-    steps.set_postfix_str("hr")
-    hr.write_hr(cfg, people, work.time_off, truth)
-    steps.update()
-    steps.set_postfix_str("erp")
-    erp.write_master(cfg, com, truth)
-    erp.write_transactions(cfg, com, billing, n_days, truth)
-    steps.update()
-    steps.set_postfix_str("payroll")
-    write_payroll(cfg, people, work, periods, n_days, inj.late_approvals, truth)
-    manifest = _manifest(cfg, people, com, work, billing, inj, expected, truth, n_days)
-    steps.update()
-    steps.close()
-    return manifest
+    return totals, used
 
 
 def _expected_by_month(cfg, people, com, work, stats, inj: Injected, caps, used) -> tuple[pl.DataFrame, pl.DataFrame]:
