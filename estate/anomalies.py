@@ -244,6 +244,8 @@ def post_invoicing(rng, cfg, com, people, work: Work, billing: Billing, inj: Inj
         .sort("time_entry_id")
     )
     per_defect = count(rate, entries.height / len(ENTRY_DEFECTS))
+    max_te = int(entries["time_entry_id"].max())
+    del entries, unbilled  # the edits below make new versions of the entries: do not hold the old one too
     order = rng.permutation(pool.height)
     chunks = {d: pool[np.sort(order[i * per_defect : (i + 1) * per_defect])] for i, d in enumerate(ENTRY_DEFECTS)}
     for d, frame in chunks.items():
@@ -277,12 +279,10 @@ def post_invoicing(rng, cfg, com, people, work: Work, billing: Billing, inj: Inj
     delta = rng.choice([-120, -60, -30, -15, 15, 30, 45, 60, 90, 120], size=hm.height)
     new_min = np.maximum(hm["minutes"].to_numpy() + delta, 15)
     new_min = np.where(new_min == hm["minutes"].to_numpy(), new_min + 15, new_min)
-    m = pl.DataFrame({"time_entry_id": hm["time_entry_id"], "_new": new_min})
-    work.entries = (
-        work.entries.join(m, on="time_entry_id", how="left")
-        .with_columns(minutes=pl.coalesce("_new", "minutes").cast(pl.Int32))
-        .drop("_new")
+    new_minutes = pl.col("time_entry_id").replace_strict(
+        hm["time_entry_id"], pl.Series(new_min, dtype=pl.Int64), default=None, return_dtype=pl.Int64
     )
+    work.entries = work.entries.with_columns(minutes=pl.coalesce(new_minutes, "minutes").cast(pl.Int32))
     _edit(work, hm["time_entry_id"].to_list(), when_after(hm))
 
     # ERP-side defects: a second line for the same hours, a wrong rate
@@ -301,7 +301,6 @@ def post_invoicing(rng, cfg, com, people, work: Work, billing: Billing, inj: Inj
     live = live_inv.sort("invoice_id")
     n_lines = count(rate, live.height // 2)
     host = live[np.sort(rng.permutation(live.height)[: 2 * n_lines])]
-    max_te = int(entries["time_entry_id"].max())
     orphan_rows, unknown_rows = [], []
     for i, (inv, pcode, tcode, day) in enumerate(
         host.select("invoice_id", "project_code", "tax_code", "day").iter_rows()
