@@ -16,7 +16,7 @@ import polars as pl
 from estate.invoicing import Billing
 from estate.money import amount_cents, tax_cents
 from estate.reference import LIMITED_CARD_ROLES
-from estate.work import DAY, Work
+from estate.work import DAY, ENTRY_STATUSES, Work
 
 ENTRY_DEFECTS = ("NOT_APPROVED_BILLED", "NOT_BILLABLE_BILLED", "DUPLICATE_BILLED", "HOURS_MISMATCH", "RATE_MISMATCH")
 
@@ -263,7 +263,7 @@ def post_invoicing(rng, cfg, com, people, work: Work, billing: Billing, inj: Inj
         work,
         rej["time_entry_id"].to_list(),
         when_after(rej),
-        status=pl.lit("rejected"),
+        status=pl.lit("rejected", dtype=ENTRY_STATUSES),
         approved_sec=pl.lit(-1, dtype=pl.Int64),
         rejected_sec=pl.col("_when"),
     )

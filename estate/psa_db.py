@@ -115,6 +115,8 @@ def _text_frame(df: pl.DataFrame, sqlite: bool) -> pl.DataFrame:
             c = c.dt.strftime("%Y-%m-%d %H:%M:%S.%6f" if sqlite else "%Y-%m-%d %H:%M:%S+00")
         elif dtype == pl.Boolean and sqlite:
             c = c.cast(pl.Int8)
+        elif isinstance(dtype, (pl.Enum, pl.Categorical)):
+            c = c.cast(pl.Utf8)
         cols.append(c.alias(name))
     return df.select(cols)
 

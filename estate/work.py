@@ -63,6 +63,10 @@ def _pick_projects(rng, people: People, com: Commercial, seg_worker, seg_start) 
     return out
 
 
+ENTRY_STATUSES = pl.Enum(["draft", "submitted", "rejected", "approved"])
+NOTES = pl.Enum(["client workshop"])  # codes, not a string per entry: the PSA load writes them as text
+
+
 def make_work(cfg: EstateConfig, people: People, com: Commercial, n_days: int) -> Work:
     rng = np.random.default_rng([cfg.seed, 5])
     n = people.n
@@ -148,11 +152,13 @@ def make_work(cfg: EstateConfig, people: People, com: Commercial, n_days: int) -
             "has_assignment": has_assignment,
             "minutes": minutes.astype(np.int32),
             "billable": billable,
-            "task_code": pl.Series(TASK_CODES).gather(rng.integers(0, len(TASK_CODES), size=len(who))),
+            "task_code": pl.Series(TASK_CODES, dtype=pl.Enum(TASK_CODES)).gather(
+                rng.integers(0, len(TASK_CODES), size=len(who))
+            ),
             "submitted_sec": np.where(status == 0, -1, sub),
             "approved_sec": np.where(status == 3, appr, -1),
             "rejected_sec": np.where(status == 2, appr, -1),
-            "status": pl.Series(("draft", "submitted", "rejected", "approved")).gather(status),
+            "status": pl.Series(ENTRY_STATUSES.categories, dtype=ENTRY_STATUSES).gather(status),
             "approver": np.where(managers >= 0, managers + 1, -1),
             "revision": np.ones(len(who), dtype=np.int32),
             "deleted_sec": np.full(len(who), -1, dtype=np.int64),
@@ -163,7 +169,7 @@ def make_work(cfg: EstateConfig, people: People, com: Commercial, n_days: int) -
     del who, day, project, role, has_assignment, minutes, billable, sub, appr, rejected, status, managers, daily
     frame = (
         unsorted.with_columns(
-            notes=pl.when(pl.col("_note")).then(pl.lit("client workshop")).otherwise(pl.lit(None, pl.Utf8))
+            notes=pl.when(pl.col("_note")).then(pl.lit("client workshop", NOTES)).otherwise(pl.lit(None, NOTES))
         )
         .drop("_note")
         .sort(["day", "worker"])
