@@ -15,6 +15,7 @@ import polars as pl
 
 from estate.invoicing import Billing
 from estate.money import amount_cents, tax_cents
+from estate.payroll import in_pay_period
 from estate.reference import LIMITED_CARD_ROLES
 from estate.work import DAY, ENTRY_STATUSES, Work
 
@@ -71,27 +72,10 @@ def late_approvals(rng, cfg, people, work: Work, pay_periods: pl.DataFrame, inj:
         work.entries.select("worker", "day", "status", "time_entry_id")
         .with_row_index("_i")
         .filter(pl.col("worker").is_in(contingent.tolist()) & (pl.col("status") == "approved"))
-        .join(pl.DataFrame({"worker": np.arange(people.n, dtype=np.int32), "w_entity": people.entity}), on="worker")
+        .join(pl.DataFrame({"worker": np.arange(people.n, dtype=np.int32), "entity": people.entity}), on="worker")
     )
     locked = pay_periods.filter(pl.col("lock_day") < (cfg.end_date - cfg.start_date).days - 10)
-    # each entry's pay period of its entity (periods do not overlap): an as-of join, not a cross join
-    periods = locked.select(pl.col("entity").alias("w_entity"), "start_day", "end_day", "lock_day")
-    cand = (
-        e.with_columns(pl.col("day").cast(pl.Int64), pl.col("w_entity").cast(pl.Int64))
-        .sort("day")
-        .join_asof(
-            periods.with_columns(pl.col("start_day").cast(pl.Int64), pl.col("w_entity").cast(pl.Int64)).sort(
-                "start_day"
-            ),
-            left_on="day",
-            right_on="start_day",
-            by="w_entity",
-            strategy="backward",
-            check_sortedness=False,  # sorted above; polars cannot check it per group
-        )
-        .filter(pl.col("start_day").is_not_null() & (pl.col("day") <= pl.col("end_day")))
-        .sort("_i")
-    )
+    cand = in_pay_period(e, locked.select("entity", "start_day", "end_day", "lock_day")).sort("_i")
     if cand.height == 0:
         return
     k = count(inj.rate, cand.height // 5, floor=2)

@@ -29,6 +29,25 @@ def pay_periods(cfg: EstateConfig) -> pl.DataFrame:
     )
 
 
+def in_pay_period(entries: pl.DataFrame, periods: pl.DataFrame) -> pl.DataFrame:
+    """Each entry (with its worker's ``entity`` and its work ``day``) with the columns of the pay period of that
+    entity containing the day; entries in no period are dropped. Periods do not overlap, so this is an as-of join
+    on the day, not a join on the entity that would repeat every entry once per period."""
+    return (
+        entries.with_columns(pl.col("day").cast(pl.Int64), pl.col("entity").cast(pl.Int64))
+        .sort("day")
+        .join_asof(
+            periods.with_columns(pl.col("start_day").cast(pl.Int64), pl.col("entity").cast(pl.Int64)).sort("start_day"),
+            left_on="day",
+            right_on="start_day",
+            by="entity",
+            strategy="backward",
+            check_sortedness=False,  # sorted above; polars cannot check it per group
+        )
+        .filter(pl.col("start_day").is_not_null() & (pl.col("day") <= pl.col("end_day")))
+    )
+
+
 def write_payroll(
     cfg: EstateConfig, people: People, work: Work, periods: pl.DataFrame, n_days: int, late_ids: list[int], truth: dict
 ) -> None:
@@ -56,22 +75,7 @@ def write_payroll(
         .filter((pl.col("status") == "approved") & (pl.col("deleted_sec") < 0))
         .join(workers, on="worker")
     )
-    locked = periods.filter(pl.col("lock_day") < n_days)
-    # each entry's pay period of its entity: an as-of join on the day (periods do not overlap), not a join on the
-    # entity that repeats every entry once per period
-    inp = (
-        live.with_columns(pl.col("day").cast(pl.Int64), pl.col("entity").cast(pl.Int64))
-        .sort("day")
-        .join_asof(
-            locked.with_columns(pl.col("start_day").cast(pl.Int64), pl.col("entity").cast(pl.Int64)).sort("start_day"),
-            left_on="day",
-            right_on="start_day",
-            by="entity",
-            strategy="backward",
-            check_sortedness=False,
-        )
-        .filter(pl.col("start_day").is_not_null() & (pl.col("day") <= pl.col("end_day")))
-    )
+    inp = in_pay_period(live, periods.filter(pl.col("lock_day") < n_days))
     inp = inp.with_columns(late=pl.col("approved_sec") >= (pl.col("lock_day") + 1) * DAY)
     agg = (
         inp.group_by("Period ID", "Employee ID")
