@@ -216,12 +216,13 @@ valued AS (
     FROM labelled
 ),
 holds AS (SELECT * FROM recon.billing_holds WHERE as_of_date = $as_of::DATE),
-entry_holds AS (  -- fail closed: the first hold (recon.billing_holds) whose scope covers the entry
+entry_holds AS (  -- fail closed: the first hold (recon.billing_holds) whose scope covers the entry. Numeric keys
+                  -- are compared as numbers: the holds are few, the entries millions
     SELECT time_entry_id, min(hold) AS hold, arg_min(owner, hold) AS hold_owner FROM (
         SELECT v.time_entry_id, h.hold, h.owner FROM valued v,  -- the first hold on everything, once per entry
             (SELECT min(hold) AS hold, arg_min(owner, hold) AS owner FROM holds WHERE scope = 'all' HAVING count(*) > 0) h
         UNION ALL SELECT v.time_entry_id, h.hold, h.owner FROM valued v JOIN holds h
-            ON h.scope = 'customer' AND h.scope_key = CAST(v.customer_id AS VARCHAR)
+            ON h.scope = 'customer' AND TRY_CAST(h.scope_key AS BIGINT) = v.customer_id
         UNION ALL SELECT v.time_entry_id, h.hold, h.owner FROM valued v JOIN holds h
             ON h.scope = 'crm_account' AND h.scope_key = v.crm_account_id
         UNION ALL SELECT v.time_entry_id, h.hold, h.owner FROM valued v JOIN holds h
@@ -229,11 +230,11 @@ entry_holds AS (  -- fail closed: the first hold (recon.billing_holds) whose sco
         UNION ALL SELECT v.time_entry_id, h.hold, h.owner FROM valued v JOIN holds h
             ON h.scope = 'rate_card' AND h.scope_key = v.rate_card_id
         UNION ALL SELECT v.time_entry_id, h.hold, h.owner FROM valued v JOIN holds h
-            ON h.scope = 'project' AND h.scope_key = CAST(v.project_id AS VARCHAR)
+            ON h.scope = 'project' AND TRY_CAST(h.scope_key AS BIGINT) = v.project_id
         UNION ALL SELECT v.time_entry_id, h.hold, h.owner FROM valued v JOIN holds h
-            ON h.scope = 'time_entry' AND h.scope_key = CAST(v.time_entry_id AS VARCHAR)
+            ON h.scope = 'time_entry' AND TRY_CAST(h.scope_key AS BIGINT) = v.time_entry_id
         UNION ALL SELECT v.time_entry_id, h.hold, h.owner FROM valued v JOIN holds h
-            ON h.scope = 'resource' AND h.scope_key = CAST(v.resource_id AS VARCHAR)
+            ON h.scope = 'resource' AND TRY_CAST(h.scope_key AS BIGINT) = v.resource_id
         UNION ALL SELECT v.time_entry_id, h.hold, h.owner FROM valued v JOIN holds h
             ON h.scope = 'employee' AND h.scope_key = v.employee_id
     ) AS covering GROUP BY 1
