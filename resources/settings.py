@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -127,17 +126,6 @@ def install(settings: PssyncSettings) -> PssyncSettings:
 
 def uninstall() -> None:
     _installed.clear()
-
-
-@contextmanager
-def installed(settings: PssyncSettings):
-    """``settings`` in force while the block runs."""
-    previous = list(_installed)
-    install(settings)
-    try:
-        yield settings
-    finally:
-        _installed[:] = previous
 
 
 def secret(name: str) -> str | None:

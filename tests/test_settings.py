@@ -9,7 +9,7 @@ import pytest
 
 from dagster_project.cli import main
 from dagster_project.schedules import hourly_sync_schedule
-from resources.settings import PssyncSettings, SettingsError, current, installed
+from resources.settings import PssyncSettings, SettingsError, current, install, uninstall
 from tests.helpers import isolate_settings
 
 
@@ -65,6 +65,9 @@ def test_runs_carry_the_settings_they_use_as_tags_without_passwords(monkeypatch)
 
 def test_the_command_lines_settings_are_in_force_only_while_it_runs(monkeypatch):
     isolate_settings(monkeypatch)
-    with installed(PssyncSettings(reporting_currency="CHF")):
+    install(PssyncSettings(reporting_currency="CHF"))
+    try:
         assert current().reporting_currency == "CHF"
+    finally:
+        uninstall()
     assert current().reporting_currency == "USD"
