@@ -78,7 +78,8 @@ def _month_slices(cfg, entries: pl.DataFrame) -> list[pl.DataFrame]:
     cut = np.searchsorted(days, bounds[1:], side="left").tolist()
     starts = [0, *cut]
     ends = [*cut, len(days)]
-    return [entries.slice(a, b - a) for a, b in zip(starts, ends) if b > a]
+    # no entries at all (a firm too small to have worked yet): one empty slice, so every result has its columns
+    return [entries.slice(a, b - a) for a, b in zip(starts, ends) if b > a] or [entries]
 
 
 # what the oracle reads of a priced entry, and what the truth files and NTE caps read of its verdict
@@ -340,8 +341,8 @@ def _expected_by_month(cfg, people, com, work, stats, inj: Injected, caps, used)
     stat_ids = stats["time_entry_id"].to_numpy()
     for part in _month_slices(cfg, work.entries):
         ids = part["time_entry_id"]
-        lo = np.searchsorted(stat_ids, ids.min(), side="left")
-        hi = np.searchsorted(stat_ids, ids.max(), side="right")
+        lo = np.searchsorted(stat_ids, ids.min(), side="left") if part.height else 0
+        hi = np.searchsorted(stat_ids, ids.max(), side="right") if part.height else 0
         month_stats = stats.slice(int(lo), int(hi - lo))
         c = _classify(people, com, _rate(cfg, people, com, part), month_stats, inj, caps, used, carried)
         counted = (  # what this month put against a cap: its eligible entries, within the cap or not
