@@ -318,6 +318,9 @@ def post_invoicing(rng, cfg, com, people, work: Work, billing: Billing, inj: Inj
     )
     lines = lines.with_columns(amount_cents=amount_cents(pl.col("quantity_cents"), pl.col("rate_e4")))
     lines = lines.with_columns(tax_cents=tax_cents(pl.col("amount_cents"), pl.col("tax_bp")))
-    lines = pl.concat([lines, add.select([c for c in base_cols if c in add.columns])], how="diagonal_relaxed")
-    billing.lines = lines.sort(["invoice_id", "line"])
+    add = add.select(
+        [pl.col(c) if c in add.columns else pl.lit(None, dtype=lines.schema[c]).alias(c) for c in base_cols]
+    ).cast(dict(lines.schema))
+    # both are in (invoice, line) order and an invoice's added lines come after its own: a merge, not a re-sort
+    billing.lines = lines.merge_sorted(add, key="invoice_id")
     return billing

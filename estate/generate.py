@@ -319,13 +319,18 @@ def generate_estate(cfg: EstateConfig) -> dict:
 def _contract_totals(com, work, stats: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Per root contract: the hours of all its entries, and what its entries have billed (taken from the projects,
     without pricing every entry)."""
-    entry_contract = (
+    per_project = (  # summed per project first: the contract id is then joined to thousands of rows, not millions
         work.entries.select("time_entry_id", "project_id", "minutes")
-        .join(com.projects.select("project_id", contract_id="crm_contract_id"), on="project_id")
         .join(stats.select("time_entry_id", "net_billed_cents"), on="time_entry_id", how="left")
+        .group_by("project_id")
+        .agg(
+            total=quantity_cents(pl.col("minutes").cast(pl.Int64)).sum(),
+            billed_cents=pl.col("net_billed_cents").fill_null(0).sum(),
+        )
+        .join(com.projects.select("project_id", contract_id="crm_contract_id"), on="project_id")
     )
-    totals = entry_contract.group_by("contract_id").agg(total=quantity_cents(pl.col("minutes").cast(pl.Int64)).sum())
-    used = entry_contract.group_by("contract_id").agg(billed_cents=pl.col("net_billed_cents").fill_null(0).sum())
+    totals = per_project.group_by("contract_id").agg(pl.col("total").sum())
+    used = per_project.group_by("contract_id").agg(pl.col("billed_cents").sum())
     return totals, used
 
 
