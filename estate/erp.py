@@ -160,9 +160,24 @@ def write_transactions(cfg: EstateConfig, com: Commercial, billing: Billing, n_d
     for (day,), part in heads.partition_by("ev_day", maintain_order=True, include_key=False, as_dict=True).items():
         write_csv(_file(cfg, "invoices", day), part)
 
-    lines = billing.lines.join(inv.select("invoice_id", "day"), on="invoice_id").sort(["invoice_id", "line"])
-    out = lines.select(
-        "day",
+    lines = (
+        billing.lines.select(
+            "invoice_id",
+            "line",
+            "item",
+            "project_code",
+            "quantity_cents",
+            "rate_e4",
+            "amount_cents",
+            "tax_code",
+            "tax_cents",
+            "source_id",
+            "service_day",
+        )
+        .join(inv.select("invoice_id", "day"), on="invoice_id")
+        .sort(["invoice_id", "line"])
+    )
+    columns = (  # formatted a file (a day) at a time: at L the text of every line at once is GBs
         pl.col("invoice_id").alias("Invoice Internal ID"),
         pl.col("line").alias("Line"),
         pl.col("item").alias("Item"),
@@ -180,8 +195,8 @@ def write_transactions(cfg: EstateConfig, com: Commercial, billing: Billing, n_d
         _date(cfg, "service_day").alias("Service Date"),
     )
     line_days = []
-    for (day,), part in out.partition_by("day", maintain_order=True, include_key=False, as_dict=True).items():
-        write_csv(_file(cfg, "invoice_lines", day), part)
+    for (day,), part in lines.partition_by("day", maintain_order=True, as_dict=True).items():
+        write_csv(_file(cfg, "invoice_lines", day), part.select(columns))
         line_days.append(int(day))
     # a re-delivered duplicate: the same bytes again under the next day's name
     if line_days:

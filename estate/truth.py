@@ -31,8 +31,10 @@ QUIET = ("BILLED_OK", "NON_BILLABLE", "FIXED_FEE")
 def billed_stats(lines: pl.DataFrame, invoices: pl.DataFrame) -> pl.DataFrame:
     """Per time entry: billed lines on non-voided invoices (PS-TM-HOURS and PS-ADJUSTMENT)."""
     live = invoices.filter(pl.col("status") != "Voided").select("invoice_id", "day")
-    bl = lines.filter(pl.col("item").is_in(["PS-TM-HOURS", "PS-ADJUSTMENT"]) & pl.col("source_id").is_not_null()).join(
-        live, on="invoice_id"
+    bl = (
+        lines.filter(pl.col("item").is_in(["PS-TM-HOURS", "PS-ADJUSTMENT"]) & pl.col("source_id").is_not_null())
+        .select("invoice_id", "line", "item", "source_id", "quantity_cents", "rate_e4")
+        .join(live, on="invoice_id")
     )
     return (
         bl.sort(["day", "invoice_id", "line"])
