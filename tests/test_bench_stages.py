@@ -1,0 +1,38 @@
+"""`make bench` runs each stage in its own process; every stage must still run (the floor once broke silently)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def stage(name: str, root: Path, *args) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.stage", name, str(root), *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, f"benchmark stage {name} failed: {out.stderr[-2000:]}"
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_every_benchmark_stage_runs_and_the_floor_reproduces_the_pipelines_recon(tmp_path):
+    gen = stage("generate", tmp_path, 20, 2)
+    assert gen["time_entries"] > 0 and gen["as_of"] == "2026-09-30"
+    nightly = stage("nightly", tmp_path, gen["as_of"])
+    assert nightly["raw_time_entries"] == gen["time_entries"]
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    recon_rows = con.execute("SELECT count(*) FROM recon.time_to_bill WHERE as_of_date = ?", [gen["as_of"]]).fetchall()
+    con.close()
+    floor = stage("floor", tmp_path, gen["as_of"])
+    assert floor["recon_rows"] == recon_rows[0][0] > 0, "the bare SQL gives the pipeline's rows"
+    assert stage("pandas", tmp_path, gen["as_of"])["wall_seconds"] > 0
+    hourly = stage("hourly", tmp_path, gen["as_of"])
+    assert hourly["wall_seconds"] > 0
