@@ -40,7 +40,7 @@ def run_pipeline(
         keys = list(dg.AssetSelection.from_coercible([p.strip() for p in parts]).resolve(defs.resolve_asset_graph()))
     # the terminal gets stage lines and a verdict; Dagster's own log (with traces) only when asked for
     run_config = {"loggers": {"console": {"config": {"log_level": settings.log_level.upper()}}}}
-    tags = {**settings.as_tags(), "pssync/as_of": as_of.isoformat()}  # the settings this run used, in the UI
+    tags = settings.as_tags(as_of.isoformat())  # the settings this run used, shown on the run in the UI
     where = on or instance()
     if not where.is_ephemeral:  # recorded in the instance: the run belongs to the code location, as if launched there
         return _run_in_code_location(where, job_name, as_of, keys, run_config, raise_on_error, tags)

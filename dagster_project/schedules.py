@@ -8,11 +8,6 @@ from dagster_project.jobs import hourly_sync, nightly_sync
 from resources.settings import current
 
 
-def run_tags(as_of: str) -> dict:
-    """The as-of date and the settings the run will use (``pssync/<setting>``), shown on the run in the UI."""
-    return {**current().as_tags(), "pssync/as_of": as_of}
-
-
 @dg.schedule(
     job=nightly_sync,
     cron_schedule="0 2 * * *",
@@ -22,7 +17,7 @@ def run_tags(as_of: str) -> dict:
 )
 def nightly_sync_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     as_of = (context.scheduled_execution_time.date() - timedelta(days=1)).isoformat()
-    return dg.RunRequest(run_key=f"nightly-{as_of}", partition_key=as_of, tags=run_tags(as_of))
+    return dg.RunRequest(run_key=f"nightly-{as_of}", partition_key=as_of, tags=current().as_tags(as_of))
 
 
 @dg.schedule(
@@ -35,7 +30,7 @@ def nightly_sync_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunReques
 def hourly_sync_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     t = context.scheduled_execution_time
     as_of = t.date().isoformat()
-    return dg.RunRequest(run_key=f"hourly-{t:%Y%m%dT%H}", partition_key=as_of, tags=run_tags(as_of))
+    return dg.RunRequest(run_key=f"hourly-{t:%Y%m%dT%H}", partition_key=as_of, tags=current().as_tags(as_of))
 
 
 SCHEDULES = [nightly_sync_schedule, hourly_sync_schedule]

@@ -94,18 +94,20 @@ class PssyncSettings(dg.ConfigurableResource):
     def psa(self) -> str:
         return self.psa_url or f"sqlite:///{Path(self.landing_dir).resolve() / 'psa' / 'psa.db'}"
 
-    def as_tags(self) -> dict[str, str]:
-        """The effective settings as run tags (``pssync/<field>``), passwords in URLs masked."""
+    def as_tags(self, as_of: str | None = None) -> dict[str, str]:
+        """The effective settings as run tags (``pssync/<field>``, defaults resolved, passwords in URLs masked),
+        with the run's as-of date when it has one."""
         import sqlalchemy as sa
 
+        effective = {name: getattr(self, name) for name in type(self).model_fields}
+        effective.update(output_dir=self.outputs, psa_url=self.psa)
         tags = {}
-        for name in type(self).model_fields:
-            value = getattr(self, name)
+        for name, value in effective.items():
             if name.endswith("_url") and value and "://" in value:
                 value = sa.engine.make_url(value).render_as_string(hide_password=True)
             tags[f"pssync/{name}"] = str(value)
-        tags["pssync/output_dir"] = self.outputs
-        tags["pssync/psa_url"] = self.psa
+        if as_of is not None:
+            tags["pssync/as_of"] = as_of
         return tags
 
 
@@ -113,7 +115,7 @@ _installed: list[PssyncSettings] = []
 
 
 def current() -> PssyncSettings:
-    """The settings in force: those the command line installed (``installed``), else the environment's (what the
+    """The settings in force: those the command line installed (``install``), else the environment's (what the
     code location, its schedules and its sensors use)."""
     return _installed[-1] if _installed else PssyncSettings.from_env()
 
