@@ -278,9 +278,9 @@ def generate_estate(cfg: EstateConfig) -> dict:
     steps.set_postfix_str("anomalies")
     billing = post_invoicing(rng, cfg, com, people, work, billing, inj, n_days)
     # the PSA is final now: its bulk load (one core, mostly SQLite) runs beside the oracle and the file writers
-    background = ThreadPoolExecutor(max_workers=1)
-    psa_loaded = background.submit(psa_db.load, cfg.psa_db_url, _psa_frames(cfg, people, com, work, inj, n_days))
-    try:
+    # leaving the block waits for the load, also when an error inside it is raised
+    with ThreadPoolExecutor(max_workers=1) as background:
+        psa_loaded = background.submit(psa_db.load, cfg.psa_db_url, _psa_frames(cfg, people, com, work, inj, n_days))
         stats = billed_stats(billing.lines, billing.invoices)
         totals, used = _contract_totals(com, work, stats)
         # the injected caps depend on how their contracts' entries classify without a cap: classify those alone
@@ -307,8 +307,6 @@ def generate_estate(cfg: EstateConfig) -> dict:
         write_payroll(cfg, people, work, periods, n_days, inj.late_approvals, truth)
         manifest = _manifest(cfg, people, com, work, billing, inj, expected, truth, n_days)
         steps.update()
-    finally:
-        background.shutdown(wait=True)  # an error above still lets the PSA load finish before it is raised
     steps.set_postfix_str("psa")
     psa_loaded.result()  # raises what the load raised
     steps.update()
