@@ -30,23 +30,12 @@ def _settings_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--erp-staging-url", help="SQLAlchemy URL of the ERP staging table (PSSYNC_ERP_STAGING_URL)")
 
 
-OPTIONS = (
-    "landing_dir",
-    "warehouse",
-    "psa_url",
-    "output_dir",
-    "reporting_currency",
-    "staffing_threshold",
-    "erp_staging_url",
-)
-
-
 def _settings(args, defaults: dict | None = None):
     """The settings of this command: its options over the PSSYNC_* environment over ``defaults``; installed as
     the ones in force (resources.settings.current) until the command returns."""
     from resources.settings import PssyncSettings, install
 
-    overrides = {k: getattr(args, k) for k in OPTIONS if getattr(args, k, None) not in (None, "")}
+    overrides = {k: v for k, v in vars(args).items() if k in PssyncSettings.model_fields and v not in (None, "")}
     if getattr(args, "verbose", False):
         overrides["log_level"] = "INFO"
     return install(PssyncSettings.from_env(overrides, defaults))
