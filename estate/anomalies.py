@@ -116,8 +116,10 @@ def post_invoicing(rng, cfg, com, people, work: Work, billing: Billing, inj: Inj
     entries = work.entries
     lines = billing.lines
     live_inv = billing.invoices.filter(pl.col("status") != "Voided")
-    tm_lines = lines.filter(pl.col("item") == "PS-TM-HOURS").join(
-        live_inv.select("invoice_id", inv_day="day"), on="invoice_id"
+    tm_lines = (  # only the columns read here: at L the lines are millions and a filter copies what it keeps
+        lines.select("invoice_id", "source_id", "item")
+        .filter(pl.col("item") == "PS-TM-HOURS")
+        .join(live_inv.select("invoice_id", inv_day="day"), on="invoice_id")
     )
     billed_once = (
         tm_lines.group_by("source_id").agg(pl.len(), inv_day=pl.col("inv_day").max()).filter(pl.col("len") == 1)
@@ -128,8 +130,10 @@ def post_invoicing(rng, cfg, com, people, work: Work, billing: Billing, inj: Inj
     cur_month = int(billing.month_days[np.searchsorted(billing.month_days, n_days - 1, side="right") - 1])
 
     # group defects on projects that have unbilled approved work at the end
-    unbilled = entries.filter((pl.col("status") == "approved") & pl.col("billable")).join(
-        tm_lines.select(time_entry_id="source_id"), on="time_entry_id", how="anti"
+    unbilled = (
+        entries.select("time_entry_id", "project_id", "worker", "day", "status", "billable")
+        .filter((pl.col("status") == "approved") & pl.col("billable"))
+        .join(tm_lines.select(time_entry_id="source_id"), on="time_entry_id", how="anti")
     )
     busy = (
         unbilled.filter(pl.col("day") >= cur_month)

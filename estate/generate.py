@@ -173,7 +173,7 @@ def _stamp(cfg, col: str) -> pl.Expr:
     return pl.when(pl.col(col) >= 0).then(base + pl.duration(seconds=pl.col(col)))
 
 
-def _psa_frames(cfg, people, com, work, inj: Injected, n_days: int) -> dict[str, pl.DataFrame]:
+def _psa_frames(cfg, people, com, work, inj: Injected, n_days: int) -> dict[str, pl.DataFrame | pl.LazyFrame]:
     ids = people.employee_ids().astype(object)
     for w in inj.unmapped_workers:
         ids[w] = inj.unknown_hr_ids.get(w)
@@ -209,7 +209,7 @@ def _psa_frames(cfg, people, com, work, inj: Injected, n_days: int) -> dict[str,
         hours_per_week=pl.col("hours_per_week").cast(pl.Float64),
         _upd=pl.max_horizontal(pl.col("start_day"), 0).cast(pl.Int64) * DAY + 7200,
     ).with_columns(updated_at=_stamp(cfg, "_upd"))
-    te = work.entries.with_columns(
+    te = work.entries.lazy().with_columns(  # built a chunk at a time by the loader
         resource_id=pl.col("worker") + 1,
         date_performed=offsets_to_dates(pl.col("day"), cfg.start_date),
         time_in_minutes="minutes",
@@ -340,8 +340,7 @@ def _expected_by_month(cfg, people, com, work, stats, inj: Injected, caps, used)
     out.mkdir(parents=True, exist_ok=True)
     carried = pl.DataFrame(schema={"contract_id": pl.Utf8, "carried_cents": pl.Int64})
     rows, flags, counts = [], [], []
-    stats = stats.sort("time_entry_id")  # each month's billing statistics are then a slice of them
-    stat_ids = stats["time_entry_id"].to_numpy()
+    stat_ids = stats["time_entry_id"].to_numpy()  # in id order: each month's billing statistics are a slice
     for part in _month_slices(cfg, work.entries):
         ids = part["time_entry_id"]
         lo = np.searchsorted(stat_ids, ids.min(), side="left") if part.height else 0
@@ -369,7 +368,8 @@ def _expected_by_month(cfg, people, com, work, stats, inj: Injected, caps, used)
         )
         flags.append(flagged(c).select("time_entry_id", "status", "reason", "owner"))
         counts.append(c.group_by("status", "reason").len())
-    pl.concat(rows, rechunk=True).write_parquet(out / "time_to_bill_expected.parquet", statistics=False)
+    # a row group or more per month, not one copy of every entry's verdict made to write it
+    pl.concat(rows, rechunk=False).write_parquet(out / "time_to_bill_expected.parquet", statistics=False)
     status_counts = (
         pl.concat(counts)
         .group_by("status", "reason")

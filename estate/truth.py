@@ -29,11 +29,11 @@ QUIET = ("BILLED_OK", "NON_BILLABLE", "FIXED_FEE")
 
 
 def billed_stats(lines: pl.DataFrame, invoices: pl.DataFrame) -> pl.DataFrame:
-    """Per time entry: billed lines on non-voided invoices (PS-TM-HOURS and PS-ADJUSTMENT)."""
+    """Per time entry: billed lines on non-voided invoices (PS-TM-HOURS and PS-ADJUSTMENT), in entry id order."""
     live = invoices.filter(pl.col("status") != "Voided").select("invoice_id", "day")
     bl = (
-        lines.filter(pl.col("item").is_in(["PS-TM-HOURS", "PS-ADJUSTMENT"]) & pl.col("source_id").is_not_null())
-        .select("invoice_id", "line", "item", "source_id", "quantity_cents", "rate_e4")
+        lines.select("invoice_id", "line", "item", "source_id", "quantity_cents", "rate_e4")
+        .filter(pl.col("item").is_in(["PS-TM-HOURS", "PS-ADJUSTMENT"]) & pl.col("source_id").is_not_null())
         .join(live, on="invoice_id")
     )
     return (
@@ -46,6 +46,7 @@ def billed_stats(lines: pl.DataFrame, invoices: pl.DataFrame) -> pl.DataFrame:
             billed_rate_e4=pl.col("rate_e4").filter(pl.col("item") == "PS-TM-HOURS").first(),
         )
         .rename({"source_id": "time_entry_id"})
+        .sort("time_entry_id")
     )
 
 
