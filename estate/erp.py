@@ -6,6 +6,7 @@ import shutil
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from estate.calendar import offsets_to_dates
@@ -112,6 +113,17 @@ def write_master(cfg: EstateConfig, com: Commercial, truth: dict) -> None:
     write_csv(_file(cfg, "tax_codes", cfg.start_date), tax)
 
 
+def _ascending(*keys: np.ndarray) -> bool:
+    """Whether rows are in ascending order of the keys, compared left to right."""
+    if len(keys[0]) < 2:
+        return True
+    later, tie = np.zeros(len(keys[0]) - 1, dtype=bool), np.ones(len(keys[0]) - 1, dtype=bool)
+    for k in keys:
+        later |= tie & (k[1:] > k[:-1])
+        tie &= k[1:] == k[:-1]
+    return bool((later | tie).all())
+
+
 def _pct_text(bp: pl.Expr) -> pl.Expr:
     return pl.when(bp % 100 == 0).then((bp // 100).cast(pl.Utf8)).otherwise(fmt_fixed(bp, 2))
 
@@ -160,23 +172,22 @@ def write_transactions(cfg: EstateConfig, com: Commercial, billing: Billing, n_d
     for (day,), part in heads.partition_by("ev_day", maintain_order=True, include_key=False, as_dict=True).items():
         write_csv(_file(cfg, "invoices", day), part)
 
-    lines = (
-        billing.lines.select(
-            "invoice_id",
-            "line",
-            "item",
-            "project_code",
-            "quantity_cents",
-            "rate_e4",
-            "amount_cents",
-            "tax_code",
-            "tax_cents",
-            "source_id",
-            "service_day",
-        )
-        .join(inv.select("invoice_id", "day"), on="invoice_id")
-        .sort(["invoice_id", "line"])
-    )
+    lines = billing.lines.select(
+        "invoice_id",
+        "line",
+        "item",
+        "project_code",
+        "quantity_cents",
+        "rate_e4",
+        "amount_cents",
+        "tax_code",
+        "tax_cents",
+        "source_id",
+        "service_day",
+    ).with_columns(day=pl.col("invoice_id").replace_strict(inv["invoice_id"], inv["day"], return_dtype=pl.Int64))
+    # in (invoice, line) order, and invoice ids are given in date order, so a day's lines are one slice: no copy
+    if not _ascending(*(lines[c].to_numpy() for c in ("day", "invoice_id", "line"))):
+        lines = lines.sort("day", "invoice_id", "line")
     columns = (  # formatted a file (a day) at a time: at L the text of every line at once is GBs
         pl.col("invoice_id").alias("Invoice Internal ID"),
         pl.col("line").alias("Line"),
@@ -195,9 +206,12 @@ def write_transactions(cfg: EstateConfig, com: Commercial, billing: Billing, n_d
         _date(cfg, "service_day").alias("Service Date"),
     )
     line_days = []
-    for (day,), part in lines.partition_by("day", maintain_order=True, as_dict=True).items():
-        write_csv(_file(cfg, "invoice_lines", day), part.select(columns))
-        line_days.append(int(day))
+    days = lines["day"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, days[1:] != days[:-1]]) if len(days) else np.array([], dtype=np.int64)
+    for a, b in zip(starts.tolist(), [*starts[1:].tolist(), len(days)]):
+        day = int(days[a])
+        write_csv(_file(cfg, "invoice_lines", day), lines.slice(a, b - a).select(columns))
+        line_days.append(day)
     # a re-delivered duplicate: the same bytes again under the next day's name
     if line_days:
         src = line_days[len(line_days) // 2]

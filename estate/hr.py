@@ -15,44 +15,69 @@ from estate.people import NEVER, People, cost_center
 from estate.reference import ENTITIES, PRACTICES, ROLE_NAMES
 
 
-def _fmt_day(cfg: EstateConfig, days: np.ndarray) -> np.ndarray:
-    out = np.empty(len(days), dtype=object)
-    ok = (days > -(10**5)) & (days < NEVER)
-    out[ok] = offsets_to_dates(days[ok], cfg.start_date).dt.strftime("%Y-%m-%d").to_numpy()
-    out[~ok] = ""
-    return out
+def _fmt_day(cfg: EstateConfig, days: np.ndarray) -> pl.Series:
+    """Day offsets as YYYY-MM-DD; "" where the day is unknown or never."""
+    known = (days > -(10**5)) & (days < NEVER)
+    text = offsets_to_dates(np.where(known, days, 0), cfg.start_date).dt.strftime("%Y-%m-%d")
+    return pl.select(pl.when(pl.Series(known)).then(text).otherwise(pl.lit(""))).to_series()
 
 
-def snapshot(cfg: EstateConfig, people: People, snap: int, last: bool) -> pl.DataFrame:
-    """Workers as HR reports them on snapshot day ``snap``."""
+def _pick(labels, index: np.ndarray) -> pl.Series:
+    """``labels[index]`` as a polars string column (numpy unicode arrays are slow to hand over)."""
+    return pl.Series(list(labels), dtype=pl.Utf8).gather(np.asarray(index, dtype=np.int64))
+
+
+def _workers(cfg: EstateConfig, people: People) -> pl.DataFrame:
+    """What HR reports of a worker that does not change over the horizon."""
     ids = people.employee_ids()
+    return pl.DataFrame(
+        {
+            "Employee_ID": ids,
+            "Worker_Name": [f"Worker {i + 1:06d}" for i in range(people.n)],
+            "Worker_Type": _pick(["Regular", "Contingent Worker"], people.contingent.astype(np.int64)),
+            "Hire_Date": _fmt_day(cfg, people.hire),
+            "Company": _pick([e.code for e in ENTITIES], people.entity),
+            "Country": _pick([e.country for e in ENTITIES], people.entity),
+            "Cost_Rate_Currency": _pick([e.currency for e in ENTITIES], people.entity),
+            "Skills": people.skills,
+            "Manager_ID": np.where(people.manager >= 0, ids[np.maximum(people.manager, 0)], ""),
+        }
+    )
+
+
+def snapshot(cfg: EstateConfig, people: People, snap: int, last: bool, workers: pl.DataFrame) -> pl.DataFrame:
+    """Workers as HR reports them on snapshot day ``snap`` (``workers``: their unchanging attributes)."""
     term_known = people.hr_term if (last and people.hr_term is not None) else people.term
     shown_term = np.where(term_known <= snap + 14, term_known, NEVER)
     present = (people.hire <= snap) & ~(people.term + 60 < snap)
     practice = people.practice_on(snap)
     cc, cc_name = cost_center(people.entity, practice)
     weekly = np.where(snap >= people.hours_day, people.weekly1, people.weekly0)
-    cost = people.cost_on(snap)
-    manager = np.where(people.manager >= 0, ids[np.maximum(people.manager, 0)], "")
-    df = pl.DataFrame(
-        {
-            "Employee_ID": ids,
-            "Worker_Name": [f"Worker {i + 1:06d}" for i in range(people.n)],
-            "Worker_Type": np.where(people.contingent, "Contingent Worker", "Regular"),
-            "Hire_Date": _fmt_day(cfg, people.hire),
-            "Termination_Date": _fmt_day(cfg, shown_term),
-            "Company": np.array([e.code for e in ENTITIES])[people.entity],
-            "Cost_Center": cc,
-            "Cost_Center_Name": cc_name,
-            "Country": np.array([e.country for e in ENTITIES])[people.entity],
-            "Job_Profile": np.array(ROLE_NAMES)[people.role_on(snap)],
-            "Practice": np.array(PRACTICES)[practice],
-            "Scheduled_Weekly_Hours": weekly.astype(str),
-            "Hourly_Cost_Rate": [f"{c // 100}.{c % 100:02d}" for c in cost],
-            "Cost_Rate_Currency": np.array([e.currency for e in ENTITIES])[people.entity],
-            "Skills": people.skills,
-            "Manager_ID": manager,
-        }
+    df = workers.with_columns(
+        Termination_Date=_fmt_day(cfg, shown_term),
+        Cost_Center=pl.Series(cc),
+        Cost_Center_Name=pl.Series(cc_name),
+        Job_Profile=_pick(ROLE_NAMES, people.role_on(snap)),
+        Practice=_pick(PRACTICES, practice),
+        Scheduled_Weekly_Hours=pl.Series(weekly).cast(pl.Utf8),
+        Hourly_Cost_Rate=pl.Series(people.cost_on(snap)).to_frame("c").select(fmt_fixed(pl.col("c"), 2)).to_series(),
+    ).select(
+        "Employee_ID",
+        "Worker_Name",
+        "Worker_Type",
+        "Hire_Date",
+        "Termination_Date",
+        "Company",
+        "Cost_Center",
+        "Cost_Center_Name",
+        "Country",
+        "Job_Profile",
+        "Practice",
+        "Scheduled_Weekly_Hours",
+        "Hourly_Cost_Rate",
+        "Cost_Rate_Currency",
+        "Skills",
+        "Manager_ID",
     )
     return df.filter(pl.Series(present))
 
@@ -70,11 +95,11 @@ def write_hr(cfg: EstateConfig, people: People, time_off: pl.DataFrame, truth: d
         Hours=fmt_fixed(quantity_cents(pl.col("minutes")), 2),
         Type=pl.col("type"),
     ).sort(["day", "Employee_ID"])
+    workers = _workers(cfg, people)
     for i, snap in enumerate(snaps):
         day = cfg.start_date + timedelta(days=int(snap))
-        write_text(
-            hr / f"workers_{day.isoformat()}.json", report_json(snapshot(cfg, people, snap, i == len(snaps) - 1))
-        )
+        report = snapshot(cfg, people, snap, i == len(snaps) - 1, workers)
+        write_text(hr / f"workers_{day.isoformat()}.json", report_json(report))
         jan1 = (day.replace(month=1, day=1) - cfg.start_date).days
         part = off.filter((pl.col("day") >= jan1) & (pl.col("day") <= snap)).select(
             "Employee_ID", "Date", "Hours", "Type"

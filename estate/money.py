@@ -43,9 +43,10 @@ def convert_cents(amount, rate_from_micro, rate_to_micro):
 
 
 def fmt_fixed(values: pl.Expr, scale: int) -> pl.Expr:
-    """Integer units of 10^-scale as a fixed-point string such as '-12.50'."""
+    """Integer units of 10^-scale as a fixed-point string such as '-12.50' (one concatenation: at L this formats
+    tens of millions of amounts)."""
     v = values.cast(pl.Int64)
     sign = pl.when(v < 0).then(pl.lit("-")).otherwise(pl.lit(""))
     whole = (v.abs() // 10**scale).cast(pl.Utf8)
-    frac = (v.abs() % 10**scale).cast(pl.Utf8).str.zfill(scale)
-    return sign + whole + "." + frac
+    frac = (v.abs() % 10**scale + 10**scale).cast(pl.Utf8).str.slice(1)  # the leading 1 keeps the zeros
+    return pl.concat_str([sign, whole, pl.lit("."), frac])
