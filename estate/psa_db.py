@@ -53,7 +53,8 @@ assignments = sa.Table(
 time_entries = sa.Table(
     "time_entries",
     metadata,
-    sa.Column("time_entry_id", sa.BigInteger, primary_key=True),
+    # INTEGER PK as sources.md declares it: in SQLite the row id itself (no second key index to build at L)
+    sa.Column("time_entry_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
     sa.Column("resource_id", sa.Integer),
     sa.Column("project_id", sa.Integer),
     sa.Column("task_code", sa.Text),
@@ -101,7 +102,7 @@ expenses = sa.Table(
 )
 
 TABLES = [resources, projects, assignments, time_entries, milestones, expenses]
-CHUNK_ROWS = 1_000_000
+CHUNK_ROWS = 500_000
 
 
 def _text_frame(df: pl.DataFrame, sqlite: bool) -> pl.DataFrame:
@@ -121,21 +122,25 @@ def _text_frame(df: pl.DataFrame, sqlite: bool) -> pl.DataFrame:
     return df.select(cols)
 
 
-def _text_chunks(frame: pl.DataFrame, sqlite: bool):
-    """The frame as text-typed chunks of a million rows; the next chunk is converted on another thread while the
-    caller writes the current one (both release the GIL), so the two cores share the load."""
+def _text_chunks(frame: pl.DataFrame | pl.LazyFrame, sqlite: bool):
+    """The frame as text-typed chunks of CHUNK_ROWS; the next chunk is built and converted on another thread while
+    the caller writes the current one (both release the GIL), so the two cores share the load. A lazy frame is
+    computed a chunk at a time: its derived columns (timestamps of 9 M entries at L) are never held whole."""
     from concurrent.futures import ThreadPoolExecutor
 
-    parts = list(frame.iter_slices(CHUNK_ROWS))
+    lazy = frame if isinstance(frame, pl.LazyFrame) else frame.lazy()
+    height = lazy.select(pl.len()).collect().item()
+    parts = [lazy.slice(offset, CHUNK_ROWS) for offset in range(0, height, CHUNK_ROWS)]
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(_text_frame, parts[0], sqlite) if parts else None
+        pending = pool.submit(_text_frame, parts[0].collect(), sqlite) if parts else None
         for i in range(len(parts)):
             current = pending.result()
-            pending = pool.submit(_text_frame, parts[i + 1], sqlite) if i + 1 < len(parts) else None
+            nxt = parts[i + 1] if i + 1 < len(parts) else None
+            pending = pool.submit(lambda p: _text_frame(p.collect(), sqlite), nxt) if nxt is not None else None
             yield current
 
 
-def load(url: str, frames: dict[str, pl.DataFrame]) -> None:
+def load(url: str, frames: dict[str, pl.DataFrame | pl.LazyFrame]) -> None:
     """(Re)create the PSA schema at ``url`` and bulk-load the frames (ADBC for SQLite, COPY for PostgreSQL)."""
     engine = sa.create_engine(url)
     sqlite = engine.dialect.name == "sqlite"
@@ -159,6 +164,7 @@ def load(url: str, frames: dict[str, pl.DataFrame]) -> None:
                 for part in _text_chunks(frame, sqlite=True):
                     part.write_database(table.name, conn, engine="adbc", if_table_exists="append")
         with engine.begin() as c:
+            c.exec_driver_sql("PRAGMA threads = 2")  # the sorts of an index build on both cores
             for table in TABLES:
                 for index in table.indexes:
                     index.create(c)

@@ -34,6 +34,25 @@ def _entry_billed_in_the_clean_run(con, keys: set[str]) -> tuple:
     return con.execute("SELECT * FROM time_entries WHERE time_entry_id = ?", [first]).fetchone()
 
 
+def _key_column_as_bigint(con) -> None:
+    """Rebuild ``time_entries`` as a PSA that declares its key BIGINT (not SQLite's row id), same rows."""
+    ddl = con.execute("SELECT sql FROM sqlite_master WHERE name = 'time_entries'").fetchone()[0]
+    assert "time_entry_id INTEGER NOT NULL" in ddl, ddl
+    indexes = [
+        r[0]
+        for r in con.execute(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = 'time_entries' AND sql IS NOT NULL AND type = 'index'"
+        )
+    ]
+    con.execute(ddl.replace("time_entries", "te_bigint", 1).replace("time_entry_id INTEGER", "time_entry_id BIGINT"))
+    con.execute("INSERT INTO te_bigint SELECT * FROM time_entries")
+    con.execute("DROP TABLE time_entries")
+    con.execute("ALTER TABLE te_bigint RENAME TO time_entries")
+    for sql in indexes:
+        con.execute(sql)
+    con.commit()
+
+
 def test_a_20_digit_psa_id_rejects_its_row_and_holds_its_project(faulty, clean_billing):
     landing, wh, out = faulty
     with psa(landing) as con:
@@ -41,6 +60,7 @@ def test_a_20_digit_psa_id_rejects_its_row_and_holds_its_project(faulty, clean_b
         cols = [d[1] for d in con.execute("PRAGMA table_info(time_entries)").fetchall()]
         row[cols.index("time_entry_id")] = -1
         con.execute(f"INSERT INTO time_entries VALUES ({', '.join('?' * len(cols))})", row)
+        _key_column_as_bigint(con)  # the generated key is SQLite's row id, which cannot hold 20 digits
         con.execute("UPDATE time_entries SET time_entry_id = 12345678901234567890 WHERE time_entry_id = -1")  # a REAL
     held = run(landing, wh, AS_OF, out)
     assert held.result.success, held.verdict
