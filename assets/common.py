@@ -43,7 +43,12 @@ def _add_new_columns(con: duckdb.DuckDBPyConnection, table: str, query: str, par
 
 def is_latest_as_of(con: duckdb.DuckDBPyConnection, table: str, as_of: date) -> bool:
     """True when no later as-of date has been written: only the newest business date updates ops.exceptions."""
-    latest = con.execute(f"SELECT max(as_of_date) FROM {table}").fetchall()[0][0]
+    from assets.versions import VERSIONED, latest_written
+
+    if table in VERSIONED:
+        latest = latest_written(con, table)
+    else:
+        latest = con.execute(f"SELECT max(as_of_date) FROM {table}").fetchall()[0][0]
     return latest is None or as_of >= latest
 
 

@@ -124,7 +124,10 @@ def _create_bare(con, table: str, params: dict) -> None:
     from resources.warehouse import bound_params, sql_text
 
     query = sql_text(table.replace(".", "/"))
-    con.execute(f"DROP TABLE IF EXISTS {table}")
+    kind = con.execute(  # a table kept as versions is a view by its published name (assets/versions.py)
+        "SELECT table_type FROM information_schema.tables WHERE table_schema || '.' || table_name = ?", [table]
+    ).fetchall()
+    con.execute(f"DROP {'VIEW' if kind == [('VIEW',)] else 'TABLE'} IF EXISTS {table}")
     con.execute(f"CREATE TABLE {table} AS {query}", bound_params(query, params))
 
 

@@ -55,5 +55,8 @@ CREATE OR REPLACE MACRO hours_of_minutes(minutes) AS
 -- work in progress (unbilled WIP): live-approved billable T&M work not yet on an ERP invoice, whatever stops it,
 -- valued at the expected rate, or the standard rate where no expected rate exists
 CREATE OR REPLACE MACRO is_wip(recon_status) AS recon_status IN ('UNBILLED', 'BATCHED', 'INELIGIBLE', 'OVER_CAP');
+-- the age of work in progress on an as-of date: days since approval (null for other statuses)
+CREATE OR REPLACE MACRO wip_age_days(recon_status, approved_at, as_of) AS
+    CASE WHEN is_wip(recon_status) THEN datediff('day', CAST(approved_at AS DATE), as_of) END;
 CREATE OR REPLACE MACRO wip_value(expected_amount, quantity, standard_rate) AS
     CAST(coalesce(expected_amount, round(quantity * standard_rate, 2), 0) AS DECIMAL(18, 2));

@@ -135,3 +135,11 @@ CREATE TABLE IF NOT EXISTS ops.canonical_extracts (
     table_name   VARCHAR NOT NULL,
     extract_id   VARCHAR NOT NULL
 );
+
+-- the as-of dates written to each published table kept as versions (assets/versions.py): its view yields a stored
+-- row for every date here within the row's valid_from .. valid_to
+CREATE TABLE IF NOT EXISTS ops.as_of_dates (
+    table_name  VARCHAR NOT NULL,
+    as_of_date  DATE NOT NULL,
+    PRIMARY KEY (table_name, as_of_date)
+);

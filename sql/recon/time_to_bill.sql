@@ -26,10 +26,11 @@ billed AS (
            array_to_string(list_sort(list_distinct(list(invoice_number))), ',') AS invoice_numbers
     FROM billed_lines GROUP BY 1
 ),
-batched AS (  -- pssync batches: of earlier as-of dates (they count as carrying the entry), and this date's own
+batched AS (  -- pssync batches of earlier as-of dates: they carry the entry. Not this date's own: recon runs before
+              -- it is emitted, so a replay would otherwise read a batch_id the first run could not see
     SELECT source_id AS time_entry_id,
            bool_or(as_of_date < $as_of::DATE) AS carried_before,
-           arg_max(batch_id, as_of_date) FILTER (WHERE as_of_date <= $as_of::DATE) AS batch_id,
+           arg_max(batch_id, as_of_date) FILTER (WHERE as_of_date < $as_of::DATE) AS batch_id,
            sum(quantity) FILTER (WHERE as_of_date < $as_of::DATE) AS batched_quantity
     FROM billing.ledger WHERE item = 'PS-TM-HOURS' GROUP BY 1
 ),
@@ -274,8 +275,7 @@ SELECT
     v.amount_at_risk,
     CASE WHEN v.currency = $reporting THEN v.amount_at_risk
          ELSE convert_money(v.amount_at_risk, x.rate_from, x.rate_to) END AS amount_at_risk_reporting,
-    CASE WHEN v.recon_status IN ('UNBILLED', 'INELIGIBLE', 'OVER_CAP', 'BATCHED')
-         THEN datediff('day', CAST(v.approved_at AS DATE), $as_of::DATE) END AS age_days,
+    wip_age_days(v.recon_status, v.approved_at, $as_of::DATE) AS age_days,
     $as_of::DATE AS as_of_date,
     v.standard_rate, v.fit_quantity AS capped_quantity, v.hire_date, v.termination_date, v.amendment_id,
     v.rate_card_id, v.discount_percent, v.cap_hours, v.billing_hold, v.live_approved

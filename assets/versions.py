@@ -1,0 +1,168 @@
+"""Published per-as-of-date tables kept as versions, so that a year of nightly runs costs what changed, not a copy of
+the history per night.
+
+A row is stored once with the range of as-of dates over which it holds (``valid_from`` .. ``valid_to``, both
+inclusive; ``9999-12-31`` while it holds on the newest date written). The table under its published name is a view
+that yields each stored row once for every as-of date written within its range (``ops.as_of_dates``), with the
+columns that follow from the date alone (a WIP age, say) computed as it is read. Writing date D compares D's rows
+with the versions in force on D, key by key: an unchanged row is left alone, a changed or vanished one is cut
+around D, a new or changed one is stored from D. Written dates may come in any order (backfills, replays): every
+date reads back exactly the rows its query gave when it was last written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import duckdb
+
+from resources.warehouse import bound_params, sql_text, table_exists
+
+OPEN = date(9999, 12, 31)
+
+
+@dataclass(frozen=True)
+class Versioned:
+    """How a published table is kept: its natural key within one as-of date, and the columns computed from the
+    date when read (SQL over the stored row ``v`` and the date ``d.as_of_date``)."""
+
+    key: tuple[str, ...]
+    derived: dict[str, str] = field(default_factory=dict)
+
+
+VERSIONED = {
+    "recon.time_to_bill": Versioned(
+        key=("time_entry_id",),
+        derived={"age_days": "wip_age_days(v.recon_status, v.approved_at, d.as_of_date)"},
+    ),
+}
+
+
+def store_of(table: str) -> str:
+    return f"{table}__versions"
+
+
+def written_dates(con: duckdb.DuckDBPyConnection, table: str) -> list[date]:
+    return [
+        d
+        for (d,) in con.execute(
+            "SELECT as_of_date FROM ops.as_of_dates WHERE table_name = ? ORDER BY 1", [table]
+        ).fetchall()
+    ]
+
+
+def latest_written(con: duckdb.DuckDBPyConnection, table: str) -> date | None:
+    dates = written_dates(con, table)
+    return dates[-1] if dates else None
+
+
+def write_versions(con: duckdb.DuckDBPyConnection, table: str, query_name: str, params: dict) -> int:
+    """Make ``table`` read, for ``params['as_of']``, exactly the rows of ``sql/<query_name>.sql``; store only what
+    differs from the versions in force on that date. The caller holds the transaction. Returns the date's rows."""
+    spec = VERSIONED[table]
+    query = sql_text(query_name)
+    bound = bound_params(query, params)
+    columns = [(n, t) for n, t, *_ in con.execute(f"DESCRIBE {query}", bound).fetchall()]
+    _ensure_store(con, table, spec, columns)
+    stored = ", ".join(f'"{n}"' for n, _ in columns if n not in spec.derived and n != "as_of_date")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _v_new AS SELECT {stored} FROM ({query})", bound)
+    return _store_date(con, table, spec, params["as_of"])
+
+
+def _store_date(con: duckdb.DuckDBPyConnection, table: str, spec: Versioned, as_of: date) -> int:
+    """Store the rows of temp table ``_v_new`` as ``table`` on ``as_of``."""
+    store = store_of(table)
+    cols = [r[0] for r in con.execute("DESCRIBE _v_new").fetchall()]
+    col_list = ", ".join(f'"{c}"' for c in cols)
+    dates = [d for d in written_dates(con, table) if d != as_of]
+    prev = max((d for d in dates if d < as_of), default=None)
+    nxt = min((d for d in dates if d > as_of), default=None)
+    k0 = spec.key[0]
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _v_old AS SELECT {col_list}, valid_from FROM {store} "
+        "WHERE valid_from <= $d AND valid_to >= $d",
+        {"d": as_of},
+    )
+    # the keys whose row on this date differs from the version in force, or exists on one side only
+    same = " AND ".join(f'n."{c}" IS NOT DISTINCT FROM o."{c}"' for c in cols)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _v_changed AS
+        SELECT {", ".join(f'coalesce(n."{k}", o."{k}") AS "{k}"' for k in spec.key)},
+               o.valid_from AS old_from, n."{k0}" IS NOT NULL AS has_new
+        FROM _v_new n FULL JOIN _v_old o ON {" AND ".join(f'n."{k}" = o."{k}"' for k in spec.key)}
+        WHERE n."{k0}" IS NULL OR o."{k0}" IS NULL OR NOT ({same})"""
+    )
+    match = " AND ".join(f'x."{k}" = c."{k}"' for k in spec.key)
+    changed_old = f"EXISTS (SELECT 1 FROM _v_changed c WHERE {match} AND c.old_from = x.valid_from)"
+    if nxt is not None:  # a changed version goes on holding from the next written date ...
+        con.execute(
+            f"INSERT INTO {store} SELECT * REPLACE ($nxt::DATE AS valid_from) FROM {store} x "
+            f"WHERE {changed_old} AND x.valid_to >= $nxt",
+            {"nxt": nxt},
+        )
+    if prev is not None:  # ... and held until the previous one
+        con.execute(
+            f"UPDATE {store} x SET valid_to = $prev WHERE {changed_old} AND x.valid_from <= $prev", {"prev": prev}
+        )
+    con.execute(f"DELETE FROM {store} x WHERE {changed_old} AND x.valid_to >= $d", {"d": as_of})
+    con.execute(
+        f"INSERT INTO {store} ({col_list}, valid_from, valid_to) SELECT n.*, $d::DATE, $to::DATE FROM _v_new n "
+        f"WHERE EXISTS (SELECT 1 FROM _v_changed c WHERE {match.replace('x.', 'n.')} AND c.has_new)",
+        {"d": as_of, "to": as_of if nxt is not None else OPEN},
+    )
+    con.execute("INSERT OR IGNORE INTO ops.as_of_dates VALUES (?, ?)", [table, as_of])
+    rows = con.execute("SELECT count(*) FROM _v_new").fetchall()[0][0]
+    con.execute("DROP TABLE _v_new; DROP TABLE _v_old; DROP TABLE _v_changed")
+    return rows
+
+
+def _ensure_store(con: duckdb.DuckDBPyConnection, table: str, spec: Versioned, columns: list[tuple[str, str]]) -> None:
+    """The versions table (with any column the query gained), and the view under the published name. A warehouse
+    written before versions were kept has the table itself: its dates are folded into versions, oldest first."""
+    store = store_of(table)
+    legacy = _is_base_table(con, table)
+    if legacy:
+        con.execute(f"ALTER TABLE {table} RENAME TO {table.split('.')[1]}__partitioned")
+    stored = [(n, t) for n, t in columns if n not in spec.derived and n != "as_of_date"]
+    if not table_exists(con, store):
+        body = ", ".join(f'"{n}" {t}' for n, t in stored)
+        con.execute(f"CREATE TABLE {store} ({body}, valid_from DATE NOT NULL, valid_to DATE NOT NULL)")
+    else:
+        have = {r[0] for r in con.execute(f"DESCRIBE {store}").fetchall()}
+        for n, t in stored:
+            if n not in have:  # a column added to a published table: NULL in the versions written before it
+                con.execute(f'ALTER TABLE {store} ADD COLUMN "{n}" {t}')
+    select = ", ".join(
+        f'{spec.derived[n]} AS "{n}"' if n in spec.derived else ("d.as_of_date" if n == "as_of_date" else f'v."{n}"')
+        for n, _ in columns
+    )
+    con.execute(
+        f"CREATE OR REPLACE VIEW {table} AS SELECT {select} FROM {store} v "
+        f"JOIN ops.as_of_dates d ON d.table_name = '{table}' AND d.as_of_date BETWEEN v.valid_from AND v.valid_to"
+    )
+    if legacy:
+        _fold_legacy(con, table, f"{table}__partitioned", spec, stored)
+
+
+def _is_base_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = table.split(".")
+    return bool(
+        con.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ? "
+            "AND table_type = 'BASE TABLE'",
+            [schema, name],
+        ).fetchall()
+    )
+
+
+def _fold_legacy(con, table: str, legacy: str, spec: Versioned, stored: list[tuple[str, str]]) -> None:
+    """Each as-of date of a table written as a copy per date becomes versions, oldest first; then the copy goes."""
+    have = {r[0] for r in con.execute(f"DESCRIBE {legacy}").fetchall()}
+    cols = ", ".join(f'"{n}"' if n in have else f'NULL::{t} AS "{n}"' for n, t in stored)
+    for (d,) in con.execute(f"SELECT DISTINCT as_of_date FROM {legacy} ORDER BY 1").fetchall():
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _v_new AS SELECT {cols} FROM {legacy} WHERE as_of_date = $d", {"d": d}
+        )
+        _store_date(con, table, spec, d)
+    con.execute(f"DROP TABLE {legacy}")

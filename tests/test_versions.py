@@ -1,0 +1,97 @@
+"""Versioned storage of published per-date tables (assets/versions.py): every written date reads back exactly the
+rows last written for it, whatever the order of writes, and a date that changes nothing stores nothing."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+from decimal import Decimal
+
+import duckdb
+import pytest
+
+from assets import versions
+from assets.versions import OPEN, Versioned, _ensure_store, _store_date
+
+TABLE = "recon.demo"
+SPEC = Versioned(key=("entry",), derived={"age": "d.as_of_date - v.since"})
+COLUMNS = [
+    ("entry", "BIGINT"),
+    ("status", "VARCHAR"),
+    ("amount", "DECIMAL(18,2)"),
+    ("since", "DATE"),
+    ("age", "BIGINT"),
+    ("as_of_date", "DATE"),
+]
+
+
+@pytest.fixture
+def con(tmp_path, monkeypatch):
+    monkeypatch.setitem(versions.VERSIONED, TABLE, SPEC)
+    c = duckdb.connect(str(tmp_path / "w.duckdb"))
+    c.execute("CREATE SCHEMA recon; CREATE SCHEMA ops")
+    c.execute(
+        "CREATE TABLE ops.as_of_dates (table_name VARCHAR, as_of_date DATE, PRIMARY KEY (table_name, as_of_date))"
+    )
+    _ensure_store(c, TABLE, SPEC, COLUMNS)
+    yield c
+    c.close()
+
+
+def write(con, d: date, rows: dict[int, tuple]) -> None:
+    con.execute("CREATE OR REPLACE TEMP TABLE _v_new (entry BIGINT, status VARCHAR, amount DECIMAL(18,2), since DATE)")
+    if rows:
+        con.executemany("INSERT INTO _v_new VALUES (?, ?, ?, ?)", [(k, *v) for k, v in rows.items()])
+    _store_date(con, TABLE, SPEC, d)
+
+
+def read(con, d: date) -> dict[int, tuple]:
+    got = con.execute("SELECT entry, status, amount, since, age FROM recon.demo WHERE as_of_date = ?", [d]).fetchall()
+    assert len(got) == len({r[0] for r in got}), f"{d}: a key twice"
+    for entry, *_, since, age in got:
+        assert age == (d - since).days  # the date-derived column is computed as read
+    return {r[0]: tuple(r[1:4]) for r in got}
+
+
+def versions_stored(con) -> int:
+    return con.execute("SELECT count(*) FROM recon.demo__versions").fetchall()[0][0]
+
+
+def test_a_night_that_changes_nothing_stores_nothing_and_a_change_stores_one_row(con):
+    day1 = date(2026, 9, 1)
+    rows = {i: ("UNBILLED", f"{i}.50", date(2026, 8, 1)) for i in range(1, 1001)}
+    write(con, day1, rows)
+    assert versions_stored(con) == 1000
+    for k in range(1, 30):  # a month of nights with nothing changed
+        write(con, day1 + timedelta(days=k), rows)
+    assert versions_stored(con) == 1000
+    rows[7] = ("BILLED_OK", "7.50", date(2026, 8, 1))
+    del rows[8]
+    write(con, day1 + timedelta(days=30), rows)
+    assert versions_stored(con) == 1001  # entry 7's new version; entry 8's old one closed, nothing added
+    assert read(con, day1 + timedelta(days=29))[7][0] == "UNBILLED" and 8 in read(con, day1 + timedelta(days=29))
+    assert read(con, day1 + timedelta(days=30))[7][0] == "BILLED_OK" and 8 not in read(con, day1 + timedelta(days=30))
+    assert read(con, day1 + timedelta(days=30))[1] == ("UNBILLED", Decimal("1.50"), date(2026, 8, 1))
+    open_now = con.execute("SELECT count(*) FROM recon.demo__versions WHERE valid_to = ?", [OPEN]).fetchall()[0][0]
+    assert open_now == 999
+
+
+def test_dates_written_in_any_order_read_back_what_was_last_written_for_them(con):
+    rng = random.Random(7)
+    start = date(2026, 1, 1)
+    model: dict[date, dict[int, tuple]] = {}
+    base = {i: (rng.choice(["UNBILLED", "BILLED_OK", "OVER_CAP"]), f"{i}.00", start) for i in range(40)}
+    for step in range(80):
+        d = start + timedelta(days=rng.randrange(25))  # backfills, replays and new dates, mixed
+        rows = dict(model.get(d, base))
+        for k in rng.sample(range(50), rng.randrange(6)):  # a few rows change, vanish or appear
+            if rng.random() < 0.3 and k in rows:
+                del rows[k]
+            else:
+                rows[k] = (rng.choice(["UNBILLED", "BILLED_OK", "OVER_CAP"]), f"{k}.{rng.randrange(3)}0", start)
+        write(con, d, rows)
+        model[d] = rows
+        for written, expected in model.items():
+            got = read(con, written)
+            want = {k: (s, Decimal(a).quantize(Decimal("0.01")), t) for k, (s, a, t) in expected.items()}
+            assert got == want, f"step {step}: {written} after writing {d}"
