@@ -92,6 +92,19 @@ def _terminate_on_sigterm():
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, stop)
+    default_hook = sys.unraisablehook
+
+    def quiet_interrupt(unraisable) -> None:
+        # a stop that lands while Python runs a finaliser is "ignored" there with a traceback on stderr; it is
+        # recorded all the same (request_stop, the pipe below), so the run still ends with its one-line verdict
+        from dagster._core.errors import DagsterExecutionInterruptedError
+
+        if isinstance(unraisable.exc_value, (KeyboardInterrupt, DagsterExecutionInterruptedError)):
+            request_stop()
+            return
+        default_hook(unraisable)
+
+    sys.unraisablehook = quiet_interrupt
     read_end, write_end = os.pipe()
     os.set_blocking(read_end, False)
     os.set_blocking(write_end, False)
@@ -439,6 +452,22 @@ def cmd_query(args) -> int:
     return 0
 
 
+def cmd_compact(args) -> int:
+    """Give the warehouse's free space back to the file system (docs/operations.md, Storage)."""
+    from dagster_project.pipeline import WarehouseBusy, warehouse_lock
+    from resources.compaction import CompactionError, compact
+
+    path = Path(_warehouse_path(args))
+    try:
+        with warehouse_lock(str(path), date.today(), wait=args.wait, holder="pssync compact"):
+            before, after = compact(path)
+    except (WarehouseBusy, CompactionError) as exc:
+        print(f"pssync compact: {exc}", file=sys.stderr)
+        return 75 if isinstance(exc, WarehouseBusy) else 1
+    print(f"{path}: {before / 2**20:,.1f} MiB -> {after / 2**20:,.1f} MiB")
+    return 0
+
+
 def cmd_report(args) -> int:
     from assets.marts.report import write_report
     from resources.settings import current
@@ -543,6 +572,16 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--output-dir", help="output folder (PSSYNC_OUTPUT_DIR)")
     rp.add_argument("--reporting-currency", help="reporting currency (PSSYNC_REPORTING_CURRENCY)")
     rp.set_defaults(func=cmd_report)
+
+    cp = sub.add_parser(
+        "compact",
+        help="give the warehouse's free space back to the file system",
+        description="DuckDB reuses freed space but never shrinks its file: this copies the warehouse into a new "
+        "file, checks every table holds the same rows, and swaps it in. Holds the warehouse like a run.",
+    )
+    cp.add_argument("--warehouse", help="DuckDB warehouse file (PSSYNC_WAREHOUSE)")
+    cp.add_argument("--wait", action="store_true", help="wait for a run that holds the warehouse instead of leaving")
+    cp.set_defaults(func=cmd_compact)
 
     qy = sub.add_parser(
         "query",
