@@ -273,6 +273,34 @@ def test_the_psa_in_postgresql_runs_end_to_end_like_sqlite(pg_database, tmp_path
     engine.dispose()
 
 
+def test_a_stop_that_lands_in_a_finaliser_prints_no_traceback_and_is_not_lost(monkeypatch, capsys):
+    """Python reports an exception raised inside ``__del__`` as "Exception ignored in ..." with a traceback; when it
+    is the stop itself, the run must still end with its one line, and the stop must still count."""
+    import signal
+    import sys
+
+    from dagster_project.cli import _terminate_on_sigterm
+    from resources import warehouse
+
+    monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)
+    previous = signal.getsignal(signal.SIGTERM)
+    warehouse._stopping.clear()
+    try:
+        _terminate_on_sigterm()
+
+        class Finalised:
+            def __del__(self):
+                raise KeyboardInterrupt("signal 15")
+
+        Finalised()  # collected at once: its finaliser raises, as when SIGTERM lands there
+        assert capsys.readouterr().err == ""
+        assert warehouse.stop_requested()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        signal.set_wakeup_fd(-1)
+        warehouse._stopping.clear()
+
+
 def test_sigterm_ends_a_run_cleanly_and_the_next_run_completes_it(faulty, clean_billing):
     import signal
 
