@@ -79,19 +79,17 @@ def _store_date(con: duckdb.DuckDBPyConnection, table: str, spec: Versioned, as_
     prev = max((d for d in dates if d < as_of), default=None)
     nxt = min((d for d in dates if d > as_of), default=None)
     k0 = spec.key[0]
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _v_old AS SELECT {col_list}, valid_from FROM {store} "
-        "WHERE valid_from <= $d AND valid_to >= $d",
-        {"d": as_of},
-    )
+    on = " AND ".join(f'n."{k}" = o."{k}"' for k in spec.key)
     # the keys whose row on this date differs from the version in force, or exists on one side only
     same = " AND ".join(f'n."{c}" IS NOT DISTINCT FROM o."{c}"' for c in cols)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _v_changed AS
         SELECT {", ".join(f'coalesce(n."{k}", o."{k}") AS "{k}"' for k in spec.key)},
                o.valid_from AS old_from, n."{k0}" IS NOT NULL AS has_new
-        FROM _v_new n FULL JOIN _v_old o ON {" AND ".join(f'n."{k}" = o."{k}"' for k in spec.key)}
-        WHERE n."{k0}" IS NULL OR o."{k0}" IS NULL OR NOT ({same})"""
+        FROM _v_new n
+        FULL JOIN (SELECT * FROM {store} WHERE valid_from <= $d AND valid_to >= $d) AS o ON {on}
+        WHERE n."{k0}" IS NULL OR o."{k0}" IS NULL OR NOT ({same})""",
+        {"d": as_of},
     )
     match = " AND ".join(f'x."{k}" = c."{k}"' for k in spec.key)
     changed_old = f"EXISTS (SELECT 1 FROM _v_changed c WHERE {match} AND c.old_from = x.valid_from)"
@@ -113,7 +111,7 @@ def _store_date(con: duckdb.DuckDBPyConnection, table: str, spec: Versioned, as_
     )
     con.execute("INSERT OR IGNORE INTO ops.as_of_dates VALUES (?, ?)", [table, as_of])
     rows = con.execute("SELECT count(*) FROM _v_new").fetchall()[0][0]
-    con.execute("DROP TABLE _v_new; DROP TABLE _v_old; DROP TABLE _v_changed")
+    con.execute("DROP TABLE _v_new; DROP TABLE _v_changed")
     return rows
 
 

@@ -95,3 +95,27 @@ def test_dates_written_in_any_order_read_back_what_was_last_written_for_them(con
             got = read(con, written)
             want = {k: (s, Decimal(a).quantize(Decimal("0.01")), t) for k, (s, a, t) in expected.items()}
             assert got == want, f"step {step}: {written} after writing {d}"
+
+
+def test_a_warehouse_written_a_copy_per_date_is_folded_into_versions_without_losing_a_row(tmp_path, monkeypatch):
+    monkeypatch.setitem(versions.VERSIONED, TABLE, SPEC)
+    c = duckdb.connect(str(tmp_path / "old.duckdb"))
+    c.execute("CREATE SCHEMA recon; CREATE SCHEMA ops")
+    c.execute(
+        "CREATE TABLE ops.as_of_dates (table_name VARCHAR, as_of_date DATE, PRIMARY KEY (table_name, as_of_date))"
+    )
+    c.execute(  # the old layout: every date a full copy, the derived column stored
+        "CREATE TABLE recon.demo AS SELECT * FROM (VALUES "
+        "(1, 'UNBILLED', 10.00, DATE '2026-09-01', 0, DATE '2026-09-01'),"
+        "(1, 'UNBILLED', 10.00, DATE '2026-09-01', 1, DATE '2026-09-02'),"
+        "(2, 'UNBILLED', 20.00, DATE '2026-09-01', 1, DATE '2026-09-02')"
+        ") AS t(entry, status, amount, since, age, as_of_date)"
+    )
+    _ensure_store(c, TABLE, SPEC, COLUMNS)
+    assert read(c, date(2026, 9, 1)) == {1: ("UNBILLED", Decimal("10.00"), date(2026, 9, 1))}
+    assert set(read(c, date(2026, 9, 2))) == {1, 2}
+    assert versions_stored(c) == 2  # entry 1 once for both dates
+    assert c.execute("SELECT table_type FROM information_schema.tables WHERE table_name = 'demo'").fetchall() == [
+        ("VIEW",)
+    ]
+    c.close()
