@@ -101,3 +101,38 @@ def test_compaction_gives_space_back_and_keeps_every_row(tmp_path):
     assert _recon_digest(con, end - timedelta(days=1)) == digest  # the view, its macro and every row came along
     con.close()
     assert materialize_as_of(landing, wh, end.isoformat(), outputs=out).success  # and the next night runs on it
+
+
+def test_a_backfill_before_the_first_extraction_invents_no_unknown_project_or_orphan_line(tmp_path):
+    """The PSA keeps only a row's current version. Extracted after the fact, a project put on hold on day 20 has no
+    version before it: backfilling day 15 used to find every invoice line of that project UNKNOWN_PROJECT (and
+    lines of entries edited after day 15 ORPHAN_BILLING_LINE). Now the first known version stands in, marked
+    reconstructed, and billing on it is held; the only unmatched lines left are the generator's own."""
+    landing = tmp_path / "landing"
+    m = generate_estate(EstateConfig(out=landing, employees=60, months=4, seed=11, progress=False))
+    end = date.fromisoformat(m["as_of"])
+    wh, out = tmp_path / "wh.duckdb", tmp_path / "out"
+    assert materialize_as_of(landing, wh, end.isoformat(), outputs=out).success  # the first extraction: today
+    injected = {(x["invoice_number"], x["line"]) for x in m["billing_line_exceptions"]}
+    partitioned = [a for a in all_assets() if a.partitions_def is not None]
+    for back in (15, 25):
+        d = end - timedelta(days=back)
+        assert materialize_as_of(landing, wh, d.isoformat(), assets=partitioned, outputs=out).success
+        con = duckdb.connect(str(wh), read_only=True)
+        unmatched = con.execute(
+            "SELECT invoice_number, line FROM recon.billing_line_exceptions WHERE as_of_date = ?", [d]
+        ).fetchall()
+        held = con.execute(
+            "SELECT DISTINCT scope_key FROM recon.billing_holds WHERE as_of_date = ? AND rule = 'reconstructed' "
+            "AND scope = 'project'",
+            [d],
+        ).fetchall()
+        billed_held = con.execute(  # nothing is emitted for a project standing in with a later version
+            "SELECT count(*) FROM billing.batch_lines b JOIN canonical.project_asof(?) p USING (project_code) "
+            "WHERE b.as_of_date = ? AND p.reconstructed",
+            [d, d],
+        ).fetchall()[0][0]
+        con.close()
+        assert set(unmatched) <= injected, f"{d}: {sorted(set(unmatched) - injected)[:5]}"
+        assert held, f"{d}: the estate has no project changed after it; the rule is not exercised"
+        assert billed_held == 0

@@ -1,5 +1,12 @@
--- PSA projects as they stood at the end of as_of: the latest version updated by then.
+-- PSA projects as they stood at the end of as_of: the latest version updated by then. The PSA keeps only a row's
+-- current version, so what came before the first extraction that saw a project is lost: a project with no version
+-- by then, whose start date shows it existed, stands in with its first known version, `reconstructed` (what it
+-- said then is not known, so billing on it is held: recon.billing_holds).
 SELECT * EXCLUDE (rn) FROM (
-    SELECT *, row_number() OVER (PARTITION BY project_id ORDER BY updated_at DESC, _extracted_at DESC) AS rn
-    FROM canonical.project_history WHERE updated_at < as_of_end(as_of)
-) AS latest WHERE rn = 1
+    SELECT *, updated_at >= as_of_end(as_of) AS reconstructed,
+           row_number() OVER (PARTITION BY project_id
+                              ORDER BY updated_at < as_of_end(as_of) DESC,
+                                       CASE WHEN updated_at < as_of_end(as_of) THEN updated_at END DESC NULLS LAST,
+                                       updated_at ASC, _extracted_at DESC) AS rn
+    FROM canonical.project_history
+) AS latest WHERE rn = 1 AND (NOT reconstructed OR start_date <= as_of)

@@ -1,11 +1,28 @@
 -- Time entries as they stood at the end of as_of: the latest state is the highest revision updated by then
 -- (ties: the latest updated_at). live_approved: approved and not deleted. The latest version is found by an
 -- aggregate on the key (a hash aggregate, cheaper than sorting every revision) and joined back by its hash.
+-- An entry with no version by then, submitted by then, whose first known version was edited (revision > 1) or
+-- deleted after it, had an earlier state that was never extracted (the PSA keeps the current version only): its
+-- first known version stands in, `reconstructed` (what it said then is not known, so billing on it is held:
+-- recon.billing_holds). One merely approved after the date is not in force on it: it was awaiting approval.
 WITH latest AS (
     SELECT time_entry_id, arg_max(_record_hash, {'revision': revision, 'updated_at': updated_at, 'extracted': _extracted_at}) AS h
     FROM canonical.time_entry_history WHERE updated_at < as_of_end(as_of)
     GROUP BY time_entry_id
+),
+first_known AS (
+    SELECT time_entry_id, arg_min(_record_hash, {'revision': revision, 'updated_at': updated_at}) AS h,
+           min(updated_at) AS first_stamp, min(submitted_at) AS submitted
+    FROM canonical.time_entry_history
+    GROUP BY time_entry_id
+),
+chosen AS (
+    SELECT time_entry_id, h, FALSE AS reconstructed FROM latest
+    UNION ALL
+    SELECT time_entry_id, h, TRUE FROM first_known
+    WHERE first_stamp >= as_of_end(as_of) AND submitted < as_of_end(as_of)
 )
-SELECT t.*, t.status = 'approved' AND t.deleted_at IS NULL AS live_approved
+SELECT t.*, t.status = 'approved' AND t.deleted_at IS NULL AS live_approved, c.reconstructed
 FROM canonical.time_entry_history t
-JOIN latest l ON l.time_entry_id = t.time_entry_id AND l.h = t._record_hash
+JOIN chosen c ON c.time_entry_id = t.time_entry_id AND c.h = t._record_hash
+WHERE NOT c.reconstructed OR t.revision > 1 OR t.deleted_at >= as_of_end(as_of)

@@ -97,9 +97,29 @@ broken_feed AS (  -- a feed that broke as a whole, though every row of it is val
         FROM matched WHERE now * 2 < before AND before - now >= 3
     ) AS problems
 ),
+reconstructed AS (  -- PSA rows standing in with a version stamped after the date (canonical *_asof): their state
+                    -- on the date was never extracted, so what they said then is not known
+    SELECT 'psa_projects' AS object, 'canonical.project_history' AS file, CAST(NULL AS BIGINT) AS row_number,
+           CAST(project_id AS VARCHAR) AS record_key, 'reconstructed' AS rule,
+           format('PSA project {} ({}): its first known version is stamped {}, after this date', project_code,
+                  project_id, updated_at) AS message,
+           CAST(json_object('project_id', project_id) AS VARCHAR) AS record
+    FROM canonical.project_asof($as_of::DATE) WHERE reconstructed
+    UNION ALL
+    SELECT 'psa_assignments', 'canonical.assignment_history', NULL, CAST(assignment_id AS VARCHAR), 'reconstructed',
+           format('PSA assignment {}: its first known version is stamped {}, after this date', assignment_id, updated_at),
+           CAST(json_object('project_id', project_id) AS VARCHAR)
+    FROM canonical.assignment_asof($as_of::DATE) WHERE reconstructed
+    UNION ALL
+    SELECT 'psa_time_entries', 'canonical.time_entry_history', NULL, CAST(time_entry_id AS VARCHAR), 'reconstructed',
+           format('PSA time entry {} (revision {}): its first known version is stamped {}, after this date',
+                  time_entry_id, revision, updated_at),
+           CAST(json_object('project_id', project_id) AS VARCHAR)
+    FROM canonical.time_entry_asof($as_of::DATE) WHERE reconstructed
+),
 faults AS (
     SELECT * FROM rejected_files UNION ALL SELECT * FROM rejected_rows UNION ALL SELECT * FROM contract_rejects
-    UNION ALL SELECT * FROM broken_feed
+    UNION ALL SELECT * FROM broken_feed UNION ALL SELECT * FROM reconstructed
 ),
 fields AS (  -- the keys a faulty record names, read from its text (extract) or typed (canonical) columns
     SELECT f.*, i.owner,

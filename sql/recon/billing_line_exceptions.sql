@@ -7,8 +7,8 @@ WITH live_lines AS (
     JOIN canonical.live_invoice_asof($as_of::DATE) i USING (invoice_id)
 ),
 projects AS (SELECT project_code FROM canonical.project_asof($as_of::DATE)),
-entries AS (  -- every entry the PSA had by then, in any state: existence needs no latest version
-    SELECT DISTINCT time_entry_id FROM canonical.time_entry_history WHERE updated_at < as_of_end($as_of::DATE)
+entries AS (  -- every entry the PSA had by then, in any state, those standing in with a later version included
+    SELECT time_entry_id FROM canonical.time_entry_asof($as_of::DATE)
 )
 SELECT l.invoice_number, l.line, l.item, l.project_code, l.psa_time_entry_id, l.amount, l.currency,
        CASE WHEN l.project_code IS NULL OR l.project_code NOT IN (SELECT project_code FROM projects) THEN 'UNKNOWN_PROJECT'
