@@ -8,6 +8,7 @@ from datetime import date, datetime, timezone
 
 import duckdb
 
+from assets.versions import VERSIONED, latest_written, write_versions
 from resources.warehouse import bound_params, sql_text, table_exists
 
 TEAM = {"integration": "team:integration", "finance": "team:finance", "hr": "team:hr", "delivery": "team:delivery"}
@@ -31,6 +32,14 @@ def write_partition(con: duckdb.DuckDBPyConnection, table: str, query_name: str,
     return con.execute(f"SELECT count(*) FROM {table} WHERE as_of_date = ?", [params["as_of"]]).fetchall()[0][0]
 
 
+def write_as_of(con: duckdb.DuckDBPyConnection, table: str, query_name: str, params: dict) -> int:
+    """One as-of date of a published table: kept as versions where assets/versions.py lists it (a night stores
+    what changed), else as a partition rewritten whole."""
+    if table in VERSIONED:
+        return write_versions(con, table, query_name, params)
+    return write_partition(con, table, query_name, params)
+
+
 def _add_new_columns(con: duckdb.DuckDBPyConnection, table: str, query: str, params: dict) -> None:
     """A column added to a published table (a version note in the docs) is added to an existing warehouse's
     table too; earlier partitions hold NULL in it until they are replayed."""
@@ -43,8 +52,6 @@ def _add_new_columns(con: duckdb.DuckDBPyConnection, table: str, query: str, par
 
 def is_latest_as_of(con: duckdb.DuckDBPyConnection, table: str, as_of: date) -> bool:
     """True when no later as-of date has been written: only the newest business date updates ops.exceptions."""
-    from assets.versions import VERSIONED, latest_written
-
     if table in VERSIONED:
         latest = latest_written(con, table)
     else:

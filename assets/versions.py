@@ -36,6 +36,13 @@ VERSIONED = {
         key=("time_entry_id",),
         derived={"age_days": "wip_age_days(v.recon_status, v.approved_at, d.as_of_date)"},
     ),
+    # the marts with a row per employee-week or project-month of the whole history: only the open week or month,
+    # and what the day's changes touch, differ from one date to the next
+    "marts.utilization_weekly": Versioned(
+        key=("employee_id", "week_start"), derived={"week_complete": "v.week_start + 6 <= d.as_of_date"}
+    ),
+    "marts.realization_monthly": Versioned(key=("project_code", "month")),
+    "marts.project_margin": Versioned(key=("project_code", "month")),
 }
 
 
@@ -78,6 +85,10 @@ def _store_date(con: duckdb.DuckDBPyConnection, table: str, spec: Versioned, as_
     dates = [d for d in written_dates(con, table) if d != as_of]
     prev = max((d for d in dates if d < as_of), default=None)
     nxt = min((d for d in dates if d > as_of), default=None)
+    keys = ", ".join(f'"{k}"' for k in spec.key)
+    twice = con.execute(f"SELECT {keys} FROM _v_new GROUP BY ALL HAVING count(*) > 1 LIMIT 1").fetchall()
+    if twice:  # the comparison below is by key: a key twice would store an arbitrary one of its rows
+        raise ValueError(f"{table} on {as_of}: key ({', '.join(spec.key)}) = {twice[0]} appears twice")
     k0 = spec.key[0]
     on = " AND ".join(f'n."{k}" = o."{k}"' for k in spec.key)
     # the keys whose row on this date differs from the version in force, or exists on one side only

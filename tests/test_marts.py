@@ -166,7 +166,8 @@ def test_quality_suites_fail_on_a_corrupted_mart_and_write_data_docs(generated, 
     c = duckdb.connect(str(wh))
     try:
         assert validate_mart(c, quality, "marts", "utilization_weekly", d).success
-        c.execute("UPDATE marts.utilization_weekly SET billable_utilization = billable_utilization * 10 + 3")
+        # the mart is kept as versions (assets/versions.py): corrupt what its view reads
+        c.execute("UPDATE marts.utilization_weekly__versions SET billable_utilization = billable_utilization * 10 + 3")
         bad = validate_mart(c, quality, "marts", "utilization_weekly", d)
         assert not bad.success and "expect_column_values_to_be_between(billable_utilization)" in bad.failed
         c.execute("INSERT INTO marts.unbilled_wip SELECT * FROM marts.unbilled_wip LIMIT 1")

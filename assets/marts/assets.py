@@ -6,7 +6,7 @@ from datetime import date
 
 import dagster as dg
 
-from assets.common import TEAM, is_latest_as_of, write_partition
+from assets.common import TEAM, is_latest_as_of, write_as_of
 from assets.dependencies import deps_of
 from assets.marts.publish import publish_snapshot
 from assets.partitions import as_of_partitions
@@ -108,7 +108,7 @@ def build_mart_asset(mart: Mart) -> dg.AssetsDefinition:
         as_of = date.fromisoformat(context.partition_key)
         with warehouse.connect() as con:
             con.begin()
-            rows = write_partition(con, f"marts.{mart.name}", f"marts/{mart.name}", mart_params(as_of, settings))
+            rows = write_as_of(con, f"marts.{mart.name}", f"marts/{mart.name}", mart_params(as_of, settings))
             con.commit()
             schema = con.execute(f"DESCRIBE marts.{mart.name}").fetchall()
             started = time.perf_counter()

@@ -4,12 +4,11 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from assets.common import TEAM, is_latest_as_of, now_utc, write_partition
+from assets.common import TEAM, is_latest_as_of, now_utc, write_as_of, write_partition
 from assets.ops.exceptions import record_exceptions_from
 from assets import published_columns
 from assets.dependencies import deps_of
 from assets.partitions import as_of_partitions
-from assets.versions import write_versions
 from resources import Warehouse
 from resources.warehouse import sql_text
 from resources.settings import PssyncSettings
@@ -122,7 +121,7 @@ def time_to_bill(context: dg.AssetExecutionContext, warehouse: Warehouse, settin
     with warehouse.connect() as con:
         con.begin()
         write_partition(con, "recon.billing_holds", "recon/billing_holds", {"as_of": as_of})
-        rows = write_versions(con, "recon.time_to_bill", "recon/time_to_bill", params_for(as_of, settings))
+        rows = write_as_of(con, "recon.time_to_bill", "recon/time_to_bill", params_for(as_of, settings))
         if is_latest_as_of(con, "recon.time_to_bill", as_of):
             for table in ("time_to_bill", "billing_holds"):
                 record_exceptions_from(
