@@ -158,8 +158,8 @@ def _is_base_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     schema, name = table.split(".")
     return bool(
         con.execute(
-            "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ? "
-            "AND table_type = 'BASE TABLE'",
+            "SELECT 1 FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = ? "
+            "AND table_name = ? AND table_type = 'BASE TABLE'",
             [schema, name],
         ).fetchall()
     )
