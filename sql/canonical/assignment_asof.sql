@@ -2,9 +2,6 @@
 -- then whose start date shows it existed stands in with its first known version, `reconstructed` (as projects).
 SELECT * EXCLUDE (rn) FROM (
     SELECT *, updated_at >= as_of_end(as_of) AS reconstructed,
-           row_number() OVER (PARTITION BY assignment_id
-                              ORDER BY updated_at < as_of_end(as_of) DESC,
-                                       CASE WHEN updated_at < as_of_end(as_of) THEN updated_at END DESC NULLS LAST,
-                                       updated_at ASC, _extracted_at DESC) AS rn
+           row_number() OVER (PARTITION BY assignment_id ORDER BY psa_version_rank(updated_at, as_of), _extracted_at DESC) AS rn
     FROM canonical.assignment_history
 ) AS latest WHERE rn = 1 AND (NOT reconstructed OR start_date <= as_of)

@@ -14,6 +14,11 @@ CREATE OR REPLACE MACRO convert_money(amount, rate_from, rate_to) AS
          * CAST(0.01 AS DECIMAL(3, 2)) AS DECIMAL(18, 2));
 -- end of an as-of date: a run for date D sees source records stamped before D + 1 day (UTC)
 CREATE OR REPLACE MACRO as_of_end(d) AS CAST(d AS TIMESTAMP) + INTERVAL 1 DAY;
+-- which version of a PSA row stands in on an as-of date, as a sort key (smallest first): the latest version
+-- updated by then; failing that, the first known one, which then stands in "reconstructed" (docs/recon.md)
+CREATE OR REPLACE MACRO psa_version_rank(updated_at, as_of) AS
+    CASE WHEN updated_at < as_of_end(as_of) THEN -epoch_us(updated_at)
+         ELSE 100000000000000000 + epoch_us(updated_at) END;
 -- whether the raw rows of an extraction from a file are still in force: false once a changed file under the
 -- same name superseded that delivery (ops.superseded_deliveries)
 CREATE OR REPLACE MACRO delivered(x_extract_id, x_file) AS
