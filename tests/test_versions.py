@@ -12,6 +12,7 @@ import pytest
 
 from assets import versions
 from assets.versions import OPEN, Versioned, _ensure_store, _store_date
+from resources.warehouse import ensure_schema
 
 TABLE = "recon.demo"
 SPEC = Versioned(key=("entry",), derived={"age": "d.as_of_date - v.since"})
@@ -25,14 +26,18 @@ COLUMNS = [
 ]
 
 
+def _warehouse(path) -> duckdb.DuckDBPyConnection:
+    """A warehouse with the project's own operational tables and macros (sql/ddl)."""
+    c = duckdb.connect(str(path))
+    ensure_schema(c)
+    c.execute("CREATE SCHEMA IF NOT EXISTS recon")
+    return c
+
+
 @pytest.fixture
 def con(tmp_path, monkeypatch):
     monkeypatch.setitem(versions.VERSIONED, TABLE, SPEC)
-    c = duckdb.connect(str(tmp_path / "w.duckdb"))
-    c.execute("CREATE SCHEMA recon; CREATE SCHEMA ops")
-    c.execute(
-        "CREATE TABLE ops.as_of_dates (table_name VARCHAR, as_of_date DATE, PRIMARY KEY (table_name, as_of_date))"
-    )
+    c = _warehouse(tmp_path / "w.duckdb")
     _ensure_store(c, TABLE, SPEC, COLUMNS)
     yield c
     c.close()
@@ -99,11 +104,7 @@ def test_dates_written_in_any_order_read_back_what_was_last_written_for_them(con
 
 def test_a_warehouse_written_a_copy_per_date_is_folded_into_versions_without_losing_a_row(tmp_path, monkeypatch):
     monkeypatch.setitem(versions.VERSIONED, TABLE, SPEC)
-    c = duckdb.connect(str(tmp_path / "old.duckdb"))
-    c.execute("CREATE SCHEMA recon; CREATE SCHEMA ops")
-    c.execute(
-        "CREATE TABLE ops.as_of_dates (table_name VARCHAR, as_of_date DATE, PRIMARY KEY (table_name, as_of_date))"
-    )
+    c = _warehouse(tmp_path / "old.duckdb")
     c.execute(  # the old layout: every date a full copy, the derived column stored
         "CREATE TABLE recon.demo AS SELECT * FROM (VALUES "
         "(1, 'UNBILLED', 10.00, DATE '2026-09-01', 0, DATE '2026-09-01'),"
