@@ -10,17 +10,17 @@ WITH latest AS (
     FROM canonical.time_entry_history WHERE updated_at < as_of_end(as_of)
     GROUP BY time_entry_id
 ),
-first_known AS (
+first_known AS (  -- over the versions stamped after the date only: on the newest date they are today's few
     SELECT time_entry_id, arg_min(_record_hash, {'revision': revision, 'updated_at': updated_at}) AS h,
-           min(updated_at) AS first_stamp, min(submitted_at) AS submitted
-    FROM canonical.time_entry_history
+           min(submitted_at) AS submitted
+    FROM canonical.time_entry_history WHERE updated_at >= as_of_end(as_of)
     GROUP BY time_entry_id
 ),
 chosen AS (
     SELECT time_entry_id, h, FALSE AS reconstructed FROM latest
     UNION ALL
     SELECT time_entry_id, h, TRUE FROM first_known
-    WHERE first_stamp >= as_of_end(as_of) AND submitted < as_of_end(as_of)
+    WHERE submitted < as_of_end(as_of) AND time_entry_id NOT IN (SELECT time_entry_id FROM latest)
 )
 SELECT t.*, t.status = 'approved' AND t.deleted_at IS NULL AS live_approved, c.reconstructed
 FROM canonical.time_entry_history t
