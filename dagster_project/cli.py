@@ -459,7 +459,7 @@ def cmd_compact(args) -> int:
 
     path = Path(_warehouse_path(args))
     try:
-        with warehouse_lock(str(path), date.today(), wait=args.wait, holder="pssync compact"):
+        with warehouse_lock(str(path), None, wait=args.wait, holder="pssync compact"):
             before, after = compact(path)
     except (WarehouseBusy, CompactionError) as exc:
         print(f"pssync compact: {exc}", file=sys.stderr)

@@ -103,7 +103,7 @@ class WarehouseBusy(RuntimeError):
 
 
 @contextmanager
-def warehouse_lock(path: str, as_of: date, wait: bool = False, holder: str = "pssync run"):
+def warehouse_lock(path: str, as_of: date | None, wait: bool = False, holder: str = "pssync run"):
     """One writing run per warehouse. A second run leaves at once naming the run that holds it (or, with
     ``wait``, waits for it): no step of it ever meets DuckDB's file lock half-way through."""
     target = Path(path).resolve()
@@ -122,7 +122,8 @@ def warehouse_lock(path: str, as_of: date, wait: bool = False, holder: str = "ps
             raise WarehouseBusy(f"warehouse {target} is in use by {holder}; wait for it or run with --wait") from None
         fh.seek(0)
         fh.truncate()
-        fh.write(f"{holder} as-of {as_of} (pid {os.getpid()}, started {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%SZ})")
+        label = f"{holder} as-of {as_of}" if as_of else holder  # compaction holds the warehouse for no date
+        fh.write(f"{label} (pid {os.getpid()}, started {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%SZ})")
         fh.flush()
         yield
     finally:
