@@ -32,11 +32,15 @@ def write_partition(con: duckdb.DuckDBPyConnection, table: str, query_name: str,
     return con.execute(f"SELECT count(*) FROM {table} WHERE as_of_date = ?", [params["as_of"]]).fetchall()[0][0]
 
 
-def write_as_of(con: duckdb.DuckDBPyConnection, table: str, query_name: str, params: dict) -> int:
+def write_as_of(
+    con: duckdb.DuckDBPyConnection, table: str, query_name: str, params: dict, within: str | None = None
+) -> int:
     """One as-of date of a published table: kept as versions where assets/versions.py lists it (a night stores
-    what changed), else as a partition rewritten whole."""
+    what changed; ``within`` limits the rewrite to those keys), else as a partition rewritten whole."""
     if table in VERSIONED:
-        return write_versions(con, table, query_name, params)
+        return write_versions(con, table, query_name, params, within)
+    if within:
+        raise ValueError(f"{table} is rewritten whole on each date: it cannot be written for some keys only")
     return write_partition(con, table, query_name, params)
 
 

@@ -64,9 +64,13 @@ def latest_written(con: duckdb.DuckDBPyConnection, table: str) -> date | None:
     return dates[-1] if dates else None
 
 
-def write_versions(con: duckdb.DuckDBPyConnection, table: str, query_name: str, params: dict) -> int:
+def write_versions(
+    con: duckdb.DuckDBPyConnection, table: str, query_name: str, params: dict, within: str | None = None
+) -> int:
     """Make ``table`` read, for ``params['as_of']``, exactly the rows of ``sql/<query_name>.sql``; store only what
-    differs from the versions in force on that date. The caller holds the transaction. Returns the date's rows."""
+    differs from the versions in force on that date. With ``within`` (a query of keys), the query yields only the
+    rows of those keys and only they are compared: every other row of the date stays as it is. The caller holds
+    the transaction. Returns the date's rows."""
     spec = VERSIONED[table]
     query = sql_text(query_name)
     bound = bound_params(query, params)
@@ -74,11 +78,14 @@ def write_versions(con: duckdb.DuckDBPyConnection, table: str, query_name: str, 
     _ensure_store(con, table, spec, columns)
     stored = ", ".join(f'"{n}"' for n, _ in columns if n not in spec.derived and n != "as_of_date")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _v_new AS SELECT {stored} FROM ({query})", bound)
-    return _store_date(con, table, spec, params["as_of"])
+    return _store_date(con, table, spec, params["as_of"], within)
 
 
-def _store_date(con: duckdb.DuckDBPyConnection, table: str, spec: Versioned, as_of: date) -> int:
-    """Store the rows of temp table ``_v_new`` as ``table`` on ``as_of``."""
+def _store_date(
+    con: duckdb.DuckDBPyConnection, table: str, spec: Versioned, as_of: date, within: str | None = None
+) -> int:
+    """Store the rows of temp table ``_v_new`` as ``table`` on ``as_of`` (only the keys ``within`` yields, if
+    given)."""
     store = store_of(table)
     cols = [r[0] for r in con.execute("DESCRIBE _v_new").fetchall()]
     col_list = ", ".join(f'"{c}"' for c in cols)
@@ -93,12 +100,13 @@ def _store_date(con: duckdb.DuckDBPyConnection, table: str, spec: Versioned, as_
     on = " AND ".join(f'n."{k}" = o."{k}"' for k in spec.key)
     # the keys whose row on this date differs from the version in force, or exists on one side only
     same = " AND ".join(f'n."{c}" IS NOT DISTINCT FROM o."{c}"' for c in cols)
+    scoped = f" AND ({keys}) IN ({within})" if within else ""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _v_changed AS
         SELECT {", ".join(f'coalesce(n."{k}", o."{k}") AS "{k}"' for k in spec.key)},
                o.valid_from AS old_from, n."{k0}" IS NOT NULL AS has_new
         FROM _v_new n
-        FULL JOIN (SELECT * FROM {store} WHERE valid_from <= $d AND valid_to >= $d) AS o ON {on}
+        FULL JOIN (SELECT * FROM {store} WHERE valid_from <= $d AND valid_to >= $d{scoped}) AS o ON {on}
         WHERE n."{k0}" IS NULL OR o."{k0}" IS NULL OR NOT ({same})""",
         {"d": as_of},
     )
@@ -121,7 +129,11 @@ def _store_date(con: duckdb.DuckDBPyConnection, table: str, spec: Versioned, as_
         {"d": as_of, "to": as_of if nxt is not None else OPEN},
     )
     con.execute("INSERT OR IGNORE INTO ops.as_of_dates VALUES (?, ?)", [table, as_of])
-    rows = con.execute("SELECT count(*) FROM _v_new").fetchall()[0][0]
+    if within:
+        rows = con.execute(f"SELECT count(*) FROM {store} WHERE valid_from <= $d AND valid_to >= $d", {"d": as_of})
+    else:
+        rows = con.execute("SELECT count(*) FROM _v_new")
+    rows = rows.fetchall()[0][0]
     con.execute("DROP TABLE _v_new; DROP TABLE _v_changed")
     return rows
 

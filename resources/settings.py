@@ -43,6 +43,7 @@ class PssyncSettings(dg.ConfigurableResource):
     partition_start: str = "2025-10-01"  # first as-of date of the partitions (read when the code location loads)
     alert_webhook_url: str = ""  # where failed runs are posted (empty: the alert is only recorded)
     log_level: str = "CRITICAL"  # Dagster's own log on the terminal; `pssync run --verbose` sets INFO
+    recon_incremental: bool = True  # a rerun of a reconciled date recomputes only what changed (false: all of it)
 
     @classmethod
     def from_env(cls, overrides: dict | None = None, defaults: dict | None = None) -> "PssyncSettings":

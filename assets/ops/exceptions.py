@@ -48,10 +48,12 @@ def record_exceptions_from(
     params: list | dict,
     seen: datetime,
     resolve_others: bool = False,
+    within: str | None = None,
 ) -> None:
     """Upsert the exceptions a query yields (columns named as ``COLUMNS``) seen now, without leaving the
     database; with ``resolve_others``, every open exception of this (layer, source, object) not seen now is
-    resolved."""
+    resolved, or with ``within`` (a query of record keys: the query looked at those only) every such one of those
+    records."""
     # one row per (record, rule): a record broken the same way in several files or snapshots is one exception,
     # named by its latest file
     con.execute(
@@ -93,11 +95,12 @@ def record_exceptions_from(
         {**keys, "seen": seen},
     )
     if resolve_others:
+        looked_at = f"AND e.record_key IN ({within})" if within else ""
         con.execute(
             f"""
             UPDATE ops.exceptions e SET resolved_at = $seen
             WHERE {scope} AND e.resolved_at IS NULL
-              AND (e.record_key, e.rule) NOT IN (SELECT record_key, rule FROM _exc)
+              AND (e.record_key, e.rule) NOT IN (SELECT record_key, rule FROM _exc) {looked_at}
             """,
             {**keys, "seen": seen},
         )

@@ -5,6 +5,7 @@ from datetime import date, timedelta
 import dagster as dg
 
 from assets.common import TEAM, is_latest_as_of, now_utc, write_as_of, write_partition
+from assets.recon import incremental
 from assets.ops.exceptions import record_exceptions_from
 from assets import published_columns
 from assets.dependencies import deps_of
@@ -43,7 +44,8 @@ def as_of_of(context) -> date:
 
 
 def params_for(as_of: date, settings: PssyncSettings) -> dict:
-    return {"as_of": as_of, "reporting": settings.reporting_currency}
+    """The parameters of a recon query for a whole date (``scoped``: only the entries of ops.recon_scope)."""
+    return {"as_of": as_of, "reporting": settings.reporting_currency, "scoped": False}
 
 
 def _input_problems(con, as_of: date) -> list[str]:
@@ -118,10 +120,22 @@ def _top_exceptions(con, as_of: date) -> str:
 def time_to_bill(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: PssyncSettings):
     as_of = as_of_of(context)
     now = now_utc()
+    params = params_for(as_of, settings)
     with warehouse.connect() as con:
         con.begin()
+        incremental.snapshot_holds(con, as_of)
         write_partition(con, "recon.billing_holds", "recon/billing_holds", {"as_of": as_of})
-        rows = write_as_of(con, "recon.time_to_bill", "recon/time_to_bill", params_for(as_of, settings))
+        if settings.recon_incremental:
+            scope = incremental.plan(con, as_of, params)
+        else:
+            scope = incremental.Scope("PSSYNC_RECON_INCREMENTAL is off")
+        if not scope.full:
+            con.execute("DELETE FROM ops.recon_scope")
+            con.execute("INSERT INTO ops.recon_scope SELECT time_entry_id FROM _recon_entries")
+        params["scoped"] = not scope.full
+        within = None if scope.full else "SELECT time_entry_id FROM ops.recon_scope"
+        keys_within = None if scope.full else "SELECT CAST(time_entry_id AS VARCHAR) FROM ops.recon_scope"
+        rows = write_as_of(con, "recon.time_to_bill", "recon/time_to_bill", params, within)
         if is_latest_as_of(con, "recon.time_to_bill", as_of):
             for table in ("time_to_bill", "billing_holds"):
                 record_exceptions_from(
@@ -130,10 +144,13 @@ def time_to_bill(context: dg.AssetExecutionContext, warehouse: Warehouse, settin
                     "recon",
                     table,
                     sql_text(f"recon/exceptions/{table}"),
-                    {"as_of": as_of},
+                    {"as_of": as_of, "scoped": params["scoped"]} if table == "time_to_bill" else {"as_of": as_of},
                     now,
                     resolve_others=True,
+                    within=keys_within if table == "time_to_bill" else None,
                 )
+        con.execute("DELETE FROM ops.recon_scope")
+        incremental.remember(con, as_of, params)
         holds = [
             h
             for (h,) in con.execute(
@@ -149,12 +166,15 @@ def time_to_bill(context: dg.AssetExecutionContext, warehouse: Warehouse, settin
         status_md, top_md = _status_table(con, as_of), _top_exceptions(con, as_of)
         problems = _input_problems(con, as_of)
         con.commit()
+    context.log.info(f"recon.time_to_bill {as_of}: recomputed the {scope.describe()}")
     for hold in holds[:20]:
         context.log.warning(hold)
     yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": rows,
             "as_of": as_of.isoformat(),
+            "recomputed": scope.describe(),
+            "recomputed_entries": rows if scope.full else scope.entries,
             "by_status": counts,
             "billing_holds": len(holds),
             "billing_held_for": holds[:50] or ["nothing held"],

@@ -65,3 +65,6 @@ CREATE OR REPLACE MACRO wip_age_days(recon_status, approved_at, as_of) AS
     CASE WHEN is_wip(recon_status) THEN datediff('day', CAST(approved_at AS DATE), as_of) END;
 CREATE OR REPLACE MACRO wip_value(expected_amount, quantity, standard_rate) AS
     CAST(coalesce(expected_amount, round(quantity * standard_rate, 2), 0) AS DECIMAL(18, 2));
+-- an entry a recon run recomputes: every entry, or when the run is incremental ($scoped) those of ops.recon_scope
+CREATE OR REPLACE MACRO in_recon_scope(time_entry_id, scoped) AS
+    NOT scoped OR time_entry_id IN (SELECT s.time_entry_id FROM ops.recon_scope AS s);

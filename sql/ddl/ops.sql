@@ -143,3 +143,21 @@ CREATE TABLE IF NOT EXISTS ops.as_of_dates (
     as_of_date  DATE NOT NULL,
     PRIMARY KEY (table_name, as_of_date)
 );
+
+-- what the last write of each (published table, as-of date) saw of each input, so that the next run of the same
+-- date recomputes only what changed since (assets/recon/incremental.py): the input's build, its newest arrival
+-- and the rows up to it
+CREATE TABLE IF NOT EXISTS ops.recon_inputs (
+    table_name    VARCHAR NOT NULL,
+    as_of_date    DATE NOT NULL,
+    input         VARCHAR NOT NULL,
+    fingerprint   VARCHAR NOT NULL,
+    newest        TIMESTAMP,
+    rows_through  BIGINT NOT NULL,
+    PRIMARY KEY (table_name, as_of_date, input)
+);
+
+-- the time entries an incremental recon run recomputes; filled and emptied inside that run's transaction
+CREATE TABLE IF NOT EXISTS ops.recon_scope (
+    time_entry_id  BIGINT NOT NULL PRIMARY KEY
+);

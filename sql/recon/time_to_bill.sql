@@ -1,11 +1,13 @@
 -- recon.time_to_bill for as-of date $as_of: one row per time entry in scope (every live-approved entry,
 -- plus every entry in any state that has a billed line), with its expected and billed values and the
--- first recon_status rule that matches (outputs.md). Parameters: $as_of (DATE), $reporting (currency).
+-- first recon_status rule that matches (outputs.md). Parameters: $as_of (DATE), $reporting (currency), $scoped
+-- (an incremental run: only the entries of ops.recon_scope, a set closed under contracts; assets/recon/incremental.py).
 WITH
 te AS (  -- only the columns recon uses: entry rows are many, and every column is carried through each join
     SELECT time_entry_id, revision, resource_id, project_id, work_date, hours, quantity, billable, status, approved_at,
            live_approved
     FROM canonical.time_entry_asof($as_of::DATE)
+    WHERE in_recon_scope(time_entry_id, $scoped)
 ),
 live_invoices AS (SELECT * FROM canonical.live_invoice_asof($as_of::DATE)),
 billed_lines AS (
@@ -14,6 +16,7 @@ billed_lines AS (
     FROM canonical.invoice_line_asof($as_of::DATE) l
     JOIN live_invoices i USING (invoice_id)
     WHERE l.item IN ('PS-TM-HOURS', 'PS-ADJUSTMENT') AND l.psa_time_entry_id IS NOT NULL
+          AND in_recon_scope(l.psa_time_entry_id, $scoped)
 ),
 billed AS (
     SELECT psa_time_entry_id AS time_entry_id,
@@ -32,11 +35,12 @@ batched AS (  -- pssync batches of earlier as-of dates: they carry the entry. No
            bool_or(as_of_date < $as_of::DATE) AS carried_before,
            arg_max(batch_id, as_of_date) FILTER (WHERE as_of_date < $as_of::DATE) AS batch_id,
            sum(quantity) FILTER (WHERE as_of_date < $as_of::DATE) AS batched_quantity
-    FROM billing.ledger WHERE item = 'PS-TM-HOURS' GROUP BY 1
+    FROM billing.ledger WHERE item = 'PS-TM-HOURS' AND in_recon_scope(source_id, $scoped) GROUP BY 1
 ),
 capped_batches AS (  -- hours a pssync batch billed for an entry revision when the cap let only part through
     SELECT source_id AS time_entry_id, source_revision AS revision, min(quantity) AS batch_quantity
-    FROM billing.ledger WHERE item = 'PS-TM-HOURS' AND as_of_date <= $as_of::DATE GROUP BY 1, 2
+    FROM billing.ledger WHERE item = 'PS-TM-HOURS' AND as_of_date <= $as_of::DATE AND in_recon_scope(source_id, $scoped)
+    GROUP BY 1, 2
 ),
 scope AS (
     SELECT te.*, b.* EXCLUDE (time_entry_id), coalesce(b.billed_line_count, 0) > 0 AS is_billed

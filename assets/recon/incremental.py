@@ -1,0 +1,274 @@
+"""Incremental reconciliation: a run of an as-of date that was already reconciled recomputes only the time entries
+whose inputs changed since that run, and the entries bound to them by a not-to-exceed cap.
+
+What a write of ``recon.time_to_bill`` for date D saw is kept in ``ops.recon_inputs``: per input table, how far
+its arrivals went (the newest extraction or ledger record, and the rows up to it) and the build of the table (its
+fingerprint in ``ops.canonical_builds``), plus a fingerprint of the recon SQL and its parameters. The next run of
+D compares, and recomputes:
+
+* the entries that rows arrived since touch: a new version of the entry, a new invoice-lines file or invoice
+  status of an invoice that carries it, a batch of another date that carries it (``billing.ledger``);
+* every entry of a project whose PSA project or assignment rows arrived since;
+* the entry or project of a ``recon.billing_holds`` row of D that appeared or went since, unless the hold's
+  scope is wider;
+* every entry of every project on a contract with a not-to-exceed cap (in any version) that one of the above is
+  on, and so on until nothing is added: the cap-crossing order of outputs.md runs over all of a contract's entries.
+
+Anything else (rate cards, contracts, resources, HR, crosswalks, currency rates, customers, a table rebuilt rather
+than appended to, changed SQL or settings, no earlier run of D) cannot be bounded: the date is recomputed whole.
+The recomputed rows are compared, key by key, with the rows in force on D (assets/versions.py); every other row
+stays as written, and ``ops.exceptions`` is updated for the recomputed entries only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+
+from resources.sql_reads import tables_read
+from resources.warehouse import sql_text, table_exists
+
+TABLE = "recon.time_to_bill"
+QUERIES = ("recon/time_to_bill", "recon/billing_holds")
+
+# rows arrived in an input (temp table _arrived, the input's own columns) -> the entries, or the projects, they touch
+_INVOICE_ENTRIES = (
+    "SELECT psa_time_entry_id FROM canonical.invoice_line_history WHERE invoice_id IN (SELECT invoice_id FROM _arrived)"
+)
+TOUCHED_ENTRIES = {
+    "canonical.time_entry_history": "SELECT time_entry_id FROM _arrived",
+    "canonical.invoice_line_history": _INVOICE_ENTRIES,
+    "canonical.invoice_history": _INVOICE_ENTRIES,
+    "billing.ledger": "SELECT source_id FROM _arrived WHERE item = 'PS-TM-HOURS'",
+}
+TOUCHED_PROJECTS = {
+    "canonical.project_history": "SELECT project_id FROM _arrived",
+    "canonical.assignment_history": "SELECT project_id FROM canonical.assignment_history "
+    "WHERE assignment_id IN (SELECT assignment_id FROM _arrived)",
+}
+# projects one of whose versions is on a root contract that has, in any version or amendment, a not-to-exceed cap
+CAPPED_PROJECTS = """
+    SELECT project_id FROM canonical.project_history WHERE crm_contract_id IN (
+        SELECT coalesce(amends_contract_id, contract_id) FROM canonical.contract_history WHERE nte_hours IS NOT NULL)"""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a run of the date recomputes: ``None`` entries means the whole date, with the reason."""
+
+    full_reason: str | None
+    projects: int = 0
+    entries: int = 0
+
+    @property
+    def full(self) -> bool:
+        return self.full_reason is not None
+
+    def describe(self) -> str:
+        if self.full:
+            return f"whole date ({self.full_reason})"
+        return f"{self.entries:,} entries whose inputs changed (all of {self.projects:,} projects)"
+
+
+def inputs() -> list[str]:
+    """Every canonical history table recon's queries read, through the as-of macros (also where a macro is given
+    the table's name as text, as snapshot_asof is), and the billing ledger."""
+    seen: set[str] = set()
+    todo = list(QUERIES)
+    found = {"billing.ledger"}
+    while todo:
+        text = sql_text(todo.pop())
+        named = {f"canonical.{n}" for n in re.findall(r"'canonical\.(\w+)'", text)}
+        for table in tables_read(text) | named:
+            schema, name = table.split(".")
+            if schema != "canonical" or table in seen:
+                continue
+            seen.add(table)
+            if name.endswith("_history"):
+                found.add(table)
+            elif name.endswith("_asof"):
+                todo.append(f"canonical/{name}")
+    return sorted(found)
+
+
+def query_fingerprint(params: dict) -> str:
+    """The recon SQL, the macros and the parameters: rows written under another build are not comparable."""
+    settled = sorted((k, str(v)) for k, v in params.items() if k != "scoped")
+    parts = [sql_text(q) for q in QUERIES] + [sql_text("ddl/macros"), repr(settled)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _build_of(con, table: str) -> str:
+    if table == "billing.ledger":
+        return "ledger"
+    rows = con.execute("SELECT fingerprint FROM ops.canonical_builds WHERE table_name = ?", [table]).fetchall()
+    return rows[0][0] if rows else "none"
+
+
+def _state_now(con, table: str, as_of: date) -> tuple[str, object, int]:
+    """(build, newest arrival, rows) of one input as a run of ``as_of`` sees it."""
+    if table == "billing.ledger":
+        newest_sql = "SELECT max(recorded_at) FROM billing.ledger WHERE as_of_date <= $d"
+    else:  # a canonical history: the start of the newest extraction it holds
+        newest_sql = (
+            "SELECT max(started_at) FROM ops.sync_runs WHERE extract_id IN "
+            f"(SELECT extract_id FROM ops.canonical_extracts WHERE table_name = '{table}')"
+        )
+    newest = con.execute(newest_sql, {"d": as_of} if "$d" in newest_sql else {}).fetchall()[0][0]
+    rows = con.execute(f"SELECT count(*) FROM {table} WHERE {_seen_on(table)}", {"d": as_of}).fetchall()[0][0]
+    return _build_of(con, table), newest, rows
+
+
+def _arrival(table: str, op: str) -> str:
+    """Rows of an input that arrived before (op ``<=``) or after (``>``) the instant $s: canonical histories by
+    the start of the extraction that brought them, the ledger by when a batch recorded them."""
+    if table == "billing.ledger":
+        return f"recorded_at {op} CAST($s AS TIMESTAMP)"
+    return f"_extract_id IN (SELECT extract_id FROM ops.sync_runs WHERE started_at {op} CAST($s AS TIMESTAMP))"
+
+
+def _seen_on(table: str) -> str:
+    """The rows of an input a run of date $d reads (the ledger: batches up to that date)."""
+    return "as_of_date <= $d" if table == "billing.ledger" else "$d IS NOT NULL"
+
+
+def snapshot_holds(con, as_of: date) -> None:
+    """The holds the previous run of the date wrote, kept before they are rewritten (temp table _old_holds)."""
+    if table_exists(con, "recon.billing_holds"):  # else there was no earlier run: the date is recomputed whole
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _old_holds AS SELECT * FROM recon.billing_holds WHERE as_of_date = ?",
+            [as_of],
+        )
+
+
+def plan(con: duckdb.DuckDBPyConnection, as_of: date, params: dict) -> Scope:
+    """Decide what this run of ``as_of`` recomputes; when it is bounded, temp table ``_recon_entries`` holds the
+    entries in scope. Call after ``snapshot_holds`` and the rewrite of ``recon.billing_holds``."""
+    kept = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "SELECT input, fingerprint, newest, rows_through FROM ops.recon_inputs "
+            "WHERE table_name = ? AND as_of_date = ?",
+            [TABLE, as_of],
+        ).fetchall()
+    }
+    if not kept:
+        return Scope("no earlier run of this date")
+    if kept.get("query", (None,))[0] != query_fingerprint(params):
+        return Scope("the recon SQL or its settings changed")
+    if not table_exists(con, "recon.time_to_bill__versions"):
+        return Scope("no versions stored")
+    con.execute("CREATE OR REPLACE TEMP TABLE _touched_entries (time_entry_id BIGINT)")
+    con.execute("CREATE OR REPLACE TEMP TABLE _recon_projects (project_id BIGINT)")
+    for table in inputs():
+        reason = _arrivals(con, table, as_of, kept.get(table))
+        if reason:
+            return Scope(reason)
+    reason = _changed_holds(con, as_of)
+    if reason:
+        return Scope(reason)
+    projects = _close_under_caps(con)
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _recon_entries AS
+        SELECT time_entry_id FROM _touched_entries WHERE time_entry_id IS NOT NULL
+        UNION SELECT time_entry_id FROM canonical.time_entry_history
+              WHERE project_id IN (SELECT project_id FROM _recon_projects)"""
+    )
+    entries = con.execute("SELECT count(*) FROM _recon_entries").fetchall()[0][0]
+    con.execute("DROP TABLE _touched_entries; DROP TABLE _recon_projects")
+    return Scope(None, projects, entries)
+
+
+def _arrivals(con, table: str, as_of: date, kept: tuple | None) -> str | None:
+    """Add the entries or projects that rows arrived in ``table`` since the kept state touch; a reason when they
+    cannot be bounded."""
+    if not table_exists(con, table):
+        return None if kept is None else f"{table} is gone"
+    build, newest, rows = _state_now(con, table, as_of)
+    if kept is None:
+        return f"{table} was not read by the earlier run"
+    kept_build, kept_newest, kept_rows = kept
+    if build != kept_build:
+        return f"{table} was rebuilt"
+    seen = _seen_on(table)
+    up_to = con.execute(
+        f"SELECT count(*) FROM {table} WHERE {seen} AND {_arrival(table, '<=')}", {"d": as_of, "s": kept_newest}
+    ).fetchall()[0][0]
+    if up_to != kept_rows:  # a row of the earlier run's is gone or was replaced
+        return f"{table} changed other than by new rows"
+    if rows == kept_rows:
+        return None
+    if table not in TOUCHED_ENTRIES and table not in TOUCHED_PROJECTS:
+        return f"{table} changed"
+    after = _arrival(table, ">") if kept_newest is not None else "$s IS NULL"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _arrived AS SELECT * FROM {table} WHERE {seen} AND {after}",
+        {"d": as_of, "s": kept_newest},
+    )
+    if table in TOUCHED_ENTRIES:
+        con.execute(f"INSERT INTO _touched_entries {TOUCHED_ENTRIES[table]}")
+    else:
+        con.execute(f"INSERT INTO _recon_projects {TOUCHED_PROJECTS[table]}")
+    con.execute("DROP TABLE _arrived")
+    return None
+
+
+def _changed_holds(con, as_of: date) -> str | None:
+    """Holds of the date that appeared or went since the earlier run: a project or entry hold bounds the change,
+    a wider one does not."""
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _held_changed AS
+        (SELECT * FROM _old_holds EXCEPT ALL SELECT * FROM recon.billing_holds WHERE as_of_date = $d)
+        UNION ALL
+        (SELECT * FROM recon.billing_holds WHERE as_of_date = $d EXCEPT ALL SELECT * FROM _old_holds)""",
+        {"d": as_of},
+    )
+    wide = con.execute(
+        "SELECT DISTINCT scope FROM _held_changed WHERE scope NOT IN ('project', 'time_entry') ORDER BY 1"
+    ).fetchall()
+    if not wide:
+        con.execute(
+            "INSERT INTO _recon_projects "
+            "SELECT TRY_CAST(scope_key AS BIGINT) FROM _held_changed WHERE scope = 'project'"
+        )
+        con.execute(
+            "INSERT INTO _touched_entries "
+            "SELECT TRY_CAST(scope_key AS BIGINT) FROM _held_changed WHERE scope = 'time_entry'"
+        )
+    con.execute("DROP TABLE _held_changed; DROP TABLE _old_holds")
+    return "billing holds changed for a " + ", ".join(s for (s,) in wide) + " scope" if wide else None
+
+
+def _close_under_caps(con) -> int:
+    """Add the projects of touched entries that are on a capped contract, then every project sharing a capped
+    contract (in any version) with a project in scope, until none is added. Returns the projects in scope."""
+    con.execute(
+        f"""INSERT INTO _recon_projects SELECT project_id FROM canonical.time_entry_history
+        WHERE time_entry_id IN (SELECT time_entry_id FROM _touched_entries) AND project_id IN ({CAPPED_PROJECTS})"""
+    )
+    con.execute("CREATE OR REPLACE TEMP TABLE _recon_projects AS SELECT DISTINCT project_id FROM _recon_projects")
+    while True:
+        added = con.execute(
+            f"""INSERT INTO _recon_projects
+            SELECT DISTINCT project_id FROM canonical.project_history
+            WHERE crm_contract_id IN (SELECT crm_contract_id FROM canonical.project_history
+                                      WHERE project_id IN (SELECT project_id FROM _recon_projects)
+                                        AND project_id IN ({CAPPED_PROJECTS}))
+              AND project_id NOT IN (SELECT project_id FROM _recon_projects)"""
+        ).fetchall()[0][0]
+        if not added:
+            return con.execute("SELECT count(*) FROM _recon_projects").fetchall()[0][0]
+
+
+def remember(con: duckdb.DuckDBPyConnection, as_of: date, params: dict) -> None:
+    """Keep what this write of the date saw, for the next run of the same date."""
+    con.execute("DELETE FROM ops.recon_inputs WHERE table_name = ? AND as_of_date = ?", [TABLE, as_of])
+    rows = [(TABLE, as_of, "query", query_fingerprint(params), None, 0)]
+    for table in inputs():
+        if table_exists(con, table):
+            rows.append((TABLE, as_of, table, *_state_now(con, table, as_of)))
+    con.executemany("INSERT INTO ops.recon_inputs VALUES (?, ?, ?, ?, ?, ?)", rows)

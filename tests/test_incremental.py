@@ -1,0 +1,217 @@
+"""Incremental reconciliation: a rerun of a reconciled date recomputes only what changed, and reads exactly what a
+full recompute of that date reads, after any change: entries approved, edited, moved, deleted or added, invoices
+billing them, projects put on hold, assignments changed, a not-to-exceed cap crossed at another entry, a rate card
+file dropped."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import sqlite3
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+
+from assets.canonical.assets import canonical_assets
+from assets.extract.assets import extract_assets
+from assets.recon.assets import recon_assets
+from estate import EstateConfig, generate_estate
+from resources.warehouse import bound_params, sql_text
+from tests.helpers import all_assets, materialize_as_of
+
+SYNC = [*extract_assets, *canonical_assets, *recon_assets]  # every source, so master-data changes arrive too
+
+
+def _rows(con, query: str, params: dict) -> list[tuple]:
+    return sorted(con.execute(query, bound_params(query, params)).fetchall(), key=repr)
+
+
+def _digest(rows: list[tuple]) -> str:
+    return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+def _full_recompute(con, d: date) -> list[tuple]:
+    """recon.time_to_bill for ``d`` computed whole from the same inputs, every column, in the view's order."""
+    return _rows(con, sql_text("recon/time_to_bill"), {"as_of": d, "reporting": "USD", "scoped": False})
+
+
+def _published(con, d: date) -> list[tuple]:
+    return _rows(con, "SELECT * FROM recon.time_to_bill WHERE as_of_date = $as_of", {"as_of": d})
+
+
+def _open_recon_exceptions(con) -> list[tuple]:
+    return _rows(
+        con,
+        "SELECT record_key, rule, message, owner FROM ops.exceptions WHERE layer = 'recon' AND object = 'time_to_bill' "
+        "AND resolved_at IS NULL",
+        {},
+    )
+
+
+def _expected_exceptions(con, d: date) -> list[tuple]:
+    query = sql_text("recon/exceptions/time_to_bill")
+    return sorted(
+        [r[:4] for r in con.execute(query, bound_params(query, {"as_of": d, "scoped": False})).fetchall()], key=repr
+    )
+
+
+class Psa:
+    """Changes made in the PSA during a business day, stamped at an hour of it."""
+
+    def __init__(self, landing: Path, rng: random.Random):
+        self.db = sqlite3.connect(landing / "psa" / "psa.db")
+        self.rng = rng
+
+    def ids(self, sql: str, k: int) -> list[int]:
+        found = [r[0] for r in self.db.execute(sql).fetchall()]
+        return self.rng.sample(found, min(k, len(found)))
+
+    def update(self, table: str, key: str, ids: list[int], assignments: str, stamp: str) -> set[int]:
+        self.db.executemany(
+            f"UPDATE {table} SET {assignments}, updated_at = ? WHERE {key} = ?", [(stamp, i) for i in ids]
+        )
+        return set(ids)
+
+    def touch_entries(self, stamp: str, k: int) -> set[int]:
+        """Approve some submitted entries, edit, move and delete some approved ones, add new ones."""
+        touched = self.update(
+            "time_entries",
+            "time_entry_id",
+            self.ids("SELECT time_entry_id FROM time_entries WHERE status = 'submitted'", k),
+            f"status = 'approved', approved_at = '{stamp}'",
+            stamp,
+        )
+        approved = "SELECT time_entry_id FROM time_entries WHERE status = 'approved' AND deleted_at IS NULL"
+        touched |= self.update(
+            "time_entries",
+            "time_entry_id",
+            self.ids(approved, k),
+            "time_in_minutes = time_in_minutes + 30, revision = revision + 1",
+            stamp,
+        )
+        other = self.rng.choice([r[0] for r in self.db.execute("SELECT project_id FROM projects").fetchall()])
+        touched |= self.update(
+            "time_entries",
+            "time_entry_id",
+            self.ids(approved, 1),
+            f"project_id = {other}, revision = revision + 1",
+            stamp,
+        )
+        touched |= self.update("time_entries", "time_entry_id", self.ids(approved, 1), f"deleted_at = '{stamp}'", stamp)
+        top = self.db.execute("SELECT max(time_entry_id) FROM time_entries").fetchone()[0]
+        day = stamp[:10]
+        self.db.execute(
+            f"""INSERT INTO time_entries SELECT time_entry_id + {top}, resource_id, project_id, task_code, '{day}',
+                time_in_minutes, billable, 'approved', '{stamp}', '{stamp}', approver_resource_id, NULL, 1, NULL,
+                '{stamp}' FROM time_entries WHERE time_entry_id IN ({",".join(map(str, self.ids(approved, k)))})"""
+        )
+        return touched
+
+    def shift_cap(self, con, d: date, stamp: str) -> set[int]:
+        """On a contract whose unbilled work crosses its not-to-exceed cap, add two days' hours to its earliest
+        unbilled entry: the entries after it cross the cap earlier."""
+        rows = con.execute(
+            """SELECT contract_id, arg_min(time_entry_id, (work_date, time_entry_id)) FROM recon.time_to_bill
+               WHERE as_of_date = ? AND recon_status = 'UNBILLED' AND reason IS NULL AND contract_id IN (
+                   SELECT contract_id FROM recon.time_to_bill WHERE as_of_date = ? AND recon_status = 'OVER_CAP')
+               GROUP BY 1 HAVING count(*) > 2 ORDER BY 1""",
+            [d, d],
+        ).fetchall()
+        assert rows, "no contract whose unbilled work crosses its cap: pick an estate that has one"
+        entry = self.rng.choice(rows)[1]
+        return self.update(
+            "time_entries",
+            "time_entry_id",
+            [entry],
+            "time_in_minutes = time_in_minutes + 960, revision = revision + 1",
+            stamp,
+        )
+
+    def hold_project(self, stamp: str) -> None:
+        project = self.ids("SELECT project_id FROM projects WHERE status = 'active'", 1)
+        self.update("projects", "project_id", project, "status = 'on_hold'", stamp)
+
+    def change_assignment(self, stamp: str) -> None:
+        assignment = self.ids("SELECT assignment_id FROM assignments", 1)
+        self.update("assignments", "assignment_id", assignment, "role = 'Principal'", stamp)
+
+    def commit(self) -> None:
+        self.db.commit()
+
+
+def _rate_card_drop(landing: Path, d: date) -> None:
+    """A new rate card snapshot dated ``d`` with every rate 5 % up: master data that cannot be bounded."""
+    latest = sorted((landing / "erp").glob("rate_cards_*.csv"))[-1]
+    lines = latest.read_text().splitlines()
+    header = lines[0].split(",")
+    rate = header.index("Hourly Rate")
+    out = [lines[0]]
+    for line in lines[1:]:
+        cells = line.split(",")
+        cells[rate] = f"{float(cells[rate]) * 1.05:.2f}"
+        out.append(",".join(cells))
+    (landing / "erp" / f"rate_cards_{d}.csv").write_text("\n".join(out) + "\n")
+
+
+def _recomputed(result) -> str:
+    [mat] = [
+        m.event_specific_data.materialization
+        for m in result.get_asset_materialization_events()
+        if m.asset_key.path == ["recon", "time_to_bill"]
+    ]
+    return mat.metadata["recomputed"].value
+
+
+def test_every_incremental_rerun_of_a_date_reads_exactly_what_a_full_recompute_reads(tmp_path):
+    landing = tmp_path / "landing"
+    m = generate_estate(EstateConfig(out=landing, employees=30, months=3, seed=11, progress=False))
+    wh = tmp_path / "wh.duckdb"
+    end = date.fromisoformat(m["as_of"])
+    # no batch yet: the unbilled work of a capped contract still crosses its cap the next day
+    assert materialize_as_of(landing, wh, end.isoformat(), assets=SYNC).success
+    day1, day2 = end + timedelta(days=1), end + timedelta(days=2)
+    rounds = [  # (date, hour, what changes, assets run)
+        (day1, 8, {"entries"}, SYNC),
+        (day1, 11, {"entries", "cap"}, SYNC),
+        (day1, 14, {"entries", "project", "assignment"}, SYNC),
+        (day1, 20, set(), all_assets()),  # the night: a batch is emitted for day 1
+        (day1, 21, {"entries"}, SYNC),  # a rerun after it: the batch's entries are BATCHED now
+        (day2, 8, {"entries"}, SYNC),
+        (day2, 11, {"entries", "project"}, SYNC),
+        (day2, 14, {"rate_card"}, SYNC),
+    ]
+    psa = Psa(landing, random.Random(15))
+    seen = []
+    for day, hour, changes, assets in rounds:
+        stamp = f"{day} {hour:02d}:00:00.000000"
+        con = duckdb.connect(str(wh), read_only=True)
+        before = {r[0]: r for r in _published(con, day)}
+        touched = psa.touch_entries(stamp, 3) if "entries" in changes else set()
+        if "cap" in changes:
+            touched |= psa.shift_cap(con, day, stamp)
+        con.close()
+        if "project" in changes:
+            psa.hold_project(stamp)
+        if "assignment" in changes:
+            psa.change_assignment(stamp)
+        if "rate_card" in changes:
+            _rate_card_drop(landing, day)
+        psa.commit()
+        recomputed = _recomputed(materialize_as_of(landing, wh, day.isoformat(), assets=assets))
+        seen.append(recomputed)
+
+        con = duckdb.connect(str(wh), read_only=True)
+        published, full = _published(con, day), _full_recompute(con, day)
+        assert len(published) == len(full) > 100
+        assert _digest(published) == _digest(full), f"{day} {hour}:00 ({recomputed}) differs from a full recompute"
+        assert _open_recon_exceptions(con) == _expected_exceptions(con, day)
+        after = {r[0]: r for r in published}
+        con.close()
+        if "cap" in changes:
+            # the cap now falls at another entry than the one edited: the contract's other entries were recomputed
+            moved = {k for k in after if k in before and after[k] != before[k]} - touched
+            assert moved, f"{day} {hour}:00: the cap shift changed no other entry"
+    assert seen[0].startswith("whole date (no earlier run") and seen[5].startswith("whole date (no earlier run")
+    assert all("entries whose inputs changed" in r for r in seen[1:5] + seen[6:7]), seen
+    assert seen[-1] == "whole date (canonical.rate_card_history changed)", seen[-1]
