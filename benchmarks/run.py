@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +49,10 @@ def _median_run(runs: list[dict]) -> dict:
     }
 
 
-def run_size(size: str, workdir: Path, skip_refs: bool, generator_only: bool = False) -> dict:
+OPERATION_SIZES = ("M", "L")  # the month of operation runs at these sizes (L: about 3 hours on this machine)
+
+
+def run_size(size: str, workdir: Path, skip_refs: bool, generator_only: bool = False, operation_days: int = 30) -> dict:
     """Every stage of one size; the result file is rewritten after each stage, and a stage that fails
     (a process killed for memory, say) is recorded as such instead of losing the others. With
     ``generator_only`` the generator is measured again and the stored sync stages are kept (they do not
@@ -94,7 +97,10 @@ def run_size(size: str, workdir: Path, skip_refs: bool, generator_only: bool = F
         record("floor", "floor", gen["as_of"])
         record("pandas", "pandas", gen["as_of"])
         record("datacompy", "datacompy", gen["as_of"])
-    record("hourly", "hourly", gen["as_of"])
+    hourly = record("hourly", "hourly", gen["as_of"])
+    if operation_days and size in OPERATION_SIZES and "error" not in hourly:
+        start = (datetime.fromisoformat(gen["as_of"]) + timedelta(days=1)).date().isoformat()
+        record("operation", "operation", start, operation_days)
     shutil.rmtree(root)
     return result
 
@@ -145,18 +151,7 @@ def render() -> None:
             + f" | {n['wall_seconds']} | {r['generate']['time_entries'] / n['wall_seconds']:,.0f}"
             + f" | {n['peak_rss_mb']:,} |"
         )
-    lines += [
-        "",
-        "## Hourly sync of one day's changes",
-        "",
-        "| size | changed rows | wall s (process) | run s | peak RSS MB |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for r in results:
-        h = r["hourly"]
-        lines.append(
-            f"| {r['size']} | {h['changed_rows']:,} | {h['wall_seconds']} | {h['run_seconds']} | {h['peak_rss_mb']:,} |"
-        )
+    lines += _hourly_lines(results)
     refs = [r for r in results if "error" not in r.get("floor", {"error": 1})]
     if refs:
         lines += [
@@ -200,6 +195,7 @@ def render() -> None:
             l["generate"]["time_entries"] / m["generate"]["time_entries"]
         )
         lines += ["", f"Growth from M to L: nightly wall time scales with time entries to the power **{exp:.2f}**."]
+    lines += _operation_lines(results)
     lines += [
         "",
         "![time per stage against size](benchmarks-stages.png)",
@@ -210,6 +206,116 @@ def render() -> None:
     ]
     (ROOT / "docs" / "benchmarks.md").write_text("\n".join(lines) + "\n")
     _chart(results)
+
+
+def _recon_step(run: dict) -> float | None:
+    return run.get("stages", {}).get("slowest_steps", {}).get("recon__time_to_bill")
+
+
+def _hourly_lines(results: list[dict]) -> list[str]:
+    """The hourly sync of the date after the estate's end: its first run computes the date whole; the runs after
+    one day of changes and after 10 edited entries recompute what changed (docs/recon.md)."""
+    lines = [
+        "",
+        "## Hourly sync",
+        "",
+        "The date after the estate's end: its first hourly run (the date is computed whole), then a run after one "
+        "business day of changes in the PSA (every waiting entry approved, an edit in every 997 recent entries, a "
+        "day of new entries), then a run after 10 edited entries. Run s: the whole Dagster run in process; recon s: "
+        "the `recon/time_to_bill` step. Full / incremental: the first run's recon step against the run after the "
+        "day of changes.",
+        "",
+        "| size | first run s | recon s (whole date) | one day: changed rows | run s | recon s | recomputed | "
+        "full / incremental recon | 10 entries: run s | recon s | peak RSS MB |",
+        "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        h = r["hourly"]
+        first, ten = h.get("first_run"), h.get("ten_entries")
+        if not first:  # measured before incremental recon: the run after a day's changes was the date's first
+            lines.append(
+                f"| {r['size']} | - | - | {h['changed_rows']:,} | {h['run_seconds']} | {_recon_step(h)} | whole date "
+                f"| - | - | - | {h['peak_rss_mb']:,} |"
+            )
+            continue
+        full, inc = _recon_step(first), _recon_step(h)
+        lines.append(
+            f"| {r['size']} | {first['run_seconds']} | {full} | {h['changed_rows']:,} | {h['run_seconds']} | {inc} | "
+            f"{h['recomputed']} | {full / max(inc, 0.01):.1f}x | {ten['run_seconds']} | {_recon_step(ten)} | "
+            f"{h['peak_rss_mb']:,} |"
+        )
+    return lines
+
+
+def _operation_lines(results: list[dict]) -> list[str]:
+    ops = [r for r in results if "error" not in r.get("operation", {"error": 1})]
+    lines = []
+    for r in ops:
+        op, size = r["operation"], r["size"]
+        first = r["nightly"].get("warehouse_bytes") or op["first_night_bytes"]
+        days = op["days"]
+        mb = 1024 * 1024
+        lines += [
+            "",
+            f"## A month of operation at {size}",
+            "",
+            f"{len(days)} consecutive days after the estate's end, each: the first hourly sync of the date (computed "
+            "whole), hourly syncs after 10 and 1,000 edited entries and after the rest of a day's changes, then the "
+            "nightly sync of the date (every source, recon, billing, marts). Warehouse: the DuckDB file after the "
+            f"nightly. After the first night it was {first / mb:,.0f} MB.",
+            "",
+            "| day | first hourly s | 10 entries s | 1,000 entries s | one day s (changed rows) | nightly s | "
+            "warehouse MB | x first night |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for d in days:
+            h = d["hourly"]
+            lines.append(
+                f"| {d['day']} | {h[0]['wall_seconds']} | {h[1]['wall_seconds']} | {h[2]['wall_seconds']} | "
+                f"{h[3]['wall_seconds']} ({h[3]['changed']:,}) | {d['nightly']['wall_seconds']} | "
+                f"{d['warehouse_bytes'] / mb:,.0f} | {d['warehouse_bytes'] / first:.2f} |"
+            )
+        growth = (days[-1]["warehouse_bytes"] - first) / len(days)
+        med = {i: sorted(d["hourly"][i]["wall_seconds"] for d in days)[len(days) // 2] for i in range(4)}
+        rec = {i: sorted(d["hourly"][i]["recon_seconds"] for d in days)[len(days) // 2] for i in range(4)}
+        lines += [
+            "",
+            f"Median over the days: first hourly {med[0]} s (recon {rec[0]} s); after 10 entries {med[1]} s "
+            f"(recon {rec[1]} s); after 1,000 {med[2]} s (recon {rec[2]} s); after a day's changes {med[3]} s "
+            f"(recon {rec[3]} s). Storage: {days[-1]['warehouse_bytes'] / first:.2f}x the first night after "
+            f"{len(days)} days, {growth / mb:,.1f} MB a day on average.",
+        ]
+    if ops:
+        lines += ["", "![a month of operation](benchmarks-operation.png)"]
+        _operation_chart(ops)
+    return lines
+
+
+def _operation_chart(ops: list[dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (size_ax, time_ax) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for r in ops:
+        days = r["operation"]["days"]
+        x = range(1, len(days) + 1)
+        size_ax.plot(x, [d["warehouse_bytes"] / 2**20 for d in days], marker=".", label=r["size"])
+        time_ax.plot(x, [d["nightly"]["wall_seconds"] for d in days], label=f"{r['size']} nightly")
+        for i, name in enumerate(("first hourly", "10 entries", "1,000 entries", "one day")):
+            time_ax.plot(x, [d["hourly"][i]["wall_seconds"] for d in days], label=f"{r['size']} {name}", ls="--")
+    size_ax.set_xlabel("day of operation")
+    size_ax.set_ylabel("warehouse MB")
+    size_ax.set_ylim(bottom=0)
+    size_ax.legend(fontsize=8)
+    time_ax.set_xlabel("day of operation")
+    time_ax.set_ylabel("wall seconds")
+    time_ax.set_yscale("log")
+    time_ax.legend(fontsize=7)
+    fig.suptitle("pssync: a month of nightly and hourly syncs")
+    fig.tight_layout()
+    fig.savefig(ROOT / "docs" / "benchmarks-operation.png", dpi=110)
 
 
 def _chart(results: list[dict]) -> None:
@@ -240,11 +346,17 @@ def main() -> int:
     p.add_argument(
         "--generator-only", action="store_true", help="measure the generator again, keep the stored sync stages"
     )
+    p.add_argument(
+        "--operation-days",
+        type=int,
+        default=30,
+        help=f"days of the operation scenario at {', '.join(OPERATION_SIZES)} (0: none)",
+    )
     args = p.parse_args()
     if not args.render_only:
         with tempfile.TemporaryDirectory(prefix="pssync-bench-") as tmp:
             for size in args.sizes.split(","):
-                run_size(size.strip(), Path(tmp), args.skip_references, args.generator_only)
+                run_size(size.strip(), Path(tmp), args.skip_references, args.generator_only, args.operation_days)
     render()
     print(f"wrote {ROOT / 'docs' / 'benchmarks.md'}")
     return 0

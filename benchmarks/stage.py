@@ -65,15 +65,18 @@ def nightly(root: Path, as_of: str) -> dict:
     con = duckdb.connect(os.environ["PSSYNC_WAREHOUSE"], read_only=True)
     rows = con.execute("SELECT count(*) FROM raw.psa_time_entries").fetchall()[0][0]
     con.close()
-    return {"stages": _stage_times(result, inst), "raw_time_entries": rows}
+    from benchmarks.operation import warehouse_bytes
+
+    return {"stages": _stage_times(result, inst), "raw_time_entries": rows, "warehouse_bytes": warehouse_bytes(root)}
 
 
-def one_day_of_changes(root: Path, as_of: str) -> int:
-    """The next day's changes in the PSA: approvals of waiting entries, a few edits, a day of new entries."""
+def one_day_of_changes(root: Path, as_of: str, hour: int = 9) -> int:
+    """The next day's changes in the PSA, stamped at ``hour`` of it: approvals of waiting entries, a few edits, a
+    day of new entries."""
     import sqlite3
 
     d1 = date.fromisoformat(as_of) + timedelta(days=1)
-    stamp = f"{d1} 09:00:00.000000"
+    stamp = f"{d1} {hour:02d}:00:00.000000"
     db = sqlite3.connect(root / "landing" / "psa" / "psa.db")
     try:
         n = db.execute(
@@ -97,23 +100,38 @@ def one_day_of_changes(root: Path, as_of: str) -> int:
     return n
 
 
-def hourly(root: Path, as_of: str) -> dict:
-    _env(root)
-    changed = one_day_of_changes(root, as_of)
+def _hourly_run(day: date) -> dict:
     from dagster_project.pipeline import run_pipeline
 
     import dagster as dg
 
     inst = dg.DagsterInstance.ephemeral()
     t0 = time.perf_counter()
-    result = run_pipeline(
-        date.fromisoformat(as_of) + timedelta(days=1), job_name="hourly_sync", raise_on_error=True, on=inst
-    )
-    return {
-        "changed_rows": changed,
-        "stages": _stage_times(result, inst),
-        "run_seconds": round(time.perf_counter() - t0, 2),
-    }
+    result = run_pipeline(day, job_name="hourly_sync", raise_on_error=True, on=inst)
+    seconds = round(time.perf_counter() - t0, 2)
+    recomputed = [
+        m.event_specific_data.materialization.metadata["recomputed"].value
+        for m in result.get_asset_materialization_events()
+        if m.asset_key.path == ["recon", "time_to_bill"]
+    ]
+    return {"stages": _stage_times(result, inst), "run_seconds": seconds, "recomputed": recomputed[0]}
+
+
+def hourly(root: Path, as_of: str) -> dict:
+    """The hourly sync of the next date: its first run (the date recomputed whole), then a run after one day of
+    changes and one after 10 edited entries (each recomputing what changed)."""
+    import random
+
+    from benchmarks.operation import edit_entries
+
+    _env(root)
+    day = date.fromisoformat(as_of) + timedelta(days=1)
+    first = _hourly_run(day)
+    changed = one_day_of_changes(root, as_of, hour=12)
+    one_day = _hourly_run(day)
+    edit_entries(root, day, 13, 10, random.Random(7))
+    ten = _hourly_run(day)
+    return {"changed_rows": changed, **one_day, "first_run": first, "ten_entries": ten}
 
 
 RECON_TABLES = ("time_to_bill", "billing_line_exceptions", "contractor_hours")
@@ -209,7 +227,14 @@ def datacompy_reference(root: Path, as_of: str) -> dict:
     return datacompy_compare(root / "warehouse.duckdb", date.fromisoformat(as_of))
 
 
+def operation(root: Path, as_of: str, days: int) -> dict:
+    from benchmarks.operation import operate
+
+    return operate(root, as_of, days)
+
+
 STAGES = {
+    "operation": operation,
     "generate": generate,
     "nightly": nightly,
     "hourly": hourly,

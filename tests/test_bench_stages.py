@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -35,4 +36,11 @@ def test_every_benchmark_stage_runs_and_the_floor_reproduces_the_pipelines_recon
     assert floor["recon_rows"] == recon_rows[0][0] > 0, "the bare SQL gives the pipeline's rows"
     assert stage("pandas", tmp_path, gen["as_of"])["wall_seconds"] > 0
     hourly = stage("hourly", tmp_path, gen["as_of"])
-    assert hourly["wall_seconds"] > 0
+    # the next date's first run computes it whole; the runs after a day of changes and after 10 edits do not
+    assert hourly["first_run"]["recomputed"] == "whole date (no earlier run of this date)"
+    assert "entries whose inputs changed" in hourly["recomputed"], hourly["recomputed"]
+    assert "entries whose inputs changed" in hourly["ten_entries"]["recomputed"]
+    day = (date.fromisoformat(gen["as_of"]) + timedelta(days=1)).isoformat()
+    [operated] = stage("operation", tmp_path, day, 1)["days"]
+    assert [h["changed"] for h in operated["hourly"][:2]] == [0, 10] and operated["hourly"][2]["changed"] > 10
+    assert operated["nightly"]["wall_seconds"] > 0 and operated["warehouse_bytes"] > 0

@@ -21,8 +21,12 @@ LATEST = "DATE '9999-12-30'"
 
 def create_asof_view(con, view: str) -> None:
     """``canonical.<view>_asof(as_of)``: the table as it stood at the end of any as-of date, and
-    ``canonical.<view>``: the latest state."""
-    con.execute(f"CREATE OR REPLACE MACRO canonical.{view}_asof(as_of) AS TABLE {sql_text(f'canonical/{view}_asof')}")
+    ``canonical.<view>``: the latest state. ``scoped := TRUE`` lets a macro keyed by time entry read only the
+    entries an incremental recon run recomputes (ops.recon_scope); the others ignore it."""
+    con.execute(
+        f"CREATE OR REPLACE MACRO canonical.{view}_asof(as_of, scoped := FALSE) AS TABLE "
+        f"{sql_text(f'canonical/{view}_asof')}"
+    )
     con.execute(f"CREATE OR REPLACE VIEW canonical.{view} AS SELECT * FROM canonical.{view}_asof({LATEST})")
 
 

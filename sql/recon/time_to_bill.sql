@@ -6,8 +6,7 @@ WITH
 te AS (  -- only the columns recon uses: entry rows are many, and every column is carried through each join
     SELECT time_entry_id, revision, resource_id, project_id, work_date, hours, quantity, billable, status, approved_at,
            live_approved
-    FROM canonical.time_entry_asof($as_of::DATE)
-    WHERE in_recon_scope(time_entry_id, $scoped)
+    FROM canonical.time_entry_asof($as_of::DATE, scoped := $scoped)
 ),
 live_invoices AS (SELECT * FROM canonical.live_invoice_asof($as_of::DATE)),
 billed_lines AS (
