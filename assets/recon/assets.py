@@ -131,10 +131,12 @@ def time_to_bill(context: dg.AssetExecutionContext, warehouse: Warehouse, settin
             scope = incremental.Scope("PSSYNC_RECON_INCREMENTAL is off")
         if not scope.full:
             con.execute("DELETE FROM ops.recon_scope")
-            con.execute("INSERT INTO ops.recon_scope SELECT time_entry_id FROM _recon_entries")
+            con.execute("INSERT INTO ops.recon_scope SELECT time_entry_id, recompute FROM _recon_entries")
         params["scoped"] = not scope.full
-        within = None if scope.full else "SELECT time_entry_id FROM ops.recon_scope"
-        keys_within = None if scope.full else "SELECT CAST(time_entry_id AS VARCHAR) FROM ops.recon_scope"
+        within = None if scope.full else "SELECT time_entry_id FROM ops.recon_scope WHERE recompute"
+        keys_within = (
+            None if scope.full else "SELECT CAST(time_entry_id AS VARCHAR) FROM ops.recon_scope WHERE recompute"
+        )
         rows = write_as_of(con, "recon.time_to_bill", "recon/time_to_bill", params, within)
         if is_latest_as_of(con, "recon.time_to_bill", as_of):
             for table in ("time_to_bill", "billing_holds"):

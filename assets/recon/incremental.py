@@ -61,8 +61,9 @@ class Scope:
     """What a run of the date recomputes: ``None`` entries means the whole date, with the reason."""
 
     full_reason: str | None
-    projects: int = 0
-    entries: int = 0
+    projects: int = 0  # projects on a capped contract the change reaches
+    entries: int = 0  # entries whose rows are recomputed
+    read: int = 0  # entries read (also those whose consumption of a cap is needed)
 
     @property
     def full(self) -> bool:
@@ -71,7 +72,10 @@ class Scope:
     def describe(self) -> str:
         if self.full:
             return f"whole date ({self.full_reason})"
-        return f"{self.entries:,} entries whose inputs changed (all of {self.projects:,} projects)"
+        return (
+            f"{self.entries:,} entries whose inputs changed or whose contract's cap they move "
+            f"(read {self.read:,}, on {self.projects:,} capped projects)"
+        )
 
 
 def inputs() -> list[str]:
@@ -147,7 +151,9 @@ def snapshot_holds(con, as_of: date) -> None:
 
 def plan(con: duckdb.DuckDBPyConnection, as_of: date, params: dict) -> Scope:
     """Decide what this run of ``as_of`` recomputes; when it is bounded, temp table ``_recon_entries`` holds the
-    entries in scope. Call after ``snapshot_holds`` and the rewrite of ``recon.billing_holds``."""
+    entries the run reads, ``recompute`` marking those whose rows it recomputes (the others are read for the
+    not-to-exceed consumption of their contract). Call after ``snapshot_holds`` and the rewrite of
+    ``recon.billing_holds``."""
     kept = {
         r[0]: r[1:]
         for r in con.execute(
@@ -163,7 +169,7 @@ def plan(con: duckdb.DuckDBPyConnection, as_of: date, params: dict) -> Scope:
     if not table_exists(con, "recon.time_to_bill__versions"):
         return Scope("no versions stored")
     con.execute("CREATE OR REPLACE TEMP TABLE _touched_entries (time_entry_id BIGINT)")
-    con.execute("CREATE OR REPLACE TEMP TABLE _recon_projects (project_id BIGINT)")
+    con.execute("CREATE OR REPLACE TEMP TABLE _changed_projects (project_id BIGINT)")
     for table in inputs():
         reason = _arrivals(con, table, as_of, kept.get(table))
         if reason:
@@ -171,16 +177,33 @@ def plan(con: duckdb.DuckDBPyConnection, as_of: date, params: dict) -> Scope:
     reason = _changed_holds(con, as_of)
     if reason:
         return Scope(reason)
-    projects = _close_under_caps(con)
+    projects = _capped_closure(con)
+    # recomputed: what changed, and on the capped contracts it reaches the entries of the cap window on the date
+    # (unbilled, over the cap, or held while unbilled): an entry's place in that window moves only theirs
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _recon_entries AS
-        SELECT time_entry_id FROM _touched_entries WHERE time_entry_id IS NOT NULL
-        UNION SELECT time_entry_id FROM canonical.time_entry_history
-              WHERE project_id IN (SELECT project_id FROM _recon_projects)"""
+        WITH cap_entries AS (
+            SELECT DISTINCT time_entry_id FROM canonical.time_entry_history
+            WHERE project_id IN (SELECT project_id FROM _cap_projects)
+        ),
+        recompute AS (
+            SELECT time_entry_id FROM _touched_entries
+            UNION SELECT time_entry_id FROM canonical.time_entry_history
+                  WHERE project_id IN (SELECT project_id FROM _changed_projects)
+            UNION SELECT time_entry_id FROM recon.time_to_bill__versions
+                  WHERE valid_from <= $d AND valid_to >= $d
+                    AND (recon_status IN ('UNBILLED', 'OVER_CAP') OR reason = 'INPUT_HELD')
+                    AND time_entry_id IN (SELECT time_entry_id FROM cap_entries)
+        )
+        SELECT time_entry_id, bool_or(recompute) AS recompute FROM (
+            SELECT time_entry_id, TRUE AS recompute FROM recompute
+            UNION ALL SELECT time_entry_id, FALSE FROM cap_entries
+        ) AS e WHERE time_entry_id IS NOT NULL GROUP BY 1""",
+        {"d": as_of},
     )
-    entries = con.execute("SELECT count(*) FROM _recon_entries").fetchall()[0][0]
-    con.execute("DROP TABLE _touched_entries; DROP TABLE _recon_projects")
-    return Scope(None, projects, entries)
+    entries, read = con.execute("SELECT count(*) FILTER (WHERE recompute), count(*) FROM _recon_entries").fetchall()[0]
+    con.execute("DROP TABLE _touched_entries; DROP TABLE _changed_projects; DROP TABLE _cap_projects")
+    return Scope(None, projects, entries, read)
 
 
 def _arrivals(con, table: str, as_of: date, kept: tuple | None) -> str | None:
@@ -212,7 +235,7 @@ def _arrivals(con, table: str, as_of: date, kept: tuple | None) -> str | None:
     if table in TOUCHED_ENTRIES:
         con.execute(f"INSERT INTO _touched_entries {TOUCHED_ENTRIES[table]}")
     else:
-        con.execute(f"INSERT INTO _recon_projects {TOUCHED_PROJECTS[table]}")
+        con.execute(f"INSERT INTO _changed_projects {TOUCHED_PROJECTS[table]}")
     con.execute("DROP TABLE _arrived")
     return None
 
@@ -232,7 +255,7 @@ def _changed_holds(con, as_of: date) -> str | None:
     ).fetchall()
     if not wide:
         con.execute(
-            "INSERT INTO _recon_projects "
+            "INSERT INTO _changed_projects "
             "SELECT TRY_CAST(scope_key AS BIGINT) FROM _held_changed WHERE scope = 'project'"
         )
         con.execute(
@@ -243,25 +266,29 @@ def _changed_holds(con, as_of: date) -> str | None:
     return "billing holds changed for a " + ", ".join(s for (s,) in wide) + " scope" if wide else None
 
 
-def _close_under_caps(con) -> int:
-    """Add the projects of touched entries that are on a capped contract, then every project sharing a capped
-    contract (in any version) with a project in scope, until none is added. Returns the projects in scope."""
+def _capped_closure(con) -> int:
+    """Temp table ``_cap_projects``: the capped projects among those of touched entries and changed projects, then
+    every project sharing a capped contract (in any version) with one of them, until none is added. Returns how
+    many."""
     con.execute(
-        f"""INSERT INTO _recon_projects SELECT project_id FROM canonical.time_entry_history
-        WHERE time_entry_id IN (SELECT time_entry_id FROM _touched_entries) AND project_id IN ({CAPPED_PROJECTS})"""
+        f"""CREATE OR REPLACE TEMP TABLE _cap_projects AS
+        SELECT DISTINCT project_id FROM (
+            SELECT project_id FROM canonical.time_entry_history
+            WHERE time_entry_id IN (SELECT time_entry_id FROM _touched_entries)
+            UNION ALL SELECT project_id FROM _changed_projects
+        ) AS p WHERE project_id IN ({CAPPED_PROJECTS})"""
     )
-    con.execute("CREATE OR REPLACE TEMP TABLE _recon_projects AS SELECT DISTINCT project_id FROM _recon_projects")
     while True:
         added = con.execute(
-            f"""INSERT INTO _recon_projects
+            f"""INSERT INTO _cap_projects
             SELECT DISTINCT project_id FROM canonical.project_history
             WHERE crm_contract_id IN (SELECT crm_contract_id FROM canonical.project_history
-                                      WHERE project_id IN (SELECT project_id FROM _recon_projects)
-                                        AND project_id IN ({CAPPED_PROJECTS}))
-              AND project_id NOT IN (SELECT project_id FROM _recon_projects)"""
+                                      WHERE project_id IN (SELECT project_id FROM _cap_projects))
+              AND project_id IN ({CAPPED_PROJECTS})
+              AND project_id NOT IN (SELECT project_id FROM _cap_projects)"""
         ).fetchall()[0][0]
         if not added:
-            return con.execute("SELECT count(*) FROM _recon_projects").fetchall()[0][0]
+            return con.execute("SELECT count(*) FROM _cap_projects").fetchall()[0][0]
 
 
 def remember(con: duckdb.DuckDBPyConnection, as_of: date, params: dict) -> None:

@@ -65,6 +65,9 @@ CREATE OR REPLACE MACRO wip_age_days(recon_status, approved_at, as_of) AS
     CASE WHEN is_wip(recon_status) THEN datediff('day', CAST(approved_at AS DATE), as_of) END;
 CREATE OR REPLACE MACRO wip_value(expected_amount, quantity, standard_rate) AS
     CAST(coalesce(expected_amount, round(quantity * standard_rate, 2), 0) AS DECIMAL(18, 2));
--- an entry a recon run recomputes: every entry, or when the run is incremental ($scoped) those of ops.recon_scope
+-- an entry a recon run reads: every entry, or when the run is incremental (scoped) those of ops.recon_scope ...
 CREATE OR REPLACE MACRO in_recon_scope(time_entry_id, scoped) AS
     NOT scoped OR time_entry_id IN (SELECT s.time_entry_id FROM ops.recon_scope AS s);
+-- ... and an entry whose row it recomputes (the others it reads for their contract's not-to-exceed consumption)
+CREATE OR REPLACE MACRO recomputed_by_recon(time_entry_id, scoped) AS
+    NOT scoped OR time_entry_id IN (SELECT s.time_entry_id FROM ops.recon_scope AS s WHERE s.recompute);

@@ -157,7 +157,10 @@ CREATE TABLE IF NOT EXISTS ops.recon_inputs (
     PRIMARY KEY (table_name, as_of_date, input)
 );
 
--- the time entries an incremental recon run recomputes; filled and emptied inside that run's transaction
+-- the time entries an incremental recon run reads, and (recompute) those whose rows it recomputes; filled and
+-- emptied inside that run's transaction
 CREATE TABLE IF NOT EXISTS ops.recon_scope (
-    time_entry_id  BIGINT NOT NULL PRIMARY KEY
+    time_entry_id  BIGINT NOT NULL PRIMARY KEY,
+    recompute      BOOLEAN NOT NULL
 );
+ALTER TABLE ops.recon_scope ADD COLUMN IF NOT EXISTS recompute BOOLEAN DEFAULT TRUE;

@@ -1,7 +1,8 @@
 -- recon.time_to_bill for as-of date $as_of: one row per time entry in scope (every live-approved entry,
 -- plus every entry in any state that has a billed line), with its expected and billed values and the
 -- first recon_status rule that matches (outputs.md). Parameters: $as_of (DATE), $reporting (currency), $scoped
--- (an incremental run: only the entries of ops.recon_scope, a set closed under contracts; assets/recon/incremental.py).
+-- (an incremental run: the rows of the entries ops.recon_scope marks, reading the others there for their contract's
+-- not-to-exceed consumption; assets/recon/incremental.py).
 WITH
 te AS (  -- only the columns recon uses: entry rows are many, and every column is carried through each join
     SELECT time_entry_id, revision, resource_id, project_id, work_date, hours, quantity, billable, status, approved_at,
@@ -44,7 +45,7 @@ capped_batches AS (  -- hours a pssync batch billed for an entry revision when t
 scope AS (
     SELECT te.*, b.* EXCLUDE (time_entry_id), coalesce(b.billed_line_count, 0) > 0 AS is_billed
     FROM te LEFT JOIN billed b USING (time_entry_id)
-    WHERE te.live_approved OR b.billed_line_count > 0
+    WHERE (te.live_approved OR b.billed_line_count > 0) AND recomputed_by_recon(te.time_entry_id, $scoped)
 ),
 proj AS (SELECT * FROM canonical.project_asof($as_of::DATE)),
 emp AS (SELECT employee_id, hire_date, termination_date FROM canonical.employee_latest_asof($as_of::DATE)),

@@ -11,4 +11,4 @@ SELECT
 FROM recon.time_to_bill
 -- entries held by a faulty input are the exceptions of recon.billing_holds, one per input, not one per entry
 WHERE as_of_date = $as_of AND owner IS NOT NULL AND reason IS DISTINCT FROM 'INPUT_HELD'
-      AND in_recon_scope(time_entry_id, $scoped)
+      AND recomputed_by_recon(time_entry_id, $scoped)
