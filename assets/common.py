@@ -32,6 +32,19 @@ def write_partition(con: duckdb.DuckDBPyConnection, table: str, query_name: str,
     return con.execute(f"SELECT count(*) FROM {table} WHERE as_of_date = ?", [params["as_of"]]).fetchall()[0][0]
 
 
+def rewrite_partition_within(
+    con: duckdb.DuckDBPyConnection, table: str, query_name: str, params: dict, key: str, within: str
+) -> int:
+    """Replace, for ``params['as_of']``, the rows of ``table`` whose ``key`` is in ``within`` (a query) with the
+    result of ``sql/<query_name>.sql``, which yields only such rows; the others stay. The caller holds the
+    transaction."""
+    query = sql_text(query_name)
+    _add_new_columns(con, table, query, params)
+    con.execute(f"DELETE FROM {table} WHERE as_of_date = $as_of AND {key} IN ({within})", {"as_of": params["as_of"]})
+    con.execute(f"INSERT INTO {table} BY NAME {query}", bound_params(query, params))
+    return con.execute(f"SELECT count(*) FROM {table} WHERE as_of_date = ?", [params["as_of"]]).fetchall()[0][0]
+
+
 def write_as_of(
     con: duckdb.DuckDBPyConnection, table: str, query_name: str, params: dict, within: str | None = None
 ) -> int:

@@ -122,7 +122,9 @@ def build_canonical_asset(entity: Entity) -> dg.AssetsDefinition:
             )
             for view in (entity.view_name, *entity.derived):
                 create_asof_view(con, view)
-            latest = con.execute(f"SELECT count(*) FROM canonical.{entity.view_name}").fetchall()[0][0]
+            latest = con.execute(entity.latest_rows or f"SELECT count(*) FROM canonical.{entity.view_name}").fetchall()[
+                0
+            ][0]
             schema = con.execute(f"DESCRIBE {table}").fetchall()
             con.commit()
         limit = settings.quarantine_max_share  # share of rows in quarantine the check tolerates

@@ -4,14 +4,14 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from assets.common import TEAM, is_latest_as_of, now_utc, write_as_of, write_partition
+from assets.common import TEAM, is_latest_as_of, now_utc, rewrite_partition_within, write_as_of, write_partition
 from assets.recon import incremental
 from assets.ops.exceptions import record_exceptions_from
 from assets import published_columns
 from assets.dependencies import deps_of
 from assets.partitions import as_of_partitions
 from resources import Warehouse
-from resources.warehouse import sql_text
+from resources.warehouse import bound_params, sql_text
 from resources.settings import PssyncSettings
 
 # besides what its SQL reads: every canonical table whose rejected rows can hold billing (recon.billing_holds reads
@@ -193,6 +193,51 @@ def time_to_bill(context: dg.AssetExecutionContext, warehouse: Warehouse, settin
     )
 
 
+def _scoped_to(con, entries_sql: str, params: dict) -> None:
+    """Fill ops.recon_scope with the entries a query yields (time_entry_id, recompute)."""
+    con.execute("DELETE FROM ops.recon_scope")
+    con.execute(f"INSERT INTO ops.recon_scope {entries_sql}", params)
+
+
+def _write_billing_line_exceptions(con, as_of: date, settings: PssyncSettings) -> tuple[int, str]:
+    """A rerun after new versions of some entries rewrites only the lines carrying them (an unmatched line depends
+    on its own entry alone); anything else rewrites the date."""
+    params = params_for(as_of, settings)
+    kept = incremental.BILLING_LINE_EXCEPTIONS
+    scope = incremental.plan_entries(con, kept, as_of, params) if settings.recon_incremental else None
+    if scope is None or scope.full:
+        rows = write_partition(con, kept.table, "recon/billing_line_exceptions", params)
+    else:
+        _scoped_to(con, "SELECT time_entry_id, recompute FROM _recon_entries", {})
+        rows = rewrite_partition_within(
+            con,
+            kept.table,
+            "recon/billing_line_exceptions",
+            {**params, "scoped": True},
+            "psa_time_entry_id",
+            "SELECT time_entry_id FROM ops.recon_scope",
+        )
+        con.execute("DELETE FROM ops.recon_scope")
+    incremental.remember(con, as_of, params, kept)
+    return rows, scope.describe() if scope else "whole date (PSSYNC_RECON_INCREMENTAL is off)"
+
+
+def _write_contractor_hours(con, as_of: date, settings: PssyncSettings) -> tuple[int, str]:
+    """Computed whole every run, reading only the contingent workers' entries (sql/recon/contractor_entries.sql)."""
+    params = params_for(as_of, settings)
+    entries = sql_text("recon/contractor_entries")
+    _scoped_to(con, entries, bound_params(entries, params))
+    rows = write_partition(con, "recon.contractor_hours", "recon/contractor_hours", {**params, "scoped": True})
+    con.execute("DELETE FROM ops.recon_scope")
+    return rows, "whole date (contingent workers' entries)"
+
+
+WRITERS = {
+    "billing_line_exceptions": _write_billing_line_exceptions,
+    "contractor_hours": _write_contractor_hours,
+}
+
+
 def _simple_recon_asset(name: str, description: str, owner: str):
     @dg.asset(
         key=dg.AssetKey(["recon", name]),
@@ -211,7 +256,7 @@ def _simple_recon_asset(name: str, description: str, owner: str):
         now = now_utc()
         with warehouse.connect() as con:
             con.begin()
-            rows = write_partition(con, f"recon.{name}", f"recon/{name}", params_for(as_of, settings))
+            rows, recomputed = WRITERS[name](con, as_of, settings)
             flagged = con.execute(
                 f"SELECT count(*) FROM recon.{name} WHERE as_of_date = ? AND owner IS NOT NULL", [as_of]
             ).fetchall()[0][0]
@@ -228,7 +273,12 @@ def _simple_recon_asset(name: str, description: str, owner: str):
                 )
             con.commit()
         return dg.MaterializeResult(
-            metadata={"dagster/row_count": rows, "flagged": flagged, "as_of": as_of.isoformat()}
+            metadata={
+                "dagster/row_count": rows,
+                "flagged": flagged,
+                "as_of": as_of.isoformat(),
+                "recomputed": recomputed,
+            }
         )
 
     return recon_table

@@ -32,8 +32,6 @@ import duckdb
 from resources.sql_reads import tables_read
 from resources.warehouse import sql_text, table_exists
 
-TABLE = "recon.time_to_bill"
-QUERIES = ("recon/time_to_bill", "recon/billing_holds")
 
 # rows arrived in an input (temp table _arrived, the input's own columns) -> the entries, or the projects, they touch
 _INVOICE_ENTRIES = (
@@ -54,6 +52,30 @@ TOUCHED_PROJECTS = {
 CAPPED_PROJECTS = """
     SELECT project_id FROM canonical.project_history WHERE crm_contract_id IN (
         SELECT coalesce(amends_contract_id, contract_id) FROM canonical.contract_history WHERE nte_hours IS NOT NULL)"""
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A published per-date table written incrementally: the queries whose inputs it watches, and how rows arrived
+    in an input bound the change (to entries, or to projects); an input not listed here recomputes the date."""
+
+    table: str
+    queries: tuple[str, ...]
+    touched_entries: dict[str, str]
+    touched_projects: dict[str, str]
+
+
+TIME_TO_BILL = Kept(
+    "recon.time_to_bill", ("recon/time_to_bill", "recon/billing_holds"), TOUCHED_ENTRIES, TOUCHED_PROJECTS
+)
+# an unmatched invoice line depends on its own entry's existence: a new version of an entry touches the lines
+# carrying it; new lines, invoices or projects recompute the date
+BILLING_LINE_EXCEPTIONS = Kept(
+    "recon.billing_line_exceptions",
+    ("recon/billing_line_exceptions",),
+    {"canonical.time_entry_history": TOUCHED_ENTRIES["canonical.time_entry_history"]},
+    {},
+)
 
 
 @dataclass(frozen=True)
@@ -78,17 +100,19 @@ class Scope:
         )
 
 
-def inputs() -> list[str]:
+def inputs(kept: Kept = TIME_TO_BILL) -> list[str]:
     """Every canonical history table recon's queries read, through the as-of macros (also where a macro is given
-    the table's name as text, as snapshot_asof is), and the billing ledger."""
+    the table's name as text, as snapshot_asof is), and the billing ledger if they read it."""
     seen: set[str] = set()
-    todo = list(QUERIES)
-    found = {"billing.ledger"}
+    todo = list(kept.queries)
+    found = set()
     while todo:
         text = sql_text(todo.pop())
         named = {f"canonical.{n}" for n in re.findall(r"'canonical\.(\w+)'", text)}
         for table in tables_read(text) | named:
             schema, name = table.split(".")
+            if table == "billing.ledger":
+                found.add(table)
             if schema != "canonical" or table in seen:
                 continue
             seen.add(table)
@@ -99,10 +123,10 @@ def inputs() -> list[str]:
     return sorted(found)
 
 
-def query_fingerprint(params: dict) -> str:
+def query_fingerprint(params: dict, kept: Kept = TIME_TO_BILL) -> str:
     """The recon SQL, the macros and the parameters: rows written under another build are not comparable."""
     settled = sorted((k, str(v)) for k, v in params.items() if k != "scoped")
-    parts = [sql_text(q) for q in QUERIES] + [sql_text("ddl/macros"), repr(settled)]
+    parts = [sql_text(q) for q in kept.queries] + [sql_text("ddl/macros"), repr(settled)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
@@ -150,30 +174,15 @@ def snapshot_holds(con, as_of: date) -> None:
 
 
 def plan(con: duckdb.DuckDBPyConnection, as_of: date, params: dict) -> Scope:
-    """Decide what this run of ``as_of`` recomputes; when it is bounded, temp table ``_recon_entries`` holds the
-    entries the run reads, ``recompute`` marking those whose rows it recomputes (the others are read for the
-    not-to-exceed consumption of their contract). Call after ``snapshot_holds`` and the rewrite of
-    ``recon.billing_holds``."""
-    kept = {
-        r[0]: r[1:]
-        for r in con.execute(
-            "SELECT input, fingerprint, newest, rows_through FROM ops.recon_inputs "
-            "WHERE table_name = ? AND as_of_date = ?",
-            [TABLE, as_of],
-        ).fetchall()
-    }
-    if not kept:
-        return Scope("no earlier run of this date")
-    if kept.get("query", (None,))[0] != query_fingerprint(params):
-        return Scope("the recon SQL or its settings changed")
+    """Decide what this run of ``as_of`` recomputes of recon.time_to_bill; when it is bounded, temp table
+    ``_recon_entries`` holds the entries the run reads, ``recompute`` marking those whose rows it recomputes (the
+    others are read for the not-to-exceed consumption of their contract). Call after ``snapshot_holds`` and the
+    rewrite of ``recon.billing_holds``."""
     if not table_exists(con, "recon.time_to_bill__versions"):
         return Scope("no versions stored")
-    con.execute("CREATE OR REPLACE TEMP TABLE _touched_entries (time_entry_id BIGINT)")
-    con.execute("CREATE OR REPLACE TEMP TABLE _changed_projects (project_id BIGINT)")
-    for table in inputs():
-        reason = _arrivals(con, table, as_of, kept.get(table))
-        if reason:
-            return Scope(reason)
+    reason = _arrivals_since(con, TIME_TO_BILL, as_of, params)
+    if reason:
+        return Scope(reason)
     reason = _changed_holds(con, as_of)
     if reason:
         return Scope(reason)
@@ -206,15 +215,54 @@ def plan(con: duckdb.DuckDBPyConnection, as_of: date, params: dict) -> Scope:
     return Scope(None, projects, entries, read)
 
 
-def _arrivals(con, table: str, as_of: date, kept: tuple | None) -> str | None:
+def plan_entries(con: duckdb.DuckDBPyConnection, kept: Kept, as_of: date, params: dict) -> Scope:
+    """What a run of ``as_of`` recomputes of a table whose rows depend on single entries (``kept`` bounds every
+    arrival it can bound to entries): temp table ``_recon_entries`` holds the entries touched."""
+    reason = _arrivals_since(con, kept, as_of, params)
+    if reason:
+        return Scope(reason)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _recon_entries AS SELECT DISTINCT time_entry_id, TRUE AS recompute "
+        "FROM _touched_entries WHERE time_entry_id IS NOT NULL"
+    )
+    entries = con.execute("SELECT count(*) FROM _recon_entries").fetchall()[0][0]
+    con.execute("DROP TABLE _touched_entries; DROP TABLE _changed_projects")
+    return Scope(None, 0, entries, entries)
+
+
+def _arrivals_since(con, kept: Kept, as_of: date, params: dict) -> str | None:
+    """Temp tables ``_touched_entries`` and ``_changed_projects``: what rows arrived in ``kept``'s inputs since the
+    date's last write touch; a reason to recompute the date whole when that cannot be bounded."""
+    state = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "SELECT input, fingerprint, newest, rows_through FROM ops.recon_inputs "
+            "WHERE table_name = ? AND as_of_date = ?",
+            [kept.table, as_of],
+        ).fetchall()
+    }
+    if not state:
+        return "no earlier run of this date"
+    if state.get("query", (None,))[0] != query_fingerprint(params, kept):
+        return "the recon SQL or its settings changed"
+    con.execute("CREATE OR REPLACE TEMP TABLE _touched_entries (time_entry_id BIGINT)")
+    con.execute("CREATE OR REPLACE TEMP TABLE _changed_projects (project_id BIGINT)")
+    for table in inputs(kept):
+        reason = _arrivals(con, kept, table, as_of, state.get(table))
+        if reason:
+            return reason
+    return None
+
+
+def _arrivals(con, spec: Kept, table: str, as_of: date, state: tuple | None) -> str | None:
     """Add the entries or projects that rows arrived in ``table`` since the kept state touch; a reason when they
     cannot be bounded."""
     if not table_exists(con, table):
-        return None if kept is None else f"{table} is gone"
+        return None if state is None else f"{table} is gone"
     build, newest, rows = _state_now(con, table, as_of)
-    if kept is None:
+    if state is None:
         return f"{table} was not read by the earlier run"
-    kept_build, kept_newest, kept_rows = kept
+    kept_build, kept_newest, kept_rows = state
     if build != kept_build:
         return f"{table} was rebuilt"
     seen = _seen_on(table)
@@ -225,17 +273,17 @@ def _arrivals(con, table: str, as_of: date, kept: tuple | None) -> str | None:
         return f"{table} changed other than by new rows"
     if rows == kept_rows:
         return None
-    if table not in TOUCHED_ENTRIES and table not in TOUCHED_PROJECTS:
+    if table not in spec.touched_entries and table not in spec.touched_projects:
         return f"{table} changed"
     after = _arrival(table, ">") if kept_newest is not None else "$s IS NULL"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _arrived AS SELECT * FROM {table} WHERE {seen} AND {after}",
         {"d": as_of, "s": kept_newest},
     )
-    if table in TOUCHED_ENTRIES:
-        con.execute(f"INSERT INTO _touched_entries {TOUCHED_ENTRIES[table]}")
+    if table in spec.touched_entries:
+        con.execute(f"INSERT INTO _touched_entries {spec.touched_entries[table]}")
     else:
-        con.execute(f"INSERT INTO _changed_projects {TOUCHED_PROJECTS[table]}")
+        con.execute(f"INSERT INTO _changed_projects {spec.touched_projects[table]}")
     con.execute("DROP TABLE _arrived")
     return None
 
@@ -291,11 +339,11 @@ def _capped_closure(con) -> int:
             return con.execute("SELECT count(*) FROM _cap_projects").fetchall()[0][0]
 
 
-def remember(con: duckdb.DuckDBPyConnection, as_of: date, params: dict) -> None:
+def remember(con: duckdb.DuckDBPyConnection, as_of: date, params: dict, kept: Kept = TIME_TO_BILL) -> None:
     """Keep what this write of the date saw, for the next run of the same date."""
-    con.execute("DELETE FROM ops.recon_inputs WHERE table_name = ? AND as_of_date = ?", [TABLE, as_of])
-    rows = [(TABLE, as_of, "query", query_fingerprint(params), None, 0)]
-    for table in inputs():
+    con.execute("DELETE FROM ops.recon_inputs WHERE table_name = ? AND as_of_date = ?", [kept.table, as_of])
+    rows = [(kept.table, as_of, "query", query_fingerprint(params, kept), None, 0)]
+    for table in inputs(kept):
         if table_exists(con, table):
-            rows.append((TABLE, as_of, table, *_state_now(con, table, as_of)))
+            rows.append((kept.table, as_of, table, *_state_now(con, table, as_of)))
     con.executemany("INSERT INTO ops.recon_inputs VALUES (?, ?, ?, ?, ?, ?)", rows)

@@ -71,3 +71,5 @@ CREATE OR REPLACE MACRO in_recon_scope(time_entry_id, scoped) AS
 -- ... and an entry whose row it recomputes (the others it reads for their contract's not-to-exceed consumption)
 CREATE OR REPLACE MACRO recomputed_by_recon(time_entry_id, scoped) AS
     NOT scoped OR time_entry_id IN (SELECT s.time_entry_id FROM ops.recon_scope AS s WHERE s.recompute);
+-- a worker payroll pays by the hour from PSA time (recon.contractor_hours)
+CREATE OR REPLACE MACRO is_contingent(worker_type) AS worker_type = 'Contingent Worker';

@@ -1,15 +1,17 @@
 -- recon.contractor_hours for as-of date $as_of: per (closed pay period, contingent worker), hours paid by
 -- payroll against live-approved PSA hours worked in the period, and entries approved after the lock date.
+-- $scoped: read only the entries of ops.recon_scope, there those of sql/recon/contractor_entries.sql (the
+-- contingent workers' entries, a tenth of a firm's: their history is aggregated, not everyone's).
 WITH periods AS (SELECT * FROM canonical.pay_period_asof($as_of::DATE) WHERE lock_date <= $as_of::DATE),
 contingent AS (
     SELECT employee_id, legal_entity FROM canonical.employee_latest_asof($as_of::DATE)
-    WHERE worker_type = 'Contingent Worker'
+    WHERE is_contingent(worker_type)
 ),
 worked AS (
     SELECT p.period_id, x.employee_id,
            sum(t.time_in_minutes) AS minutes,
            count(*) FILTER (WHERE CAST(t.approved_at AS DATE) > p.lock_date) AS late_approval_count
-    FROM canonical.time_entry_asof($as_of::DATE) t
+    FROM canonical.time_entry_asof($as_of::DATE, scoped := $scoped) t
     JOIN canonical.xwalk_resource_employee_asof($as_of::DATE) x ON x.resource_id = t.resource_id AND x.match_status = 'MATCHED'
     JOIN contingent c ON c.employee_id = x.employee_id
     JOIN periods p ON p.legal_entity = c.legal_entity AND t.work_date BETWEEN p.start_date AND p.end_date
