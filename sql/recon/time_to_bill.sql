@@ -18,7 +18,7 @@ billed_lines AS (
     WHERE l.item IN ('PS-TM-HOURS', 'PS-ADJUSTMENT') AND l.psa_time_entry_id IS NOT NULL
           AND in_recon_scope(l.psa_time_entry_id, $scoped)
 ),
-billed AS (
+billed AS (  -- per entry whose row is computed: what its lines billed
     SELECT psa_time_entry_id AS time_entry_id,
            count(*) AS billed_line_count,
            count(*) FILTER (WHERE item = 'PS-TM-HOURS') AS tm_line_count,
@@ -27,7 +27,10 @@ billed AS (
            arg_min(rate, line_order) FILTER (WHERE item = 'PS-TM-HOURS') AS billed_rate,
            arg_min(amount, line_order) FILTER (WHERE item = 'PS-TM-HOURS') AS first_line_amount,
            array_to_string(list_sort(list_distinct(list(invoice_number))), ',') AS invoice_numbers
-    FROM billed_lines GROUP BY 1
+    FROM billed_lines WHERE recomputed_by_recon(psa_time_entry_id, $scoped) GROUP BY 1
+),
+billed_hours AS (  -- per entry read, the quantity its lines billed: what it consumed of its contract's cap
+    SELECT psa_time_entry_id AS time_entry_id, sum(quantity) AS billed_quantity FROM billed_lines GROUP BY 1
 ),
 batched AS (  -- pssync batches of earlier as-of dates: they carry the entry. Not this date's own: recon runs before
               -- it is emitted, so a replay would otherwise read a batch_id the first run could not see
@@ -169,7 +172,7 @@ consumed AS (  -- billed and previously batched hours of every entry of the cont
     SELECT p.crm_contract_id AS root_id,
            coalesce(sum(b.billed_quantity), 0) + coalesce(sum(bt.batched_quantity) FILTER (WHERE b.time_entry_id IS NULL), 0) AS used
     FROM te JOIN proj p USING (project_id)
-    LEFT JOIN billed b USING (time_entry_id)
+    LEFT JOIN billed_hours b USING (time_entry_id)
     LEFT JOIN batched bt USING (time_entry_id)
     WHERE p.crm_contract_id IS NOT NULL
     GROUP BY 1
