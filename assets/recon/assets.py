@@ -152,7 +152,7 @@ def time_to_bill(context: dg.AssetExecutionContext, warehouse: Warehouse, settin
                     within=keys_within if table == "time_to_bill" else None,
                 )
         con.execute("DELETE FROM ops.recon_scope")
-        incremental.remember(con, as_of, params)
+        incremental.remember(con, as_of, params, scope=scope)
         holds = [
             h
             for (h,) in con.execute(
@@ -218,7 +218,7 @@ def _write_billing_line_exceptions(con, as_of: date, settings: PssyncSettings) -
             "SELECT time_entry_id FROM ops.recon_scope",
         )
         con.execute("DELETE FROM ops.recon_scope")
-    incremental.remember(con, as_of, params, kept)
+    incremental.remember(con, as_of, params, kept, scope)
     return rows, scope.describe() if scope else "whole date (PSSYNC_RECON_INCREMENTAL is off)"
 
 

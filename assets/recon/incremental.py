@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import duckdb
@@ -86,6 +86,7 @@ class Scope:
     projects: int = 0  # projects on a capped contract the change reaches
     entries: int = 0  # entries whose rows are recomputed
     read: int = 0  # entries read (also those whose consumption of a cap is needed)
+    states: dict = field(default_factory=dict, compare=False)  # each input's state as the plan read it
 
     @property
     def full(self) -> bool:
@@ -180,12 +181,10 @@ def plan(con: duckdb.DuckDBPyConnection, as_of: date, params: dict) -> Scope:
     rewrite of ``recon.billing_holds``."""
     if not table_exists(con, "recon.time_to_bill__versions"):
         return Scope("no versions stored")
-    reason = _arrivals_since(con, TIME_TO_BILL, as_of, params)
+    states: dict = {}
+    reason = _arrivals_since(con, TIME_TO_BILL, as_of, params, states) or _changed_holds(con, as_of)
     if reason:
-        return Scope(reason)
-    reason = _changed_holds(con, as_of)
-    if reason:
-        return Scope(reason)
+        return Scope(reason, states=states)
     projects = _capped_closure(con)
     # recomputed: what changed, and on the capped contracts it reaches the entries of the cap window on the date
     # (unbilled, over the cap, or held while unbilled): an entry's place in that window moves only theirs
@@ -212,27 +211,29 @@ def plan(con: duckdb.DuckDBPyConnection, as_of: date, params: dict) -> Scope:
     )
     entries, read = con.execute("SELECT count(*) FILTER (WHERE recompute), count(*) FROM _recon_entries").fetchall()[0]
     con.execute("DROP TABLE _touched_entries; DROP TABLE _changed_projects; DROP TABLE _cap_projects")
-    return Scope(None, projects, entries, read)
+    return Scope(None, projects, entries, read, states)
 
 
 def plan_entries(con: duckdb.DuckDBPyConnection, kept: Kept, as_of: date, params: dict) -> Scope:
     """What a run of ``as_of`` recomputes of a table whose rows depend on single entries (``kept`` bounds every
     arrival it can bound to entries): temp table ``_recon_entries`` holds the entries touched."""
-    reason = _arrivals_since(con, kept, as_of, params)
+    states: dict = {}
+    reason = _arrivals_since(con, kept, as_of, params, states)
     if reason:
-        return Scope(reason)
+        return Scope(reason, states=states)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _recon_entries AS SELECT DISTINCT time_entry_id, TRUE AS recompute "
         "FROM _touched_entries WHERE time_entry_id IS NOT NULL"
     )
     entries = con.execute("SELECT count(*) FROM _recon_entries").fetchall()[0][0]
     con.execute("DROP TABLE _touched_entries; DROP TABLE _changed_projects")
-    return Scope(None, 0, entries, entries)
+    return Scope(None, 0, entries, entries, states)
 
 
-def _arrivals_since(con, kept: Kept, as_of: date, params: dict) -> str | None:
+def _arrivals_since(con, kept: Kept, as_of: date, params: dict, states: dict) -> str | None:
     """Temp tables ``_touched_entries`` and ``_changed_projects``: what rows arrived in ``kept``'s inputs since the
-    date's last write touch; a reason to recompute the date whole when that cannot be bounded."""
+    date's last write touch; a reason to recompute the date whole when that cannot be bounded. ``states`` gets
+    the state of every input read, for ``remember``."""
     state = {
         r[0]: r[1:]
         for r in con.execute(
@@ -248,23 +249,26 @@ def _arrivals_since(con, kept: Kept, as_of: date, params: dict) -> str | None:
     con.execute("CREATE OR REPLACE TEMP TABLE _touched_entries (time_entry_id BIGINT)")
     con.execute("CREATE OR REPLACE TEMP TABLE _changed_projects (project_id BIGINT)")
     for table in inputs(kept):
-        reason = _arrivals(con, kept, table, as_of, state.get(table))
+        reason = _arrivals(con, kept, table, as_of, state.get(table), states)
         if reason:
             return reason
     return None
 
 
-def _arrivals(con, spec: Kept, table: str, as_of: date, state: tuple | None) -> str | None:
+def _arrivals(con, spec: Kept, table: str, as_of: date, state: tuple | None, states: dict) -> str | None:
     """Add the entries or projects that rows arrived in ``table`` since the kept state touch; a reason when they
     cannot be bounded."""
     if not table_exists(con, table):
         return None if state is None else f"{table} is gone"
     build, newest, rows = _state_now(con, table, as_of)
+    states[table] = (build, newest, rows)
     if state is None:
         return f"{table} was not read by the earlier run"
     kept_build, kept_newest, kept_rows = state
     if build != kept_build:
         return f"{table} was rebuilt"
+    if newest == kept_newest and rows == kept_rows:  # no extraction or batch since, and no row gone
+        return None
     seen = _seen_on(table)
     up_to = con.execute(
         f"SELECT count(*) FROM {table} WHERE {seen} AND {_arrival(table, '<=')}", {"d": as_of, "s": kept_newest}
@@ -339,11 +343,15 @@ def _capped_closure(con) -> int:
             return con.execute("SELECT count(*) FROM _cap_projects").fetchall()[0][0]
 
 
-def remember(con: duckdb.DuckDBPyConnection, as_of: date, params: dict, kept: Kept = TIME_TO_BILL) -> None:
-    """Keep what this write of the date saw, for the next run of the same date."""
+def remember(
+    con: duckdb.DuckDBPyConnection, as_of: date, params: dict, kept: Kept = TIME_TO_BILL, scope: Scope | None = None
+) -> None:
+    """Keep what this write of the date saw, for the next run of the same date (the inputs' states the run's
+    ``scope`` read in this transaction, the others read now)."""
+    seen = scope.states if scope else {}
     con.execute("DELETE FROM ops.recon_inputs WHERE table_name = ? AND as_of_date = ?", [kept.table, as_of])
     rows = [(kept.table, as_of, "query", query_fingerprint(params, kept), None, 0)]
     for table in inputs(kept):
-        if table_exists(con, table):
-            rows.append((kept.table, as_of, table, *_state_now(con, table, as_of)))
+        if table_exists(con, table):  # as the plan of this run saw it, in this transaction
+            rows.append((kept.table, as_of, table, *(seen.get(table) or _state_now(con, table, as_of))))
     con.executemany("INSERT INTO ops.recon_inputs VALUES (?, ?, ?, ?, ?, ?)", rows)
