@@ -283,7 +283,8 @@ def _operation_lines(results: list[dict]) -> list[str]:
             f"Median over the days: first hourly {med[0]} s (recon {rec[0]} s); after 10 entries {med[1]} s "
             f"(recon {rec[1]} s); after 1,000 {med[2]} s (recon {rec[2]} s); after a day's changes {med[3]} s "
             f"(recon {rec[3]} s). Storage: {days[-1]['warehouse_bytes'] / first:.2f}x the first night after "
-            f"{len(days)} days, {growth / mb:,.1f} MB a day on average.",
+            f"{len(days)} days, {growth / mb:,.1f} MB a day on average; at that rate a first year ends at "
+            f"{(first + 365 * growth) / 2**30:,.1f} GB.",
         ]
     if ops:
         lines += ["", "![a month of operation](benchmarks-operation.png)"]
@@ -301,13 +302,17 @@ def _operation_chart(ops: list[dict]) -> None:
     for r in ops:
         days = r["operation"]["days"]
         x = range(1, len(days) + 1)
-        size_ax.plot(x, [d["warehouse_bytes"] / 2**20 for d in days], marker=".", label=r["size"])
+        first = r["nightly"].get("warehouse_bytes") or r["operation"]["first_night_bytes"]
+        size_ax.plot(
+            x, [d["warehouse_bytes"] / first for d in days], marker=".", label=f"{r['size']} ({first / 2**20:,.0f} MB)"
+        )
         time_ax.plot(x, [d["nightly"]["wall_seconds"] for d in days], label=f"{r['size']} nightly")
         for i, name in enumerate(("first hourly", "10 entries", "1,000 entries", "one day")):
             time_ax.plot(x, [d["hourly"][i]["wall_seconds"] for d in days], label=f"{r['size']} {name}", ls="--")
     size_ax.set_xlabel("day of operation")
-    size_ax.set_ylabel("warehouse MB")
-    size_ax.set_ylim(bottom=0)
+    size_ax.set_ylabel("warehouse size / size after the first night")
+    size_ax.axhline(1.3, color="grey", ls=":", lw=1)
+    size_ax.set_ylim(0.9, 1.4)
     size_ax.legend(fontsize=8)
     time_ax.set_xlabel("day of operation")
     time_ax.set_ylabel("wall seconds")
