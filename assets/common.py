@@ -35,13 +35,14 @@ def write_partition(con: duckdb.DuckDBPyConnection, table: str, query_name: str,
 def rewrite_partition_within(
     con: duckdb.DuckDBPyConnection, table: str, query_name: str, params: dict, key: str, within: str
 ) -> int:
-    """Replace, for ``params['as_of']``, the rows of ``table`` whose ``key`` is in ``within`` (a query) with the
-    result of ``sql/<query_name>.sql``, which yields only such rows; the others stay. The caller holds the
-    transaction."""
+    """Replace, for ``params['as_of']``, the rows of ``table`` whose ``key`` is in ``within`` (a query over the same
+    parameters) with those rows of ``sql/<query_name>.sql``; the others stay. The caller holds the transaction."""
     query = sql_text(query_name)
     _add_new_columns(con, table, query, params)
-    con.execute(f"DELETE FROM {table} WHERE as_of_date = $as_of AND {key} IN ({within})", {"as_of": params["as_of"]})
-    con.execute(f"INSERT INTO {table} BY NAME {query}", bound_params(query, params))
+    delete = f"DELETE FROM {table} WHERE as_of_date = $as_of AND {key} IN ({within})"
+    con.execute(delete, bound_params(delete, params))
+    insert = f"INSERT INTO {table} BY NAME SELECT * FROM ({query}) AS q WHERE q.{key} IN ({within})"
+    con.execute(insert, bound_params(insert, params))
     return con.execute(f"SELECT count(*) FROM {table} WHERE as_of_date = ?", [params["as_of"]]).fetchall()[0][0]
 
 

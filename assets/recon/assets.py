@@ -223,13 +223,36 @@ def _write_billing_line_exceptions(con, as_of: date, settings: PssyncSettings) -
 
 
 def _write_contractor_hours(con, as_of: date, settings: PssyncSettings) -> tuple[int, str]:
-    """Computed whole every run, reading only the contingent workers' entries (sql/recon/contractor_entries.sql)."""
+    """Reads only the entries of the workers it reports on (sql/recon/contractor_workers.sql: any entry any
+    version of which one of their resources worked). A rerun after new versions of some entries rewrites only
+    the rows of the workers who worked them; anything else rewrites the date."""
     params = params_for(as_of, settings)
-    entries = sql_text("recon/contractor_entries")
-    _scoped_to(con, entries, bound_params(entries, params))
-    rows = write_partition(con, "recon.contractor_hours", "recon/contractor_hours", {**params, "scoped": True})
+    kept = incremental.CONTRACTOR_HOURS
+    scope = incremental.plan_entries(con, kept, as_of, params) if settings.recon_incremental else None
+    partial = scope is not None and not scope.full
     con.execute("DELETE FROM ops.recon_scope")
-    return rows, "whole date (contingent workers' entries)"
+    if partial:  # the entries that arrived: whose workers' rows are recomputed
+        con.execute("INSERT INTO ops.recon_scope SELECT time_entry_id, recompute FROM _recon_entries")
+    workers = f"SELECT * FROM ({sql_text('recon/contractor_workers')}) AS w"
+    read = (
+        "SELECT DISTINCT h.time_entry_id, FALSE FROM canonical.time_entry_history AS h "
+        f"WHERE h.resource_id IN (SELECT resource_id FROM ({workers}) AS r)"
+    )
+    worker_params = {**params, "partial": partial}
+    con.execute(f"INSERT OR IGNORE INTO ops.recon_scope {read}", bound_params(read, worker_params))
+    query_params = {**params, "scoped": True}
+    if partial:
+        within = f"SELECT employee_id FROM ({workers}) AS e"
+        rows = rewrite_partition_within(
+            con, kept.table, "recon/contractor_hours", {**query_params, "partial": True}, "employee_id", within
+        )
+    else:
+        rows = write_partition(con, kept.table, "recon/contractor_hours", query_params)
+    con.execute("DELETE FROM ops.recon_scope")
+    incremental.remember(con, as_of, params, kept, scope)
+    if scope is None:
+        return rows, "whole date (PSSYNC_RECON_INCREMENTAL is off)"
+    return rows, scope.describe()
 
 
 WRITERS = {
