@@ -125,13 +125,9 @@ def time_to_bill(context: dg.AssetExecutionContext, warehouse: Warehouse, settin
         con.begin()
         incremental.snapshot_holds(con, as_of)
         write_partition(con, "recon.billing_holds", "recon/billing_holds", {"as_of": as_of})
-        if settings.recon_incremental:
-            scope = incremental.plan(con, as_of, params)
-        else:
-            scope = incremental.Scope("PSSYNC_RECON_INCREMENTAL is off")
+        scope = incremental.plan(con, as_of, params) if settings.recon_incremental else incremental.OFF
         if not scope.full:
-            con.execute("DELETE FROM ops.recon_scope")
-            con.execute("INSERT INTO ops.recon_scope SELECT time_entry_id, recompute FROM _recon_entries")
+            _scoped_to(con, "SELECT time_entry_id, recompute FROM _recon_entries")
         params["scoped"] = not scope.full
         within = None if scope.full else "SELECT time_entry_id FROM ops.recon_scope WHERE recompute"
         keys_within = (
@@ -193,10 +189,11 @@ def time_to_bill(context: dg.AssetExecutionContext, warehouse: Warehouse, settin
     )
 
 
-def _scoped_to(con, entries_sql: str, params: dict) -> None:
-    """Fill ops.recon_scope with the entries a query yields (time_entry_id, recompute)."""
+def _scoped_to(con, entries_sql: str | None, params: dict | None = None) -> None:
+    """Empty ops.recon_scope, then fill it with the entries a query yields (time_entry_id, recompute), if any."""
     con.execute("DELETE FROM ops.recon_scope")
-    con.execute(f"INSERT INTO ops.recon_scope {entries_sql}", params)
+    if entries_sql:
+        con.execute(f"INSERT INTO ops.recon_scope {entries_sql}", params or {})
 
 
 def _write_billing_line_exceptions(con, as_of: date, settings: PssyncSettings) -> tuple[int, str]:
@@ -204,11 +201,11 @@ def _write_billing_line_exceptions(con, as_of: date, settings: PssyncSettings) -
     on its own entry alone); anything else rewrites the date."""
     params = params_for(as_of, settings)
     kept = incremental.BILLING_LINE_EXCEPTIONS
-    scope = incremental.plan_entries(con, kept, as_of, params) if settings.recon_incremental else None
-    if scope is None or scope.full:
+    scope = incremental.plan_entries(con, kept, as_of, params) if settings.recon_incremental else incremental.OFF
+    if scope.full:
         rows = write_partition(con, kept.table, "recon/billing_line_exceptions", params)
     else:
-        _scoped_to(con, "SELECT time_entry_id, recompute FROM _recon_entries", {})
+        _scoped_to(con, "SELECT time_entry_id, recompute FROM _recon_entries")
         rows = rewrite_partition_within(
             con,
             kept.table,
@@ -219,7 +216,7 @@ def _write_billing_line_exceptions(con, as_of: date, settings: PssyncSettings) -
         )
         con.execute("DELETE FROM ops.recon_scope")
     incremental.remember(con, as_of, params, kept, scope)
-    return rows, scope.describe() if scope else "whole date (PSSYNC_RECON_INCREMENTAL is off)"
+    return rows, scope.describe()
 
 
 def _write_contractor_hours(con, as_of: date, settings: PssyncSettings) -> tuple[int, str]:
@@ -228,11 +225,10 @@ def _write_contractor_hours(con, as_of: date, settings: PssyncSettings) -> tuple
     the rows of the workers who worked them; anything else rewrites the date."""
     params = params_for(as_of, settings)
     kept = incremental.CONTRACTOR_HOURS
-    scope = incremental.plan_entries(con, kept, as_of, params) if settings.recon_incremental else None
-    partial = scope is not None and not scope.full
-    con.execute("DELETE FROM ops.recon_scope")
-    if partial:  # the entries that arrived: whose workers' rows are recomputed
-        con.execute("INSERT INTO ops.recon_scope SELECT time_entry_id, recompute FROM _recon_entries")
+    scope = incremental.plan_entries(con, kept, as_of, params) if settings.recon_incremental else incremental.OFF
+    partial = not scope.full
+    # the entries that arrived, whose workers' rows are recomputed (none: every worker's)
+    _scoped_to(con, "SELECT time_entry_id, recompute FROM _recon_entries" if partial else None)
     workers = f"SELECT * FROM ({sql_text('recon/contractor_workers')}) AS w"
     read = (
         "SELECT DISTINCT h.time_entry_id, FALSE FROM canonical.time_entry_history AS h "
@@ -250,8 +246,6 @@ def _write_contractor_hours(con, as_of: date, settings: PssyncSettings) -> tuple
         rows = write_partition(con, kept.table, "recon/contractor_hours", query_params)
     con.execute("DELETE FROM ops.recon_scope")
     incremental.remember(con, as_of, params, kept, scope)
-    if scope is None:
-        return rows, "whole date (PSSYNC_RECON_INCREMENTAL is off)"
     return rows, scope.describe()
 
 

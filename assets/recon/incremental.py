@@ -109,6 +109,9 @@ class Scope:
         )
 
 
+OFF = Scope("PSSYNC_RECON_INCREMENTAL is off")
+
+
 def inputs(kept: Kept = TIME_TO_BILL) -> list[str]:
     """Every canonical history table recon's queries read, through the as-of macros (also where a macro is given
     the table's name as text, as snapshot_asof is), and the billing ledger if they read it."""
