@@ -11,8 +11,11 @@ D compares, and recomputes:
 * every entry of a project whose PSA project or assignment rows arrived since;
 * the entry or project of a ``recon.billing_holds`` row of D that appeared or went since, unless the hold's
   scope is wider;
-* every entry of every project on a contract with a not-to-exceed cap (in any version) that one of the above is
-  on, and so on until nothing is added: the cap-crossing order of outputs.md runs over all of a contract's entries.
+* on every contract with a not-to-exceed cap (in any version) that one of the above is on, and on every capped
+  contract those contracts' projects were ever on, until nothing is added: the entries of the cap window on D
+  (unbilled, over the cap, or held while unbilled), whose place in the cap-crossing order of outputs.md the change
+  can move. The contracts' other entries are read, not recomputed: their billed and batched hours are what the
+  cap has consumed.
 
 Anything else (rate cards, contracts, resources, HR, crosswalks, currency rates, customers, a table rebuilt rather
 than appended to, changed SQL or settings, no earlier run of D) cannot be bounded: the date is recomputed whole.
@@ -92,7 +95,7 @@ CONTRACTOR_HOURS = Kept(
 
 @dataclass(frozen=True)
 class Scope:
-    """What a run of the date recomputes: ``None`` entries means the whole date, with the reason."""
+    """What a run of the date recomputes: with a ``full_reason``, the whole date."""
 
     full_reason: str | None
     projects: int = 0  # projects on a capped contract the change reaches
