@@ -363,7 +363,52 @@ def _emit(frame, fmt: str) -> None:
             print(frame)
 
 
+def cmd_exception_action(args) -> int:
+    """``pssync exceptions ack|assign|waive|comment|history KEY``: a person's action in the workflow store."""
+    import json
+
+    from assets.common import now_utc
+    from workbench.lifecycle import ActionRefused, act, history
+    from workbench.store import open_store
+
+    settings = _settings(args)
+    if not args.key:
+        print(
+            f"pssync exceptions {args.action}: name the exception (layer|source|object|record_key|rule)",
+            file=sys.stderr,
+        )
+        return 2
+    engine = open_store(settings.workflow)
+    try:
+        if args.action == "history":
+            for h in history(engine, args.key):
+                print(json.dumps(h, default=str))
+            return 0
+        after = act(
+            engine,
+            args.key,
+            args.action,
+            args.actor or "",
+            now_utc(),
+            assignee=args.assignee,
+            reason=args.reason,
+            comment=args.comment,
+        )
+    except ActionRefused as exc:
+        print(f"pssync exceptions {args.action}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    print(f"{args.key}: {after['state']}" + (f" (assignee {after['assignee']})" if after.get("assignee") else ""))
+    return 0
+
+
 def cmd_exceptions(args) -> int:
+    if args.action:
+        return cmd_exception_action(args)
+    if args.as_of is None:
+        print("pssync exceptions: --as-of is required to list exceptions", file=sys.stderr)
+        return 2
     import duckdb
 
     from assets.ops.exceptions import OPEN_EXCEPTIONS_MEANING, open_exceptions
@@ -540,11 +585,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser(
         "exceptions",
-        help="list open exceptions for the people who must act on them",
-        description="Flagged time entries, unmatched billing lines, contractor-hours gaps and open "
-        "master-data / quarantine exceptions, as of a reconciled date.",
+        help="list open exceptions, or act on one (ack, assign, waive, comment, history)",
+        description="Without an action: flagged time entries, unmatched billing lines, contractor-hours gaps and "
+        "open master-data / quarantine exceptions, as of a reconciled date (--as-of). With one: act on the "
+        "exception KEY (layer|source|object|record_key|rule) in the workflow store, as the person --as; works "
+        "while a sync holds the warehouse (docs/workbench.md).",
     )
-    e.add_argument("--as-of", type=_date, required=True, help="a reconciled as-of date")
+    e.add_argument("action", nargs="?", choices=["ack", "assign", "waive", "comment", "history"])
+    e.add_argument("key", nargs="?", help="the exception: layer|source|object|record_key|rule")
+    e.add_argument("--as", dest="actor", help="who acts (an action is always someone's)")
+    e.add_argument("--assignee", help="ack / assign: who works it")
+    e.add_argument("--reason", help="waive: the reason code")
+    e.add_argument("--comment", help="waive / comment: the text")
+    e.add_argument("--workflow-url", help="the workflow store (PSSYNC_WORKFLOW_URL)")
+    e.add_argument("--as-of", type=_date, help="list: a reconciled as-of date")
     e.add_argument("--owner", choices=["finance", "delivery", "hr", "integration"], help="only this owner's exceptions")
     e.add_argument("--format", choices=["table", "csv", "json"], default="table")
     e.add_argument("--warehouse", help="DuckDB warehouse file (PSSYNC_WAREHOUSE)")

@@ -8,6 +8,7 @@ import assets.canonical.definitions as canonical
 import assets.extract.definitions as extract
 import assets.marts.definitions as marts
 import assets.recon.definitions as recon
+import assets.workbench.definitions as workbench
 from dagster_project.jobs import JOBS
 from dagster_project.resources import build_resources
 from dagster_project.schedules import SCHEDULES
@@ -21,6 +22,7 @@ def build_definitions() -> dg.Definitions:
         recon.defs,
         billing.defs,
         marts.defs,
+        workbench.defs,
         dg.Definitions(resources=build_resources(), jobs=JOBS, schedules=SCHEDULES, sensors=SENSORS),
     )
 

@@ -16,6 +16,7 @@ HOURLY = dg.AssetSelection.assets(
     ["recon", "time_to_bill"],
     ["recon", "billing_line_exceptions"],
     ["recon", "contractor_hours"],
+    ["workbench", "exception_states"],
 )
 
 full_pipeline = dg.define_asset_job(

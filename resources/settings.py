@@ -43,6 +43,7 @@ class PssyncSettings(dg.ConfigurableResource):
     partition_start: str = "2025-10-01"  # first as-of date of the partitions (read when the code location loads)
     alert_webhook_url: str = ""  # where failed runs are posted (empty: the alert is only recorded)
     log_level: str = "CRITICAL"  # Dagster's own log on the terminal; `pssync run --verbose` sets INFO
+    workflow_url: str = ""  # the workbench's store (workbench/store.py); empty: sqlite workflow.db beside the warehouse
     recon_incremental: bool = True  # a rerun of a reconciled date recomputes only what changed (false: all of it)
 
     @classmethod
@@ -92,6 +93,12 @@ class PssyncSettings(dg.ConfigurableResource):
         return self.output_dir or str(Path(self.warehouse).parent / "output")
 
     @property
+    def workflow(self) -> str:
+        from workbench.store import default_url
+
+        return self.workflow_url or default_url(self.warehouse)
+
+    @property
     def psa(self) -> str:
         return self.psa_url or f"sqlite:///{Path(self.landing_dir).resolve() / 'psa' / 'psa.db'}"
 
@@ -101,7 +108,7 @@ class PssyncSettings(dg.ConfigurableResource):
         import sqlalchemy as sa
 
         effective = {name: getattr(self, name) for name in type(self).model_fields}
-        effective.update(output_dir=self.outputs, psa_url=self.psa)
+        effective.update(output_dir=self.outputs, psa_url=self.psa, workflow_url=self.workflow)
         tags = {}
         for name, value in effective.items():
             if name.endswith("_url") and value and "://" in value:

@@ -1,0 +1,211 @@
+"""The exception lifecycle: what the pipeline finds, and what people do about it.
+
+Every exception of ``ops.exceptions`` has a state in the workflow store:
+
+* ``open``: found, nobody has taken it yet;
+* ``acknowledged``: a person took it (``assignee``: who works it);
+* ``waived``: a person accepts it, with a reason code and a comment; it stays waived while the finding is the
+  same (its message, which carries the amount at risk, and its owner) and reopens by itself when that changes;
+* ``resolved``: the pipeline no longer finds it; found again, it reopens.
+
+The pipeline's findings are synchronised after each run (``sync_findings``); people act through ``act`` (the CLI
+twin ``pssync exceptions ack|assign|waive|comment``). Every change, the pipeline's included (actor ``pssync``),
+appends a row to the audit trail with the state before and after; rows are never updated or deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from workbench.store import audit_trail, exception_states
+
+PIPELINE = "pssync"
+WAIVER_REASONS = (
+    "ACCEPTED_WRITE_OFF",  # the firm accepts the loss
+    "CUSTOMER_AGREED",  # the customer agreed to the billing as it stands
+    "FIXED_AT_SOURCE",  # corrected in the source system; the next extraction will show it
+    "NOT_AN_ISSUE",  # the rule does not apply to this case (say why in the comment)
+    "DUPLICATE",  # the same problem is worked under another exception
+)
+ACTIONS = ("ack", "assign", "waive", "comment")
+STATE_COLUMNS = ("state", "assignee", "owner", "message", "waiver_reason")
+
+
+class ActionRefused(ValueError):
+    """An action the exception's state does not allow, or one missing what it needs; the message says which."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    layer: str
+    source: str
+    object: str
+    record_key: str
+    rule: str
+    message: str
+    owner: str | None
+    resolved: bool
+
+    @property
+    def key(self) -> str:
+        return "|".join((self.layer, self.source, self.object, self.record_key, self.rule))
+
+    @property
+    def digest(self) -> str:
+        """What a waiver accepts: the finding's message (its amount at risk included) and its owner."""
+        return hashlib.sha256(f"{self.message}\x1f{self.owner or ''}".encode()).hexdigest()
+
+
+def findings_of(duck) -> list[Finding]:
+    """Every exception of ``ops.exceptions`` (open and resolved), from a DuckDB connection on the warehouse."""
+    rows = duck.execute(
+        "SELECT layer, source, object, record_key, rule, message, owner, resolved_at IS NOT NULL "
+        "FROM ops.exceptions ORDER BY ALL"
+    ).fetchall()
+    return [Finding(*r) for r in rows]
+
+
+def _snapshot(row) -> dict:
+    return {c: row.get(c) for c in STATE_COLUMNS} if row is not None else {}
+
+
+def _audit(con, now: datetime, actor: str, key: str, action: str, before: dict, after: dict, comment=None) -> None:
+    con.execute(
+        audit_trail.insert().values(
+            at=now,
+            actor=actor,
+            exception_key=key,
+            action=action,
+            before=json.dumps(before, sort_keys=True, default=str),
+            after=json.dumps(after, sort_keys=True, default=str),
+            comment=comment,
+        )
+    )
+
+
+def sync_findings(engine: sa.Engine, findings: list[Finding], now: datetime) -> dict[str, int]:
+    """Bring the states in line with what the pipeline finds now; returns how many exceptions changed, by change."""
+    changes = {"opened": 0, "reopened": 0, "resolved": 0}
+    with engine.begin() as con:
+        known = {r.exception_key: r._mapping for r in con.execute(sa.select(exception_states))}
+        for f in findings:
+            row = known.get(f.key)
+            if row is None:
+                if f.resolved:
+                    continue  # found and gone before the workbench knew it: nothing to work
+                values = dict(
+                    exception_key=f.key,
+                    layer=f.layer,
+                    source=f.source,
+                    object=f.object,
+                    record_key=f.record_key,
+                    rule=f.rule,
+                    owner=f.owner,
+                    message=f.message,
+                    state="open",
+                    finding=f.digest,
+                    opened_at=now,
+                    updated_at=now,
+                )
+                con.execute(exception_states.insert().values(**values))
+                _audit(con, now, PIPELINE, f.key, "opened", {}, _snapshot(values))
+                changes["opened"] += 1
+                continue
+            update: dict = {}
+            action = None
+            if f.resolved and row["state"] != "resolved":
+                update, action = {"state": "resolved"}, "resolved"
+            elif not f.resolved and row["state"] == "resolved":
+                update, action = {"state": "open", "assignee": None, "waiver_reason": None}, "reopened"
+            elif not f.resolved and row["state"] == "waived" and row["waived_finding"] != f.digest:
+                update, action = {"state": "open", "waiver_reason": None}, "reopened"
+            if not f.resolved and (row["finding"] != f.digest):
+                update.update(finding=f.digest, message=f.message, owner=f.owner)
+            if not update:
+                continue
+            after = {**dict(row), **update}
+            con.execute(
+                exception_states.update()
+                .where(exception_states.c.exception_key == f.key)
+                .values(**update, updated_at=now)
+            )
+            _audit(con, now, PIPELINE, f.key, action or "finding_changed", _snapshot(row), _snapshot(after))
+            if action:
+                changes[action] += 1
+    return changes
+
+
+def act(
+    engine: sa.Engine,
+    key: str,
+    action: str,
+    actor: str,
+    now: datetime,
+    assignee: str | None = None,
+    reason: str | None = None,
+    comment: str | None = None,
+) -> dict:
+    """A person's action on one exception; returns its state after. Raises ``ActionRefused``."""
+    if action not in ACTIONS:
+        raise ActionRefused(f"{action!r}: not an action ({', '.join(ACTIONS)})")
+    if not actor.strip():
+        raise ActionRefused("an action needs the person who takes it")
+    with engine.begin() as con:
+        row = con.execute(
+            sa.select(exception_states).where(exception_states.c.exception_key == key).with_for_update()
+        ).first()
+        if row is None:
+            raise ActionRefused(f"no exception {key!r} in the workflow store (run a sync first)")
+        row = row._mapping
+        update = _transition(row, action, actor, assignee, reason, comment)
+        after = {**dict(row), **update}
+        if update:
+            con.execute(
+                exception_states.update()
+                .where(exception_states.c.exception_key == key)
+                .values(**update, updated_at=now)
+            )
+        _audit(con, now, actor, key, action, _snapshot(row), _snapshot(after), comment)
+    return _snapshot(after)
+
+
+def _transition(row, action: str, actor: str, assignee, reason, comment) -> dict:
+    state = row["state"]
+    if action == "comment":
+        if not (comment or "").strip():
+            raise ActionRefused("a comment needs its text")
+        return {}
+    if state == "resolved":
+        raise ActionRefused(f"{row['exception_key']} is resolved: the pipeline no longer finds it")
+    if action == "ack":
+        if state != "open":
+            raise ActionRefused(f"{row['exception_key']} is {state}, not open: it cannot be acknowledged")
+        return {"state": "acknowledged", "assignee": assignee or row["assignee"] or actor}
+    if action == "assign":
+        if not assignee:
+            raise ActionRefused("assign needs the person to assign it to")
+        if state == "waived":
+            raise ActionRefused(f"{row['exception_key']} is waived: reopened findings can be assigned")
+        return {"state": "acknowledged", "assignee": assignee}
+    # waive
+    if state == "waived":
+        raise ActionRefused(f"{row['exception_key']} is already waived")
+    if reason not in WAIVER_REASONS:
+        raise ActionRefused(f"a waiver needs a reason code, one of {', '.join(WAIVER_REASONS)}")
+    if not (comment or "").strip():
+        raise ActionRefused("a waiver needs a comment saying why")
+    return {"state": "waived", "waiver_reason": reason, "waived_finding": row["finding"]}
+
+
+def history(engine: sa.Engine, key: str) -> list[dict]:
+    """The audit trail of one exception, oldest first."""
+    with engine.connect() as con:
+        rows = con.execute(
+            sa.select(audit_trail).where(audit_trail.c.exception_key == key).order_by(audit_trail.c.id)
+        ).all()
+    return [dict(r._mapping) for r in rows]
