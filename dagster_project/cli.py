@@ -367,6 +367,8 @@ def cmd_exception_action(args) -> int:
     """``pssync exceptions ack|assign|waive|comment|history KEY``: a person's action in the workflow store."""
     import json
 
+    import sqlalchemy as sa
+
     from assets.common import now_utc
     from workbench.lifecycle import ActionRefused, act, history
     from workbench.store import open_store
@@ -378,7 +380,13 @@ def cmd_exception_action(args) -> int:
             file=sys.stderr,
         )
         return 2
-    engine = open_store(settings.workflow)
+    try:
+        engine = open_store(settings.workflow)
+    except Exception as exc:  # unreachable server, unwritable folder: one line naming the store
+        url = sa.engine.make_url(settings.workflow).render_as_string(hide_password=True)
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"pssync exceptions {args.action}: cannot open the workflow store {url}: {why}", file=sys.stderr)
+        return 2
     try:
         if args.action == "history":
             for h in history(engine, args.key):

@@ -87,6 +87,13 @@ class PssyncSettings(dg.ConfigurableResource):
             date.fromisoformat(self.partition_start)
         except ValueError:
             bad("partition_start", "not a YYYY-MM-DD date")
+        if self.workflow_url:
+            import sqlalchemy as sa
+
+            try:
+                sa.engine.make_url(self.workflow_url)
+            except sa.exc.ArgumentError:
+                bad("workflow_url", "not a database URL such as postgresql+psycopg://user@host/db or sqlite:///path")
 
     @property
     def outputs(self) -> str:
