@@ -96,6 +96,17 @@ def test_the_lifecycle_of_exceptions_found_by_real_runs(estate_copy, tmp_path, c
     assert states[gone]["state"] == "resolved"
     assert states[taken]["state"] == "acknowledged"  # unchanged finding, still being worked
 
+    # a rerun with nothing new reads only what that run saw again, and changes nothing
+    rerun = materialize_as_of(landing, wh, (as_of + timedelta(days=1)).isoformat(), assets=ASSETS)
+    [synced] = [
+        m.event_specific_data.materialization.metadata
+        for m in rerun.get_asset_materialization_events()
+        if m.asset_key.path == ["workbench", "exception_states"]
+    ]
+    assert (synced["opened"].value, synced["reopened"].value, synced["resolved"].value) == (0, 0, 0)
+    assert synced["findings_read"].value < len(states) / 2
+    assert _states(url) == states
+
     trail = history(open_store(url), waived)
     assert [(h["actor"], h["action"]) for h in trail] == [
         ("pssync", "opened"),

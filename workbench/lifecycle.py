@@ -22,7 +22,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from workbench.store import audit_trail, exception_states
+from workbench.store import audit_trail, exception_states, pipeline_syncs
 
 PIPELINE = "pssync"
 WAIVER_REASONS = (
@@ -61,36 +61,47 @@ class Finding:
         return hashlib.sha256(f"{self.message}\x1f{self.owner or ''}".encode()).hexdigest()
 
 
-def findings_of(duck) -> list[Finding]:
-    """Every exception of ``ops.exceptions`` (open and resolved), from a DuckDB connection on the warehouse."""
+def findings_of(duck, since: datetime | None = None) -> list[Finding]:
+    """The exceptions of ``ops.exceptions`` (open and resolved) from a DuckDB connection on the warehouse: every
+    one, or those a run saw or resolved at or after ``since`` (a run stamps ``last_seen`` on what it finds, and
+    ``resolved_at`` on what it no longer finds: nothing else can have changed)."""
     rows = duck.execute(
         "SELECT layer, source, object, record_key, rule, message, owner, resolved_at IS NOT NULL "
-        "FROM ops.exceptions ORDER BY ALL"
+        "FROM ops.exceptions WHERE $since IS NULL OR last_seen >= $since OR resolved_at >= $since ORDER BY ALL",
+        {"since": since},
     ).fetchall()
     return [Finding(*r) for r in rows]
+
+
+def last_sync(engine: sa.Engine) -> datetime | None:
+    """When the previous reading of the pipeline's findings started (None: never)."""
+    with engine.connect() as con:
+        return con.execute(sa.select(sa.func.max(pipeline_syncs.c.started_at))).scalar()
 
 
 def _snapshot(row) -> dict:
     return {c: row.get(c) for c in STATE_COLUMNS} if row is not None else {}
 
 
-def _audit(con, now: datetime, actor: str, key: str, action: str, before: dict, after: dict, comment=None) -> None:
-    con.execute(
-        audit_trail.insert().values(
-            at=now,
-            actor=actor,
-            exception_key=key,
-            action=action,
-            before=json.dumps(before, sort_keys=True, default=str),
-            after=json.dumps(after, sort_keys=True, default=str),
-            comment=comment,
-        )
+def _audit_row(now: datetime, actor: str, key: str, action: str, before: dict, after: dict, comment=None) -> dict:
+    """One row of the audit trail."""
+    return dict(
+        at=now,
+        actor=actor,
+        exception_key=key,
+        action=action,
+        before=json.dumps(before, sort_keys=True, default=str),
+        after=json.dumps(after, sort_keys=True, default=str),
+        comment=comment,
     )
 
 
 def sync_findings(engine: sa.Engine, findings: list[Finding], now: datetime) -> dict[str, int]:
-    """Bring the states in line with what the pipeline finds now; returns how many exceptions changed, by change."""
+    """Bring the states in line with what the pipeline finds, in one transaction with one statement per kind of
+    change (a firm has hundreds of thousands of findings), and record the sync: ``now`` is when the findings were
+    read, the next sync reads what changed from then on. Returns how many exceptions changed, by change."""
     changes = {"opened": 0, "reopened": 0, "resolved": 0}
+    inserts, updates, audits = [], [], []
     with engine.begin() as con:
         known = {r.exception_key: r._mapping for r in con.execute(sa.select(exception_states))}
         for f in findings:
@@ -112,32 +123,52 @@ def sync_findings(engine: sa.Engine, findings: list[Finding], now: datetime) -> 
                     opened_at=now,
                     updated_at=now,
                 )
-                con.execute(exception_states.insert().values(**values))
-                _audit(con, now, PIPELINE, f.key, "opened", {}, _snapshot(values))
+                inserts.append(values)
+                audits.append(_audit_row(now, PIPELINE, f.key, "opened", {}, _snapshot(values)))
                 changes["opened"] += 1
                 continue
-            update: dict = {}
-            action = None
-            if f.resolved and row["state"] != "resolved":
-                update, action = {"state": "resolved"}, "resolved"
-            elif not f.resolved and row["state"] == "resolved":
-                update, action = {"state": "open", "assignee": None, "waiver_reason": None}, "reopened"
-            elif not f.resolved and row["state"] == "waived" and row["waived_finding"] != f.digest:
-                update, action = {"state": "open", "waiver_reason": None}, "reopened"
-            if not f.resolved and (row["finding"] != f.digest):
-                update.update(finding=f.digest, message=f.message, owner=f.owner)
+            update, action = _pipeline_change(row, f)
             if not update:
                 continue
             after = {**dict(row), **update}
-            con.execute(
-                exception_states.update()
-                .where(exception_states.c.exception_key == f.key)
-                .values(**update, updated_at=now)
+            updates.append({"key": f.key, **{c: after[c] for c in UPDATED}, "updated_at": now})
+            audits.append(
+                _audit_row(now, PIPELINE, f.key, action or "finding_changed", _snapshot(row), _snapshot(after))
             )
-            _audit(con, now, PIPELINE, f.key, action or "finding_changed", _snapshot(row), _snapshot(after))
             if action:
                 changes[action] += 1
+        if inserts:
+            con.execute(exception_states.insert(), inserts)
+        if updates:
+            con.execute(
+                exception_states.update()
+                .where(exception_states.c.exception_key == sa.bindparam("key"))
+                .values({c: sa.bindparam(c) for c in (*UPDATED, "updated_at")}),
+                updates,
+            )
+        if audits:
+            con.execute(audit_trail.insert(), audits)
+        con.execute(pipeline_syncs.insert().values(started_at=now, findings_read=len(findings)))
     return changes
+
+
+# the columns a change by the pipeline may set
+UPDATED = ("state", "assignee", "waiver_reason", "finding", "message", "owner")
+
+
+def _pipeline_change(row, f: Finding) -> tuple[dict, str | None]:
+    """What the pipeline's finding changes in an exception's state, and the name of that change."""
+    update: dict = {}
+    action = None
+    if f.resolved and row["state"] != "resolved":
+        update, action = {"state": "resolved"}, "resolved"
+    elif not f.resolved and row["state"] == "resolved":
+        update, action = {"state": "open", "assignee": None, "waiver_reason": None}, "reopened"
+    elif not f.resolved and row["state"] == "waived" and row["waived_finding"] != f.digest:
+        update, action = {"state": "open", "waiver_reason": None}, "reopened"
+    if not f.resolved and row["finding"] != f.digest:
+        update.update(finding=f.digest, message=f.message, owner=f.owner)
+    return update, action
 
 
 def act(
@@ -170,7 +201,9 @@ def act(
                 .where(exception_states.c.exception_key == key)
                 .values(**update, updated_at=now)
             )
-        _audit(con, now, actor, key, action, _snapshot(row), _snapshot(after), comment)
+        con.execute(
+            audit_trail.insert().values(_audit_row(now, actor, key, action, _snapshot(row), _snapshot(after), comment))
+        )
     return _snapshot(after)
 
 

@@ -49,6 +49,15 @@ audit_trail = sa.Table(
     sa.Column("comment", sa.Text),
 )
 
+# each reading of the pipeline's findings: the next reads only the exceptions seen or resolved since it started
+pipeline_syncs = sa.Table(
+    "pipeline_syncs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("findings_read", sa.Integer, nullable=False),
+)
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 

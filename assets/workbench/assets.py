@@ -8,7 +8,7 @@ from assets.partitions import as_of_partitions
 from assets.recon.assets import recon_assets
 from resources import Warehouse
 from resources.settings import PssyncSettings
-from workbench.lifecycle import findings_of, sync_findings
+from workbench.lifecycle import findings_of, last_sync, sync_findings
 from workbench.store import open_store
 
 EXCEPTION_WORKFLOW = dg.AssetKey(["workbench", "exception_states"])
@@ -28,14 +28,15 @@ EXCEPTION_WORKFLOW = dg.AssetKey(["workbench", "exception_states"])
     "ack|assign|waive|comment`; every change is in the audit trail. See docs/workbench.md.",
 )
 def exception_states(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: PssyncSettings):
-    with warehouse.connect() as con:
-        findings = findings_of(con)
     engine = open_store(settings.workflow)
     try:
-        changes = sync_findings(engine, findings, now_utc())
+        now, since = now_utc(), last_sync(engine)
+        with warehouse.connect() as con:
+            findings = findings_of(con, since)
+        changes = sync_findings(engine, findings, now)
     finally:
         engine.dispose()
-    return dg.MaterializeResult(metadata={**changes, "findings": len(findings)})
+    return dg.MaterializeResult(metadata={**changes, "findings_read": len(findings), "read_since": str(since)})
 
 
 workbench_assets = [exception_states]
