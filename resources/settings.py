@@ -44,6 +44,8 @@ class PssyncSettings(dg.ConfigurableResource):
     alert_webhook_url: str = ""  # where failed runs are posted (empty: the alert is only recorded)
     log_level: str = "CRITICAL"  # Dagster's own log on the terminal; `pssync run --verbose` sets INFO
     workflow_url: str = ""  # the workbench's store (workbench/store.py); empty: sqlite workflow.db beside the warehouse
+    # days an owner has to act on an exception before it is overdue and escalates (docs/workbench.md)
+    exception_sla_days: str = "finance:5,delivery:5,hr:10,integration:3"
     recon_incremental: bool = True  # a rerun of a reconciled date recomputes only what changed (false: all of it)
 
     @classmethod
@@ -87,6 +89,10 @@ class PssyncSettings(dg.ConfigurableResource):
             date.fromisoformat(self.partition_start)
         except ValueError:
             bad("partition_start", "not a YYYY-MM-DD date")
+        try:
+            self.sla()
+        except ValueError:
+            bad("exception_sla_days", "owner:days pairs separated by commas, such as finance:5,hr:10")
         if self.workflow_url:
             import sqlalchemy as sa
 
@@ -98,6 +104,14 @@ class PssyncSettings(dg.ConfigurableResource):
     @property
     def outputs(self) -> str:
         return self.output_dir or str(Path(self.warehouse).parent / "output")
+
+    def sla(self) -> dict[str, int]:
+        """Days each owner has to act on an exception (``PSSYNC_EXCEPTION_SLA_DAYS``)."""
+        pairs = [p.split(":") for p in self.exception_sla_days.split(",") if p.strip()]
+        days = {owner.strip(): int(d) for owner, d in pairs}
+        if any(d < 0 for d in days.values()):
+            raise ValueError("negative days")
+        return days
 
     @property
     def workflow(self) -> str:

@@ -31,6 +31,10 @@ def test_options_win_over_the_environment_which_wins_over_defaults(monkeypatch, 
         ("PSSYNC_STAFFING_THRESHOLD", "150", "0 to 100"),
         ("PSSYNC_PSA_TIMEOUT", "0", "more than 0"),
         ("PSSYNC_PARTITION_START", "2025-13-01", "YYYY-MM-DD"),
+        ("PSSYNC_RECON_INCREMENTAL", "sometimes", "valid boolean"),
+        ("PSSYNC_WORKFLOW_URL", "not a url", "not a database URL"),
+        ("PSSYNC_EXCEPTION_SLA_DAYS", "finance=5", "owner:days pairs"),
+        ("PSSYNC_EXCEPTION_SLA_DAYS", "finance:-1", "owner:days pairs"),
     ],
 )
 def test_a_wrong_setting_names_its_variable_value_and_rule(monkeypatch, variable, value, says):

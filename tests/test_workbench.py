@@ -121,18 +121,24 @@ def test_the_lifecycle_of_exceptions_found_by_real_runs(estate_copy, tmp_path, c
 def test_a_waiver_holds_while_the_finding_is_the_same_on_postgresql(pg_database):
     engine = open_store(pg_database)  # migrated with Alembic on a fresh database
     now = datetime(2026, 10, 1, 9)
+    sla = {"delivery": 2}
     finding = Finding(
         "recon", "recon", "time_to_bill", "42", "OVER_CAP", "time entry 42: 960.00 USD at risk", "delivery", False
     )
-    assert sync_findings(engine, [finding], now) == {"opened": 1, "reopened": 0, "resolved": 0}
+    assert sync_findings(engine, [finding], now, sla) == {"opened": 1, "reopened": 0, "resolved": 0, "escalated": 0}
+    later = now + timedelta(days=3)  # past the two days delivery has: escalated, once
+    assert sync_findings(engine, [], later, sla)["escalated"] == 1
+    assert sync_findings(engine, [], later + timedelta(days=1), sla)["escalated"] == 0
     act(engine, finding.key, "waive", "dana", now, reason="ACCEPTED_WRITE_OFF", comment="written off with the client")
-    assert sync_findings(engine, [finding], now) == {"opened": 0, "reopened": 0, "resolved": 0}
+    assert sync_findings(engine, [finding], now) == {"opened": 0, "reopened": 0, "resolved": 0, "escalated": 0}
     changed = Finding(*[*vars(finding).values()][:5], "time entry 42: 1,020.00 USD at risk", "delivery", False)
     assert sync_findings(engine, [changed], now)["reopened"] == 1
     gone = Finding(*[*vars(changed).values()][:7], True)
     assert sync_findings(engine, [gone], now)["resolved"] == 1
-    assert sync_findings(engine, [changed], now)["reopened"] == 1  # found again
+    assert sync_findings(engine, [changed], later, sla)["reopened"] == 1  # found again: a new clock
+    assert sync_findings(engine, [], later + timedelta(days=1), sla)["escalated"] == 0
+    assert sync_findings(engine, [], later + timedelta(days=3), sla)["escalated"] == 1
     with engine.connect() as con:
         actions = [r.action for r in con.execute(sa.text("SELECT action FROM audit_trail ORDER BY id"))]
-    assert actions == ["opened", "waive", "reopened", "resolved", "reopened"]
+    assert actions == ["opened", "escalated", "waive", "reopened", "resolved", "reopened", "escalated"]
     engine.dispose()

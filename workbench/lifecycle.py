@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -33,7 +33,7 @@ WAIVER_REASONS = (
     "DUPLICATE",  # the same problem is worked under another exception
 )
 ACTIONS = ("ack", "assign", "waive", "comment")
-STATE_COLUMNS = ("state", "assignee", "owner", "message", "waiver_reason")
+STATE_COLUMNS = ("state", "assignee", "owner", "message", "waiver_reason", "due_at")
 
 
 class ActionRefused(ValueError):
@@ -96,11 +96,19 @@ def _audit_row(now: datetime, actor: str, key: str, action: str, before: dict, a
     )
 
 
-def sync_findings(engine: sa.Engine, findings: list[Finding], now: datetime) -> dict[str, int]:
+def sync_findings(
+    engine: sa.Engine, findings: list[Finding], now: datetime, sla: dict[str, int] | None = None
+) -> dict[str, int]:
     """Bring the states in line with what the pipeline finds, in one transaction with one statement per kind of
-    change (a firm has hundreds of thousands of findings), and record the sync: ``now`` is when the findings were
-    read, the next sync reads what changed from then on. Returns how many exceptions changed, by change."""
-    changes = {"opened": 0, "reopened": 0, "resolved": 0}
+    change (a firm has hundreds of thousands of findings), escalate what is overdue, and record the sync: ``now``
+    is when the findings were read, the next sync reads what changed from then on. ``sla``: days per owner from
+    (re)opening to due. Returns how many exceptions changed, by change."""
+    changes = {"opened": 0, "reopened": 0, "resolved": 0, "escalated": 0}
+    sla = sla or {}
+
+    def due(owner):
+        return now + timedelta(days=sla[owner]) if owner in sla else None
+
     inserts, updates, audits = [], [], []
     with engine.begin() as con:
         known = {r.exception_key: r._mapping for r in con.execute(sa.select(exception_states))}
@@ -122,12 +130,15 @@ def sync_findings(engine: sa.Engine, findings: list[Finding], now: datetime) -> 
                     finding=f.digest,
                     opened_at=now,
                     updated_at=now,
+                    due_at=due(f.owner),
                 )
                 inserts.append(values)
                 audits.append(_audit_row(now, PIPELINE, f.key, "opened", {}, _snapshot(values)))
                 changes["opened"] += 1
                 continue
             update, action = _pipeline_change(row, f)
+            if action == "reopened":  # a new clock
+                update.update(due_at=due(f.owner), escalated_at=None)
             if not update:
                 continue
             after = {**dict(row), **update}
@@ -148,12 +159,29 @@ def sync_findings(engine: sa.Engine, findings: list[Finding], now: datetime) -> 
             )
         if audits:
             con.execute(audit_trail.insert(), audits)
+        changes["escalated"] = _escalate(con, now)
         con.execute(pipeline_syncs.insert().values(started_at=now, findings_read=len(findings)))
     return changes
 
 
+def _escalate(con, now: datetime) -> int:
+    """Open or acknowledged exceptions past their due date, not escalated since they (re)opened: escalated now."""
+    t = exception_states.c
+    overdue = (
+        t.state.in_(("open", "acknowledged")) & t.due_at.is_not(None) & (t.due_at < now) & t.escalated_at.is_(None)
+    )
+    rows = [r._mapping for r in con.execute(sa.select(exception_states).where(overdue))]
+    if rows:
+        con.execute(exception_states.update().where(overdue).values(escalated_at=now))
+        con.execute(
+            audit_trail.insert(),
+            [_audit_row(now, PIPELINE, r["exception_key"], "escalated", _snapshot(r), _snapshot(r)) for r in rows],
+        )
+    return len(rows)
+
+
 # the columns a change by the pipeline may set
-UPDATED = ("state", "assignee", "waiver_reason", "finding", "message", "owner")
+UPDATED = ("state", "assignee", "waiver_reason", "finding", "message", "owner", "due_at", "escalated_at")
 
 
 def _pipeline_change(row, f: Finding) -> tuple[dict, str | None]:

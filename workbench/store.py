@@ -33,6 +33,8 @@ exception_states = sa.Table(
     sa.Column("waiver_reason", sa.String(40)),
     sa.Column("opened_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("due_at", sa.DateTime),  # opened (or reopened) + the owner's SLA
+    sa.Column("escalated_at", sa.DateTime),  # when it was found overdue (once per opening)
 )
 
 # every action, appended, never updated or deleted: who, when, what, the state before and after

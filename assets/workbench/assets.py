@@ -33,7 +33,7 @@ def exception_states(context: dg.AssetExecutionContext, warehouse: Warehouse, se
         now, since = now_utc(), last_sync(engine)
         with warehouse.connect() as con:
             findings = findings_of(con, since)
-        changes = sync_findings(engine, findings, now)
+        changes = sync_findings(engine, findings, now, settings.sla())
     finally:
         engine.dispose()
     return dg.MaterializeResult(metadata={**changes, "findings_read": len(findings), "read_since": str(since)})
