@@ -111,7 +111,7 @@ def sync_findings(
 
     inserts, updates, audits = [], [], []
     with engine.begin() as con:
-        known = {r.exception_key: r._mapping for r in con.execute(sa.select(exception_states))}
+        known = _states_of(con, [f.key for f in findings])
         for f in findings:
             row = known.get(f.key)
             if row is None:
@@ -178,6 +178,21 @@ def _escalate(con, now: datetime) -> int:
             [_audit_row(now, PIPELINE, r["exception_key"], "escalated", _snapshot(r), _snapshot(r)) for r in rows],
         )
     return len(rows)
+
+
+def _states_of(con, keys: list[str]) -> dict:
+    """The stored states of these exceptions (a run after the first reads a few: only theirs are loaded)."""
+    if len(keys) > 20_000:
+        rows = con.execute(sa.select(exception_states))
+    else:
+        rows = (
+            r
+            for i in range(0, len(keys), 500)
+            for r in con.execute(
+                sa.select(exception_states).where(exception_states.c.exception_key.in_(keys[i : i + 500]))
+            )
+        )
+    return {r.exception_key: r._mapping for r in rows}
 
 
 # the columns a change by the pipeline may set
