@@ -49,7 +49,7 @@ def _median_run(runs: list[dict]) -> dict:
     }
 
 
-OPERATION_SIZES = ("M", "L")  # the month of operation runs at these sizes (L: about 3 hours on this machine)
+OPERATION_SIZES = ("M", "L")  # the month of operation runs at these sizes (L: about 70 minutes on this machine)
 
 
 def run_size(size: str, workdir: Path, skip_refs: bool, generator_only: bool = False, operation_days: int = 30) -> dict:
