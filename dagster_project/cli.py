@@ -267,7 +267,29 @@ def cmd_demo(args) -> int:
     )
     print(f"  try: .venv/bin/pssync exceptions --as-of {as_of} --owner finance --warehouse {settings.warehouse}")
     print(f"       .venv/bin/pssync batches --as-of {as_of} --warehouse {settings.warehouse}")
+    key = _an_open_exception(settings.workflow)
+    if key:
+        print(f"       .venv/bin/pssync exceptions ack '{key}' --as you --warehouse {settings.warehouse}")
     return 0 if ok else 1
+
+
+def _an_open_exception(url: str) -> str | None:
+    """An open exception of the workflow store, to show acting on one (none if the store is not there)."""
+    import sqlalchemy as sa
+
+    from workbench.store import exception_states
+
+    try:
+        engine = sa.create_engine(url)
+        with engine.connect() as con:
+            t = exception_states.c
+            return con.execute(
+                sa.select(t.exception_key)
+                .where(t.state == "open", t.object == "time_to_bill")
+                .order_by(t.exception_key)
+            ).scalar()
+    except sa.exc.SQLAlchemyError:
+        return None
 
 
 def _simulate_new_approvals(landing: Path, as_of: date) -> int:
