@@ -15,7 +15,6 @@ import json
 import random
 import sqlite3
 import sys
-import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -54,25 +53,15 @@ def warehouse_bytes(root: Path) -> int:
 
 
 def _run(day: date, job: str) -> dict:
-    import dagster as dg
+    from benchmarks.stage import timed_run
 
-    from benchmarks.stage import _stage_times
-    from dagster_project.pipeline import run_pipeline
-
-    inst = dg.DagsterInstance.ephemeral()
-    t0 = time.perf_counter()
-    result = run_pipeline(day, job_name=job, raise_on_error=True, on=inst)
-    wall = time.perf_counter() - t0
-    recomputed = None
-    for m in result.get_asset_materialization_events():
-        if m.asset_key.path == ["recon", "time_to_bill"]:
-            recomputed = m.event_specific_data.materialization.metadata["recomputed"].value
-    stages = _stage_times(result, inst)
+    run = timed_run(day, job)
+    stages = run["stages"]
     return {
-        "wall_seconds": round(wall, 2),
+        "wall_seconds": run["run_seconds"],
         "recon_seconds": stages["slowest_steps"].get("recon__time_to_bill") or round(stages.get("recon", 0), 2),
         "recon_stage_seconds": stages.get("recon"),
-        "recomputed": recomputed,
+        "recomputed": run["recomputed"],
     }
 
 

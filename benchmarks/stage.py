@@ -100,14 +100,15 @@ def one_day_of_changes(root: Path, as_of: str, hour: int = 9) -> int:
     return n
 
 
-def _hourly_run(day: date) -> dict:
+def timed_run(day: date, job: str = "hourly_sync") -> dict:
+    """One run of a job through Dagster in process: its wall time, its stage times, and what recon recomputed."""
     from dagster_project.pipeline import run_pipeline
 
     import dagster as dg
 
     inst = dg.DagsterInstance.ephemeral()
     t0 = time.perf_counter()
-    result = run_pipeline(day, job_name="hourly_sync", raise_on_error=True, on=inst)
+    result = run_pipeline(day, job_name=job, raise_on_error=True, on=inst)
     seconds = round(time.perf_counter() - t0, 2)
     recomputed = [
         m.event_specific_data.materialization.metadata["recomputed"].value
@@ -126,11 +127,11 @@ def hourly(root: Path, as_of: str) -> dict:
 
     _env(root)
     day = date.fromisoformat(as_of) + timedelta(days=1)
-    first = _hourly_run(day)
+    first = timed_run(day)
     changed = one_day_of_changes(root, as_of, hour=12)
-    one_day = _hourly_run(day)
+    one_day = timed_run(day)
     edit_entries(root, day, 13, 10, random.Random(7))
-    ten = _hourly_run(day)
+    ten = timed_run(day)
     return {"changed_rows": changed, **one_day, "first_run": first, "ten_entries": ten}
 
 

@@ -147,7 +147,7 @@ def time_to_bill(context: dg.AssetExecutionContext, warehouse: Warehouse, settin
                     resolve_others=True,
                     within=keys_within if table == "time_to_bill" else None,
                 )
-        con.execute("DELETE FROM ops.recon_scope")
+        _scoped_to(con, None)  # emptied: the scope lives within this run
         incremental.remember(con, as_of, params, scope=scope)
         holds = [
             h
@@ -214,7 +214,7 @@ def _write_billing_line_exceptions(con, as_of: date, settings: PssyncSettings) -
             "psa_time_entry_id",
             "SELECT time_entry_id FROM ops.recon_scope",
         )
-        con.execute("DELETE FROM ops.recon_scope")
+        _scoped_to(con, None)  # emptied: the scope lives within this run
     incremental.remember(con, as_of, params, kept, scope)
     return rows, scope.describe()
 
@@ -244,7 +244,7 @@ def _write_contractor_hours(con, as_of: date, settings: PssyncSettings) -> tuple
         )
     else:
         rows = write_partition(con, kept.table, "recon/contractor_hours", query_params)
-    con.execute("DELETE FROM ops.recon_scope")
+    _scoped_to(con, None)  # emptied: the scope lives within this run
     incremental.remember(con, as_of, params, kept, scope)
     return rows, scope.describe()
 
