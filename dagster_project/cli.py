@@ -9,6 +9,8 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from dagster_project.cli_workbench import add_batch_actions, add_parsers, cmd_batch_decision, open_workflow
+
 
 def _date(text: str) -> date:
     try:
@@ -389,11 +391,8 @@ def cmd_exception_action(args) -> int:
     """``pssync exceptions ack|assign|waive|comment|history KEY``: a person's action in the workflow store."""
     import json
 
-    import sqlalchemy as sa
-
     from assets.common import now_utc
     from workbench.lifecycle import ActionRefused, act, history
-    from workbench.store import open_store
 
     settings = _settings(args)
     if not args.key:
@@ -402,13 +401,7 @@ def cmd_exception_action(args) -> int:
             file=sys.stderr,
         )
         return 2
-    try:
-        engine = open_store(settings.workflow)
-    except Exception as exc:  # unreachable server, unwritable folder: one line naming the store
-        url = sa.engine.make_url(settings.workflow).render_as_string(hide_password=True)
-        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"pssync exceptions {args.action}: cannot open the workflow store {url}: {why}", file=sys.stderr)
-        return 2
+    engine = open_workflow(settings, f"exceptions {args.action}")
     try:
         if args.action == "history":
             for h in history(engine, args.key):
@@ -474,7 +467,17 @@ def cmd_exceptions(args) -> int:
     return 0
 
 
+def _with_settings(func):
+    """A workbench command, given this command's settings."""
+    return lambda args: func(args, _settings(args))
+
+
 def cmd_batches(args) -> int:
+    if args.action:
+        return cmd_batch_decision(args, _settings(args))
+    if not args.as_of:
+        print("pssync batches: --as-of is required to list batches", file=sys.stderr)
+        return 2
     import duckdb
 
     from resources.warehouse import table_exists
@@ -636,10 +639,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser(
         "batches",
-        help="list the billing batches of an as-of date (or one batch's lines)",
-        description="Batch headers (lines, net, tax, gross) of an as-of date; --batch shows its lines.",
+        help="list the billing batches of an as-of date (or one batch's lines); release or reject one",
+        description="Batch headers (lines, net, tax, gross) of an as-of date; --batch shows its lines. "
+        "release|reject BATCH --as NAME: a finance user's decision in the workflow store (docs/billing.md); "
+        "status [BATCH]: the decisions.",
     )
-    b.add_argument("--as-of", type=_date, required=True)
+    add_batch_actions(b)
+    b.add_argument("--as-of", type=_date, help="list: an as-of date")
     b.add_argument("--batch", help="a batch id: list its lines instead")
     b.add_argument("--format", choices=["table", "csv", "json"], default="table")
     b.add_argument("--warehouse", help="DuckDB warehouse file (PSSYNC_WAREHOUSE)")
@@ -690,6 +696,8 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--sizes", default="S,M,L")
     bn.add_argument("--skip-references", action="store_true")
     bn.set_defaults(func=cmd_bench)
+
+    add_parsers(sub, _with_settings)
 
     d = sub.add_parser(
         "demo", help="generate a demo estate, run the pipeline, print a summary", description="What `make demo` runs."

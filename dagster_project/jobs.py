@@ -17,6 +17,8 @@ HOURLY = dg.AssetSelection.assets(
     ["recon", "billing_line_exceptions"],
     ["recon", "contractor_hours"],
     ["workbench", "exception_states"],
+    ["billing", "erp_publication"],
+    ["workbench", "business_events"],
 )
 
 full_pipeline = dg.define_asset_job(
@@ -37,7 +39,8 @@ hourly_sync = dg.define_asset_job(
     "hourly_sync",
     selection=HOURLY,
     executor_def=dg.in_process_executor,
-    description="Approved time and invoices incrementally, then recon and exceptions as of today. No billing.",
+    description="Approved time and invoices incrementally, then recon and exceptions as of today, released batches to "
+    "the ERP staging table and business events to their subscribers. No new billing.",
 )
 
 file_drop_sync = dg.define_asset_job(

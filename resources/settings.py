@@ -18,7 +18,12 @@ from pathlib import Path
 import dagster as dg
 
 PREFIX = "PSSYNC_"
-SECRETS = ("PSSYNC_PSA_PASSWORD", "PSSYNC_ERP_STAGING_PASSWORD")
+SECRETS = (
+    "PSSYNC_PSA_PASSWORD",
+    "PSSYNC_ERP_STAGING_PASSWORD",
+    "PSSYNC_WEBHOOK_SECRET",  # signs every webhook delivery (HMAC-SHA256)
+    "PSSYNC_WEB_SECRET",  # signs the workbench's session cookies
+)
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 
 
@@ -46,7 +51,15 @@ class PssyncSettings(dg.ConfigurableResource):
     workflow_url: str = ""  # the workbench's store (workbench/store.py); empty: sqlite workflow.db beside the warehouse
     # days an owner has to act on an exception before it is overdue and escalates (docs/workbench.md)
     exception_sla_days: str = "finance:5,delivery:5,hr:10,integration:3"
+    # AMOUNT:DAYS: an exception with at least AMOUNT at risk (its currency) is due within DAYS whoever owns it
+    exception_sla_urgent: str = "10000:2"
     recon_incremental: bool = True  # a rerun of a reconciled date recomputes only what changed (false: all of it)
+    # a batch whose gross (in its currency) exceeds this needs two different finance users; "off": one always does
+    dual_approval_above: str = "50000.00"
+    webhook_urls: str = ""  # business events POSTed here (comma-separated URLs; docs/workbench.md)
+    nats_url: str = ""  # business events published to NATS JetStream here, such as nats://127.0.0.1:4222
+    nats_stream: str = "PSSYNC_EVENTS"
+    event_max_attempts: int = 8  # deliveries of an event to a sink before it is dead-lettered
 
     @classmethod
     def from_env(cls, overrides: dict | None = None, defaults: dict | None = None) -> "PssyncSettings":
@@ -91,8 +104,19 @@ class PssyncSettings(dg.ConfigurableResource):
             bad("partition_start", "not a YYYY-MM-DD date")
         try:
             self.sla()
-        except ValueError:
-            bad("exception_sla_days", "owner:days pairs separated by commas, such as finance:5,hr:10")
+        except SettingsError as exc:
+            bad(*exc.args)
+        try:
+            self.dual_above()
+        except ArithmeticError:
+            bad("dual_approval_above", "an amount such as 50000.00, or off")
+        if self.event_max_attempts < 1:
+            bad("event_max_attempts", "at least 1")
+        for url in filter(None, (u.strip() for u in self.webhook_urls.split(","))):
+            if not re.match(r"https?://[^/\s]+", url):
+                bad("webhook_urls", f"{url!r} is not an http(s) URL")
+        if self.nats_url and not re.match(r"(nats|tls)://[^/\s]+", self.nats_url):
+            bad("nats_url", "not a NATS URL such as nats://127.0.0.1:4222")
         if self.workflow_url:
             import sqlalchemy as sa
 
@@ -105,13 +129,46 @@ class PssyncSettings(dg.ConfigurableResource):
     def outputs(self) -> str:
         return self.output_dir or str(Path(self.warehouse).parent / "output")
 
-    def sla(self) -> dict[str, int]:
-        """Days each owner has to act on an exception (``PSSYNC_EXCEPTION_SLA_DAYS``)."""
-        pairs = [p.split(":") for p in self.exception_sla_days.split(",") if p.strip()]
-        days = {owner.strip(): int(d) for owner, d in pairs}
-        if any(d < 0 for d in days.values()):
-            raise ValueError("negative days")
-        return days
+    def sla(self):
+        """When an exception is due (``PSSYNC_EXCEPTION_SLA_DAYS``, ``PSSYNC_EXCEPTION_SLA_URGENT``)."""
+        from decimal import Decimal
+
+        from workbench.lifecycle import Sla
+
+        try:
+            pairs = [p.split(":") for p in self.exception_sla_days.split(",") if p.strip()]
+            days = {owner.strip(): int(d) for owner, d in pairs}
+            if any(d < 0 for d in days.values()):
+                raise ValueError("negative days")
+        except ValueError:
+            raise SettingsError("exception_sla_days", "owner:days pairs separated by commas, such as finance:5,hr:10")
+        amount = urgent = None
+        if self.exception_sla_urgent.strip().lower() != "off":
+            try:
+                a, d = self.exception_sla_urgent.split(":")
+                amount, urgent = Decimal(a), int(d)
+                if not amount.is_finite() or urgent < 0:
+                    raise ValueError("negative days")
+            except (ValueError, ArithmeticError):
+                raise SettingsError("exception_sla_urgent", "AMOUNT:DAYS such as 10000:2, or off") from None
+        return Sla(days, amount, urgent)
+
+    def dual_above(self):
+        """The gross above which a batch needs two approvals (a Decimal), or None when switched off."""
+        from decimal import Decimal
+
+        if self.dual_approval_above.strip().lower() == "off":
+            return None
+        amount = Decimal(self.dual_approval_above)
+        if not amount.is_finite() or amount < 0:
+            raise ArithmeticError(self.dual_approval_above)
+        return amount
+
+    def sinks(self) -> list:
+        """Where business events go (workbench/events.py)."""
+        from workbench.events import sinks_from
+
+        return sinks_from(self.webhook_urls, secret("PSSYNC_WEBHOOK_SECRET") or "", self.nats_url, self.nats_stream)
 
     @property
     def workflow(self) -> str:

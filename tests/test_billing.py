@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -348,7 +348,19 @@ def test_staging_publication_is_keyed_and_all_or_nothing(billed, tmp_path, reque
     assert tuple(count()) == (0, 0), "a publish that fails half-way leaves no partial batch"
     assert staging.publish(lines) == len(lines)
     assert staging.publish(lines) == 0, "a repeated publish inserts nothing"
-    # through Dagster: every batch, published once however often the date runs
+    # through Dagster: every released batch, published once however often the date runs (tests/test_release.py
+    # has pending, rejected and dual-approval batches)
+    from workbench.batches import batches, decide
+    from workbench.store import open_store
+    from workbench.users import add_user
+
+    store = open_store(f"sqlite:///{wh.parent / 'workflow.db'}")
+    add_user(store, "fin1", "finance", "correct horse battery", datetime(2026, 11, 26))
+    for b in batches(store):
+        decide(store, b["batch_id"], "release", "fin1", datetime(2026, 11, 26))
+    store.dispose()
+    with eng.begin() as c:
+        c.execute(sa.text("DELETE FROM pssync_billing_staging"))
     for _ in range(2):
         assert materialize_as_of(landing, wh, m["as_of"], outputs=out, staging_url=url).success
     total = sum(len(v) for v in em.lines.values())

@@ -14,7 +14,7 @@ from assets.workbench.assets import exception_states
 from dagster_project.cli import main
 from dagster_project.pipeline import warehouse_lock
 from tests.helpers import all_assets, materialize_as_of
-from workbench.lifecycle import Finding, act, history, sync_findings
+from workbench.lifecycle import Finding, Sla, act, history, sync_findings
 from workbench.store import exception_states as states_table
 from workbench.store import open_store
 
@@ -121,7 +121,7 @@ def test_the_lifecycle_of_exceptions_found_by_real_runs(estate_copy, tmp_path, c
 def test_a_waiver_holds_while_the_finding_is_the_same_on_postgresql(pg_database):
     engine = open_store(pg_database)  # migrated with Alembic on a fresh database
     now = datetime(2026, 10, 1, 9)
-    sla = {"delivery": 2}
+    sla = Sla({"delivery": 2})
     finding = Finding(
         "recon", "recon", "time_to_bill", "42", "OVER_CAP", "time entry 42: 960.00 USD at risk", "delivery", False
     )

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import sqlalchemy as sa
 
+from workbench.events import Event, record
 from workbench.store import audit_trail, exception_states, pipeline_syncs
 
 PIPELINE = "pssync"
@@ -34,6 +37,25 @@ WAIVER_REASONS = (
 )
 ACTIONS = ("ack", "assign", "waive", "comment")
 STATE_COLUMNS = ("state", "assignee", "owner", "message", "waiver_reason", "due_at")
+
+
+AT_RISK = re.compile(r"(-?[0-9][0-9,]*\.[0-9]{2}) ([A-Z]{3}) at risk")
+
+
+@dataclass(frozen=True)
+class Sla:
+    """When an exception is due: ``days`` per owner from (re)opening; at or above ``urgent_amount`` at risk (in the
+    finding's currency), within ``urgent_days`` whatever the owner."""
+
+    days: dict
+    urgent_amount: Decimal | None = None
+    urgent_days: int | None = None
+
+    def due(self, now: datetime, owner: str | None, amount: Decimal | None) -> datetime | None:
+        spans = [self.days[owner]] if owner in self.days else []
+        if self.urgent_amount is not None and amount is not None and amount >= self.urgent_amount:
+            spans.append(self.urgent_days)
+        return now + timedelta(days=min(spans)) if spans else None
 
 
 class ActionRefused(ValueError):
@@ -54,6 +76,13 @@ class Finding:
     @property
     def key(self) -> str:
         return "|".join((self.layer, self.source, self.object, self.record_key, self.rule))
+
+    @property
+    def at_risk(self) -> tuple[Decimal | None, str | None]:
+        """The amount at risk and its currency, where the finding names one (recon's messages end
+        ``..., 1,234.50 USD at risk``: sql/recon/exceptions/time_to_bill.sql)."""
+        m = AT_RISK.search(self.message)
+        return (Decimal(m.group(1).replace(",", "")), m.group(2)) if m else (None, None)
 
     @property
     def digest(self) -> str:
@@ -96,20 +125,15 @@ def _audit_row(now: datetime, actor: str, key: str, action: str, before: dict, a
     )
 
 
-def sync_findings(
-    engine: sa.Engine, findings: list[Finding], now: datetime, sla: dict[str, int] | None = None
-) -> dict[str, int]:
+def sync_findings(engine: sa.Engine, findings: list[Finding], now: datetime, sla: Sla | None = None) -> dict[str, int]:
     """Bring the states in line with what the pipeline finds, in one transaction with one statement per kind of
     change (a firm has hundreds of thousands of findings), escalate what is overdue, and record the sync: ``now``
-    is when the findings were read, the next sync reads what changed from then on. ``sla``: days per owner from
-    (re)opening to due. Returns how many exceptions changed, by change."""
+    is when the findings were read, the next sync reads what changed from then on. ``sla``: when a (re)opened
+    exception is due. Returns how many exceptions changed, by change."""
     changes = {"opened": 0, "reopened": 0, "resolved": 0, "escalated": 0}
-    sla = sla or {}
+    sla = sla or Sla({})
 
-    def due(owner):
-        return now + timedelta(days=sla[owner]) if owner in sla else None
-
-    inserts, updates, audits = [], [], []
+    inserts, updates, audits, told = [], [], [], []
     with engine.begin() as con:
         known = _states_of(con, [f.key for f in findings])
         for f in findings:
@@ -130,15 +154,18 @@ def sync_findings(
                     finding=f.digest,
                     opened_at=now,
                     updated_at=now,
-                    due_at=due(f.owner),
+                    due_at=sla.due(now, f.owner, f.at_risk[0]),
+                    amount_at_risk=f.at_risk[0],
+                    currency=f.at_risk[1],
                 )
                 inserts.append(values)
                 audits.append(_audit_row(now, PIPELINE, f.key, "opened", {}, _snapshot(values)))
+                told.append(_event("exception.opened", values, now))
                 changes["opened"] += 1
                 continue
             update, action = _pipeline_change(row, f)
             if action == "reopened":  # a new clock
-                update.update(due_at=due(f.owner), escalated_at=None)
+                update.update(due_at=sla.due(now, f.owner, f.at_risk[0]), escalated_at=None)
             if not update:
                 continue
             after = {**dict(row), **update}
@@ -148,6 +175,7 @@ def sync_findings(
             )
             if action:
                 changes[action] += 1
+                told.append(_event("exception.resolved" if action == "resolved" else "exception.opened", after, now))
         if inserts:
             con.execute(exception_states.insert(), inserts)
         if updates:
@@ -159,12 +187,20 @@ def sync_findings(
             )
         if audits:
             con.execute(audit_trail.insert(), audits)
-        changes["escalated"] = _escalate(con, now)
+        escalated = _escalate(con, now)
+        changes["escalated"] = len(escalated)
+        record(con, told + [_event("exception.escalated", r, now) for r in escalated])
         con.execute(pipeline_syncs.insert().values(started_at=now, findings_read=len(findings)))
     return changes
 
 
-def _escalate(con, now: datetime) -> int:
+def _event(type_: str, row, now: datetime) -> Event:
+    """The business event of a change to one exception."""
+    payload = {c: row.get(c) for c in ("exception_key", "rule", "owner", "message", "state", "assignee", "due_at")}
+    return Event(type_, row["exception_key"], now, payload)
+
+
+def _escalate(con, now: datetime) -> list:
     """Open or acknowledged exceptions past their due date, not escalated since they (re)opened: escalated now."""
     t = exception_states.c
     overdue = (
@@ -177,7 +213,7 @@ def _escalate(con, now: datetime) -> int:
             audit_trail.insert(),
             [_audit_row(now, PIPELINE, r["exception_key"], "escalated", _snapshot(r), _snapshot(r)) for r in rows],
         )
-    return len(rows)
+    return rows
 
 
 def _states_of(con, keys: list[str]) -> dict:
@@ -196,7 +232,18 @@ def _states_of(con, keys: list[str]) -> dict:
 
 
 # the columns a change by the pipeline may set
-UPDATED = ("state", "assignee", "waiver_reason", "finding", "message", "owner", "due_at", "escalated_at")
+UPDATED = (
+    "state",
+    "assignee",
+    "waiver_reason",
+    "finding",
+    "message",
+    "owner",
+    "due_at",
+    "escalated_at",
+    "amount_at_risk",
+    "currency",
+)
 
 
 def _pipeline_change(row, f: Finding) -> tuple[dict, str | None]:
@@ -210,7 +257,9 @@ def _pipeline_change(row, f: Finding) -> tuple[dict, str | None]:
     elif not f.resolved and row["state"] == "waived" and row["waived_finding"] != f.digest:
         update, action = {"state": "open", "waiver_reason": None}, "reopened"
     if not f.resolved and row["finding"] != f.digest:
-        update.update(finding=f.digest, message=f.message, owner=f.owner)
+        update.update(
+            finding=f.digest, message=f.message, owner=f.owner, amount_at_risk=f.at_risk[0], currency=f.at_risk[1]
+        )
     return update, action
 
 

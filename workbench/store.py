@@ -1,4 +1,5 @@
-"""The workflow store: exception states, assignments, waivers, comments and the audit trail of every action.
+"""The workflow store: exception states, assignments, waivers, comments, batch releases, the event outbox, the
+workbench's users and the audit trail of every action.
 
 A small transactional database over SQLAlchemy, outside the DuckDB warehouse, so that a person's action succeeds
 while a sync holds the warehouse, and the next run honours it: SQLite beside the warehouse by default,
@@ -8,6 +9,7 @@ PostgreSQL in production (``PSSYNC_WORKFLOW_URL``). Its schema is migrated with 
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -35,6 +37,8 @@ exception_states = sa.Table(
     sa.Column("updated_at", sa.DateTime, nullable=False),
     sa.Column("due_at", sa.DateTime),  # opened (or reopened) + the owner's SLA
     sa.Column("escalated_at", sa.DateTime),  # when it was found overdue (once per opening)
+    sa.Column("amount_at_risk", sa.Numeric(18, 2)),  # the money the finding puts at risk, where it names it
+    sa.Column("currency", sa.String(3)),
 )
 
 # every action, appended, never updated or deleted: who, when, what, the state before and after
@@ -60,6 +64,73 @@ pipeline_syncs = sa.Table(
     sa.Column("findings_read", sa.Integer, nullable=False),
 )
 
+# every billing batch the pipeline emitted, and what finance decided: emitted pending, released (after one approval,
+# or two by different finance users above PSSYNC_DUAL_APPROVAL_ABOVE) or rejected; published to the ERP staging
+# table only once released (workbench/batches.py)
+batch_reviews = sa.Table(
+    "batch_reviews",
+    metadata,
+    sa.Column("batch_id", sa.String(80), primary_key=True),
+    sa.Column("as_of_date", sa.Date, nullable=False),
+    sa.Column("legal_entity", sa.String(20), nullable=False),
+    sa.Column("customer_id", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("line_count", sa.Integer, nullable=False),
+    sa.Column("net_amount", sa.Numeric(18, 2), nullable=False),
+    sa.Column("tax_amount", sa.Numeric(18, 2), nullable=False),
+    sa.Column("gross_amount", sa.Numeric(18, 2), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),  # pending | released | rejected
+    sa.Column("emitted_at", sa.DateTime, nullable=False),
+    sa.Column("first_approver", sa.String(120)),  # the first of two approvals a large batch needs
+    sa.Column("first_approved_at", sa.DateTime),
+    sa.Column("decided_by", sa.String(120)),
+    sa.Column("decided_at", sa.DateTime),
+    sa.Column("reason", sa.Text),
+    sa.Column("published_at", sa.DateTime),  # when its lines reached the ERP staging table
+)
+
+# the outbox of business events, each with a stable id; delivered at least once to every sink (events.py)
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("event_id", sa.String(64), primary_key=True),
+    sa.Column("type", sa.String(40), nullable=False),
+    sa.Column("subject", sa.String(600), nullable=False),
+    sa.Column("occurred_at", sa.DateTime, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),  # JSON
+)
+
+# per event and sink: pending until delivered, retried with backoff, dead after the last attempt
+event_deliveries = sa.Table(
+    "event_deliveries",
+    metadata,
+    sa.Column("event_id", sa.String(64), primary_key=True),
+    sa.Column("sink", sa.String(300), primary_key=True),
+    sa.Column("state", sa.String(20), nullable=False),  # pending | delivered | dead
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", sa.DateTime, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("delivered_at", sa.DateTime),
+)
+
+# the workbench's people and service accounts: a role each, passwords as scrypt hashes, API tokens as SHA-256
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("username", sa.String(120), primary_key=True),
+    sa.Column("role", sa.String(20), nullable=False),  # finance | delivery | hr | analyst | admin
+    sa.Column("password_hash", sa.String(300)),  # NULL: a service account, API tokens only
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("username", sa.String(120), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -79,9 +150,24 @@ def migrate(url: str) -> None:
     command.upgrade(config, "head")
 
 
+@functools.cache
+def head() -> str:
+    """The newest revision of the migrations."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
 def open_store(url: str) -> sa.Engine:
-    """An engine on the migrated store."""
+    """An engine on the store, migrated to the newest revision first if it is not there yet."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    migrate(url)
-    return sa.create_engine(url)
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as con:
+            current = con.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    except sa.exc.DBAPIError:
+        current = None
+    if current != head():
+        migrate(url)
+    return engine

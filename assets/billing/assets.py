@@ -7,17 +7,22 @@ import dagster as dg
 from assets import published_columns
 from assets.dependencies import deps_of
 from assets.billing.emit import compute_and_record, write_files
-from assets.common import TEAM
+from assets.billing.release import free_rejected_keys, released_lines
+from assets.common import TEAM, now_utc
 from checks.gx_suites import validate_mart
 from assets.partitions import as_of_partitions
 from resources import Warehouse
 from resources.erp_staging import ErpStaging
 from resources.outputs import OutputFolder
 from resources.quality import DataQuality
+from resources.settings import PssyncSettings
+from workbench.batches import mark_published, register, to_publish
+from workbench.store import open_store
 
 BATCH_LINES = dg.AssetKey(["billing", "batch_lines"])
 BATCHES = dg.AssetKey(["billing", "batches"])
 BATCH_FILES = dg.AssetKey(["billing", "batch_files"])
+ERP_PUBLICATION = dg.AssetKey(["billing", "erp_publication"])
 
 
 def preview(batches: list[dict]) -> str:
@@ -84,10 +89,11 @@ def preview(batches: list[dict]) -> str:
     ],
     partitions_def=as_of_partitions,
 )
-def batches(context: dg.AssetExecutionContext, warehouse: Warehouse, quality: DataQuality):
+def batches(context: dg.AssetExecutionContext, warehouse: Warehouse, quality: DataQuality, settings: PssyncSettings):
     as_of = date.fromisoformat(context.partition_key)
     gx_error = None
     with warehouse.connect() as con:
+        free_rejected_keys(con, settings.workflow, context.log)
         em = compute_and_record(con, as_of)
         try:  # the batches are committed: a failing quality tool must not keep their files from being written
             outcome = (
@@ -139,33 +145,72 @@ def batches(context: dg.AssetExecutionContext, warehouse: Warehouse, quality: Da
     deps=[BATCHES],
     partitions_def=as_of_partitions,
     owners=[TEAM["finance"]],
-    kinds={"json"},
+    kinds={"json", "sqlalchemy"},
     tags={"layer": "billing"},
     description="One JSON file per batch at `<PSSYNC_OUTPUT_DIR>/billing_batches/<batch_id>.json` (header, lines, "
-    "totals; written atomically, sorted and formatted deterministically), and, when "
-    "`PSSYNC_ERP_STAGING_URL` is set, the lines published to the ERP staging table: one transaction per "
-    "batch keyed by idempotency_key, so a repeated publish inserts nothing.",
+    "totals; written atomically, sorted and formatted deterministically); each batch is then registered `pending` "
+    'in the workflow store, for a finance user to release or reject (docs/billing.md, "Release").',
 )
 def batch_files(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, outputs: OutputFolder, erp_staging: ErpStaging
+    context: dg.AssetExecutionContext, warehouse: Warehouse, outputs: OutputFolder, settings: PssyncSettings
 ) -> dg.MaterializeResult:
     as_of = date.fromisoformat(context.partition_key)
     with warehouse.connect() as con:
         em = compute_and_record(con, as_of)  # committed already: returns the stored lines
     paths = write_files(em, outputs)
-    inserted = 0
-    if erp_staging.enabled:
-        for header in em.batches:
-            inserted += erp_staging.publish(em.lines[header["batch_id"]])
+    engine = open_store(settings.workflow)
+    try:
+        registered = register(engine, em.batches, now_utc())
+    finally:
+        engine.dispose()
     return dg.MaterializeResult(
         metadata={
             "files": paths[:50],
             "file_count": len(paths),
-            "staging_rows_inserted": inserted,
-            "staging": "on" if erp_staging.enabled else "off",
+            "registered_pending": registered,
             "preview": dg.MetadataValue.md(preview(em.batches)),
         }
     )
 
 
-billing_assets = [batches, batch_files]
+@dg.asset(
+    key=ERP_PUBLICATION,
+    group_name="billing",
+    deps=[BATCH_FILES],
+    partitions_def=as_of_partitions,
+    owners=[TEAM["finance"]],
+    kinds={"sqlalchemy"},
+    tags={"layer": "billing"},
+    description="Released batches (of any date) not yet published go to the ERP staging table "
+    "(`PSSYNC_ERP_STAGING_URL`): one transaction per batch keyed by idempotency_key, so a repeated publish inserts "
+    "nothing. A pending or rejected batch never reaches it.",
+)
+def erp_publication(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, erp_staging: ErpStaging, settings: PssyncSettings
+) -> dg.MaterializeResult:
+    if not erp_staging.enabled:
+        return dg.MaterializeResult(metadata={"staging": "off", "published_batches": 0})
+    engine = open_store(settings.workflow)
+    published, inserted = [], 0
+    try:
+        todo = to_publish(engine)
+        if todo:
+            with warehouse.connect() as con:
+                lines = {batch_id: released_lines(con, batch_id) for batch_id in todo}
+            for batch_id in todo:
+                inserted += erp_staging.publish(lines[batch_id])
+                mark_published(engine, batch_id, now_utc())
+                published.append(batch_id)
+    finally:
+        engine.dispose()
+    return dg.MaterializeResult(
+        metadata={
+            "staging": "on",
+            "published_batches": len(published),
+            "staging_rows_inserted": inserted,
+            "batches": published[:50],
+        }
+    )
+
+
+billing_assets = [batches, batch_files, erp_publication]

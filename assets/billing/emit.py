@@ -127,7 +127,15 @@ def compute_and_record(con: duckdb.DuckDBPyConnection, as_of: date) -> Emission:
     """Lines of as-of date ``as_of``: the stored ones on a replay, else newly computed, checked and
     recorded (ledger, lines, headers) in one transaction. Nothing is recorded when a check fails."""
     _ensure_tables(con, as_of)
-    replay = con.execute("SELECT count(*) FROM billing.ledger WHERE as_of_date = ?", [as_of]).fetchall()[0][0] > 0
+    # committed before: its batches are there (a date whose batches were all rejected has no ledger keys left)
+    replay = (
+        con.execute(
+            "SELECT (SELECT count(*) FROM billing.ledger WHERE as_of_date = $d) "
+            "+ (SELECT count(*) FROM billing.batches WHERE as_of_date = $d)",
+            {"d": as_of},
+        ).fetchone()[0]
+        > 0
+    )
     em = Emission(as_of, replay)
     if not replay:
         con.begin()

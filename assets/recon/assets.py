@@ -13,6 +13,7 @@ from assets.partitions import as_of_partitions
 from resources import Warehouse
 from resources.warehouse import bound_params, sql_text
 from resources.settings import PssyncSettings
+from assets.billing.release import free_rejected_keys
 
 # besides what its SQL reads: every canonical table whose rejected rows can hold billing (recon.billing_holds reads
 # their exceptions, which those assets write)
@@ -122,6 +123,7 @@ def time_to_bill(context: dg.AssetExecutionContext, warehouse: Warehouse, settin
     now = now_utc()
     params = params_for(as_of, settings)
     with warehouse.connect() as con:
+        free_rejected_keys(con, settings.workflow, context.log)  # entries of rejected batches are unbilled again
         con.begin()
         incremental.snapshot_holds(con, as_of)
         write_partition(con, "recon.billing_holds", "recon/billing_holds", {"as_of": as_of})

@@ -1,14 +1,19 @@
 """The workbench's view of the pipeline's findings: after each run, the exception states in the workflow store
 follow ``ops.exceptions`` (workbench/lifecycle.py)."""
 
+from datetime import date
+
 import dagster as dg
 
+from assets.billing.assets import ERP_PUBLICATION
 from assets.common import TEAM, now_utc
 from assets.partitions import as_of_partitions
 from assets.recon.assets import recon_assets
 from resources import Warehouse
 from resources.settings import PssyncSettings
 from workbench.lifecycle import findings_of, last_sync, sync_findings
+from resources.warehouse import table_exists
+from workbench.events import Event, deliver, record
 from workbench.store import open_store
 
 EXCEPTION_WORKFLOW = dg.AssetKey(["workbench", "exception_states"])
@@ -39,4 +44,54 @@ def exception_states(context: dg.AssetExecutionContext, warehouse: Warehouse, se
     return dg.MaterializeResult(metadata={**changes, "findings_read": len(findings), "read_since": str(since)})
 
 
-workbench_assets = [exception_states]
+BUSINESS_EVENTS = dg.AssetKey(["workbench", "business_events"])
+STAFFING_FORECAST = dg.AssetKey(["marts", "staffing_forecast"])
+
+
+def staffing_demand(con, as_of: date, now) -> list[Event]:
+    """``staffing.demand``: each month, role and region of the staffing forecast whose demand exceeds free
+    capacity (gap > 0); a new event when the gap changes, none while it stays the same."""
+    if not table_exists(con, "marts.staffing_forecast"):
+        return []
+    rows = con.execute(
+        "SELECT month, role, region, demand_hours, capacity_hours, assigned_hours, gap FROM marts.staffing_forecast "
+        "WHERE as_of_date = ? AND gap > 0 ORDER BY ALL",
+        [as_of],
+    ).fetchall()
+    cols = ("month", "role", "region", "demand_hours", "capacity_hours", "assigned_hours", "gap")
+    return [
+        Event("staffing.demand", f"{r[0]:%Y-%m}|{r[1]}|{r[2]}", now, {**dict(zip(cols, r)), "as_of": as_of}, str(r[6]))
+        for r in rows
+    ]
+
+
+@dg.asset(
+    key=BUSINESS_EVENTS,
+    group_name="workbench",
+    partitions_def=as_of_partitions,
+    deps=[EXCEPTION_WORKFLOW, ERP_PUBLICATION, STAFFING_FORECAST],
+    owners=[TEAM["integration"]],
+    kinds={"sqlalchemy", "nats"},
+    description="Business events to the systems that subscribe: `staffing.demand` from the staffing forecast is added "
+    "to the outbox (the exception and batch events are added as they happen), then every event not yet delivered "
+    "goes to the webhooks (`PSSYNC_WEBHOOK_URLS`, HMAC-signed) and NATS JetStream (`PSSYNC_NATS_URL`), at least "
+    "once, retried with backoff, dead-lettered after `PSSYNC_EVENT_MAX_ATTEMPTS`. See docs/workbench.md.",
+)
+def business_events(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: PssyncSettings):
+    as_of = date.fromisoformat(context.partition_key)
+    now = now_utc()
+    with warehouse.connect() as con:
+        demand = staffing_demand(con, as_of, now)
+    engine = open_store(settings.workflow)
+    try:
+        with engine.begin() as con:
+            added = record(con, demand)
+        counts = deliver(engine, settings.sinks(), now, settings.event_max_attempts)
+    finally:
+        engine.dispose()
+    if counts["failed"] or counts["dead"]:
+        context.log.warning(f"event delivery: {counts['failed']} to retry, {counts['dead']} dead-lettered")
+    return dg.MaterializeResult(metadata={"staffing_demand_added": added, **counts})
+
+
+workbench_assets = [exception_states, business_events]

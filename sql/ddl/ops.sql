@@ -124,6 +124,20 @@ CREATE TABLE IF NOT EXISTS billing.ledger (
     recorded_at      TIMESTAMP NOT NULL
 );
 
+-- keys of batches finance rejected in the workbench, taken out of the ledger so a later date may carry them
+CREATE TABLE IF NOT EXISTS billing.rejected_ledger (
+    idempotency_key  VARCHAR NOT NULL,
+    item             VARCHAR NOT NULL,
+    source_id        BIGINT NOT NULL,
+    source_revision  INTEGER NOT NULL,
+    batch_id         VARCHAR NOT NULL,
+    as_of_date       DATE NOT NULL,
+    quantity         DECIMAL(18, 2) NOT NULL,
+    recorded_at      TIMESTAMP NOT NULL,
+    rejected_at      TIMESTAMP NOT NULL,
+    PRIMARY KEY (batch_id, idempotency_key)
+);
+
 -- row-local canonical histories are appended incrementally: which build of the SQL and contracts each
 -- table holds, and which raw extractions it already contains
 CREATE TABLE IF NOT EXISTS ops.canonical_builds (

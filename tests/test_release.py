@@ -1,0 +1,149 @@
+"""Batch release: pending until finance decides, two approvals above the threshold, only released batches reach the
+ERP staging table, a rejected batch's keys billed again on a later date and never in two released batches."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from dagster_project.cli import main
+from tests.helpers import materialize_as_of, query as q
+from tests.test_billing import billed, files_digest  # noqa: F401 - the fixture
+from workbench.batches import batches, decide
+from workbench.lifecycle import ActionRefused
+from workbench.store import events, open_store
+from workbench.users import add_user
+
+NOW = datetime(2026, 11, 26, 9, 0)
+
+
+def _store(wh):
+    return open_store(f"sqlite:///{wh.parent / 'workflow.db'}")
+
+
+def _people(engine):
+    for name, role in (("fin1", "finance"), ("fin2", "finance"), ("del1", "delivery"), ("ana1", "analyst")):
+        add_user(engine, name, role, "correct horse battery", NOW)
+
+
+def _staged(url) -> dict[str, int]:
+    eng = sa.create_engine(url)
+    try:
+        with eng.connect() as c:
+            if not sa.inspect(c).has_table("pssync_billing_staging"):
+                return {}
+            rows = c.execute(sa.text("SELECT batch_id, count(*) FROM pssync_billing_staging GROUP BY 1")).all()
+    finally:
+        eng.dispose()
+    return dict(rows)
+
+
+def test_only_released_batches_reach_staging_and_large_ones_need_two_finance_users(billed, tmp_path):  # noqa: F811
+    landing, wh, out, m = billed
+    engine = _store(wh)
+    _people(engine)
+    emitted = batches(engine)
+    assert emitted and all(b["state"] == "pending" for b in emitted), "every batch is emitted pending"
+    assert {b["batch_id"] for b in emitted} == {r[0] for r in q(wh, "SELECT batch_id FROM billing.batches")}
+    by_gross = sorted(emitted, key=lambda b: b["gross_amount"])
+    small, large = by_gross[0], by_gross[-1]
+    threshold = small["gross_amount"]  # the smallest batch is at the threshold (one approval), the largest above it
+    assert large["gross_amount"] > threshold
+
+    staging = f"sqlite:///{tmp_path / 'staging.db'}"
+    assert materialize_as_of(landing, wh, m["as_of"], outputs=out, staging_url=staging).success
+    assert _staged(staging) == {}, "nothing reaches the ERP before a person releases it"
+
+    with pytest.raises(ActionRefused, match="only finance"):
+        decide(engine, large["batch_id"], "release", "del1", NOW, dual_above=threshold)
+    with pytest.raises(ActionRefused, match="only finance"):
+        decide(engine, large["batch_id"], "release", "ana1", NOW, dual_above=threshold)
+    first = decide(engine, large["batch_id"], "release", "fin1", NOW, dual_above=threshold)
+    assert first["state"] == "pending" and first["first_approver"] == "fin1"
+    with pytest.raises(ActionRefused, match="another finance user"):
+        decide(engine, large["batch_id"], "release", "fin1", NOW, dual_above=threshold)
+    assert materialize_as_of(landing, wh, m["as_of"], outputs=out, staging_url=staging).success
+    assert _staged(staging) == {}, "one approval of a batch above the threshold releases nothing"
+    assert decide(engine, large["batch_id"], "release", "fin2", NOW, dual_above=threshold)["state"] == "released"
+    assert decide(engine, small["batch_id"], "release", "fin1", NOW, dual_above=threshold)["state"] == "released"
+    with pytest.raises(ActionRefused, match="released"):
+        decide(engine, small["batch_id"], "reject", "fin2", NOW, reason="late", dual_above=threshold)
+
+    for _ in range(2):  # published once, however often the pipeline runs
+        assert materialize_as_of(landing, wh, m["as_of"], outputs=out, staging_url=staging).success
+        assert _staged(staging) == {
+            large["batch_id"]: large["line_count"],
+            small["batch_id"]: small["line_count"],
+        }
+    with engine.connect() as c:
+        kinds = dict(c.execute(sa.select(events.c.type, sa.func.count()).group_by(events.c.type)).all())
+    assert kinds["batch.emitted"] == len(emitted) and kinds["batch.released"] == 2
+    engine.dispose()
+
+
+def test_a_rejected_batch_is_billed_again_later_and_no_key_is_in_two_released_batches(billed, tmp_path):  # noqa: F811
+    landing, wh, out, m = billed
+    d0 = date.fromisoformat(m["as_of"])
+    first_files = files_digest(out)
+    engine = _store(wh)
+    _people(engine)
+    rejected = max(batches(engine), key=lambda b: b["line_count"])
+    rejected_keys = {
+        r[0]
+        for r in q(wh, "SELECT idempotency_key FROM billing.batch_lines WHERE batch_id = ?", [rejected["batch_id"]])
+    }
+    # the CLI twin, as a script would call it
+    argv = ["batches", "reject", rejected["batch_id"], "--as", "fin1", "--warehouse", str(wh)]
+    assert main(argv) == 2, "a rejection needs a reason"
+    assert main([*argv, "--reason", "customer disputes the rates"]) == 0
+    assert main(["batches", "release", rejected["batch_id"], "--as", "fin2", "--warehouse", str(wh)]) == 2
+    for b in batches(engine, "pending"):
+        decide(engine, b["batch_id"], "release", "fin1", NOW, dual_above=None)
+
+    d1 = d0 + timedelta(days=1)
+    assert materialize_as_of(landing, wh, d1.isoformat(), outputs=out).success
+    carried = dict(
+        q(
+            wh,
+            "SELECT idempotency_key, batch_id FROM billing.batch_lines WHERE as_of_date = ? AND idempotency_key IN "
+            "(SELECT unnest(?::VARCHAR[]))",
+            [d1, sorted(rejected_keys)],
+        )
+    )
+    assert set(carried) == rejected_keys, "every key of the rejected batch is carried by a batch of the next date"
+    assert q(wh, "SELECT count(*) FROM billing.rejected_ledger WHERE batch_id = ?", [rejected["batch_id"]]) == [
+        (len(rejected_keys),)
+    ]
+    for b in batches(engine, "pending"):
+        decide(engine, b["batch_id"], "release", "fin2", NOW, dual_above=None)
+    released = [b["batch_id"] for b in batches(engine, "released")]
+    keys = q(
+        wh,
+        "SELECT idempotency_key, count(*) FROM billing.batch_lines WHERE batch_id IN (SELECT unnest(?::VARCHAR[])) "
+        "GROUP BY 1 HAVING count(*) > 1",
+        [released],
+    )
+    assert keys == [], "a key is never in two released batches"
+    assert rejected["batch_id"] not in released
+
+    # the rejected date replays to the same files, byte for byte
+    assert materialize_as_of(landing, wh, d0.isoformat(), outputs=tmp_path / "replay").success
+    assert files_digest(tmp_path / "replay") == first_files
+    engine.dispose()
+
+
+def test_release_decisions_are_in_the_audit_trail(billed):  # noqa: F811
+    landing, wh, out, m = billed
+    engine = _store(wh)
+    _people(engine)
+    b = batches(engine)[0]
+    decide(engine, b["batch_id"], "release", "fin1", NOW, dual_above=Decimal("0"))
+    decide(engine, b["batch_id"], "release", "fin2", NOW + timedelta(minutes=5), dual_above=Decimal("0"))
+    from workbench.lifecycle import history
+
+    trail = history(engine, f"batch|{b['batch_id']}")
+    assert [(h["actor"], h["action"]) for h in trail] == [("fin1", "approve"), ("fin2", "release")]
+    engine.dispose()

@@ -1,0 +1,157 @@
+"""Batch release: a person decides what reaches the ERP.
+
+The pipeline emits each billing batch ``pending`` (``register``, after its file is written). A finance user
+releases or rejects it (``decide``). A batch whose gross exceeds ``PSSYNC_DUAL_APPROVAL_ABOVE`` (in its own
+currency) is released by the second of two different finance users; the first approval leaves it pending. Only
+released batches are published to the ERP staging table (``to_publish``, by the pipeline's ``billing/erp_publication``
+step). A rejection is final: the pipeline then takes the batch's keys out of ``billing.ledger`` (kept in
+``billing.rejected_ledger``), so a later date's batch may carry them; a released batch's keys are never freed, so a
+key is never in two released batches. The rejected batch's own file and lines stay as they were: replaying its date
+writes the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from workbench.events import Event, record
+from workbench.lifecycle import ActionRefused, _audit_row
+from workbench.store import audit_trail, batch_reviews
+from workbench.users import role_of
+
+DECISIONS = ("release", "reject")
+SUMMARY = ("state", "first_approver", "decided_by", "reason", "published_at")
+
+
+def subject(batch_id: str) -> str:
+    """The key of a batch's rows in the audit trail (exceptions are keyed layer|source|object|record_key|rule)."""
+    return f"batch|{batch_id}"
+
+
+def register(engine: sa.Engine, headers: list[dict], now: datetime) -> int:
+    """Record newly emitted batches as pending (a batch already known keeps its state); returns how many were new."""
+    with engine.begin() as con:
+        known = {
+            r.batch_id
+            for r in con.execute(
+                sa.select(batch_reviews.c.batch_id).where(
+                    batch_reviews.c.batch_id.in_([h["batch_id"] for h in headers])
+                )
+            )
+        }
+        fresh = [h for h in headers if h["batch_id"] not in known]
+        if fresh:
+            cols = [c.name for c in batch_reviews.columns if c.name in fresh[0]]
+            con.execute(
+                batch_reviews.insert(),
+                [{**{c: h[c] for c in cols}, "state": "pending", "emitted_at": now} for h in fresh],
+            )
+            record(con, [Event("batch.emitted", h["batch_id"], now, _payload(h, "pending")) for h in fresh])
+    return len(fresh)
+
+
+def _payload(h, state: str) -> dict:
+    keys = ("batch_id", "as_of_date", "legal_entity", "customer_id", "currency", "line_count", "net_amount")
+    return {**{k: h[k] for k in keys}, "gross_amount": h["gross_amount"], "state": state}
+
+
+def decide(
+    engine: sa.Engine,
+    batch_id: str,
+    decision: str,
+    actor: str,
+    now: datetime,
+    reason: str | None = None,
+    dual_above: Decimal | None = None,
+) -> dict:
+    """A finance user's release or rejection of a pending batch; returns the batch after. Raises ``ActionRefused``."""
+    if decision not in DECISIONS:
+        raise ActionRefused(f"{decision!r}: not a decision ({', '.join(DECISIONS)})")
+    with engine.begin() as con:
+        role = role_of(con, actor)
+        if role != "finance":
+            raise ActionRefused(
+                f"{actor!r} is {'not a user' if role is None else role}: only finance releases or rejects"
+            )
+        row = con.execute(
+            sa.select(batch_reviews).where(batch_reviews.c.batch_id == batch_id).with_for_update()
+        ).first()
+        if row is None:
+            raise ActionRefused(f"no batch {batch_id!r} in the workflow store")
+        row = row._mapping
+        if row["state"] != "pending":
+            raise ActionRefused(f"{batch_id} is {row['state']}: only a pending batch can be released or rejected")
+        if decision == "reject":
+            if not (reason or "").strip():
+                raise ActionRefused("a rejection needs a reason")
+            update = dict(state="rejected", decided_by=actor, decided_at=now, reason=reason)
+        elif dual_above is not None and row["gross_amount"] > dual_above and row["first_approver"] is None:
+            update = dict(first_approver=actor, first_approved_at=now)  # the first of two approvals
+        elif dual_above is not None and row["gross_amount"] > dual_above and row["first_approver"] == actor:
+            raise ActionRefused(
+                f"{batch_id} grosses {row['gross_amount']} {row['currency']}, above {dual_above}: the second "
+                f"approval must come from another finance user than {actor}"
+            )
+        else:
+            update = dict(state="released", decided_by=actor, decided_at=now, reason=reason)
+        con.execute(batch_reviews.update().where(batch_reviews.c.batch_id == batch_id).values(**update))
+        after = {**dict(row), **update}
+        action = decision if "state" in update else "approve"
+        con.execute(
+            audit_trail.insert().values(
+                _audit_row(now, actor, subject(batch_id), action, _summary(row), _summary(after), reason)
+            )
+        )
+        if after["state"] != "pending":
+            record(
+                con, [Event(f"batch.{after['state']}", batch_id, now, {**_payload(after, after["state"]), "by": actor})]
+            )
+    return _plain(after)
+
+
+def _summary(row) -> dict:
+    return {c: row.get(c) for c in SUMMARY}
+
+
+def _plain(row) -> dict:
+    return json.loads(json.dumps(dict(row), default=str))
+
+
+def batches(engine: sa.Engine, state: str | None = None) -> list[dict]:
+    """Every batch the workflow store knows, newest date first (or those in one state)."""
+    q = sa.select(batch_reviews).order_by(batch_reviews.c.as_of_date.desc(), batch_reviews.c.batch_id)
+    if state:
+        q = q.where(batch_reviews.c.state == state)
+    with engine.connect() as con:
+        return [dict(r._mapping) for r in con.execute(q)]
+
+
+def batch(engine: sa.Engine, batch_id: str) -> dict | None:
+    with engine.connect() as con:
+        row = con.execute(sa.select(batch_reviews).where(batch_reviews.c.batch_id == batch_id)).first()
+    return dict(row._mapping) if row else None
+
+
+def rejected(engine: sa.Engine) -> list[str]:
+    with engine.connect() as con:
+        return [
+            r.batch_id
+            for r in con.execute(sa.select(batch_reviews.c.batch_id).where(batch_reviews.c.state == "rejected"))
+        ]
+
+
+def to_publish(engine: sa.Engine) -> list[str]:
+    """Released batches whose lines have not reached the ERP staging table yet, oldest first."""
+    t = batch_reviews.c
+    with engine.connect() as con:
+        q = sa.select(t.batch_id).where((t.state == "released") & t.published_at.is_(None))
+        return [r.batch_id for r in con.execute(q.order_by(t.as_of_date, t.batch_id))]
+
+
+def mark_published(engine: sa.Engine, batch_id: str, now: datetime) -> None:
+    with engine.begin() as con:
+        con.execute(batch_reviews.update().where(batch_reviews.c.batch_id == batch_id).values(published_at=now))
