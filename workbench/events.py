@@ -148,11 +148,23 @@ class Nats:
         return asyncio.run(self._send(rows))
 
     async def _send(self, rows: list) -> dict[str, str | None]:
+        import asyncio
+        import socket
+        import urllib.parse
+
         import nats
         from nats.js.errors import NotFoundError
 
-        try:
-            nc = await nats.connect(self.url, connect_timeout=self.timeout, max_reconnect_attempts=0)
+        async def quiet(exc):  # nats-py logs every failed connection attempt; the delivery records the error
+            pass
+
+        try:  # nats-py retries an initial connection that is refused; a plain connect fails at once
+            address = urllib.parse.urlsplit(self.url)
+            socket.create_connection((address.hostname, address.port or 4222), timeout=self.timeout).close()
+            nc = await asyncio.wait_for(
+                nats.connect(self.url, connect_timeout=self.timeout, allow_reconnect=False, error_cb=quiet),
+                self.timeout * 2,
+            )
         except Exception as exc:  # noqa: BLE001 - every event of this attempt failed the same way
             return {row["event_id"]: f"unreachable: {exc!r}" for row in rows}
         outcome = {}
