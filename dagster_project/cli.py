@@ -272,7 +272,33 @@ def cmd_demo(args) -> int:
     key = _an_open_exception(settings.workflow)
     if key:
         print(f"       .venv/bin/pssync exceptions ack '{key}' --as you --warehouse {settings.warehouse}")
+    print("  workbench      : .venv/bin/pssync serve --warehouse " + settings.warehouse + "   (http://127.0.0.1:8080)")
+    for name, role, password in _demo_users(settings.workflow):
+        print(f"       sign in as {name:<9} password {password:<16} ({role})")
     return 0 if ok else 1
+
+
+DEMO_PASSWORD = "{role}-demo-2026"  # the demo's own passwords, printed by `make demo`; real users choose theirs
+
+
+def _demo_users(url: str) -> list[tuple[str, str, str]]:
+    """One workbench user per role (two in finance: large batches need two approvals), made once."""
+    from assets.common import now_utc
+    from workbench.store import open_store
+    from workbench.users import ROLES, add_user, user
+
+    engine = open_store(url)
+    made = []
+    try:
+        for role in ROLES:
+            for name in [role, "finance2"] if role == "finance" else [role]:
+                password = DEMO_PASSWORD.format(role=role)
+                if user(engine, name) is None:
+                    add_user(engine, name, role, password, now_utc())
+                made.append((name, role, password))
+    finally:
+        engine.dispose()
+    return made
 
 
 def _an_open_exception(url: str) -> str | None:

@@ -9,6 +9,7 @@ tokens (``pssync users token``). What a role may see and do is in ``workbench/we
 """
 
 import hmac
+import json
 import os
 import re
 import secrets
@@ -79,6 +80,14 @@ def plain(value):
     return value
 
 
+def change(entry: dict) -> str:
+    """What an audit-trail entry changed, as 'state: open -> acknowledged; assignee: - -> fiona'."""
+    before, after = json.loads(entry["before"] or "{}"), json.loads(entry["after"] or "{}")
+    shown = ("state", "assignee", "waiver_reason", "owner", "message")
+    parts = [f"{k}: {before.get(k) or '–'} → {after.get(k) or '–'}" for k in shown if before.get(k) != after.get(k)]
+    return "; ".join(parts) or "no change of state"
+
+
 def clean(*texts: str | None) -> None:
     """Text a database can store: no NUL, valid Unicode (else 422, not a server error)."""
     for t in texts:
@@ -113,6 +122,8 @@ def create_app(settings, secret: str | None = None) -> FastAPI:
     env.filters["money"] = lambda v: "" if v is None else f"{v:,.2f}"
     env.filters["pct"] = lambda v: "–" if v is None else f"{float(v):.1%}"
     env.filters["q"] = lambda v: quote(str(v), safe="")
+    env.filters["when"] = lambda v: v.strftime("%Y-%m-%d %H:%M UTC") if isinstance(v, datetime) else (v or "")
+    env.filters["change"] = change
     templates = Jinja2Templates(env=env)
     bearer = HTTPBearer(auto_error=False, description="an API token from `pssync users token NAME`")
 
