@@ -5,6 +5,7 @@ import dagster as dg
 
 import assets.billing.definitions as billing
 import assets.canonical.definitions as canonical
+import assets.crm.definitions as crm
 import assets.extract.definitions as extract
 import assets.marts.definitions as marts
 import assets.recon.definitions as recon
@@ -22,6 +23,7 @@ def build_definitions() -> dg.Definitions:
         recon.defs,
         billing.defs,
         marts.defs,
+        crm.defs,
         workbench.defs,
         dg.Definitions(resources=build_resources(), jobs=JOBS, schedules=SCHEDULES, sensors=SENSORS),
     )

@@ -67,6 +67,7 @@ class Scenario:
         self.holidays: list[tuple] = []  # (country, date, name)
         self.time_off: list[tuple] = []  # (employee id, date, hours, type)
         self.expenses: list[dict] = []
+        self.payments: list[tuple] = []  # (payment id, invoice id, date, amount, currency)
 
     # --- builders -------------------------------------------------------------------------------
     @staticmethod
@@ -180,7 +181,7 @@ class Scenario:
         )
         return entry_id
 
-    def invoice(self, inv_id, inv_date, lines, status="Open", customer=1001, currency="USD", batch_id=None):
+    def invoice(self, inv_id, inv_date, lines, status="Open", customer=1001, currency="USD", batch_id=None, due=None):
         """``lines``: (item, time entry id, quantity, rate[, project code])."""
         self.invoices.append(
             dict(
@@ -191,6 +192,7 @@ class Scenario:
                 status=status,
                 currency=currency,
                 batch=batch_id,
+                due=due or inv_date,
             )
         )
         for n, (item, te, qty, rate, *code) in enumerate(lines, start=1):
@@ -293,7 +295,7 @@ class Scenario:
                         i["customer"],
                         1,
                         day,
-                        day,
+                        i["due"],
                         i["currency"],
                         "1.000000",
                         i["status"],
@@ -341,6 +343,12 @@ class Scenario:
                     for x in self.lines
                     if x["date"] == day
                 ],
+            )
+        for day in sorted({p[2] for p in self.payments}):
+            self._csv(
+                f"erp/payments_{day}.csv",
+                ["Internal ID", "Invoice Internal ID", "Date", "Amount", "Currency"],
+                [p for p in self.payments if p[2] == day],
             )
         self._csv(
             "payroll/pay_periods.csv",

@@ -1,0 +1,7 @@
+"""Dagster definitions of the CRM status domain."""
+
+import dagster as dg
+
+from assets.crm.assets import crm_assets
+
+defs = dg.Definitions(assets=crm_assets)
