@@ -269,11 +269,12 @@ def cmd_demo(args) -> int:
     )
     print(f"  try: .venv/bin/pssync exceptions --as-of {as_of} --owner finance --warehouse {settings.warehouse}")
     print(f"       .venv/bin/pssync batches --as-of {as_of} --warehouse {settings.warehouse}")
+    users = _demo_users(settings.workflow)
     key = _an_open_exception(settings.workflow)
     if key:
-        print(f"       .venv/bin/pssync exceptions ack '{key}' --as you --warehouse {settings.warehouse}")
+        print(f"       .venv/bin/pssync exceptions ack '{key}' --as finance --warehouse {settings.warehouse}")
     print("  workbench      : .venv/bin/pssync serve --warehouse " + settings.warehouse + "   (http://127.0.0.1:8080)")
-    for name, role, password in _demo_users(settings.workflow):
+    for name, role, password in users:
         print(f"       sign in as {name:<9} password {password:<16} ({role})")
     return 0 if ok else 1
 
@@ -313,7 +314,7 @@ def _an_open_exception(url: str) -> str | None:
             t = exception_states.c
             return con.execute(
                 sa.select(t.exception_key)
-                .where(t.state == "open", t.object == "time_to_bill")
+                .where(t.state == "open", t.object == "time_to_bill", t.owner == "finance")
                 .order_by(t.exception_key)
             ).scalar()
     except sa.exc.SQLAlchemyError:

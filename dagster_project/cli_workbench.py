@@ -173,9 +173,11 @@ def add_parsers(sub, with_settings) -> None:
 
 
 def add_batch_actions(b: argparse.ArgumentParser) -> None:
+    from workbench.batches import STATES
+
     b.add_argument("action", nargs="?", choices=["release", "reject", "status"])
     b.add_argument("key", nargs="?", help="release / reject / status: the batch id")
     b.add_argument("--as", dest="actor", help="release / reject: the finance user who decides")
     b.add_argument("--reason", help="reject: why (required); release: a note")
-    b.add_argument("--state", choices=["pending", "released", "rejected"], help="status: only batches in this state")
+    b.add_argument("--state", choices=STATES, help="status: only batches in this state")
     b.add_argument("--workflow-url", help="the workflow store (PSSYNC_WORKFLOW_URL)")

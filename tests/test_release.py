@@ -147,3 +147,100 @@ def test_release_decisions_are_in_the_audit_trail(billed):  # noqa: F811
     trail = history(engine, f"batch|{b['batch_id']}")
     assert [(h["actor"], h["action"]) for h in trail] == [("fin1", "approve"), ("fin2", "release")]
     engine.dispose()
+
+
+def test_decisions_taken_while_a_nightly_sync_holds_the_warehouse_are_honoured_by_the_next_run(billed, tmp_path):  # noqa: F811
+    """A real `pssync run` in another process holds the warehouse; meanwhile finance rejects a batch and a person
+    waives an exception through the web API. Both succeed at once; the run keeps the waiver; the next date bills the
+    rejected batch's items again."""
+    import fcntl
+    import subprocess
+    import sys
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from resources.settings import PssyncSettings
+    from workbench.lifecycle import history
+    from workbench.users import issue_token
+    from workbench.web.app import create_app
+
+    landing, wh, out, m = billed
+    d0 = date.fromisoformat(m["as_of"])
+    engine = _store(wh)
+    _people(engine)
+    rejected = batches(engine)[0]["batch_id"]
+    from assets.workbench.assets import exception_states
+    from tests.helpers import all_assets
+
+    assert materialize_as_of(landing, wh, m["as_of"], assets=[*all_assets(), exception_states]).success
+    with engine.connect() as c:
+        key = c.execute(
+            sa.text("SELECT exception_key FROM exception_states WHERE state = 'open' AND owner = 'finance' LIMIT 1")
+        ).scalar()
+    token = issue_token(engine, "fin1", NOW)
+    settings = PssyncSettings.from_env({"warehouse": str(wh), "landing_dir": str(landing), "output_dir": str(out)})
+    api = TestClient(create_app(settings, secret="t"))
+
+    d1 = d0 + timedelta(days=1)
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dagster_project.cli",
+            "run",
+            "--as-of",
+            d1.isoformat(),
+            "--landing-dir",
+            str(landing),
+            "--warehouse",
+            str(wh),
+            "--output-dir",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        lock = open(wh.with_name(wh.name + ".lock"), "a+")
+        deadline = time.time() + 120
+        while time.time() < deadline:  # wait until the run holds the warehouse
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(lock, fcntl.LOCK_UN)
+                time.sleep(0.05)
+            except BlockingIOError:
+                break
+        else:
+            pytest.fail("the run never took the warehouse")
+        started = time.time()
+        r = api.post(
+            "/api/v1/exception/actions",
+            json={"key": key, "action": "waive", "reason": "CUSTOMER_AGREED", "comment": "agreed on the phone"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert r.status_code == 200 and r.json()["state"] == "waived"
+        assert (
+            main(["batches", "reject", rejected, "--as", "fin2", "--reason", "wrong PO", "--warehouse", str(wh)]) == 0
+        )
+        assert time.time() - started < 10, "the actions did not wait for the run"
+        assert run.poll() is None, "the actions were taken while the run still held the warehouse"
+        lock.close()
+    finally:
+        output = run.communicate(timeout=600)[0].decode()
+    assert run.returncode in (0, 3), output[-2000:]
+    with engine.connect() as c:
+        state = c.execute(sa.text("SELECT state FROM exception_states WHERE exception_key = :k"), {"k": key}).scalar()
+    assert state == "waived" or [h["action"] for h in history(engine, key)][-1] == "reopened"
+    # the run of d1 began before the rejection reached it, or freed the keys at its start: by d2 they are billed again
+    d2 = d1 + timedelta(days=1)
+    assert materialize_as_of(landing, wh, d2.isoformat(), outputs=out).success
+    freed = q(wh, "SELECT count(*) FROM billing.rejected_ledger WHERE batch_id = ?", [rejected])[0][0]
+    carried = q(
+        wh,
+        "SELECT count(*) FROM billing.ledger WHERE as_of_date > ? AND idempotency_key IN "
+        "(SELECT idempotency_key FROM billing.rejected_ledger WHERE batch_id = ?)",
+        [d0, rejected],
+    )[0][0]
+    assert freed > 0 and carried == freed
+    engine.dispose()

@@ -17,6 +17,7 @@ from tests.helpers import all_assets, materialize_as_of
 from workbench.lifecycle import Finding, Sla, act, history, sync_findings
 from workbench.store import exception_states as states_table
 from workbench.store import open_store
+from workbench.users import add_user
 
 ASSETS = [*all_assets(), exception_states]
 
@@ -56,6 +57,14 @@ def test_the_lifecycle_of_exceptions_found_by_real_runs(estate_copy, tmp_path, c
 
     (taken, _), (waived, waived_entry), (gone, gone_entry) = _over_cap_exceptions(wh, as_of)
     common = ["--warehouse", str(wh)]
+    store = open_store(url)
+    add_user(store, "fiona", "delivery", "correct horse battery", datetime(2026, 9, 30))  # OVER_CAP is delivery's
+    add_user(store, "frank", "finance", "correct horse battery", datetime(2026, 9, 30))
+    store.dispose()
+    assert main(["exceptions", "ack", taken, "--as", "mallory", *common]) == 2
+    assert "not a workbench user" in capsys.readouterr().err
+    assert main(["exceptions", "ack", taken, "--as", "frank", *common]) == 2
+    assert "cannot act on an exception owned by delivery" in capsys.readouterr().err
 
     # a person acts while a sync holds the warehouse: the store is not the warehouse
     with warehouse_lock(str(wh), as_of):
@@ -129,6 +138,7 @@ def test_a_waiver_holds_while_the_finding_is_the_same_on_postgresql(pg_database)
     later = now + timedelta(days=3)  # past the two days delivery has: escalated, once
     assert sync_findings(engine, [], later, sla)["escalated"] == 1
     assert sync_findings(engine, [], later + timedelta(days=1), sla)["escalated"] == 0
+    add_user(engine, "dana", "delivery", "correct horse battery", now)
     act(engine, finding.key, "waive", "dana", now, reason="ACCEPTED_WRITE_OFF", comment="written off with the client")
     assert sync_findings(engine, [finding], now) == {"opened": 0, "reopened": 0, "resolved": 0, "escalated": 0}
     changed = Finding(*[*vars(finding).values()][:5], "time entry 42: 1,020.00 USD at risk", "delivery", False)
@@ -141,4 +151,10 @@ def test_a_waiver_holds_while_the_finding_is_the_same_on_postgresql(pg_database)
     with engine.connect() as con:
         actions = [r.action for r in con.execute(sa.text("SELECT action FROM audit_trail ORDER BY id"))]
     assert actions == ["opened", "escalated", "waive", "reopened", "resolved", "reopened", "escalated"]
+    with engine.connect() as con:  # each change told once, in the outbox
+        told = [r.type for r in con.execute(sa.text("SELECT type FROM events ORDER BY occurred_at, type"))]
+    assert sorted(told) == sorted(
+        ["exception.opened", "exception.escalated", "exception.opened", "exception.resolved", "exception.opened"]
+        + ["exception.escalated"]
+    )
     engine.dispose()

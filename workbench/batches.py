@@ -24,6 +24,7 @@ from workbench.store import audit_trail, batch_reviews
 from workbench.users import role_of
 
 DECISIONS = ("release", "reject")
+STATES = ("pending", "released", "rejected")
 SUMMARY = ("state", "first_approver", "decided_by", "reason", "published_at")
 
 

@@ -24,8 +24,10 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from workbench.access import may_act_on_exception
 from workbench.events import Event, record
 from workbench.store import audit_trail, exception_states, pipeline_syncs
+from workbench.users import role_of
 
 PIPELINE = "pssync"
 WAIVER_REASONS = (
@@ -197,7 +199,7 @@ def sync_findings(engine: sa.Engine, findings: list[Finding], now: datetime, sla
 def _event(type_: str, row, now: datetime) -> Event:
     """The business event of a change to one exception."""
     payload = {c: row.get(c) for c in ("exception_key", "rule", "owner", "message", "state", "assignee", "due_at")}
-    return Event(type_, row["exception_key"], now, payload)
+    return Event(type_, row["exception_key"], now, payload, f"{now.isoformat()}|{row['finding']}")
 
 
 def _escalate(con, now: datetime) -> list:
@@ -273,7 +275,8 @@ def act(
     reason: str | None = None,
     comment: str | None = None,
 ) -> dict:
-    """A person's action on one exception; returns its state after. Raises ``ActionRefused``."""
+    """A person's action on one exception, if their role may act on its owner's exceptions (workbench/access.py);
+    returns its state after. Raises ``ActionRefused``."""
     if action not in ACTIONS:
         raise ActionRefused(f"{action!r}: not an action ({', '.join(ACTIONS)})")
     if not actor.strip():
@@ -285,6 +288,11 @@ def act(
         if row is None:
             raise ActionRefused(f"no exception {key!r} in the workflow store (run a sync first)")
         row = row._mapping
+        role = role_of(con, actor)
+        if role is None:
+            raise ActionRefused(f"{actor!r} is not a workbench user (pssync users add)")
+        if not may_act_on_exception(role, row["owner"]):
+            raise ActionRefused(f"{actor} ({role}) cannot act on an exception owned by {row['owner'] or 'integration'}")
         update = _transition(row, action, actor, assignee, reason, comment)
         after = {**dict(row), **update}
         if update:

@@ -34,7 +34,8 @@ from workbench import batches as batch_store
 from workbench.lifecycle import WAIVER_REASONS, ActionRefused, act, history
 from workbench.store import open_store
 from workbench.users import authenticate, user_for_token
-from workbench.web import access, data
+from workbench import access
+from workbench.web import data
 
 HERE = Path(__file__).parent
 BATCH_ID = re.compile(r"BB-[A-Z0-9]{2,12}-[0-9]{1,18}-[A-Z]{3}-[0-9]{8}")
@@ -338,7 +339,7 @@ def create_app(settings, secret: str | None = None) -> FastAPI:
     def batches_page(request: Request, state: str = ""):
         user = page_user(request)
         access.require(user["role"] in access.BATCH_VIEWERS, f"{user['role']} does not see billing batches")
-        if state and state not in ("pending", "released", "rejected"):
+        if state and state not in batch_store.STATES:
             raise HTTPException(422, "state: pending, released or rejected")
         return render(request, "batches.html", {"rows": batch_store.batches(engine, state or None), "state": state})
 
@@ -376,7 +377,7 @@ def create_app(settings, secret: str | None = None) -> FastAPI:
     ):
         user = page_user(request)
         check_csrf(request, csrf)
-        if decision not in ("release", "reject"):
+        if decision not in batch_store.DECISIONS:
             raise HTTPException(422, "decision: release or reject")
         try:
             after = _decide(user, batch_id, BatchDecision(decision=decision, reason=reason or None))
