@@ -123,6 +123,7 @@ def cmd_serve(args, settings) -> int:
 
     from workbench.web.app import create_app
 
+    open_workflow(settings, "serve").dispose()  # a store that cannot be opened: one line, before the server starts
     app = create_app(settings)
     print(f"pssync workbench on http://{args.host}:{args.port} (workflow store {settings.workflow})")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

@@ -5,7 +5,6 @@ batch; a delivery user is refused the release. Screenshots of every page go to t
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -35,15 +34,18 @@ def served(small_estate, tmp_path, monkeypatch):
 
     chromium()  # skip early (or fail under CI) without a browser
     m = manifest(small_estate)
-    wh, out, home = tmp_path / "wh.duckdb", tmp_path / "out", tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copyfile(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    wh, out = tmp_path / "wh.duckdb", tmp_path / "out"
     env = {"PSSYNC_LANDING_DIR": str(small_estate), "PSSYNC_WAREHOUSE": str(wh), "PSSYNC_OUTPUT_DIR": str(out)}
     for var, value in env.items():
         monkeypatch.setenv(var, value)
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    # the nightly job in process on an ephemeral instance: its definitions are built from the settings now in force
+    # (an instance-recorded run would reuse the code location module another test of this worker imported)
+    with dg.DagsterInstance.ephemeral() as instance:
         assert run_pipeline(date.fromisoformat(m["as_of"]), job_name="nightly_sync", on=instance).success
     engine = open_store(f"sqlite:///{tmp_path / 'workflow.db'}")
+    with engine.connect() as c:
+        found = c.execute(sa.text("SELECT count(*) FROM exception_states WHERE owner = 'finance'")).scalar()
+    assert found >= 2, "the nightly run synced the finance exceptions into the store beside its warehouse"
     for name, role in (("fiona", "finance"), ("dmitri", "delivery")):
         add_user(engine, name, role, PASSWORD, __import__("datetime").datetime(2026, 11, 26))
     port = free_port()
