@@ -8,6 +8,7 @@ import sqlite3
 from datetime import date, datetime, timedelta
 
 import duckdb
+import pytest
 import sqlalchemy as sa
 
 from assets.workbench.assets import exception_states
@@ -123,6 +124,8 @@ def test_the_lifecycle_of_exceptions_found_by_real_runs(estate_copy, tmp_path, c
         ("pssync", "reopened"),
     ]
     assert trail[1]["comment"] == "rate agreed by email, <script>alert(1)</script>"  # kept as text
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), open_store(url).begin() as con:
+        con.execute(sa.text("DELETE FROM audit_trail"))
     assert main(["exceptions", "history", waived, *common]) == 0
     assert capsys.readouterr().out.count("\n") == 3
 
@@ -151,6 +154,9 @@ def test_a_waiver_holds_while_the_finding_is_the_same_on_postgresql(pg_database)
     with engine.connect() as con:
         actions = [r.action for r in con.execute(sa.text("SELECT action FROM audit_trail ORDER BY id"))]
     assert actions == ["opened", "escalated", "waive", "reopened", "resolved", "reopened", "escalated"]
+    for statement in ("UPDATE audit_trail SET actor = 'mallory'", "DELETE FROM audit_trail"):
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as con:
+            con.execute(sa.text(statement))  # the database itself refuses to rewrite history
     with engine.connect() as con:  # each change told once, in the outbox
         told = [r.type for r in con.execute(sa.text("SELECT type FROM events ORDER BY occurred_at, type"))]
     assert sorted(told) == sorted(
