@@ -61,7 +61,7 @@ def _run_in_code_location(
     so that the UI shows it with that location's jobs (Overview timeline, job pages) and not as an ad-hoc run."""
     import sys
 
-    from dagster._core.definitions.reconstruct import ReconstructableRepository
+    from dagster._core.definitions.reconstruct import ReconstructableJob, ReconstructableRepository
     from dagster._core.execution.api import execute_run
     from dagster._core.remote_origin import (
         LoadableTargetOrigin,
@@ -72,6 +72,10 @@ def _run_in_code_location(
 
     root = str(Path(__file__).resolve().parent.parent)
     module = "dagster_project.definitions"
+    # Dagster keeps the last reconstructed job per process (lru_cache on equal origins): a run with other settings in
+    # the same process must not inherit the resources of the one before
+    ReconstructableJob.get_definition.cache_clear()
+    ReconstructableJob.get_repository_definition.cache_clear()
     # build_definitions, not the module's `defs`: the resources follow the settings of this run
     recon_job = ReconstructableRepository.for_module(
         module, "build_definitions", working_directory=root

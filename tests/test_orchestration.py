@@ -167,3 +167,26 @@ def test_a_two_week_backfill_reproduces_the_batches_of_the_single_runs(tmp_path,
         == recon
     )
     con.close()
+
+
+def test_two_recorded_runs_in_one_process_each_use_their_own_settings(small_estate, tmp_path, monkeypatch):
+    """Runs recorded in an instance are reconstructed from the code location; Dagster caches the last one per
+    process, so a second run with other settings once wrote into the first run's warehouse."""
+    import shutil
+
+    from dagster_project.pipeline import run_pipeline
+    from tests.conftest import manifest
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copyfile(Path(__file__).parent.parent / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    as_of = date.fromisoformat(manifest(small_estate)["as_of"])
+    monkeypatch.setenv("PSSYNC_LANDING_DIR", str(small_estate))
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        for name in ("first", "second"):
+            monkeypatch.setenv("PSSYNC_WAREHOUSE", str(tmp_path / name / "wh.duckdb"))
+            assert run_pipeline(as_of, selection="raw/hr_workers", on=instance).success
+    for name in ("first", "second"):
+        con = duckdb.connect(str(tmp_path / name / "wh.duckdb"), read_only=True)
+        assert con.execute("SELECT count(*) FROM raw.hr_workers").fetchone()[0] > 0, f"the {name} run wrote elsewhere"
+        con.close()
