@@ -39,6 +39,7 @@ exception_states = sa.Table(
     sa.Column("escalated_at", sa.DateTime),  # when it was found overdue (once per opening)
     sa.Column("amount_at_risk", sa.Numeric(18, 2)),  # the money the finding puts at risk, where it names it
     sa.Column("currency", sa.String(3)),
+    sa.Index("exception_worklist", "owner", "state", "amount_at_risk"),
 )
 
 # every action, appended, never updated or deleted: who, when, what, the state before and after

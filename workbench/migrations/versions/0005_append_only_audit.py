@@ -1,4 +1,5 @@
-"""The audit trail is append-only in the database itself: an UPDATE or DELETE of a row is refused.
+"""The audit trail is append-only in the database itself: an UPDATE or DELETE of a row is refused. The worklist's
+index: exceptions by owner and state, the most money at risk first.
 
 Revision ID: 0005
 Revises: 0004
@@ -15,6 +16,7 @@ MESSAGE = "the audit trail is append-only: rows are never updated or deleted"
 
 
 def upgrade() -> None:
+    op.create_index("exception_worklist", "exception_states", ["owner", "state", "amount_at_risk"])
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
             "CREATE FUNCTION pssync_audit_append_only() RETURNS trigger AS $$ BEGIN "
@@ -33,6 +35,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("exception_worklist", "exception_states")
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER audit_trail_append_only ON audit_trail")
         op.execute("DROP FUNCTION pssync_audit_append_only()")
