@@ -30,6 +30,7 @@ def _settings_options(p: argparse.ArgumentParser) -> None:
         "--staffing-threshold", type=int, help="probability %% for the staffing forecast (PSSYNC_STAFFING_THRESHOLD)"
     )
     g.add_argument("--erp-staging-url", help="SQLAlchemy URL of the ERP staging table (PSSYNC_ERP_STAGING_URL)")
+    g.add_argument("--workflow-url", help="the workbench's store (PSSYNC_WORKFLOW_URL; default beside the warehouse)")
 
 
 def _settings(args, defaults: dict | None = None):

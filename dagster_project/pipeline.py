@@ -254,6 +254,24 @@ def newest_source_date(landing: Path) -> date | None:
     return max((d for d in dates if d is not None), default=None)
 
 
+def _workflow_problem(url: str) -> str | None:
+    """Why the workbench's store cannot be opened (the run registers batches and exceptions in it), or None."""
+    import sqlalchemy as sa
+
+    if url.startswith("sqlite:///"):
+        return _writable(Path(url.removeprefix("sqlite:///")))
+    try:
+        engine = sa.create_engine(url, connect_args={"connect_timeout": 10} if "postgresql" in url else {})
+        try:
+            with engine.connect():
+                return None
+        finally:
+            engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - reported as the setting to fix
+        shown = sa.engine.make_url(url).render_as_string(hide_password=True)
+        return f"cannot open {shown}: {str(exc).splitlines()[0]}"
+
+
 def preflight(as_of: date, as_of_defaulted: bool = False) -> list[str]:
     """The settings a run needs, checked before any step: one line per problem, naming the setting to fix."""
     from assets.partitions import PARTITION_START
@@ -283,6 +301,9 @@ def preflight(as_of: date, as_of_defaulted: bool = False) -> list[str]:
             psa.ping()
         except Exception as exc:  # noqa: BLE001 - reported as the setting to fix
             problems.append(f"PSSYNC_PSA_URL (--psa-url): {str(exc).splitlines()[0]}")
+    why = _workflow_problem(settings.workflow)
+    if why:
+        problems.append(f"PSSYNC_WORKFLOW_URL: {why}")
     if as_of_defaulted and landing.is_dir():
         newest = newest_source_date(landing)
         if newest is not None and (as_of - newest).days > 7:

@@ -35,6 +35,12 @@ def test_options_win_over_the_environment_which_wins_over_defaults(monkeypatch, 
         ("PSSYNC_WORKFLOW_URL", "not a url", "not a database URL"),
         ("PSSYNC_EXCEPTION_SLA_DAYS", "finance=5", "owner:days pairs"),
         ("PSSYNC_EXCEPTION_SLA_DAYS", "finance:-1", "owner:days pairs"),
+        ("PSSYNC_EXCEPTION_SLA_URGENT", "lots", "AMOUNT:DAYS"),
+        ("PSSYNC_DUAL_APPROVAL_ABOVE", "fifty thousand", "an amount"),
+        ("PSSYNC_DUAL_APPROVAL_ABOVE", "-1", "an amount"),
+        ("PSSYNC_WEBHOOK_URLS", "ftp://hooks.example.com/x", "not an http(s) URL"),
+        ("PSSYNC_NATS_URL", "http://127.0.0.1:4222", "not a NATS URL"),
+        ("PSSYNC_EVENT_MAX_ATTEMPTS", "0", "at least 1"),
     ],
 )
 def test_a_wrong_setting_names_its_variable_value_and_rule(monkeypatch, variable, value, says):
@@ -55,6 +61,16 @@ def test_the_command_line_refuses_a_wrong_setting_in_one_line(monkeypatch, tmp_p
         "pssync run: PSSYNC_REPORTING_CURRENCY='usd': not a three-letter ISO currency code such as USD"
     ]
     assert not (tmp_path / "w.duckdb").exists(), "nothing ran"
+
+
+def test_a_run_whose_workflow_store_cannot_be_opened_does_not_start(monkeypatch, tmp_path, capsys, small_estate):
+    isolate_settings(monkeypatch)
+    wh = tmp_path / "w.duckdb"
+    args = ["run", "--as-of", "2026-09-30", "--landing-dir", str(small_estate), "--warehouse", str(wh)]
+    assert main([*args, "--workflow-url", "postgresql+psycopg://nobody@127.0.0.1:1/workflow"]) == 2
+    err = capsys.readouterr().err
+    assert "NOT STARTED" in err and "PSSYNC_WORKFLOW_URL: cannot open postgresql+psycopg://nobody@127.0.0.1:1" in err
+    assert not wh.exists(), "nothing ran"
 
 
 def test_runs_carry_the_settings_they_use_as_tags_without_passwords(monkeypatch):
