@@ -125,6 +125,8 @@ class Webhook:
                 outcome[row["event_id"]] = f"HTTP {exc.code}"
             except (urllib.error.URLError, OSError) as exc:
                 outcome[row["event_id"]] = f"unreachable: {getattr(exc, 'reason', exc)}"
+            if outcome[row["event_id"]] is not None:
+                break  # the endpoint is failing: the rest wait for the next round rather than a timeout each
         return outcome
 
 
@@ -182,6 +184,7 @@ class Nats:
                     outcome[row["event_id"]] = None
                 except Exception as exc:  # noqa: BLE001 - recorded on the delivery, retried
                     outcome[row["event_id"]] = f"{type(exc).__name__}: {exc}"
+                    break  # the stream is failing: the rest wait for the next round
         finally:
             await nc.close()
         return outcome
@@ -195,8 +198,10 @@ def deliver(
     backoff: timedelta = timedelta(seconds=30),
     limit: int = 5_000,
 ) -> dict[str, int]:
-    """One round of delivery: every event not yet delivered to a sink and due is sent; a failure waits
-    ``backoff`` x 2^(attempts - 1) before the next try and is dead after ``max_attempts``. Returns counts."""
+    """One round of delivery: every event not yet delivered to a sink and due is sent, oldest first, until the sink
+    fails once (the rest of its events wait for the next round, so an endpoint that hangs costs one timeout a round,
+    not one per event); a failure waits ``backoff`` x 2^(attempts - 1) before its next try and is dead after
+    ``max_attempts``. Returns counts."""
     counts = {"delivered": 0, "failed": 0, "dead": 0}
     d = event_deliveries.c
     for sink in sinks:
@@ -224,10 +229,10 @@ def deliver(
             ]
         if not due:
             continue
-        outcome = sink.send(due)
+        outcome = sink.send(due)  # the events a sink stopped before (it was failing) are not attempted
         with engine.begin() as con:
-            for row in due:
-                error = outcome.get(row["event_id"], "not sent")
+            for row in (r for r in due if r["event_id"] in outcome):
+                error = outcome[row["event_id"]]
                 where = (d.event_id == row["event_id"]) & (d.sink == sink.name)
                 attempts = row["attempts"] + 1
                 if error is None:
