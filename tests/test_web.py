@@ -247,6 +247,7 @@ def test_injection_strings_come_back_as_text(workbench):
     # a search for an injection string matches nothing rather than everything
     assert "Nothing to work here" in client.get("/exceptions", params={"q": "%' OR '1'='1"}).text
     assert client.get("/exceptions", params={"q": "x\x00y"}).status_code == 422
+    assert client.get("/exceptions", params={"offset": str(10**30)}).status_code == 422
     # a user name that is markup is shown as text on the history
     wrong = client.get("/exception", params={"key": f"{SCRIPT}|x"})
     assert wrong.status_code == 404 and SCRIPT not in wrong.text

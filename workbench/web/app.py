@@ -249,10 +249,15 @@ def create_app(settings, secret: str | None = None) -> FastAPI:
 
     @app.get("/exceptions", include_in_schema=False)
     def exceptions_page(
-        request: Request, owner: str = "", state: str = "", rule: str = "", q: str = "", offset: int = 0
+        request: Request,
+        owner: str = Query("", max_length=40),
+        state: str = Query("", max_length=20),
+        rule: str = Query("", max_length=120),
+        q: str = Query("", max_length=200),
+        offset: int = Query(0, ge=0, le=10_000_000),
     ):
         user = page_user(request)
-        rows, total = _worklist(user, owner or None, state or None, rule or None, q or None, max(offset, 0))
+        rows, total = _worklist(user, owner or None, state or None, rule or None, q or None, offset)
         seen = access.owners_seen(user["role"])
         return render(
             request,
@@ -260,7 +265,7 @@ def create_app(settings, secret: str | None = None) -> FastAPI:
             {
                 "rows": rows,
                 "total": total,
-                "offset": max(offset, 0),
+                "offset": offset,
                 "page": data.PAGE,
                 "filters": {"owner": owner, "state": state, "rule": rule, "q": q},
                 "owners": seen or ("finance", "delivery", "hr", "integration"),
