@@ -19,7 +19,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from workbench.events import Event, record
-from workbench.lifecycle import ActionRefused, _audit_row
+from workbench.lifecycle import ActionRefused, audit_row
 from workbench.store import audit_trail, batch_reviews
 from workbench.users import role_of
 
@@ -104,7 +104,7 @@ def decide(
         action = decision if "state" in update else "approve"
         con.execute(
             audit_trail.insert().values(
-                _audit_row(now, actor, subject(batch_id), action, _summary(row), _summary(after), reason)
+                audit_row(now, actor, subject(batch_id), action, _summary(row), _summary(after), reason)
             )
         )
         if after["state"] != "pending":

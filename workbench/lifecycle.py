@@ -114,7 +114,7 @@ def _snapshot(row) -> dict:
     return {c: row.get(c) for c in STATE_COLUMNS} if row is not None else {}
 
 
-def _audit_row(now: datetime, actor: str, key: str, action: str, before: dict, after: dict, comment=None) -> dict:
+def audit_row(now: datetime, actor: str, key: str, action: str, before: dict, after: dict, comment=None) -> dict:
     """One row of the audit trail."""
     return dict(
         at=now,
@@ -161,7 +161,7 @@ def sync_findings(engine: sa.Engine, findings: list[Finding], now: datetime, sla
                     currency=f.at_risk[1],
                 )
                 inserts.append(values)
-                audits.append(_audit_row(now, PIPELINE, f.key, "opened", {}, _snapshot(values)))
+                audits.append(audit_row(now, PIPELINE, f.key, "opened", {}, _snapshot(values)))
                 told.append(_event("exception.opened", values, now))
                 changes["opened"] += 1
                 continue
@@ -173,7 +173,7 @@ def sync_findings(engine: sa.Engine, findings: list[Finding], now: datetime, sla
             after = {**dict(row), **update}
             updates.append({"key": f.key, **{c: after[c] for c in UPDATED}, "updated_at": now})
             audits.append(
-                _audit_row(now, PIPELINE, f.key, action or "finding_changed", _snapshot(row), _snapshot(after))
+                audit_row(now, PIPELINE, f.key, action or "finding_changed", _snapshot(row), _snapshot(after))
             )
             if action:
                 changes[action] += 1
@@ -213,7 +213,7 @@ def _escalate(con, now: datetime) -> list:
         con.execute(exception_states.update().where(overdue).values(escalated_at=now))
         con.execute(
             audit_trail.insert(),
-            [_audit_row(now, PIPELINE, r["exception_key"], "escalated", _snapshot(r), _snapshot(r)) for r in rows],
+            [audit_row(now, PIPELINE, r["exception_key"], "escalated", _snapshot(r), _snapshot(r)) for r in rows],
         )
     return rows
 
@@ -302,7 +302,7 @@ def act(
                 .values(**update, updated_at=now)
             )
         con.execute(
-            audit_trail.insert().values(_audit_row(now, actor, key, action, _snapshot(row), _snapshot(after), comment))
+            audit_trail.insert().values(audit_row(now, actor, key, action, _snapshot(row), _snapshot(after), comment))
         )
     return _snapshot(after)
 
