@@ -138,15 +138,15 @@ def test_finance_works_exceptions_and_releases_a_batch_delivery_is_refused(serve
         page.goto(f"{base}/batch/{other}")
         assert page.locator("form[aria-label=release]").count() == 0, "no release form for delivery"
         # a hand-made release form, with delivery's own valid CSRF token: refused by the server
-        page.evaluate(
-            """([id]) => { const f = document.createElement('form'); f.method = 'post';
+        with page.expect_navigation():
+            page.evaluate(
+                """([id]) => { const f = document.createElement('form'); f.method = 'post';
                  f.action = '/batch/' + id + '/decide';
                  f.innerHTML = '<input name="decision" value="release"><input name="csrf" value="'
                    + document.querySelector('input[name=csrf]').value + '">';
                  document.body.appendChild(f); f.submit(); }""",
-            [other],
-        )
-        page.wait_for_load_state()
+                [other],
+            )
         assert page.locator("h1").inner_text() == "Not allowed"
         page.screenshot(path=ARTIFACTS / "refused.png")
         assert page.locator("h2", has_text="Project margin").count() == 0
