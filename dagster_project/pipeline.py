@@ -301,9 +301,9 @@ def preflight(as_of: date, as_of_defaulted: bool = False) -> list[str]:
             psa.ping()
         except Exception as exc:  # noqa: BLE001 - reported as the setting to fix
             problems.append(f"PSSYNC_PSA_URL (--psa-url): {str(exc).splitlines()[0]}")
-    why = _workflow_problem(settings.workflow)
+    why = _workflow_problem(settings.workflow_url) if settings.workflow_url else None  # default: beside the warehouse
     if why:
-        problems.append(f"PSSYNC_WORKFLOW_URL: {why}")
+        problems.append(f"PSSYNC_WORKFLOW_URL (--workflow-url): {why}")
     if as_of_defaulted and landing.is_dir():
         newest = newest_source_date(landing)
         if newest is not None and (as_of - newest).days > 7:

@@ -69,7 +69,10 @@ def test_a_run_whose_workflow_store_cannot_be_opened_does_not_start(monkeypatch,
     args = ["run", "--as-of", "2026-09-30", "--landing-dir", str(small_estate), "--warehouse", str(wh)]
     assert main([*args, "--workflow-url", "postgresql+psycopg://nobody@127.0.0.1:1/workflow"]) == 2
     err = capsys.readouterr().err
-    assert "NOT STARTED" in err and "PSSYNC_WORKFLOW_URL: cannot open postgresql+psycopg://nobody@127.0.0.1:1" in err
+    assert (
+        "NOT STARTED" in err
+        and "PSSYNC_WORKFLOW_URL (--workflow-url): cannot open postgresql+psycopg://nobody@127.0.0.1:1" in err
+    )
     assert not wh.exists(), "nothing ran"
 
 
