@@ -55,9 +55,21 @@ def register(engine: sa.Engine, headers: list[dict], now: datetime) -> int:
     return len(fresh)
 
 
+PAYLOAD = (
+    "batch_id",
+    "as_of_date",
+    "legal_entity",
+    "customer_id",
+    "currency",
+    "line_count",
+    "net_amount",
+    "gross_amount",
+)
+
+
 def _payload(h, state: str) -> dict:
-    keys = ("batch_id", "as_of_date", "legal_entity", "customer_id", "currency", "line_count", "net_amount")
-    return {**{k: h[k] for k in keys}, "gross_amount": h["gross_amount"], "state": state}
+    """What a batch event tells: the batch's header and its state."""
+    return {**{k: h[k] for k in PAYLOAD}, "state": state}
 
 
 def decide(

@@ -95,9 +95,9 @@ def snapshot_path(outputs: str) -> Path:
     return Path(outputs) / "published" / "pssync.duckdb"
 
 
-def dashboard(outputs: str, with_costs: bool) -> dict:
-    """Leakage, realization and utilization (and margin, for the roles that see costs) of the published as-of
-    date; empty when nothing is published yet."""
+def figures(outputs: str, parts: tuple[str, ...]) -> dict:
+    """The rows of ``sql/workbench/dashboard_<part>.sql`` for each part, on the published as-of date (``as_of`` None
+    and no parts when nothing is published yet)."""
     path = snapshot_path(outputs)
     if not path.exists():
         return {"as_of": None}
@@ -105,14 +105,21 @@ def dashboard(outputs: str, with_costs: bool) -> dict:
     try:
         as_of = con.execute("SELECT max(as_of_date) FROM ops.published").fetchone()[0]
         out = {"as_of": as_of}
-        parts = ["leakage", "realization", "utilization"] + (["margin"] if with_costs else [])
         for name in parts:
             query = sql_text(f"workbench/dashboard_{name}")
             cur = con.execute(query, bound_params(query, {"as_of": as_of}))
             cols = [d[0] for d in cur.description]
             out[name] = [dict(zip(cols, r)) for r in cur.fetchall()]
-        out["leakage_total"] = sum((r["leakage"] for r in out["leakage"]), Decimal("0"))
-        out["reporting_currency"] = out["leakage"][0]["reporting_currency"] if out["leakage"] else ""
     finally:
         con.close()
+    return out
+
+
+def dashboard(outputs: str, with_costs: bool) -> dict:
+    """Leakage, realization and utilization (and margin, for the roles that see costs) of the published as-of
+    date; empty when nothing is published yet."""
+    out = figures(outputs, ("leakage", "realization", "utilization", *(("margin",) if with_costs else ())))
+    if out["as_of"] is not None:
+        out["leakage_total"] = sum((r["leakage"] for r in out["leakage"]), Decimal("0"))
+        out["reporting_currency"] = out["leakage"][0]["reporting_currency"] if out["leakage"] else ""
     return out
