@@ -11,9 +11,9 @@ from assets.partitions import as_of_partitions
 from assets.recon.assets import recon_assets
 from resources import Warehouse
 from resources.settings import PssyncSettings
-from workbench.lifecycle import findings_of, last_sync, sync_findings
 from resources.warehouse import table_exists
 from workbench.events import Event, deliver, record
+from workbench.lifecycle import findings_of, last_sync, sync_findings
 from workbench.store import open_store
 
 EXCEPTION_WORKFLOW = dg.AssetKey(["workbench", "exception_states"])

@@ -10,7 +10,6 @@ tokens (``pssync users token``). What a role may see and do is in ``workbench/we
 
 import hmac
 import json
-import os
 import re
 import secrets
 from datetime import date, datetime
@@ -30,6 +29,7 @@ from pydantic import BaseModel, Field
 from starlette.middleware.sessions import SessionMiddleware
 
 from assets.common import now_utc
+from resources.settings import secret as env_secret
 from workbench import batches as batch_store
 from workbench.lifecycle import WAIVER_REASONS, ActionRefused, act, history
 from workbench.store import open_store
@@ -105,7 +105,7 @@ def clean(*texts: str | None) -> None:
 def create_app(settings, secret: str | None = None) -> FastAPI:
     """The workbench for the settings' workflow store and outputs."""
     engine = open_store(settings.workflow)
-    secret = secret or os.environ.get("PSSYNC_WEB_SECRET") or secrets.token_urlsafe(32)
+    secret = secret or env_secret("PSSYNC_WEB_SECRET") or secrets.token_urlsafe(32)
     app = FastAPI(
         title="pssync workbench API",
         version="1.0.0",
