@@ -42,6 +42,8 @@ VERSIONED = {
         key=("employee_id", "week_start"), derived={"week_complete": "v.week_start + 6 <= d.as_of_date"}
     ),
     "marts.realization_monthly": Versioned(key=("project_code", "month")),
+    # what each entry has consumed of its contract's not-to-exceed cap (recon.time_to_bill sums it per contract)
+    "recon.cap_usage": Versioned(key=("time_entry_id",)),
     "marts.project_margin": Versioned(key=("project_code", "month")),
 }
 

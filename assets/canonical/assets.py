@@ -87,7 +87,9 @@ def build_canonical_asset(entity: Entity) -> dg.AssetsDefinition:
     @dg.asset(
         key=key,
         group_name="canonical",
-        deps=[dg.AssetKey(["raw", r]) for r in entity.raw],
+        # a further as-of macro may read another entity's: DuckDB binds a macro when it is created
+        deps=[dg.AssetKey(["raw", r]) for r in entity.raw]
+        + deps_of(*(f"canonical/{d}_asof" for d in entity.derived), itself=key),
         owners=[TEAM[entity.owner]],
         kinds={"duckdb", "pandera"},
         tags={"layer": "canonical", "source": entity.source},

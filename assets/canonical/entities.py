@@ -131,8 +131,10 @@ ENTITIES: tuple[Entity, ...] = (
         c.InvoiceLineContract,
         "erp",
         "finance",
-        "Invoice lines: an invoice's latest lines file replaces all its lines.",
+        "Invoice lines: an invoice's latest lines file replaces all its lines; `billed_time_line_asof(DATE)` the "
+        "lines of live invoices that bill a time entry.",
         row_local=True,
+        derived=("billed_time_line",),
     ),
     Entity("payment", ("erp_payments",), c.PaymentContract, "erp", "finance", "Customer payments."),
     Entity(

@@ -135,6 +135,7 @@ def time_to_bill(context: dg.AssetExecutionContext, warehouse: Warehouse, settin
         keys_within = (
             None if scope.full else "SELECT CAST(time_entry_id AS VARCHAR) FROM ops.recon_scope WHERE recompute"
         )
+        write_as_of(con, "recon.cap_usage", "recon/cap_usage", params, within)  # the caps' consumption, read next
         rows = write_as_of(con, "recon.time_to_bill", "recon/time_to_bill", params, within)
         if is_latest_as_of(con, "recon.time_to_bill", as_of):
             for table in ("time_to_bill", "billing_holds"):

@@ -14,8 +14,9 @@ D compares, and recomputes:
 * on every contract with a not-to-exceed cap (in any version) that one of the above is on, and on every capped
   contract those contracts' projects were ever on, until nothing is added: the entries of the cap window on D
   (unbilled, over the cap, or held while unbilled), whose place in the cap-crossing order of outputs.md the change
-  can move. The contracts' other entries are read, not recomputed: their billed and batched hours are what the
-  cap has consumed.
+  can move. What the contracts' other entries consumed of the cap (their billed and batched hours) is kept per
+  entry in ``recon.cap_usage``, recomputed for the same entries: an entry's consumption changes only with its own
+  inputs.
 
 Anything else (rate cards, contracts, resources, HR, crosswalks, currency rates, customers, a table rebuilt rather
 than appended to, changed SQL or settings, no earlier run of D) cannot be bounded: the date is recomputed whole.
@@ -73,7 +74,10 @@ class Kept:
 
 
 TIME_TO_BILL = Kept(
-    "recon.time_to_bill", ("recon/time_to_bill", "recon/billing_holds"), TOUCHED_ENTRIES, TOUCHED_PROJECTS
+    "recon.time_to_bill",
+    ("recon/time_to_bill", "recon/cap_usage", "recon/billing_holds"),
+    TOUCHED_ENTRIES,
+    TOUCHED_PROJECTS,
 )
 # an unmatched invoice line depends on its own entry's existence: a new version of an entry touches the lines
 # carrying it; new lines, invoices or projects recompute the date
@@ -100,7 +104,6 @@ class Scope:
     full_reason: str | None
     projects: int = 0  # projects on a capped contract the change reaches
     entries: int = 0  # entries whose rows are recomputed
-    read: int = 0  # entries read (also those whose consumption of a cap is needed)
     states: dict = field(default_factory=dict, compare=False)  # each input's state as the plan read it
 
     @property
@@ -112,7 +115,7 @@ class Scope:
             return f"whole date ({self.full_reason})"
         return (
             f"{self.entries:,} entries whose inputs changed or whose contract's cap they move "
-            f"(read {self.read:,}, on {self.projects:,} capped projects)"
+            f"(on {self.projects:,} capped projects)"
         )
 
 
@@ -193,9 +196,8 @@ def snapshot_holds(con, as_of: date) -> None:
 
 
 def plan(con: duckdb.DuckDBPyConnection, as_of: date, params: dict) -> Scope:
-    """Decide what this run of ``as_of`` recomputes of recon.time_to_bill; when it is bounded, temp table
-    ``_recon_entries`` holds the entries the run reads, ``recompute`` marking those whose rows it recomputes (the
-    others are read for the not-to-exceed consumption of their contract). Call after ``snapshot_holds`` and the
+    """Decide what this run of ``as_of`` recomputes of recon.time_to_bill and recon.cap_usage; when it is bounded,
+    temp table ``_recon_entries`` holds the entries whose rows it recomputes. Call after ``snapshot_holds`` and the
     rewrite of ``recon.billing_holds``."""
     if not table_exists(con, "recon.time_to_bill__versions"):
         return Scope("no versions stored")
@@ -221,15 +223,12 @@ def plan(con: duckdb.DuckDBPyConnection, as_of: date, params: dict) -> Scope:
                     AND (recon_status IN ('UNBILLED', 'OVER_CAP') OR reason = 'INPUT_HELD')
                     AND time_entry_id IN (SELECT time_entry_id FROM cap_entries)
         )
-        SELECT time_entry_id, bool_or(recompute) AS recompute FROM (
-            SELECT time_entry_id, TRUE AS recompute FROM recompute
-            UNION ALL SELECT time_entry_id, FALSE FROM cap_entries
-        ) AS e WHERE time_entry_id IS NOT NULL GROUP BY 1""",
+        SELECT DISTINCT time_entry_id, TRUE AS recompute FROM recompute WHERE time_entry_id IS NOT NULL""",
         {"d": as_of},
     )
-    entries, read = con.execute("SELECT count(*) FILTER (WHERE recompute), count(*) FROM _recon_entries").fetchall()[0]
+    entries = con.execute("SELECT count(*) FROM _recon_entries").fetchall()[0][0]
     con.execute("DROP TABLE _touched_entries; DROP TABLE _changed_projects; DROP TABLE _cap_projects")
-    return Scope(None, projects, entries, read, states)
+    return Scope(None, projects, entries, states)
 
 
 def plan_entries(con: duckdb.DuckDBPyConnection, kept: Kept, as_of: date, params: dict) -> Scope:
@@ -245,7 +244,7 @@ def plan_entries(con: duckdb.DuckDBPyConnection, kept: Kept, as_of: date, params
     )
     entries = con.execute("SELECT count(*) FROM _recon_entries").fetchall()[0][0]
     con.execute("DROP TABLE _touched_entries; DROP TABLE _changed_projects")
-    return Scope(None, 0, entries, entries, states)
+    return Scope(None, 0, entries, states)
 
 
 def _arrivals_since(con, kept: Kept, as_of: date, params: dict, states: dict) -> str | None:

@@ -68,8 +68,14 @@ CREATE OR REPLACE MACRO wip_value(expected_amount, quantity, standard_rate) AS
 -- an entry a recon run reads: every entry, or when the run is incremental (scoped) those of ops.recon_scope ...
 CREATE OR REPLACE MACRO in_recon_scope(time_entry_id, scoped) AS
     NOT scoped OR time_entry_id IN (SELECT s.time_entry_id FROM ops.recon_scope AS s);
--- ... and an entry whose row it recomputes (the others it reads for their contract's not-to-exceed consumption)
+-- ... and an entry whose row it recomputes (recon.contractor_hours reads its workers' other entries)
 CREATE OR REPLACE MACRO recomputed_by_recon(time_entry_id, scoped) AS
     NOT scoped OR time_entry_id IN (SELECT s.time_entry_id FROM ops.recon_scope AS s WHERE s.recompute);
+-- per time entry, what pssync batches of dates before as_of carried of it (billing.ledger): its latest batch and the
+-- hours. Not the date's own batch: recon runs before it is emitted, so a replay would read what the first run could not
+CREATE OR REPLACE MACRO time_batched_before(as_of, scoped) AS TABLE
+    SELECT source_id AS time_entry_id, arg_max(batch_id, as_of_date) AS batch_id, sum(quantity) AS batched_quantity
+    FROM billing.ledger WHERE item = 'PS-TM-HOURS' AND as_of_date < as_of AND in_recon_scope(source_id, scoped)
+    GROUP BY 1;
 -- a worker payroll pays by the hour from PSA time (recon.contractor_hours)
 CREATE OR REPLACE MACRO is_contingent(worker_type) AS worker_type = 'Contingent Worker';

@@ -1,24 +1,15 @@
 -- recon.time_to_bill for as-of date $as_of: one row per time entry in scope (every live-approved entry,
 -- plus every entry in any state that has a billed line), with its expected and billed values and the
 -- first recon_status rule that matches (outputs.md). Parameters: $as_of (DATE), $reporting (currency), $scoped
--- (an incremental run: the rows of the entries ops.recon_scope marks, reading the others there for their contract's
--- not-to-exceed consumption; assets/recon/incremental.py).
+-- (an incremental run: the rows of the entries of ops.recon_scope; assets/recon/incremental.py). What each
+-- contract's not-to-exceed cap has consumed is read from recon.cap_usage of the date, written just before.
 WITH
 te AS (  -- only the columns recon uses: entry rows are many, and every column is carried through each join
     SELECT time_entry_id, revision, resource_id, project_id, work_date, hours, quantity, billable, status, approved_at,
            live_approved
     FROM canonical.time_entry_asof($as_of::DATE, scoped := $scoped)
 ),
-live_invoices AS (SELECT * FROM canonical.live_invoice_asof($as_of::DATE)),
-billed_lines AS (
-    SELECT l.*, i.invoice_number, i.invoice_date,
-           {'invoice_date': i.invoice_date, 'line': l.line, 'invoice_id': l.invoice_id} AS line_order
-    FROM canonical.invoice_line_asof($as_of::DATE) l
-    JOIN live_invoices i USING (invoice_id)
-    WHERE l.item IN ('PS-TM-HOURS', 'PS-ADJUSTMENT') AND l.psa_time_entry_id IS NOT NULL
-          AND in_recon_scope(l.psa_time_entry_id, $scoped)
-),
-billed AS (  -- per entry whose row is computed: what its lines billed
+billed AS (  -- per entry: what its lines billed
     SELECT psa_time_entry_id AS time_entry_id,
            count(*) AS billed_line_count,
            count(*) FILTER (WHERE item = 'PS-TM-HOURS') AS tm_line_count,
@@ -27,18 +18,7 @@ billed AS (  -- per entry whose row is computed: what its lines billed
            arg_min(rate, line_order) FILTER (WHERE item = 'PS-TM-HOURS') AS billed_rate,
            arg_min(amount, line_order) FILTER (WHERE item = 'PS-TM-HOURS') AS first_line_amount,
            array_to_string(list_sort(list_distinct(list(invoice_number))), ',') AS invoice_numbers
-    FROM billed_lines WHERE recomputed_by_recon(psa_time_entry_id, $scoped) GROUP BY 1
-),
-billed_hours AS (  -- per entry read, the quantity its lines billed: what it consumed of its contract's cap
-    SELECT psa_time_entry_id AS time_entry_id, sum(quantity) AS billed_quantity FROM billed_lines GROUP BY 1
-),
-batched AS (  -- pssync batches of earlier as-of dates: they carry the entry. Not this date's own: recon runs before
-              -- it is emitted, so a replay would otherwise read a batch_id the first run could not see
-    SELECT source_id AS time_entry_id,
-           bool_or(as_of_date < $as_of::DATE) AS carried_before,
-           arg_max(batch_id, as_of_date) FILTER (WHERE as_of_date < $as_of::DATE) AS batch_id,
-           sum(quantity) FILTER (WHERE as_of_date < $as_of::DATE) AS batched_quantity
-    FROM billing.ledger WHERE item = 'PS-TM-HOURS' AND in_recon_scope(source_id, $scoped) GROUP BY 1
+    FROM canonical.billed_time_line_asof($as_of::DATE, scoped := $scoped) GROUP BY 1
 ),
 capped_batches AS (  -- hours a pssync batch billed for an entry revision when the cap let only part through
     SELECT source_id AS time_entry_id, source_revision AS revision, min(quantity) AS batch_quantity
@@ -48,7 +28,7 @@ capped_batches AS (  -- hours a pssync batch billed for an entry revision when t
 scope AS (
     SELECT te.*, b.* EXCLUDE (time_entry_id), coalesce(b.billed_line_count, 0) > 0 AS is_billed
     FROM te LEFT JOIN billed b USING (time_entry_id)
-    WHERE (te.live_approved OR b.billed_line_count > 0) AND recomputed_by_recon(te.time_entry_id, $scoped)
+    WHERE (te.live_approved OR b.billed_line_count > 0) AND in_recon_scope(te.time_entry_id, $scoped)
 ),
 proj AS (SELECT * FROM canonical.project_asof($as_of::DATE)),
 emp AS (SELECT employee_id, hire_date, termination_date FROM canonical.employee_latest_asof($as_of::DATE)),
@@ -85,7 +65,7 @@ base AS (
            coalesce(ro.assignment_role, r.role) AS role,
            cc.customer_id, root.currency AS contract_currency,
            e.hire_date, e.termination_date,
-           bt.carried_before, bt.batch_id, bt.batched_quantity,
+           bt.time_entry_id IS NOT NULL AS carried_before, bt.batch_id,
            CASE WHEN cb.batch_quantity < s.quantity THEN cb.batch_quantity END AS batch_capped_quantity,
            root.status = 'Activated' AND s.work_date BETWEEN root.start_date AND coalesce(root.end_date, DATE '9999-12-31')
                AS root_in_force,
@@ -99,7 +79,7 @@ base AS (
                            AND s.work_date >= ro.span_start AND s.work_date < ro.span_end
     LEFT JOIN canonical.xwalk_client_customer_asof($as_of::DATE) cc ON cc.crm_account_id = p.crm_account_id AND cc.match_status = 'MATCHED'
     LEFT JOIN versions root ON root.contract_id = p.crm_contract_id AND NOT root.is_amendment
-    LEFT JOIN batched bt USING (time_entry_id)
+    LEFT JOIN time_batched_before($as_of::DATE, $scoped) bt USING (time_entry_id)
     LEFT JOIN capped_batches cb ON cb.time_entry_id = s.time_entry_id AND cb.revision = s.revision
 ),
 versioned AS (  -- contract version for the work date: the latest Activated amendment started by then, else the root
@@ -169,13 +149,7 @@ cap_in_force AS (  -- NTE hours of the contract version in force on the as-of da
     WHERE NOT r.is_amendment
 ),
 consumed AS (  -- billed and previously batched hours of every entry of the contract's projects
-    SELECT p.crm_contract_id AS root_id,
-           coalesce(sum(b.billed_quantity), 0) + coalesce(sum(bt.batched_quantity) FILTER (WHERE b.time_entry_id IS NULL), 0) AS used
-    FROM te JOIN proj p USING (project_id)
-    LEFT JOIN billed_hours b USING (time_entry_id)
-    LEFT JOIN batched bt USING (time_entry_id)
-    WHERE p.crm_contract_id IS NOT NULL
-    GROUP BY 1
+    SELECT contract_id AS root_id, sum(used_hours) AS used FROM recon.cap_usage WHERE as_of_date = $as_of::DATE GROUP BY 1
 ),
 capped AS (
     SELECT s.*, c.cap_hours,
