@@ -128,6 +128,13 @@ def build_modes(result) -> dict[str, str]:
     return {m.asset_key.path[-1]: m.metadata["build"].value for m in mats if "build" in m.metadata}
 
 
+def row_counts(result) -> dict[str, int]:
+    mats = [e.event_specific_data.materialization for e in result.get_asset_materialization_events()]
+    return {
+        m.asset_key.path[-1]: m.metadata["dagster/row_count"].value for m in mats if "dagster/row_count" in m.metadata
+    }
+
+
 def test_row_local_histories_take_only_new_extractions_and_equal_a_full_rebuild(estate_copy, tmp_path):
     """Time entries and invoice lines are appended by extraction, not rebuilt; the result, quarantine
     included, is exactly what a rebuild from raw gives."""
@@ -142,11 +149,21 @@ def test_row_local_histories_take_only_new_extractions_and_equal_a_full_rebuild(
         "UPDATE time_entries SET time_in_minutes = 0, revision = revision + 1, "  # breaks the contract
         "updated_at = '2026-10-01 09:30:00.000000' WHERE time_entry_id = 21"
     )
+    con.execute(  # a new entry: the latest state gains a row
+        "INSERT INTO time_entries SELECT (SELECT max(time_entry_id) + 1 FROM time_entries), resource_id, "
+        "project_id, task_code, date_performed, time_in_minutes, billable, status, submitted_at, approved_at, "
+        "approver_resource_id, notes, 1, deleted_at, '2026-10-01 09:45:00.000000' FROM time_entries "
+        "WHERE time_entry_id = 22"
+    )
     con.commit()
     con.close()
+    entries_before = q(wh, "SELECT count(*) FROM canonical.time_entry")[0][0]
     result = materialize_canonical(estate_copy, wh)
     builds = build_modes(result)
     assert builds["time_entry"] == "appended" and builds["invoice_line"] == "appended"
+    # the row count shown in the UI, kept as rows arrive, is the latest state's (20 and 21 changed, one added)
+    assert q(wh, "SELECT count(*) FROM canonical.time_entry")[0][0] == entries_before + 1
+    assert row_counts(result)["time_entry"] == entries_before + 1
     assert builds["invoice"] == "rebuilt"  # not row-local: always rebuilt
     tables = ("canonical.time_entry_history", "canonical.invoice_line_history")
 

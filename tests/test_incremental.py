@@ -15,6 +15,7 @@ import duckdb
 
 from assets.canonical.assets import canonical_assets
 from assets.extract.assets import extract_assets
+from assets.recon import incremental
 from assets.recon.assets import recon_assets
 from estate import EstateConfig, generate_estate
 from resources.warehouse import bound_params, sql_text
@@ -249,3 +250,21 @@ def test_every_incremental_rerun_of_a_date_reads_exactly_what_a_full_recompute_r
     # the other recon tables reran incrementally after entries alone arrived (rounds 2 and 5), whole otherwise
     for table, runs in kinds.items():
         assert "entries whose inputs changed" in runs[1] and "entries whose inputs changed" in runs[4], (table, runs)
+
+
+def test_a_changed_as_of_macro_makes_the_next_rerun_recompute_the_date_whole(monkeypatch):
+    """The SQL a recon write depends on includes the canonical as-of macros it reads through (an entry's version
+    rule, say): changing one changes the fingerprint the next run compares, so that run is not incremental."""
+    params = {"as_of": date(2026, 9, 30), "reporting": "USD", "scoped": False}
+    before = incremental.query_fingerprint(params)
+    real = incremental.sql_text
+    monkeypatch.setattr(
+        incremental,
+        "sql_text",
+        lambda name: real(name) + ("\n-- changed" if name == "canonical/time_entry_asof" else ""),
+    )
+    assert incremental.query_fingerprint(params) != before
+    monkeypatch.setattr(
+        incremental, "sql_text", lambda name: real(name) + ("\n-- changed" if name == "marts/backlog" else "")
+    )
+    assert incremental.query_fingerprint(params) == before  # SQL recon does not read leaves it alone

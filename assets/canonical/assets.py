@@ -22,9 +22,10 @@ LATEST = "DATE '9999-12-30'"
 def create_asof_view(con, view: str) -> None:
     """``canonical.<view>_asof(as_of)``: the table as it stood at the end of any as-of date, and
     ``canonical.<view>``: the latest state. ``scoped := TRUE`` lets a macro keyed by time entry read only the
-    entries an incremental recon run recomputes (ops.recon_scope); the others ignore it."""
+    entries an incremental recon run recomputes (ops.recon_scope), ``restamped := TRUE`` only those with a version
+    stamped after the date; the others ignore both."""
     con.execute(
-        f"CREATE OR REPLACE MACRO canonical.{view}_asof(as_of, scoped := FALSE) AS TABLE "
+        f"CREATE OR REPLACE MACRO canonical.{view}_asof(as_of, scoped := FALSE, restamped := FALSE) AS TABLE "
         f"{sql_text(f'canonical/{view}_asof')}"
     )
     con.execute(f"CREATE OR REPLACE VIEW canonical.{view} AS SELECT * FROM canonical.{view}_asof({LATEST})")
@@ -51,8 +52,10 @@ def build_history(con, entity: Entity, now) -> tuple[str, float]:
     table = f"canonical.{entity.name}_history"
     query = sql_text(f"canonical/{entity.name}_history")
     fingerprint = _fingerprint(con, entity, query)
-    built = con.execute("SELECT fingerprint FROM ops.canonical_builds WHERE table_name = ?", [table]).fetchall()
-    append = entity.row_local and table_exists(con, table) and built == [(fingerprint,)]
+    built = con.execute(
+        "SELECT fingerprint, latest_keys FROM ops.canonical_builds WHERE table_name = ?", [table]
+    ).fetchall()
+    append = entity.row_local and table_exists(con, table) and [b[0] for b in built] == [fingerprint]
     if append:
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _new_extracts AS SELECT DISTINCT _extract_id FROM ({query})
@@ -72,13 +75,33 @@ def build_history(con, entity: Entity, now) -> tuple[str, float]:
     started = time.perf_counter()
     enforce(con, table, entity.contract, now, rows="_new_rows" if append else None)
     seconds = time.perf_counter() - started
+    keys = _latest_keys(con, entity, table, built[0][1] if append else None)
     if append:
         con.execute(f"INSERT INTO {table} SELECT * FROM _new_rows")
         con.execute("DROP TABLE _new_rows")
     con.execute("INSERT INTO ops.canonical_extracts SELECT ?, _extract_id FROM _new_extracts", [table])
     con.execute("DROP TABLE _new_extracts")
-    con.execute("INSERT OR REPLACE INTO ops.canonical_builds VALUES (?, ?, ?)", [table, fingerprint, now])
+    if entity.latest_key and keys is None:
+        keys = con.execute(f"SELECT count(DISTINCT {entity.latest_key}) FROM {table}").fetchall()[0][0]
+    con.execute(
+        "INSERT OR REPLACE INTO ops.canonical_builds (table_name, fingerprint, built_at, latest_keys) "
+        "VALUES (?, ?, ?, ?)",
+        [table, fingerprint, now, keys],
+    )
     return ("appended" if append else "rebuilt"), seconds
+
+
+def _latest_keys(con, entity: Entity, table: str, before: int | None) -> int | None:
+    """The distinct keys of the history once the validated new rows (``_new_rows``) are appended: those it held
+    plus the keys new to it, counted among the few rows that share a key with them. None: count them whole."""
+    if not entity.latest_key or before is None:
+        return None
+    k = entity.latest_key
+    new = con.execute(
+        f"SELECT count(DISTINCT n.{k}) FROM _new_rows AS n WHERE n.{k} NOT IN "
+        f"(SELECT h.{k} FROM {table} AS h WHERE h.{k} IN (SELECT r.{k} FROM _new_rows AS r))"
+    ).fetchall()[0][0]
+    return before + new
 
 
 def build_canonical_asset(entity: Entity) -> dg.AssetsDefinition:
@@ -124,9 +147,11 @@ def build_canonical_asset(entity: Entity) -> dg.AssetsDefinition:
             )
             for view in (entity.view_name, *entity.derived):
                 create_asof_view(con, view)
-            latest = con.execute(entity.latest_rows or f"SELECT count(*) FROM canonical.{entity.view_name}").fetchall()[
-                0
-            ][0]
+            latest = con.execute(
+                f"SELECT latest_keys FROM ops.canonical_builds WHERE table_name = '{table}'"
+                if entity.latest_key
+                else f"SELECT count(*) FROM canonical.{entity.view_name}"
+            ).fetchall()[0][0]
             schema = con.execute(f"DESCRIBE {table}").fetchall()
             con.commit()
         limit = settings.quarantine_max_share  # share of rows in quarantine the check tolerates

@@ -23,9 +23,9 @@ class Entity:
     row_local: bool = False
     # further as-of macros defined on this entity's view (sql/canonical/<name>_asof.sql): shared definitions
     derived: tuple[str, ...] = ()
-    # how many rows the latest state holds, where a count of keys says it without computing that state (the
-    # asset's row count, every run); empty: count the latest-state view
-    latest_rows: str = ""
+    # the key of an entity whose latest state holds one row per key ever extracted: its row count (the asset's,
+    # every run) is the count of distinct keys, kept as rows arrive; empty: count the latest-state view
+    latest_key: str = ""
 
     @property
     def view_name(self) -> str:
@@ -78,7 +78,7 @@ ENTITIES: tuple[Entity, ...] = (
         "(minutes / 60, exact) and quantity (hours rounded half-up to 2 decimals).",
         row_local=True,
         # every entry ever extracted has a latest version, so the latest state holds one row per entry
-        latest_rows="SELECT count(DISTINCT time_entry_id) FROM canonical.time_entry_history",
+        latest_key="time_entry_id",
     ),
     Entity("milestone", ("psa_milestones",), c.MilestoneContract, "psa", "delivery", "Fixed-fee milestones, in money."),
     Entity("expense", ("psa_expenses",), c.ExpenseContract, "psa", "delivery", "Expenses, in money."),

@@ -128,6 +128,18 @@ def _record_exceptions(con, spec: SourceObject, rows: list[tuple], seen: datetim
         )
 
 
+def _stamped_since(con, spec: SourceObject) -> str:
+    """A filter on the raw rows that can hold a batch's content: the hash covers the source timestamp, so a row
+    with the same content has the same timestamp, never an earlier one than the batch's earliest. The raw table
+    is in extraction order, so the filter skips all but its recent blocks. Empty when a timestamp is unreadable."""
+    if not spec.source_ts:
+        return ""
+    earliest, unreadable = con.execute(
+        f"SELECT min({source_ts_sql(spec)}), count(*) FILTER ({source_ts_sql(spec)} IS NULL) FROM _checked"
+    ).fetchall()[0]
+    return f" AND _source_ts >= TIMESTAMP '{earliest.isoformat(sep=' ')}'" if earliest and not unreadable else ""
+
+
 def _insert_frame(con, spec: SourceObject, frame: pl.DataFrame, res: LoadResult, extracted_at: datetime) -> int:
     """Validate a batch of rows (columns ``_source_file`` and ``_file_date`` say where each came from),
     insert the good rows, quarantine the rest. Rows arrive as source text (files, and PSA columns read as
@@ -143,8 +155,10 @@ def _insert_frame(con, spec: SourceObject, frame: pl.DataFrame, res: LoadResult,
     con.unregister("_in")
     novelty = ""
     if spec.dedupe == "record":  # new content for its key, among the deliveries still in force
+        # the raw rows of the batch's keys first: the batch is small, the table holds every version ever read
         novelty = (
-            f"AND NOT EXISTS (SELECT 1 FROM {spec.table} r WHERE r._record_key = c._record_key "
+            f"AND NOT EXISTS (SELECT 1 FROM (SELECT * FROM {spec.table} WHERE _record_key IN "
+            f"(SELECT _record_key FROM _checked){_stamped_since(con, spec)}) r WHERE r._record_key = c._record_key "
             "AND r._record_hash = c._record_hash AND delivered(r._extract_id, r._source_file))"
         )
     con.execute(f"CREATE OR REPLACE TEMP TABLE _keyed AS SELECT *, {hash_sql(spec)} AS _record_hash FROM _checked")

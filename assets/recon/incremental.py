@@ -122,14 +122,15 @@ class Scope:
 OFF = Scope("PSSYNC_RECON_INCREMENTAL is off")
 
 
-def inputs(kept: Kept = TIME_TO_BILL) -> list[str]:
-    """Every canonical history table recon's queries read, through the as-of macros (also where a macro is given
-    the table's name as text, as snapshot_asof is), and the billing ledger if they read it."""
+def _read(kept: Kept) -> tuple[list[str], list[str]]:
+    """The tables recon's queries read (canonical histories, through the as-of macros, also where a macro is given
+    the table's name as text, as snapshot_asof is; and the billing ledger), and the SQL files they run."""
     seen: set[str] = set()
     todo = list(kept.queries)
-    found = set()
+    found, files = set(), []
     while todo:
-        text = sql_text(todo.pop())
+        files.append(todo.pop())
+        text = sql_text(files[-1])
         named = {f"canonical.{n}" for n in re.findall(r"'canonical\.(\w+)'", text)}
         for table in tables_read(text) | named:
             schema, name = table.split(".")
@@ -142,13 +143,19 @@ def inputs(kept: Kept = TIME_TO_BILL) -> list[str]:
                 found.add(table)
             elif name.endswith("_asof"):
                 todo.append(f"canonical/{name}")
-    return sorted(found)
+    return sorted(found), sorted(files)
+
+
+def inputs(kept: Kept = TIME_TO_BILL) -> list[str]:
+    """Every canonical history table recon's queries read, and the billing ledger if they read it."""
+    return _read(kept)[0]
 
 
 def query_fingerprint(params: dict, kept: Kept = TIME_TO_BILL) -> str:
-    """The recon SQL, the macros and the parameters: rows written under another build are not comparable."""
+    """The recon SQL, the as-of macros it reads through, the macros and the parameters: rows written under another
+    build are not comparable."""
     settled = sorted((k, str(v)) for k, v in params.items() if k != "scoped")
-    parts = [sql_text(q) for q in kept.queries] + [sql_text("ddl/macros"), repr(settled)]
+    parts = [sql_text(q) for q in _read(kept)[1]] + [sql_text("ddl/macros"), repr(settled)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 

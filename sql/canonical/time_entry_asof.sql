@@ -5,10 +5,13 @@
 -- deleted after it, had an earlier state that was never extracted (the PSA keeps the current version only): its
 -- first known version stands in, `reconstructed` (what it said then is not known, so billing on it is held:
 -- recon.billing_holds). One merely approved after the date is not in force on it: it was awaiting approval.
--- With `scoped`, only the entries of ops.recon_scope (an incremental recon run), filtered before aggregating.
+-- With `scoped`, only the entries of ops.recon_scope (an incremental recon run), filtered before aggregating; with
+-- `restamped`, only entries with a version stamped after the date (the only ones that can be reconstructed).
 WITH latest AS (
     SELECT time_entry_id, arg_max(_record_hash, {'revision': revision, 'updated_at': updated_at, 'extracted': _extracted_at}) AS h
     FROM canonical.time_entry_history WHERE updated_at < as_of_end(as_of) AND in_recon_scope(time_entry_id, scoped)
+        AND (NOT restamped OR time_entry_id IN (SELECT r.time_entry_id FROM canonical.time_entry_history AS r
+                                                WHERE r.updated_at >= as_of_end(as_of)))
     GROUP BY time_entry_id
 ),
 first_known AS (  -- over the versions stamped after the date only: on the newest date they are today's few

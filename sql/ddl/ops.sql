@@ -145,6 +145,8 @@ CREATE TABLE IF NOT EXISTS ops.canonical_builds (
     fingerprint  VARCHAR NOT NULL,
     built_at     TIMESTAMP NOT NULL
 );
+-- the distinct keys of a history whose latest state holds one row per key (its row count, kept as rows arrive)
+ALTER TABLE ops.canonical_builds ADD COLUMN IF NOT EXISTS latest_keys BIGINT;
 CREATE TABLE IF NOT EXISTS ops.canonical_extracts (
     table_name   VARCHAR NOT NULL,
     extract_id   VARCHAR NOT NULL

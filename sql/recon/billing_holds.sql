@@ -115,7 +115,7 @@ reconstructed AS (  -- PSA rows standing in with a version stamped after the dat
            format('PSA time entry {} (revision {}): its first known version is stamped {}, after this date',
                   time_entry_id, revision, updated_at),
            CAST(json_object('project_id', project_id) AS VARCHAR)
-    FROM canonical.time_entry_asof($as_of::DATE) WHERE reconstructed
+    FROM canonical.time_entry_asof($as_of::DATE, restamped := TRUE) WHERE reconstructed
 ),
 faults AS (
     SELECT * FROM rejected_files UNION ALL SELECT * FROM rejected_rows UNION ALL SELECT * FROM contract_rejects
