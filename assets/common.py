@@ -33,15 +33,20 @@ def write_partition(con: duckdb.DuckDBPyConnection, table: str, query_name: str,
 
 
 def rewrite_partition_within(
-    con: duckdb.DuckDBPyConnection, table: str, query_name: str, params: dict, key: str, within: str
+    con: duckdb.DuckDBPyConnection, table: str, query_name: str, params: dict, key: str | tuple[str, ...], within: str
 ) -> int:
-    """Replace, for ``params['as_of']``, the rows of ``table`` whose ``key`` is in ``within`` (a query over the same
-    parameters) with those rows of ``sql/<query_name>.sql``; the others stay. The caller holds the transaction."""
+    """Replace, for ``params['as_of']``, the rows of ``table`` whose ``key`` (a column or several) is in ``within``
+    (a query over the same parameters) with those rows of ``sql/<query_name>.sql``; the others stay. The caller
+    holds the transaction."""
     query = sql_text(query_name)
     _add_new_columns(con, table, query, params)
-    delete = f"DELETE FROM {table} WHERE as_of_date = $as_of AND {key} IN ({within})"
+    keys = (key,) if isinstance(key, str) else key
+    delete = f"DELETE FROM {table} WHERE as_of_date = $as_of AND ({', '.join(keys)}) IN ({within})"
     con.execute(delete, bound_params(delete, params))
-    insert = f"INSERT INTO {table} BY NAME SELECT * FROM ({query}) AS q WHERE q.{key} IN ({within})"
+    insert = (
+        f"INSERT INTO {table} BY NAME SELECT * FROM ({query}) AS q "
+        f"WHERE ({', '.join(f'q.{k}' for k in keys)}) IN ({within})"
+    )
     con.execute(insert, bound_params(insert, params))
     return con.execute(f"SELECT count(*) FROM {table} WHERE as_of_date = ?", [params["as_of"]]).fetchall()[0][0]
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sqlite3
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import duckdb
@@ -164,7 +165,7 @@ def test_row_local_histories_take_only_new_extractions_and_equal_a_full_rebuild(
     # the row count shown in the UI, kept as rows arrive, is the latest state's (20 and 21 changed, one added)
     assert q(wh, "SELECT count(*) FROM canonical.time_entry")[0][0] == entries_before + 1
     assert row_counts(result)["time_entry"] == entries_before + 1
-    assert builds["invoice"] == "rebuilt"  # not row-local: always rebuilt
+    assert builds["invoice"] == "unchanged"  # not row-local, and no ERP file arrived: left as it was
     tables = ("canonical.time_entry_history", "canonical.invoice_line_history")
 
     def state():
@@ -186,6 +187,25 @@ def test_row_local_histories_take_only_new_extractions_and_equal_a_full_rebuild(
         c.execute("DELETE FROM ops.canonical_builds")
     assert set(build_modes(materialize_canonical(estate_copy, wh)).values()) == {"rebuilt"}
     assert state() == appended
+
+
+def test_a_history_rebuilt_whole_is_left_alone_until_an_extraction_arrives(estate_copy, tmp_path):
+    """Invoice headers are rebuilt whole (the latest Last Modified wins), but only when a delivery brought rows:
+    an hourly run with no ERP file keeps them; the next day's delta file voiding an invoice rebuilds them."""
+    wh = tmp_path / "wh.duckdb"
+    materialize_canonical(estate_copy, wh)
+    assert build_modes(materialize_canonical(estate_copy, wh))["invoice"] == "unchanged"
+    latest = max((estate_copy / "erp").glob("invoices_*.csv"))
+    with latest.open(newline="") as fh:
+        header, row = list(csv.reader(fh))[:2]
+    invoice = int(row[header.index("Internal ID")])
+    next_day = date.fromisoformat(latest.stem.split("_")[1]) + timedelta(days=1)
+    row[header.index("Status")] = "Voided"
+    row[header.index("Last Modified")] = f"{next_day}T16:00:00Z"
+    with (estate_copy / "erp" / f"invoices_{next_day}.csv").open("w", newline="") as fh:
+        csv.writer(fh).writerows([header, row])
+    assert build_modes(materialize_canonical(estate_copy, wh))["invoice"] == "rebuilt"
+    assert q(wh, "SELECT status FROM canonical.invoice WHERE invoice_id = ?", invoice) == [("Voided",)]
 
 
 def test_contract_violations_are_quarantined_with_their_rule_and_nothing_valid_is(estate_copy, tmp_path, monkeypatch):

@@ -47,15 +47,18 @@ def _fingerprint(con, entity: Entity, query: str) -> str:
 
 def build_history(con, entity: Entity, now) -> tuple[str, float]:
     """Build ``canonical.<name>_history`` under its contract. A row-local table whose SQL and contract are
-    unchanged takes only the raw extractions it does not hold yet; any other is rebuilt whole. Returns how it
-    was built and the seconds spent validating."""
+    unchanged takes only the raw extractions it does not hold yet; another is left as it is when no extraction
+    arrived since it was built, else rebuilt whole. Returns how it was built and the seconds spent validating."""
     table = f"canonical.{entity.name}_history"
     query = sql_text(f"canonical/{entity.name}_history")
     fingerprint = _fingerprint(con, entity, query)
     built = con.execute(
         "SELECT fingerprint, latest_keys FROM ops.canonical_builds WHERE table_name = ?", [table]
     ).fetchall()
-    append = entity.row_local and table_exists(con, table) and [b[0] for b in built] == [fingerprint]
+    same_build = table_exists(con, table) and [b[0] for b in built] == [fingerprint]
+    if same_build and not entity.row_local and not _unseen_extractions(con, entity, table):
+        return "unchanged", 0.0  # the same raw rows under the same SQL and contract: the same table
+    append = entity.row_local and same_build
     if append:
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _new_extracts AS SELECT DISTINCT _extract_id FROM ({query})
@@ -89,6 +92,21 @@ def build_history(con, entity: Entity, now) -> tuple[str, float]:
         [table, fingerprint, now, keys],
     )
     return ("appended" if append else "rebuilt"), seconds
+
+
+def _unseen_extractions(con, entity: Entity, table: str) -> bool:
+    """Whether the raw tables hold rows of an extraction the history was not built from (every extraction it was
+    built from is in ops.canonical_extracts, also those whose rows the contract quarantined)."""
+    if not all(table_exists(con, f"raw.{r}") for r in entity.raw):
+        return True
+    raw = " UNION ".join(f"SELECT DISTINCT _extract_id FROM raw.{r}" for r in entity.raw)
+    return bool(
+        con.execute(
+            f"SELECT 1 FROM ({raw}) AS x WHERE _extract_id NOT IN "
+            "(SELECT extract_id FROM ops.canonical_extracts WHERE table_name = ?) LIMIT 1",
+            [table],
+        ).fetchall()
+    )
 
 
 def _latest_keys(con, entity: Entity, table: str, before: int | None) -> int | None:
@@ -214,11 +232,17 @@ def crosswalks(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Ma
         con.begin()
         for name in XWALKS:
             create_asof_view(con, name)
+            # the latest state, computed once for the coverage and the gaps
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _xwalk AS "
+                f"SELECT {XWALK_KEY[name]} AS k, match_status FROM canonical.{name}"
+            )
             total, matched = con.execute(
-                f"SELECT count(*), count(*) FILTER (match_status IN ('MATCHED', 'NOT_REQUIRED')) FROM canonical.{name}"
+                "SELECT count(*), count(*) FILTER (match_status IN ('MATCHED', 'NOT_REQUIRED')) FROM _xwalk"
             ).fetchall()[0]
-            gaps = con.execute(f"""SELECT {XWALK_KEY[name]}, match_status FROM canonical.{name}
-                                   WHERE match_status NOT IN ('MATCHED', 'NOT_REQUIRED') ORDER BY 1""").fetchall()
+            gaps = con.execute(
+                "SELECT k, match_status FROM _xwalk WHERE match_status NOT IN ('MATCHED', 'NOT_REQUIRED') ORDER BY 1"
+            ).fetchall()
             record_exceptions(
                 con,
                 "canonical",
@@ -230,6 +254,7 @@ def crosswalks(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Ma
             )
             meta[f"{name}_coverage"] = round(matched / total, 4) if total else 1.0
             meta[f"{name}_unmatched"] = [str(k) for k, _ in gaps][:50]
+        con.execute("DROP TABLE _xwalk")
         con.commit()
     return dg.MaterializeResult(metadata=meta)
 

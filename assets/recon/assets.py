@@ -61,16 +61,20 @@ def _input_problems(con, as_of: date) -> list[str]:
     ]
 
 
-def _status_table(con, as_of: date) -> str:
+def _status_table(con, as_of: date) -> tuple[dict[str, int], str]:
+    """Entries per status, and a table of them per status and reason with the amount at risk."""
     rows = con.execute(
         """
         SELECT recon_status, coalesce(reason, ''), count(*), sum(amount_at_risk_reporting)
         FROM recon.time_to_bill WHERE as_of_date = ? GROUP BY 1, 2 ORDER BY 1, 2""",
         [as_of],
     ).fetchall()
+    counts: dict[str, int] = {}
+    for s, _, n, _ in rows:
+        counts[s] = counts.get(s, 0) + n
     lines = ["| status | reason | entries | amount at risk (reporting) |", "|---|---|---:|---:|"]
     lines += [f"| {s} | {r} | {n:,} | {a or 0:,.2f} |" for s, r, n, a in rows]
-    return "\n".join(lines)
+    return counts, "\n".join(lines)
 
 
 def _top_exceptions(con, as_of: date) -> str:
@@ -158,13 +162,7 @@ def time_to_bill(context: dg.AssetExecutionContext, warehouse: Warehouse, settin
                 "SELECT hold FROM recon.billing_holds WHERE as_of_date = ? ORDER BY 1", [as_of]
             ).fetchall()
         ]
-        counts = dict(
-            con.execute(
-                "SELECT recon_status, count(*) FROM recon.time_to_bill WHERE as_of_date = ? GROUP BY 1 ORDER BY 1",
-                [as_of],
-            ).fetchall()
-        )
-        status_md, top_md = _status_table(con, as_of), _top_exceptions(con, as_of)
+        (counts, status_md), top_md = _status_table(con, as_of), _top_exceptions(con, as_of)
         problems = _input_problems(con, as_of)
         con.commit()
     context.log.info(f"recon.time_to_bill {as_of}: recomputed the {scope.describe()}")
@@ -223,30 +221,34 @@ def _write_billing_line_exceptions(con, as_of: date, settings: PssyncSettings) -
 
 
 def _write_contractor_hours(con, as_of: date, settings: PssyncSettings) -> tuple[int, str]:
-    """Reads only the entries of the workers it reports on (sql/recon/contractor_workers.sql: any entry any
-    version of which one of their resources worked). A rerun after new versions of some entries rewrites only
-    the rows of the workers who worked them; anything else rewrites the date."""
+    """Reads only the entries of the (worker, closed pay period) pairs it computes (sql/recon/contractor_scope.sql:
+    any entry any version of which one of the worker's resources worked in the period). A rerun after new versions
+    of some entries rewrites only the pairs they fall in; anything else rewrites the date."""
     params = params_for(as_of, settings)
     kept = incremental.CONTRACTOR_HOURS
     scope = incremental.plan_entries(con, kept, as_of, params) if settings.recon_incremental else incremental.OFF
     partial = not scope.full
-    # the entries that arrived, whose workers' rows are recomputed (none: every worker's)
+    # the entries that arrived, whose (worker, period) rows are recomputed (none: every pair's)
     _scoped_to(con, "SELECT time_entry_id, recompute FROM _recon_entries" if partial else None)
-    workers = f"SELECT * FROM ({sql_text('recon/contractor_workers')}) AS w"
-    read = (
-        "SELECT DISTINCT h.time_entry_id, FALSE FROM canonical.time_entry_history AS h "
-        f"WHERE h.resource_id IN (SELECT resource_id FROM ({workers}) AS r)"
+    pairs = sql_text("recon/contractor_scope")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _contractor_scope AS {pairs}",
+        bound_params(pairs, {**params, "partial": partial}),
     )
-    worker_params = {**params, "partial": partial}
-    con.execute(f"INSERT OR IGNORE INTO ops.recon_scope {read}", bound_params(read, worker_params))
+    con.execute(
+        "INSERT OR IGNORE INTO ops.recon_scope SELECT DISTINCT h.time_entry_id, FALSE "
+        "FROM canonical.time_entry_history AS h JOIN _contractor_scope AS s "
+        "ON h.resource_id = s.resource_id AND h.work_date BETWEEN s.start_date AND s.end_date"
+    )
     query_params = {**params, "scoped": True}
     if partial:
-        within = f"SELECT employee_id FROM ({workers}) AS e"
+        within = "SELECT employee_id, period_id FROM _contractor_scope"
         rows = rewrite_partition_within(
-            con, kept.table, "recon/contractor_hours", {**query_params, "partial": True}, "employee_id", within
+            con, kept.table, "recon/contractor_hours", query_params, ("employee_id", "period_id"), within
         )
     else:
         rows = write_partition(con, kept.table, "recon/contractor_hours", query_params)
+    con.execute("DROP TABLE _contractor_scope")
     _scoped_to(con, None)  # emptied: the scope lives within this run
     incremental.remember(con, as_of, params, kept, scope)
     return rows, scope.describe()

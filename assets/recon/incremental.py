@@ -87,11 +87,11 @@ BILLING_LINE_EXCEPTIONS = Kept(
     {"canonical.time_entry_history": TOUCHED_ENTRIES["canonical.time_entry_history"]},
     {},
 )
-# a contingent worker's hours in a pay period depend on their own entries: a new version of an entry touches its
-# workers (of any version); new pay periods, payroll hours, HR or crosswalk rows recompute the date
+# a contingent worker's hours in a pay period depend on their own entries in it: a new version of an entry touches
+# the (worker, period) pairs of its versions; new pay periods, payroll hours, HR or crosswalk rows recompute the date
 CONTRACTOR_HOURS = Kept(
     "recon.contractor_hours",
-    ("recon/contractor_hours", "recon/contractor_workers"),
+    ("recon/contractor_hours", "recon/contractor_scope"),
     {"canonical.time_entry_history": TOUCHED_ENTRIES["canonical.time_entry_history"]},
     {},
 )

@@ -1,7 +1,8 @@
 -- recon.contractor_hours for as-of date $as_of: per (closed pay period, contingent worker), hours paid by
 -- payroll against live-approved PSA hours worked in the period, and entries approved after the lock date.
--- $scoped: read only the entries of ops.recon_scope: those of the workers of sql/recon/contractor_workers.sql
--- (a tenth of a firm's entries: their history is aggregated, not everyone's; assets/recon/assets.py).
+-- $scoped: read only the entries of ops.recon_scope: those of the (worker, period) pairs of
+-- sql/recon/contractor_scope.sql (at most a tenth of a firm's entries: their history is aggregated, not everyone's;
+-- assets/recon/assets.py).
 WITH periods AS (SELECT * FROM canonical.pay_period_asof($as_of::DATE) WHERE lock_date <= $as_of::DATE),
 contingent AS (
     SELECT employee_id, legal_entity FROM canonical.employee_latest_asof($as_of::DATE)
