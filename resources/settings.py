@@ -44,7 +44,7 @@ class PssyncSettings(dg.ConfigurableResource):
     staffing_threshold: float = 50  # win probability (percent) from which an opportunity counts as staffing demand
     quarantine_max_share: float = 0.01  # share of a table's rows in quarantine from which its contract check fails
     psa_timeout: float = 300  # seconds for connecting to and for each statement on the PSA database
-    duckdb_memory_limit: str = "6GB"
+    duckdb_memory_limit: str = "4GB"
     partition_start: str = "2025-10-01"  # first as-of date of the partitions (read when the code location loads)
     alert_webhook_url: str = ""  # where failed runs are posted (empty: the alert is only recorded)
     log_level: str = "CRITICAL"  # Dagster's own log on the terminal; `pssync run --verbose` sets INFO

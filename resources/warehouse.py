@@ -74,7 +74,7 @@ class Warehouse(dg.ConfigurableResource):
     and one run at a time (see docs/operations.md)."""
 
     path: str
-    memory_limit: str = "6GB"  # PSSYNC_DUCKDB_MEMORY_LIMIT
+    memory_limit: str = "4GB"  # PSSYNC_DUCKDB_MEMORY_LIMIT
 
     @contextmanager
     def connect(self, read_only: bool = False):
