@@ -16,6 +16,12 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def file_stat(path: Path) -> str:
+    """What changes whenever a file's bytes do: size, modification and change times (ns), inode."""
+    st = path.stat()
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+
+
 class LandingFolder(dg.ConfigurableResource):
     """Where the source systems drop their files (``PSSYNC_LANDING_DIR``)."""
 

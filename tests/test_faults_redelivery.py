@@ -3,6 +3,9 @@ force, a fixed file after a rejection loads once; nothing is duplicated and bill
 
 from __future__ import annotations
 
+import os
+
+import assets.extract.loader as loader
 from tests.faults import (
     AS_OF,
     NEXT,
@@ -34,6 +37,34 @@ def test_corrected_customers_file_supersedes_without_duplicates(faulty, clean_bi
     )
     assert names == [("Renamed Holdings",)]
     assert ledger_keys(wh) == clean_billing[AS_OF] | clean_billing[NEXT]
+
+
+def test_only_a_file_whose_stat_changed_is_read_again_and_a_same_size_same_time_correction_is_seen(faulty, monkeypatch):
+    """A run does not hash files it has read under the same size, modification and change times; a correction of
+    the same size written back with the old modification time still changes the change time, so it is read."""
+    landing, wh, out = faulty
+    run(landing, wh, AS_OF, out)
+    hashed, real = [], loader.file_sha256
+    monkeypatch.setattr(loader, "file_sha256", lambda p: hashed.append(p.name) or real(p))
+    assert run(landing, wh, AS_OF, out).code == 0
+    assert hashed == []
+    path, i, customer = billed_customer(landing)
+    before = path.stat()
+    _, rows = read_csv(path)
+    name = rows[i]["Company Name"]
+    renamed = "".join("Z" if c.isalnum() else c for c in name)
+    lines = path.read_bytes().split(b"\n")  # the bytes edited in place: the same length
+    assert name.encode() in lines[i + 1]
+    lines[i + 1] = lines[i + 1].replace(name.encode(), renamed.encode(), 1)
+    path.write_bytes(b"\n".join(lines))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    assert run(landing, wh, NEXT, out).code == 0
+    assert hashed == [path.name]
+    names = query(
+        wh, "SELECT company_name FROM canonical.customer_asof(?) WHERE customer_id = ?", [NEXT, int(customer)]
+    )
+    assert names == [(renamed,)]
 
 
 def test_corrected_invoice_lines_file_is_applied(faulty):

@@ -19,7 +19,7 @@ from assets.common import now_utc, one_transaction
 from assets.extract.parse import NOT_AN_OBJECT, FileRejected, file_date, read_file
 from assets.ops.exceptions import record_exceptions
 from assets.extract.specs import BOOL, DATE, INT, JSON, NUM, PERCENT, TEXT, TS, YESNO, SourceObject
-from resources.landing import LandingFolder, file_sha256
+from resources.landing import LandingFolder, file_sha256, file_stat
 from resources.psa import PsaDatabase
 
 PSA_LOOKBACK = timedelta(hours=2)
@@ -279,14 +279,14 @@ def new_result(spec: SourceObject) -> LoadResult:
     return LoadResult(spec.source, spec.object, f"{spec.name}-{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}", started)
 
 
-def _current_deliveries(con, spec: SourceObject) -> dict[str, tuple[str, str]]:
-    """File name -> (content hash, status) of its delivery in force (the latest one seen)."""
+def _current_deliveries(con, spec: SourceObject) -> dict[str, tuple[str, str, str | None]]:
+    """File name -> (content hash, status, file stat) of its delivery in force (the latest one seen)."""
     rows = con.execute(
-        """SELECT file, arg_max(content_hash, loaded_at), arg_max(status, loaded_at)
+        """SELECT file, arg_max(content_hash, loaded_at), arg_max(status, loaded_at), arg_max(file_stat, loaded_at)
                           FROM ops.loaded_files WHERE object = ? GROUP BY file""",
         [spec.name],
     ).fetchall()
-    return {f: (h, st) for f, h, st in rows}
+    return {f: (h, st, stat) for f, h, st, stat in rows}
 
 
 def _supersede(con, spec: SourceObject, rel: str, by_extract: str, at: datetime) -> None:
@@ -321,16 +321,20 @@ def load_files(
     ensure_raw_table(con, spec)
     res.watermark_before = _get_watermark(con, spec)
     current = _current_deliveries(con, spec)
-    hashes = {h for h, st in current.values() if st != "rejected"}
+    hashes = {h for h, st, _ in current.values() if st != "rejected"}
     extracted_at = now_utc()
     with one_transaction(con):
         watermark = res.watermark_before
-        frames, files = [], []
+        frames, files, restat = [], [], []
         for path in landing.files(spec.pattern):
             rel = landing.relative(path)
-            digest = file_sha256(path)
-            if current.get(rel, (None,))[0] == digest:
+            stat = file_stat(path)
+            known = current.get(rel, (None, None, None))
+            digest = known[0] if known[2] == stat else file_sha256(path)
+            if known[0] == digest:
                 res.files_skipped += 1
+                if known[2] != stat:
+                    restat.append((rel, digest, stat))
                 continue
             if rel in current:
                 _supersede(con, spec, rel, res.extract_id, extracted_at)
@@ -351,7 +355,7 @@ def load_files(
                     res.rejected_files.append(rel)
                     _record_exceptions(con, spec, [(rel, exc.rule, f"{rel}: {exc.message}", rel, None)], extracted_at)
             hashes.add(digest)
-            files.append((rel, digest, status, frames[-1].height if status == "loaded" else 0))
+            files.append((rel, digest, status, frames[-1].height if status == "loaded" else 0, stat))
             marker = rel.split("/")[1] if spec.kind == "crm_pages" else rel
             if watermark is None or marker > watermark:
                 watermark = marker
@@ -361,27 +365,39 @@ def load_files(
             # a name delivered again with bytes it had before (A, B, A) updates that row: the newest delivery wins
             # one statement for all files: DuckDB runs an upsert row by row when it is given rows one by one
             seen = pl.DataFrame(
-                [(rel, digest, rows, status, file_date(spec, rel)) for rel, digest, status, rows in files],
+                [(rel, digest, rows, status, file_date(spec, rel), stat) for rel, digest, status, rows, stat in files],
                 schema={
                     "file": pl.Utf8,
                     "content_hash": pl.Utf8,
                     "rows_loaded": pl.Int64,
                     "status": pl.Utf8,
                     "file_date": pl.Date,
+                    "file_stat": pl.Utf8,
                 },
                 orient="row",
             )
             con.register("_files", seen.to_arrow())
             con.execute(
                 """INSERT INTO ops.loaded_files (object, file, content_hash, extract_id, loaded_at, rows_loaded,
-                                                         status, file_date)
-                           SELECT ?, file, content_hash, ?, ?, rows_loaded, status, file_date FROM _files
+                                                         status, file_date, file_stat)
+                           SELECT ?, file, content_hash, ?, ?, rows_loaded, status, file_date, file_stat FROM _files
                            ON CONFLICT (object, file, content_hash) DO UPDATE SET extract_id = excluded.extract_id,
                            loaded_at = excluded.loaded_at, rows_loaded = excluded.rows_loaded,
-                           status = excluded.status""",
+                           status = excluded.status, file_stat = excluded.file_stat""",
                 [spec.name, res.extract_id, extracted_at],
             )
             con.unregister("_files")
+        if restat:  # the same bytes as delivered, read through a new stat (a copy, a touch): remember it
+            stats = pl.DataFrame(
+                restat, schema={"file": pl.Utf8, "content_hash": pl.Utf8, "file_stat": pl.Utf8}, orient="row"
+            )
+            con.register("_stats", stats.to_arrow())
+            con.execute(
+                """UPDATE ops.loaded_files AS f SET file_stat = s.file_stat FROM _stats AS s
+                   WHERE f.object = ? AND f.file = s.file AND f.content_hash = s.content_hash""",
+                [spec.name],
+            )
+            con.unregister("_stats")
         res.watermark_after = watermark
         _finish(con, spec, res, run_id)
     return res

@@ -78,6 +78,9 @@ CREATE TABLE IF NOT EXISTS quarantine.extract_rejects (
 ALTER TABLE quarantine.extract_rejects ADD COLUMN IF NOT EXISTS file_date DATE;
 -- the date a landed file's name carries (drop, export or CRM extract date)
 ALTER TABLE ops.loaded_files ADD COLUMN IF NOT EXISTS file_date DATE;
+-- the file's size, modification and change times and inode when it was last read: while they are the same the
+-- bytes are, so a run does not hash the file again (writing a file sets its change time, which no tool can set back)
+ALTER TABLE ops.loaded_files ADD COLUMN IF NOT EXISTS file_stat VARCHAR;
 
 -- rejected records that a later extraction brought valid (or whose key the PSA no longer has): they hold nothing
 CREATE TABLE IF NOT EXISTS quarantine.extract_fixes (
