@@ -18,6 +18,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from assets.billing.emit import HEADER_COLUMNS
 from workbench.events import Event, record
 from workbench.lifecycle import ActionRefused, audit_row
 from workbench.store import audit_trail, batch_reviews
@@ -55,16 +56,8 @@ def register(engine: sa.Engine, headers: list[dict], now: datetime) -> int:
     return len(fresh)
 
 
-PAYLOAD = (
-    "batch_id",
-    "as_of_date",
-    "legal_entity",
-    "customer_id",
-    "currency",
-    "line_count",
-    "net_amount",
-    "gross_amount",
-)
+# the batch header of the emitted files (net and gross tell the amounts; the tax is on the batch page)
+PAYLOAD = tuple(c for c in HEADER_COLUMNS if c != "tax_amount")
 
 
 def _payload(h, state: str) -> dict:
