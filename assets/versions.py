@@ -130,7 +130,11 @@ def _store_date(
         f"WHERE EXISTS (SELECT 1 FROM _v_changed c WHERE {match.replace('x.', 'n.')} AND c.has_new)",
         {"d": as_of, "to": as_of if nxt is not None else OPEN},
     )
-    con.execute("INSERT OR IGNORE INTO ops.as_of_dates VALUES (?, ?)", [table, as_of])
+    con.execute(
+        "MERGE INTO ops.as_of_dates AS t USING (SELECT ? AS table_name, ?::DATE AS as_of_date) AS s "
+        "ON t.table_name = s.table_name AND t.as_of_date = s.as_of_date WHEN NOT MATCHED THEN INSERT BY NAME",
+        [table, as_of],
+    )
     if within:
         rows = con.execute(f"SELECT count(*) FROM {store} WHERE valid_from <= $d AND valid_to >= $d", {"d": as_of})
     else:

@@ -341,12 +341,13 @@ def _simulate_new_approvals(landing: Path, as_of: date) -> int:
 
 
 def _print_warehouse_summary(path: str, as_of: date, cur: str) -> None:
-    import duckdb
 
     from assets.ops.exceptions import OPEN_EXCEPTIONS_MEANING, open_exceptions
     from resources.warehouse import table_exists
 
-    con = duckdb.connect(path, read_only=True)
+    from resources.warehouse import open_warehouse
+
+    con = open_warehouse(path, read_only=True)
     try:
         rows = con.execute("""SELECT source || '.' || object, sum(rows_loaded), sum(rows_quarantined)
                               FROM ops.sync_runs GROUP BY 1 ORDER BY 1""").fetchall()
@@ -393,8 +394,10 @@ def _print_warehouse_summary(path: str, as_of: date, cur: str) -> None:
 def _warehouse_path(args) -> str:
     import os
 
+    from resources.warehouse import is_shared
+
     path = _settings(args).warehouse
-    if not os.path.exists(path):
+    if not is_shared(path) and not os.path.exists(path):
         raise SystemExit(f"no warehouse at {path}: run `pssync run` (or `make demo`) first, or pass --warehouse")
     return path
 
@@ -460,12 +463,13 @@ def cmd_exceptions(args) -> int:
     if args.as_of is None:
         print("pssync exceptions: --as-of is required to list exceptions", file=sys.stderr)
         return 2
-    import duckdb
 
     from assets.ops.exceptions import OPEN_EXCEPTIONS_MEANING, open_exceptions
     from resources.warehouse import table_exists
 
-    con = duckdb.connect(_warehouse_path(args), read_only=True)
+    from resources.warehouse import open_warehouse
+
+    con = open_warehouse(_warehouse_path(args), read_only=True)
     try:
         if (
             not table_exists(con, "recon.time_to_bill")
@@ -506,11 +510,12 @@ def cmd_batches(args) -> int:
     if not args.as_of:
         print("pssync batches: --as-of is required to list batches", file=sys.stderr)
         return 2
-    import duckdb
 
     from resources.warehouse import table_exists
 
-    con = duckdb.connect(_warehouse_path(args), read_only=True)
+    from resources.warehouse import open_warehouse
+
+    con = open_warehouse(_warehouse_path(args), read_only=True)
     try:
         if not table_exists(con, "billing.batches"):
             print("no billing batches yet: run `pssync run --as-of DATE` first", file=sys.stderr)

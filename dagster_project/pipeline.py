@@ -109,7 +109,13 @@ class WarehouseBusy(RuntimeError):
 @contextmanager
 def warehouse_lock(path: str, as_of: date | None, wait: bool = False, holder: str = "pssync run"):
     """One writing run per warehouse. A second run leaves at once naming the run that holds it (or, with
-    ``wait``, waits for it): no step of it ever meets DuckDB's file lock half-way through."""
+    ``wait``, waits for it): no step of it ever meets DuckDB's file lock half-way through. A shared warehouse
+    takes no lock: its catalog's transactions keep concurrent runs apart (docs/deployment.md)."""
+    from resources.warehouse import is_shared
+
+    if is_shared(path):
+        yield
+        return
     target = Path(path).resolve()
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -186,9 +192,10 @@ def verdict(result: dg.ExecuteInProcessResult, as_of: date, warehouse: str) -> t
             why = f"{first.step_key.replace('__', '/')} failed: {_root_message(first.event_specific_data.error)}"
         more = f" (and {len(failures) - 1} more step(s))" if len(failures) > 1 else ""
         return f"{head}: FAILED — {why}{more}", 1
-    import duckdb
 
-    con = duckdb.connect(warehouse, read_only=True)
+    from resources.warehouse import open_warehouse
+
+    con = open_warehouse(warehouse, read_only=True)
     try:
         from resources.warehouse import table_exists
 
@@ -223,6 +230,25 @@ def verdict(result: dg.ExecuteInProcessResult, as_of: date, warehouse: str) -> t
         named = ", ".join(h for h, _ in holds[:3]) + (f" and {len(holds) - 3} more" if len(holds) > 3 else "")
         return f"{line}; BILLING HELD by {len(holds)} faulty input(s): {named} (see recon.billing_holds)", 3
     return line, 0
+
+
+def _shared_problems(settings) -> list[str]:
+    """What a run on a shared warehouse needs beyond the embedded one: the catalog reachable, and its own places
+    for what the embedded mode keeps beside the warehouse file (outputs, data files, the workbench's store)."""
+    from resources.warehouse import WarehouseError, open_warehouse
+
+    problems = []
+    for name, value in (
+        ("PSSYNC_OUTPUT_DIR (--output-dir)", settings.output_dir),
+        ("PSSYNC_WORKFLOW_URL (--workflow-url)", settings.workflow_url),
+    ):
+        if not value:
+            problems.append(f"{name}: required with a shared warehouse (PSSYNC_WAREHOUSE={settings.warehouse})")
+    try:
+        open_warehouse(settings.warehouse, data_path=settings.warehouse_data).close()
+    except WarehouseError as exc:
+        problems.append(str(exc))
+    return problems
 
 
 def _writable(path: Path) -> str | None:
@@ -277,6 +303,7 @@ def preflight(as_of: date, as_of_defaulted: bool = False) -> list[str]:
     from assets.partitions import PARTITION_START
     from resources.psa import PsaDatabase
     from resources.settings import current
+    from resources.warehouse import is_shared
 
     settings = current()
     problems = []
@@ -288,10 +315,12 @@ def preflight(as_of: date, as_of_defaulted: bool = False) -> list[str]:
     landing = Path(settings.landing_dir)
     if not landing.is_dir():
         problems.append(f"PSSYNC_LANDING_DIR (--landing-dir): {landing} is not a folder")
-    for name, option, path in (
-        ("PSSYNC_WAREHOUSE", "--warehouse", Path(settings.warehouse)),
-        ("PSSYNC_OUTPUT_DIR", "--output-dir", Path(settings.outputs) / "x"),
-    ):
+    writable = [("PSSYNC_OUTPUT_DIR", "--output-dir", Path(settings.outputs) / "x")]
+    if is_shared(settings.warehouse):
+        problems += _shared_problems(settings)
+    else:
+        writable.insert(0, ("PSSYNC_WAREHOUSE", "--warehouse", Path(settings.warehouse)))
+    for name, option, path in writable:
         why = _writable(path)
         if why:
             problems.append(f"{name} ({option}): {why}")

@@ -13,7 +13,7 @@ def build_resources(settings: PssyncSettings | None = None) -> dict:
     s = settings or current()
     return {
         "settings": s,
-        "warehouse": Warehouse(path=s.warehouse, memory_limit=s.duckdb_memory_limit),
+        "warehouse": Warehouse(path=s.warehouse, memory_limit=s.duckdb_memory_limit, data_path=s.warehouse_data),
         "landing": LandingFolder(path=s.landing_dir),
         "outputs": OutputFolder(path=s.outputs),
         "quality": DataQuality(output_dir=s.outputs),

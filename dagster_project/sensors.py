@@ -89,8 +89,10 @@ def record_alert(warehouse_path: str, output_dir: str, alert: dict) -> str:
     file beside the outputs instead (loaded into ops.alerts by the next successful write)."""
     import duckdb
 
+    from resources.warehouse import open_warehouse
+
     try:
-        con = duckdb.connect(warehouse_path)
+        con = open_warehouse(warehouse_path)
         try:
             con.execute("""CREATE TABLE IF NOT EXISTS ops.alerts (
                                alerted_at TIMESTAMP, run_id VARCHAR, job_name VARCHAR,

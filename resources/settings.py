@@ -36,7 +36,8 @@ class PssyncSettings(dg.ConfigurableResource):
     the reporting currency and the thresholds of the business rules (docs/operations.md lists them)."""
 
     landing_dir: str = "demo/landing"
-    warehouse: str = "demo/warehouse.duckdb"
+    warehouse: str = "demo/warehouse.duckdb"  # or a shared DuckLake catalog: ducklake:postgres:dbname=... host=...
+    warehouse_data: str = ""  # the shared warehouse's data files (a folder every worker reaches); unused when embedded
     output_dir: str = ""  # empty: the folder `output` beside the warehouse, so its files travel with it
     psa_url: str = ""  # empty: sqlite:///<landing_dir>/psa/psa.db
     erp_staging_url: str = ""  # empty: no ERP staging table

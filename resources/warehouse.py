@@ -51,8 +51,86 @@ def stop_requested() -> bool:
     return _stopping.is_set()
 
 
+SHARED_PREFIX = "ducklake:"
+LAKE = "lake"  # the name the shared warehouse is attached under; every statement runs with it as the default
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse cannot be opened as configured; the message names the setting to fix."""
+
+
+def is_shared(target: str) -> bool:
+    """Whether ``PSSYNC_WAREHOUSE`` names a shared warehouse (a DuckLake catalog such as
+    ``ducklake:postgres:dbname=pssync host=db1``) rather than an embedded DuckDB file."""
+    return str(target).startswith(SHARED_PREFIX)
+
+
+def _load_lake_extensions(con: duckdb.DuckDBPyConnection) -> None:
+    """Load DuckLake and the PostgreSQL scanner from their PyPI packages (no download at run time), else from
+    DuckDB's own extension folder."""
+    import importlib
+
+    for package, name in (("duckdb_extension_ducklake", "ducklake"), ("duckdb_extension_postgres_scanner", "postgres")):
+        try:
+            folder = Path(importlib.import_module(package).__file__).parent
+            binary = next(folder.rglob(f"v{duckdb.__version__}/*.duckdb_extension"), None)
+        except ImportError:
+            binary = None
+        try:
+            con.execute(f"LOAD '{binary}'" if binary else f"LOAD {name}")
+        except duckdb.Error as exc:
+            raise WarehouseError(
+                f"PSSYNC_WAREHOUSE names a shared warehouse but DuckDB {duckdb.__version__} cannot load the {name} "
+                f"extension: install pssync[shared] (DuckDB 1.5 with its DuckLake packages); {str(exc).splitlines()[0]}"
+            ) from None
+
+
+def open_warehouse(
+    target: str, read_only: bool = False, memory_limit: str | None = None, data_path: str = ""
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB session on the warehouse: the embedded file, or the shared DuckLake catalog attached as the
+    default database (so every query of sql/ reads the same names in both modes). ``data_path`` is where a new
+    shared warehouse keeps its Parquet files (``PSSYNC_WAREHOUSE_DATA``); an existing one knows its own."""
+    config = {"memory_limit": memory_limit} if memory_limit else {}
+    if not is_shared(target):
+        return duckdb.connect(str(target), read_only=read_only, config=config)
+    con = duckdb.connect(config=config)
+    try:
+        _load_lake_extensions(con)
+        options = ["READ_ONLY"] if read_only else []
+        if data_path:
+            options.append(f"DATA_PATH '{_quote(str(Path(data_path).resolve()) + '/')}'")
+        listed = f" ({', '.join(options)})" if options else ""
+        con.execute(f"ATTACH '{_quote(target)}' AS {LAKE}{listed}")
+        con.execute(f"USE {LAKE}")
+    except duckdb.Error as exc:
+        con.close()
+        raise WarehouseError(f"PSSYNC_WAREHOUSE={target!r}: {str(exc).splitlines()[0]}") from None
+    except WarehouseError:
+        con.close()
+        raise
+    return con
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def ddl_for(con: duckdb.DuckDBPyConnection, ddl: str) -> str:
+    """``ddl`` as this warehouse takes it. DuckLake has no PRIMARY KEY or UNIQUE constraint, so on a shared
+    warehouse the keys are dropped from table definitions: the statements that write those tables merge on the
+    same columns in both modes, and the billing ledger's one-batch-per-key rule holds through the emission's turn
+    (assets/billing/emit.py)."""
+    import re
+
+    if con.execute("SELECT current_database()").fetchall()[0][0] != LAKE:
+        return ddl
+    ddl = re.sub(r",\s*PRIMARY KEY\s*\([^)]*\)", "", ddl)
+    return re.sub(r"\s+PRIMARY KEY\b", "", ddl)
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create or upgrade the schemas, operational tables and macros (sql/ddl), unless this file already has
+    """Create or upgrade the schemas, operational tables and macros (sql/ddl), unless this warehouse already has
     exactly this version of them: every step opens its own session, and re-running the DDL each time cost
     a tenth of a second per step."""
     import hashlib
@@ -64,28 +142,58 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             return
     except duckdb.CatalogException:
         pass
-    con.execute(sql_text("ddl/ops"))
-    con.execute(sql_text("ddl/macros"))
+    for name in ("ddl/ops", "ddl/macros"):
+        con.execute(ddl_for(con, sql_text(name)))
     con.execute("CREATE OR REPLACE TABLE ops.ddl_version AS SELECT ? AS version", [version])
 
 
+def take_turn(con: duckdb.DuckDBPyConnection, turn: str) -> None:
+    """Inside an open transaction: only one transaction holding ``turn`` commits at a time. Embedded, the file's
+    single writer makes this trivially true; on a shared warehouse the catalog refuses the second commit, which
+    `Warehouse.connect` turns into a retry of the step."""
+    con.execute("UPDATE ops.write_turns SET taken = taken + 1 WHERE turn = ?", [turn])
+
+
+def is_write_conflict(exc: BaseException) -> bool:
+    """Whether ``exc`` is a shared warehouse refusing a commit because a concurrent transaction changed the same
+    rows (or created the same table) first: the work is safe to do again on the newer state."""
+    return isinstance(exc, duckdb.TransactionException) and "DuckLake" in str(exc)
+
+
+CONFLICT_RETRIES = 8
+
+
 class Warehouse(dg.ConfigurableResource):
-    """The DuckDB file at ``PSSYNC_WAREHOUSE``. One writer at a time: jobs that write it run in process
-    and one run at a time (see docs/operations.md)."""
+    """The warehouse at ``PSSYNC_WAREHOUSE``: an embedded DuckDB file (one writer at a time: jobs that write it run
+    in process and one run at a time, see docs/operations.md), or a shared DuckLake catalog that several runs and
+    workers write at once (docs/deployment.md)."""
 
     path: str
     memory_limit: str = "4GB"  # PSSYNC_DUCKDB_MEMORY_LIMIT
+    data_path: str = ""  # PSSYNC_WAREHOUSE_DATA: the shared warehouse's data files
+
+    @property
+    def shared(self) -> bool:
+        return is_shared(self.path)
 
     @contextmanager
     def connect(self, read_only: bool = False):
         if _stopping.is_set():
             raise KeyboardInterrupt("pssync is stopping")
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(self.path, read_only=read_only, config={"memory_limit": self.memory_limit})
+        if not self.shared:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        con = open_warehouse(self.path, read_only, self.memory_limit, self.data_path)
         try:
             con.execute("SET enable_progress_bar = false")
             if not read_only:
                 ensure_schema(con)
             yield con
+        except duckdb.TransactionException as exc:
+            if not is_write_conflict(exc):
+                raise
+            # a concurrent run committed first: the step runs again on its rows (every step is safe to re-run)
+            import random
+
+            raise dg.RetryRequested(max_retries=CONFLICT_RETRIES, seconds_to_wait=1 + 4 * random.random()) from exc
         finally:
             con.close()

@@ -18,7 +18,7 @@ import duckdb
 
 from assets.common import now_utc, rollback, write_partition
 from resources.outputs import OutputFolder, write_atomically
-from resources.warehouse import sql_text, table_exists
+from resources.warehouse import ddl_for, sql_text, table_exists, take_turn
 
 LINE_COLUMNS = [
     "batch_id",
@@ -69,9 +69,14 @@ def _ensure_tables(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
     for table, query in (("billing.batch_lines", "billing/batch_lines"), ("billing.batches", "billing/batches")):
         if not table_exists(con, table):
             if table == "billing.batches":
-                con.execute("""CREATE TABLE billing.batches (batch_id VARCHAR PRIMARY KEY, as_of_date DATE,
+                con.execute(
+                    ddl_for(
+                        con,
+                        """CREATE TABLE billing.batches (batch_id VARCHAR PRIMARY KEY, as_of_date DATE,
                                legal_entity VARCHAR, customer_id BIGINT, currency VARCHAR, line_count INTEGER,
-                               net_amount DECIMAL(18, 2), tax_amount DECIMAL(18, 2), gross_amount DECIMAL(18, 2))""")
+                               net_amount DECIMAL(18, 2), tax_amount DECIMAL(18, 2), gross_amount DECIMAL(18, 2))""",
+                    )
+                )
             else:
                 con.execute(f"CREATE TABLE {table} AS SELECT * FROM ({sql_text(query)}) WHERE FALSE", {"as_of": as_of})
 
@@ -140,6 +145,7 @@ def compute_and_record(con: duckdb.DuckDBPyConnection, as_of: date) -> Emission:
     if not replay:
         con.begin()
         try:
+            take_turn(con, "billing_emission")  # two runs never record batches side by side (shared warehouse)
             con.execute(f"CREATE OR REPLACE TEMP TABLE _lines AS {sql_text('billing/batch_lines')}", {"as_of": as_of})
             em.problems = integrity_problems(con, "_lines", as_of)
             if em.problems:

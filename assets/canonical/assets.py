@@ -87,8 +87,10 @@ def build_history(con, entity: Entity, now) -> tuple[str, float]:
     if entity.latest_key and keys is None:
         keys = con.execute(f"SELECT count(DISTINCT {entity.latest_key}) FROM {table}").fetchall()[0][0]
     con.execute(
-        "INSERT OR REPLACE INTO ops.canonical_builds (table_name, fingerprint, built_at, latest_keys) "
-        "VALUES (?, ?, ?, ?)",
+        "MERGE INTO ops.canonical_builds AS t USING (SELECT ? AS table_name, ? AS fingerprint, ?::TIMESTAMP AS "
+        "built_at, ?::BIGINT AS latest_keys) AS s ON t.table_name = s.table_name "
+        "WHEN MATCHED THEN UPDATE SET fingerprint = s.fingerprint, built_at = s.built_at, latest_keys = s.latest_keys "
+        "WHEN NOT MATCHED THEN INSERT BY NAME",
         [table, fingerprint, now, keys],
     )
     return ("appended" if append else "rebuilt"), seconds

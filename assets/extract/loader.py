@@ -247,9 +247,10 @@ def _finish(con, spec: SourceObject, res: LoadResult, run_id: str | None) -> Non
     """Advance the watermark and record the run."""
     if res.watermark_after is not None and res.watermark_after != res.watermark_before:
         con.execute(
-            """INSERT INTO ops.watermarks VALUES (?, ?, ?)
-                       ON CONFLICT (object) DO UPDATE
-                       SET watermark = excluded.watermark, updated_at = excluded.updated_at""",
+            """MERGE INTO ops.watermarks AS t USING (SELECT ? AS object, ? AS watermark, ? AS updated_at) AS s
+                       ON t.object = s.object
+                       WHEN MATCHED THEN UPDATE SET watermark = s.watermark, updated_at = s.updated_at
+                       WHEN NOT MATCHED THEN INSERT BY NAME""",
             [spec.name, res.watermark_after, now_utc()],
         )
     con.execute(
@@ -378,12 +379,13 @@ def load_files(
             )
             con.register("_files", seen.to_arrow())
             con.execute(
-                """INSERT INTO ops.loaded_files (object, file, content_hash, extract_id, loaded_at, rows_loaded,
-                                                         status, file_date, file_stat)
-                           SELECT ?, file, content_hash, ?, ?, rows_loaded, status, file_date, file_stat FROM _files
-                           ON CONFLICT (object, file, content_hash) DO UPDATE SET extract_id = excluded.extract_id,
-                           loaded_at = excluded.loaded_at, rows_loaded = excluded.rows_loaded,
-                           status = excluded.status, file_stat = excluded.file_stat""",
+                """MERGE INTO ops.loaded_files AS t
+                           USING (SELECT ? AS object, file, content_hash, ? AS extract_id, ? AS loaded_at, rows_loaded,
+                                         status, file_date, file_stat FROM _files) AS s
+                           ON t.object = s.object AND t.file = s.file AND t.content_hash = s.content_hash
+                           WHEN MATCHED THEN UPDATE SET extract_id = s.extract_id, loaded_at = s.loaded_at,
+                               rows_loaded = s.rows_loaded, status = s.status, file_stat = s.file_stat
+                           WHEN NOT MATCHED THEN INSERT BY NAME""",
                 [spec.name, res.extract_id, extracted_at],
             )
             con.unregister("_files")

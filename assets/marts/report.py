@@ -191,7 +191,9 @@ def render(figures: dict, as_of: date, generated_at: str) -> str:
 
 
 def write_report(warehouse_path: str, as_of: date, reporting: str, out: Path) -> Path:
-    con = duckdb.connect(warehouse_path, read_only=True)
+    from resources.warehouse import open_warehouse
+
+    con = open_warehouse(warehouse_path, read_only=True)
     try:
         figures = report_figures(con, as_of, reporting)
     finally:

@@ -236,9 +236,10 @@ def _write_contractor_hours(con, as_of: date, settings: PssyncSettings) -> tuple
         bound_params(pairs, {**params, "partial": partial}),
     )
     con.execute(
-        "INSERT OR IGNORE INTO ops.recon_scope SELECT DISTINCT h.time_entry_id, FALSE "
-        "FROM canonical.time_entry_history AS h JOIN _contractor_scope AS s "
-        "ON h.resource_id = s.resource_id AND h.work_date BETWEEN s.start_date AND s.end_date"
+        "MERGE INTO ops.recon_scope AS t USING (SELECT DISTINCT h.time_entry_id, FALSE AS recompute "
+        "FROM canonical.time_entry_history AS h JOIN _contractor_scope AS c "
+        "ON h.resource_id = c.resource_id AND h.work_date BETWEEN c.start_date AND c.end_date) AS s "
+        "ON t.time_entry_id = s.time_entry_id WHEN NOT MATCHED THEN INSERT BY NAME"
     )
     query_params = {**params, "scoped": True}
     if partial:
