@@ -1,5 +1,6 @@
-"""Jobs. Every job that writes the warehouse runs its steps in one process (DuckDB allows one writer
-per file) and the instance queues runs one at a time (see dagster_home/dagster.yaml)."""
+"""Jobs. Their executor is the code location's (dagster_project/executors.py): in process on an embedded warehouse
+(DuckDB allows one writer per file, and the instance queues runs one at a time, see dagster_home/dagster.yaml),
+Celery workers on a shared one (dagster_home/production/dagster.yaml)."""
 
 import dagster as dg
 
@@ -24,21 +25,18 @@ HOURLY = dg.AssetSelection.assets(
 full_pipeline = dg.define_asset_job(
     "full_pipeline",
     selection=dg.AssetSelection.all(),
-    executor_def=dg.in_process_executor,
     description="Every asset, in process: what `pssync run` and the demo materialize.",
 )
 
 nightly_sync = dg.define_asset_job(
     "nightly_sync",
     selection=dg.AssetSelection.all(),
-    executor_def=dg.in_process_executor,
     description="Everything for yesterday (UTC): extract every source, canonical, recon, billing batches, marts.",
 )
 
 hourly_sync = dg.define_asset_job(
     "hourly_sync",
     selection=HOURLY,
-    executor_def=dg.in_process_executor,
     description="Approved time and invoices incrementally, then recon and exceptions as of today, released batches to "
     "the ERP staging table and business events to their subscribers. No new billing.",
 )
@@ -48,7 +46,6 @@ file_drop_sync = dg.define_asset_job(
     selection=dg.AssetSelection.groups("extract").tag("source", "hr")
     | dg.AssetSelection.groups("extract").tag("source", "erp")
     | dg.AssetSelection.groups("canonical"),
-    executor_def=dg.in_process_executor,
     description="HR and ERP file drops: load the new files and rebuild the canonical layer.",
 )
 
@@ -57,7 +54,6 @@ staffing_refresh = dg.define_asset_job(
     selection=dg.AssetSelection.assets(
         ["raw", "crm_opportunity"], ["canonical", "opportunity"], ["marts", "staffing_forecast"]
     ),
-    executor_def=dg.in_process_executor,
     description="CRM opportunities crossed the staffing threshold: reload them and refresh the staffing forecast.",
 )
 

@@ -61,6 +61,9 @@ class PssyncSettings(dg.ConfigurableResource):
     nats_url: str = ""  # business events published to NATS JetStream here, such as nats://127.0.0.1:4222
     nats_stream: str = "PSSYNC_EVENTS"
     event_max_attempts: int = 8  # deliveries of an event to a sink before it is dead-lettered
+    executor: str = "in_process"  # or celery: steps run on Celery workers (a shared warehouse only)
+    celery_broker: str = "redis://127.0.0.1:6379/0"  # or amqp://guest:guest@127.0.0.1:5672// (RabbitMQ)
+    celery_backend: str = "redis://127.0.0.1:6379/1"  # where workers put the steps' results
 
     @classmethod
     def from_env(cls, overrides: dict | None = None, defaults: dict | None = None) -> "PssyncSettings":
@@ -118,6 +121,19 @@ class PssyncSettings(dg.ConfigurableResource):
                 bad("webhook_urls", f"{url!r} is not an http(s) URL")
         if self.nats_url and not re.match(r"(nats|tls)://[^/\s]+", self.nats_url):
             bad("nats_url", "not a NATS URL such as nats://127.0.0.1:4222")
+        from dagster_project.executors import EXECUTORS
+        from resources.warehouse import is_shared
+
+        if self.executor not in EXECUTORS:
+            bad("executor", f"one of {', '.join(EXECUTORS)}")
+        if self.executor == "celery" and not is_shared(self.warehouse):
+            bad(
+                "executor",
+                "celery workers are separate processes: they need a shared warehouse (PSSYNC_WAREHOUSE=ducklake:...)",
+            )
+        for name in ("celery_broker", "celery_backend"):
+            if not re.match(r"(redis|rediss|amqp|amqps|pyamqp|rpc)://", getattr(self, name)):
+                bad(name, "not a Celery URL such as redis://127.0.0.1:6379/0 or amqp://guest:guest@127.0.0.1:5672//")
         if self.workflow_url:
             import sqlalchemy as sa
 
