@@ -3,9 +3,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# the shared warehouse and Celery workers (docs/deployment.md) need DuckDB 1.5 with its DuckLake packages: their own venv
+SHARED       := .venv-shared
+SHARED_STAMP := $(SHARED)/.installed
 DEMO   ?= demo
 
-.PHONY: install demo test dev bench validate clean browser lint
+.PHONY: install demo test test-distributed dev bench validate clean browser lint
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,12 +18,23 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+$(SHARED_STAMP): pyproject.toml
+	test -x $(SHARED)/bin/python || $(PYTHON) -m venv $(SHARED)
+	$(SHARED)/bin/python -m pip install --quiet --upgrade pip
+	$(SHARED)/bin/python -m pip install --quiet -e '.[dev,shared]'
+	touch $(SHARED_STAMP)
+
+# runs on the shared warehouse through two Celery workers against the embedded single-process runs; the tests create
+# their PostgreSQL databases, use the machine's Redis (or start redis-server) and start the workers themselves
+test-distributed: $(SHARED_STAMP)
+	$(SHARED)/bin/python -m pytest -q -p no:cacheprovider --durations=5 tests/distributed
+
 demo: $(STAMP)
 	$(BIN)/pssync demo --dir $(DEMO)
 
 test: $(STAMP) browser lint
 	$(BIN)/python -m pytest -q -x tests/test_smoke.py
-	$(BIN)/python -m pytest -n 2 --dist worksteal -q --durations=10 --ignore=tests/test_smoke.py
+	$(BIN)/python -m pytest -n 2 --dist worksteal -q --durations=10 --ignore=tests/test_smoke.py --ignore=tests/distributed
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -50,4 +64,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(DEMO) .pytest_cache
+	rm -rf $(VENV) $(SHARED) $(DEMO) .pytest_cache

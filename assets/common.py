@@ -100,3 +100,10 @@ def one_transaction(con: duckdb.DuckDBPyConnection):
     except BaseException:
         rollback(con)
         raise
+
+
+def writer_pool(key) -> str:
+    """The Dagster concurrency pool of the step that writes asset ``key``. The production instance lets one step
+    of a pool run at a time across all runs (dagster_home/production/dagster.yaml), so concurrent runs on a shared
+    warehouse never write the same table side by side; embedded, runs go one at a time anyway and pools are unset."""
+    return "pssync/" + key.to_user_string()

@@ -149,7 +149,7 @@ def cmd_run(args) -> int:
             if problems:
                 return 2
             print(f"pssync run {as_of}: extract, canonical, recon, billing, marts ...", flush=True)
-            result = run_pipeline(as_of, selection=args.select, raise_on_error=False)
+            result = run_pipeline(as_of, selection=args.select, raise_on_error=False, job_name=args.job)
             if stop_asked() or stop_requested() or was_interrupted(result):
                 raise KeyboardInterrupt("stopped")
             _print_run(result)
@@ -608,6 +608,8 @@ def cmd_bench(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from dagster_project.jobs import JOBS
+
     parser = argparse.ArgumentParser(
         prog="pssync", description="Keep time, billing and planning in step across CRM, PSA, HR, ERP and payroll."
     )
@@ -641,6 +643,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--as-of", type=_date, default=None, help="business date of the run (default: yesterday, UTC)")
     r.add_argument(
         "--select", default=None, help="asset keys, comma-separated, e.g. 'canonical/time_entry,canonical/project'"
+    )
+    r.add_argument(
+        "--job",
+        default="full_pipeline",
+        choices=[j.name for j in JOBS],
+        help="the job to run (default: every asset); hourly_sync is what the hourly schedule runs",
     )
     r.add_argument("--wait", action="store_true", help="wait for a run that holds the warehouse instead of leaving")
     r.add_argument(

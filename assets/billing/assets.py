@@ -8,7 +8,7 @@ from assets import published_columns
 from assets.dependencies import deps_of
 from assets.billing.emit import compute_and_record, write_files
 from assets.billing.release import free_rejected_keys, released_lines
-from assets.common import TEAM, now_utc
+from assets.common import TEAM, now_utc, writer_pool
 from checks.gx_suites import validate_mart
 from assets.partitions import as_of_partitions
 from resources import Warehouse
@@ -36,6 +36,7 @@ def preview(batches: list[dict]) -> str:
 
 
 @dg.multi_asset(
+    pool=writer_pool(BATCHES),
     specs=[
         dg.AssetSpec(
             BATCH_LINES,
@@ -142,6 +143,7 @@ def batches(context: dg.AssetExecutionContext, warehouse: Warehouse, quality: Da
 @dg.asset(
     key=BATCH_FILES,
     group_name="billing",
+    pool=writer_pool(BATCH_FILES),
     deps=[BATCHES],
     partitions_def=as_of_partitions,
     owners=[TEAM["finance"]],
@@ -176,6 +178,7 @@ def batch_files(
 @dg.asset(
     key=ERP_PUBLICATION,
     group_name="billing",
+    pool=writer_pool(ERP_PUBLICATION),
     deps=[BATCH_FILES],
     partitions_def=as_of_partitions,
     owners=[TEAM["finance"]],

@@ -8,7 +8,7 @@ import dagster as dg
 
 from assets.canonical.entities import ENTITIES, Entity
 from assets.dependencies import deps_of
-from assets.common import TEAM, now_utc
+from assets.common import TEAM, now_utc, writer_pool
 from assets.ops.exceptions import record_exceptions
 from checks import contracts as contracts_module
 from checks.quarantine import enforce, outcome, still_broken
@@ -130,6 +130,7 @@ def build_canonical_asset(entity: Entity) -> dg.AssetsDefinition:
     @dg.asset(
         key=key,
         group_name="canonical",
+        pool=writer_pool(key),
         # a further as-of macro may read another entity's: DuckDB binds a macro when it is created
         deps=[dg.AssetKey(["raw", r]) for r in entity.raw]
         + deps_of(*(f"canonical/{d}_asof" for d in entity.derived), itself=key),
@@ -219,6 +220,7 @@ XWALK_KEY = {
 @dg.asset(
     key=dg.AssetKey(["canonical", "crosswalks"]),
     group_name="canonical",
+    pool=writer_pool(dg.AssetKey(["canonical", "crosswalks"])),
     deps=deps_of(*(f"canonical/{x}_asof" for x in XWALKS), itself=dg.AssetKey(["canonical", "crosswalks"])),
     owners=[TEAM["integration"]],
     kinds={"duckdb"},

@@ -4,7 +4,7 @@ from datetime import date
 
 import dagster as dg
 
-from assets.common import TEAM
+from assets.common import TEAM, writer_pool
 from assets.crm.status import OBJECTS, write_status_files
 from assets.dependencies import deps_of
 from assets.partitions import as_of_partitions
@@ -18,6 +18,7 @@ CRM_STATUS = dg.AssetKey(["crm", "status_files"])
 @dg.asset(
     key=CRM_STATUS,
     group_name="crm",
+    pool=writer_pool(CRM_STATUS),
     partitions_def=as_of_partitions,
     deps=deps_of(*(obj.query for obj in OBJECTS), itself=CRM_STATUS),
     owners=[TEAM["finance"]],

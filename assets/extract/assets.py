@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import dagster as dg
 
-from assets.common import TEAM
+from assets.common import TEAM, writer_pool
 from assets.extract.loader import load_files, load_psa
 from assets.extract.specs import ALL, SourceObject
 from resources import LandingFolder, PsaDatabase, Warehouse
@@ -52,6 +52,7 @@ def build_extract_asset(spec: SourceObject) -> dg.AssetsDefinition:
         name=spec.name,
         key_prefix=["raw"],
         group_name="extract",
+        pool=writer_pool(dg.AssetKey(["raw", spec.name])),
         owners=[TEAM["integration"]],
         kinds={"duckdb", "sql" if spec.kind == "psa_table" else ("json" if spec.kind != "csv" else "csv")},
         tags={"source": spec.source, "layer": "raw"},

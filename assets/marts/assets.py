@@ -6,7 +6,7 @@ from datetime import date
 
 import dagster as dg
 
-from assets.common import TEAM, is_latest_as_of, write_as_of
+from assets.common import TEAM, is_latest_as_of, write_as_of, writer_pool
 from assets.dependencies import deps_of
 from assets.marts.publish import publish_snapshot
 from assets.partitions import as_of_partitions
@@ -85,6 +85,7 @@ def build_mart_asset(mart: Mart) -> dg.AssetsDefinition:
     @dg.asset(
         key=key,
         group_name="marts",
+        pool=writer_pool(key),
         partitions_def=as_of_partitions,
         deps=deps_of(f"marts/{mart.name}", itself=key),
         owners=[TEAM[mart.owner]],
@@ -146,6 +147,7 @@ PUBLISHED = dg.AssetKey(["marts", "published_snapshot"])
 @dg.asset(
     key=PUBLISHED,
     group_name="marts",
+    pool=writer_pool(PUBLISHED),
     partitions_def=as_of_partitions,
     deps=[dg.AssetKey(["marts", m.name]) for m in MARTS]
     + [

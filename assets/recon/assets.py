@@ -4,7 +4,15 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from assets.common import TEAM, is_latest_as_of, now_utc, rewrite_partition_within, write_as_of, write_partition
+from assets.common import (
+    TEAM,
+    is_latest_as_of,
+    now_utc,
+    rewrite_partition_within,
+    write_as_of,
+    write_partition,
+    writer_pool,
+)
 from assets.recon import incremental
 from assets.ops.exceptions import record_exceptions_from
 from assets import published_columns
@@ -93,6 +101,7 @@ def _top_exceptions(con, as_of: date) -> str:
 @dg.asset(
     key=TIME_TO_BILL,
     group_name="recon",
+    pool=writer_pool(TIME_TO_BILL),
     partitions_def=as_of_partitions,
     deps=deps_of("recon/time_to_bill", "recon/billing_holds", also=FAULT_INPUTS, itself=TIME_TO_BILL),
     owners=[TEAM["finance"]],
@@ -265,6 +274,7 @@ def _simple_recon_asset(name: str, description: str, owner: str):
     @dg.asset(
         key=dg.AssetKey(["recon", name]),
         group_name="recon",
+        pool=writer_pool(dg.AssetKey(["recon", name])),
         partitions_def=as_of_partitions,
         deps=deps_of(f"recon/{name}"),
         owners=[TEAM[owner]],

@@ -6,7 +6,7 @@ from datetime import date
 import dagster as dg
 
 from assets.billing.assets import ERP_PUBLICATION
-from assets.common import TEAM, now_utc
+from assets.common import TEAM, now_utc, writer_pool
 from assets.partitions import as_of_partitions
 from assets.recon.assets import recon_assets
 from resources import Warehouse
@@ -22,6 +22,7 @@ EXCEPTION_WORKFLOW = dg.AssetKey(["workbench", "exception_states"])
 @dg.asset(
     key=EXCEPTION_WORKFLOW,
     group_name="workbench",
+    pool=writer_pool(EXCEPTION_WORKFLOW),
     partitions_def=as_of_partitions,
     deps=[a.key for a in recon_assets],  # the last writers of ops.exceptions in a run
     owners=[TEAM["finance"]],
@@ -68,6 +69,7 @@ def staffing_demand(con, as_of: date, now) -> list[Event]:
 @dg.asset(
     key=BUSINESS_EVENTS,
     group_name="workbench",
+    pool=writer_pool(BUSINESS_EVENTS),
     partitions_def=as_of_partitions,
     deps=[EXCEPTION_WORKFLOW, ERP_PUBLICATION, STAFFING_FORECAST],
     owners=[TEAM["integration"]],

@@ -1,0 +1,126 @@
+"""Runs on the shared warehouse (DuckLake, catalog in PostgreSQL) through two Celery workers give what the embedded
+single-process runs give, table for table and byte for byte; runs go side by side without lock errors or a key
+billed twice; a worker killed mid-run heals on the re-run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from resources.fingerprint import file_digests, table_digests
+from resources.warehouse import open_warehouse
+
+AS_OF = date(2026, 9, 30)
+BACKFILL = [AS_OF - timedelta(days=n) for n in range(2, 0, -1)]  # 09-28 and 09-29, in date order
+KILLED = AS_OF - timedelta(days=5)
+
+
+def _published(target: str, as_of: date) -> dict:
+    con = open_warehouse(target, read_only=True)
+    try:
+        return table_digests(con, as_of)
+    finally:
+        con.close()
+
+
+def _ledger_duplicates(target: str) -> list:
+    con = open_warehouse(target, read_only=True)
+    try:
+        return con.execute(
+            "SELECT idempotency_key, count(*) FROM billing.ledger GROUP BY 1 HAVING count(*) > 1 LIMIT 5"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def _ok(proc) -> str:
+    out = (proc.stdout or "") + (proc.stderr or "")
+    assert proc.returncode == 0, out[-3000:]
+    return out
+
+
+def test_nightly_through_two_celery_workers_equals_embedded(deployment, embedded):
+    reference = _ok(embedded("run", "--as-of", str(AS_OF)))
+    shared = _ok(deployment.pssync("run", "--as-of", str(AS_OF)))
+
+    # both workers ran steps of the one run
+    assert deployment.steps_done("w1") > 0 and deployment.steps_done("w2") > 0
+    assert shared.strip().splitlines()[-1] == reference.strip().splitlines()[-1]  # the same verdict, same totals
+    assert "5 batch(es), 733 line(s)" in shared
+
+    want = _published(str(embedded.root / "warehouse.duckdb"), AS_OF)
+    got = _published(deployment.env["PSSYNC_WAREHOUSE"], AS_OF)
+    assert got == want
+    assert want["billing.batches"][0] == 5 and want["recon.time_to_bill"][0] > 1000
+    entities = open_warehouse(deployment.env["PSSYNC_WAREHOUSE"], read_only=True).execute(
+        "SELECT DISTINCT legal_entity FROM billing.batches ORDER BY 1"
+    )
+    assert [e[0] for e in entities.fetchall()] == ["DE01", "SG01", "UK01", "US01"]
+
+    files = file_digests(Path(deployment.env["PSSYNC_OUTPUT_DIR"]) / "billing_batches")
+    assert files and files == file_digests(embedded.root / "output" / "billing_batches")
+
+
+def test_backfill_and_hourly_side_by_side(deployment, embedded):
+    """A backfill of several dates and an hourly run started during it share the workers and the warehouse: both
+    finish, neither meets a lock, no key is in two batches, and every date holds what the embedded runs in the
+    same order hold."""
+    script = " && ".join(f"pssync run --as-of {d}" for d in BACKFILL)
+    backfill = deployment.start_shell(script)
+    time.sleep(5)
+    hourly = deployment.start("run", "--as-of", str(AS_OF), "--job", "hourly_sync")
+    hourly_out, _ = hourly.communicate(timeout=900)
+    backfill_out, _ = backfill.communicate(timeout=1800)
+    for out, proc in ((hourly_out, hourly), (backfill_out, backfill)):
+        assert proc.returncode == 0, out[-3000:]
+        assert "lock" not in out.lower() and "in use by" not in out
+    assert backfill_out.count(": OK") == len(BACKFILL)
+
+    for d in BACKFILL:
+        _ok(embedded("run", "--as-of", str(d)))
+    _ok(embedded("run", "--as-of", str(AS_OF), "--job", "hourly_sync"))
+    assert _ledger_duplicates(deployment.env["PSSYNC_WAREHOUSE"]) == []
+    for d in [*BACKFILL, AS_OF]:
+        assert _published(deployment.env["PSSYNC_WAREHOUSE"], d) == _published(
+            str(embedded.root / "warehouse.duckdb"), d
+        ), d
+    assert file_digests(Path(deployment.env["PSSYNC_OUTPUT_DIR"]) / "billing_batches") == file_digests(
+        embedded.root / "output" / "billing_batches"
+    )
+
+
+def test_worker_killed_mid_run_heals_on_rerun(deployment, embedded):
+    before = deployment.log("w1").count(b"] received")
+    run = deployment.start("run", "--as-of", str(KILLED))
+    deadline = time.time() + 300
+    while deployment.log("w1").count(b"] received") < before + 2:  # w1 is into the run's steps
+        assert time.time() < deadline and run.poll() is None, "the run never reached worker w1"
+        time.sleep(0.2)
+    deployment.kill_worker("w1")
+    time.sleep(2)
+    os.killpg(run.pid, signal.SIGKILL)  # the run waits on w1's lost step: the operator stops it
+    run.wait(30)
+    assert deployment.fail_abandoned_runs() == 1  # what the Dagster daemon's run monitoring does
+
+    deployment.start_worker("w1")
+    _ok(deployment.pssync("run", "--as-of", str(KILLED)))
+    _ok(embedded("run", "--as-of", str(KILLED)))
+    assert _published(deployment.env["PSSYNC_WAREHOUSE"], KILLED) == _published(
+        str(embedded.root / "warehouse.duckdb"), KILLED
+    )
+    assert _ledger_duplicates(deployment.env["PSSYNC_WAREHOUSE"]) == []
+    assert file_digests(Path(deployment.env["PSSYNC_OUTPUT_DIR"]) / "billing_batches") == file_digests(
+        embedded.root / "output" / "billing_batches"
+    )
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_pssync_settings(monkeypatch):
+    """The test process reads both warehouses itself: none of the deployments' settings leak into it."""
+    for name in [n for n in os.environ if n.startswith("PSSYNC_")]:
+        monkeypatch.delenv(name)
