@@ -70,6 +70,39 @@ def nightly(root: Path, as_of: str) -> dict:
     return {"stages": _stage_times(result, inst), "raw_time_entries": rows, "warehouse_bytes": warehouse_bytes(root)}
 
 
+def shared_nightly(root: Path, as_of: str) -> dict:
+    """The nightly on a shared warehouse: DuckLake with its catalog in a new PostgreSQL database on the server of
+    PSSYNC_TEST_PG_URL and its data files under ``root``, steps in process
+    (docs/deployment.md). Needs pssync[shared]."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    server = sa.engine.make_url(os.environ.get("PSSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1/test"))
+    name = f"pssync_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    _env(root)
+    user = f" user={server.username}" if server.username else ""
+    os.environ["PSSYNC_WAREHOUSE"] = f"ducklake:postgres:dbname={name} host={server.host or '127.0.0.1'}{user}"
+    os.environ["PSSYNC_WAREHOUSE_DATA"] = str(root / "lake")
+    os.environ["PSSYNC_OUTPUT_DIR"] = str(root / "output")
+    os.environ["PSSYNC_WORKFLOW_URL"] = f"sqlite:///{root / 'workflow.db'}"
+    try:
+        from dagster_project.pipeline import run_pipeline
+
+        import dagster as dg
+
+        inst = dg.DagsterInstance.ephemeral()
+        result = run_pipeline(date.fromisoformat(as_of), job_name="nightly_sync", raise_on_error=True, on=inst)
+        lake = sum(f.stat().st_size for f in (root / "lake").rglob("*") if f.is_file())
+        return {"stages": _stage_times(result, inst), "lake_bytes": lake}
+    finally:
+        with admin.connect() as c:
+            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 def one_day_of_changes(root: Path, as_of: str, hour: int = 9) -> int:
     """The next day's changes in the PSA, stamped at ``hour`` of it: approvals of waiting entries, a few edits, a
     day of new entries."""
@@ -238,6 +271,7 @@ STAGES = {
     "operation": operation,
     "generate": generate,
     "nightly": nightly,
+    "shared_nightly": shared_nightly,
     "hourly": hourly,
     "floor": floor,
     "pandas": pandas_reference,
