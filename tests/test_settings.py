@@ -41,6 +41,9 @@ def test_options_win_over_the_environment_which_wins_over_defaults(monkeypatch, 
         ("PSSYNC_WEBHOOK_URLS", "ftp://hooks.example.com/x", "not an http(s) URL"),
         ("PSSYNC_NATS_URL", "http://127.0.0.1:4222", "not a NATS URL"),
         ("PSSYNC_EVENT_MAX_ATTEMPTS", "0", "at least 1"),
+        ("PSSYNC_EXECUTOR", "threads", "one of in_process, celery"),
+        ("PSSYNC_EXECUTOR", "celery", "they need a shared warehouse"),  # the default warehouse is an embedded file
+        ("PSSYNC_CELERY_BROKER", "127.0.0.1:6379", "not a Celery URL"),
     ],
 )
 def test_a_wrong_setting_names_its_variable_value_and_rule(monkeypatch, variable, value, says):
@@ -96,3 +99,24 @@ def test_the_command_lines_settings_are_in_force_only_while_it_runs(monkeypatch)
     finally:
         uninstall()
     assert current().reporting_currency == "USD"
+
+
+def test_a_run_on_a_shared_warehouse_names_what_it_lacks(monkeypatch, tmp_path, capsys, small_estate):
+    """A shared warehouse needs its own outputs folder and workbench store, and DuckDB with the DuckLake extension:
+    each missing piece is one line naming its setting, and nothing runs."""
+    import importlib.util
+
+    isolate_settings(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    lake = "ducklake:postgres:dbname=pssync_absent host=127.0.0.1 port=1"
+    code = main(["run", "--as-of", "2026-09-30", "--landing-dir", str(small_estate), "--warehouse", lake])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    needs = f"required with a shared warehouse (PSSYNC_WAREHOUSE={lake})"
+    assert f"pssync run 2026-09-30: NOT STARTED — PSSYNC_OUTPUT_DIR (--output-dir): {needs}" in err
+    assert f"pssync run 2026-09-30: NOT STARTED — PSSYNC_WORKFLOW_URL (--workflow-url): {needs}" in err
+    if importlib.util.find_spec("duckdb_extension_ducklake") is None:  # the embedded environment (DuckDB 2)
+        assert any("cannot load the ducklake extension: install pssync[shared]" in line for line in err), err
+    else:  # the shared environment: the catalog's server is unreachable, and the line says which warehouse
+        assert any(line.split("— ", 1)[1].startswith(f"PSSYNC_WAREHOUSE={lake!r}") for line in err), err
+    assert list(tmp_path.iterdir()) == [], "nothing ran, nothing was written"
