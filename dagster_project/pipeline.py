@@ -167,6 +167,18 @@ def was_interrupted(result: dg.ExecuteInProcessResult) -> bool:
     )
 
 
+def _unfinished_steps(result) -> tuple[list[str], bool]:
+    """The steps that started and never ended, and whether any step reported success."""
+    started, ended, succeeded = [], set(), False
+    for e in result.all_events:
+        if e.event_type_value == "STEP_START":
+            started.append(e.step_key)
+        elif e.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
+            ended.add(e.step_key)
+            succeeded = succeeded or e.event_type_value == "STEP_SUCCESS"
+    return [s for s in started if s not in ended], succeeded
+
+
 def verdict(result: dg.ExecuteInProcessResult, as_of: date, warehouse: str) -> tuple[str, int]:
     """One line that says how the run ended, and the exit code: 0 success, 3 success with billing held by a
     faulty input, 1 failure (the failed step or check and its reason)."""
@@ -192,6 +204,12 @@ def verdict(result: dg.ExecuteInProcessResult, as_of: date, warehouse: str) -> t
             why = f"{first.step_key.replace('__', '/')} failed: {_root_message(first.event_specific_data.error)}"
         more = f" (and {len(failures) - 1} more step(s))" if len(failures) > 1 else ""
         return f"{head}: FAILED — {why}{more}", 1
+    unfinished, any_success = _unfinished_steps(result)
+    if unfinished or not any_success or not result.success:
+        # no step failed, yet the run did not end well: a step whose process died, or steps sent to Celery workers
+        # that never reported back
+        named = ", ".join(s.replace("__", "/") for s in unfinished[:3]) or "no step reported success"
+        return f"{head}: FAILED — the run did not finish: {named} (see the run in the Dagster UI)", 1
 
     from resources.warehouse import open_warehouse
 

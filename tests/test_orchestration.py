@@ -190,3 +190,33 @@ def test_two_recorded_runs_in_one_process_each_use_their_own_settings(small_esta
         con = duckdb.connect(str(tmp_path / name / "wh.duckdb"), read_only=True)
         assert con.execute("SELECT count(*) FROM raw.hr_workers").fetchone()[0] > 0, f"the {name} run wrote elsewhere"
         con.close()
+
+
+def test_a_run_whose_steps_never_report_back_fails_in_one_line(tmp_path):
+    """Steps sent to Celery workers that died or cannot reach the instance never report back; the run must not read
+    as a success with nothing billed."""
+    from types import SimpleNamespace
+
+    from dagster_project.pipeline import verdict
+
+    @dg.asset
+    def extracted():
+        return 1
+
+    @dg.asset(deps=[extracted])
+    def reconciled():
+        return 2
+
+    events = dg.materialize([extracted, reconciled]).all_events
+    lost = [e for e in events if not (e.step_key == "reconciled" and e.event_type_value == "STEP_SUCCESS")]
+    line, code = verdict(SimpleNamespace(success=True, all_events=lost), date(2026, 9, 30), str(tmp_path / "w"))
+    assert (line, code) == (
+        "pssync run 2026-09-30: FAILED — the run did not finish: reconciled (see the run in the Dagster UI)",
+        1,
+    )
+    silent = [e for e in events if e.event_type_value not in ("STEP_START", "STEP_SUCCESS")]
+    line, code = verdict(SimpleNamespace(success=True, all_events=silent), date(2026, 9, 30), str(tmp_path / "w"))
+    assert code == 1 and line.endswith(
+        "the run did not finish: no step reported success (see the run in the Dagster UI)"
+    )
+    assert not (tmp_path / "w").exists(), "a run that did not finish is not summarized from the warehouse"
