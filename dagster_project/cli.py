@@ -566,8 +566,17 @@ def cmd_query(args) -> int:
 def cmd_compact(args) -> int:
     """Give the warehouse's free space back to the file system (docs/operations.md, Storage)."""
     from dagster_project.pipeline import WarehouseBusy, warehouse_lock
-    from resources.compaction import CompactionError, compact
+    from resources.compaction import CompactionError, compact, compact_lake
+    from resources.warehouse import WarehouseError, is_shared
 
+    if is_shared(_warehouse_path(args)):
+        try:
+            before, after = compact_lake(_warehouse_path(args))
+        except WarehouseError as exc:
+            print(f"pssync compact: {exc}", file=sys.stderr)
+            return 2
+        print(f"shared warehouse data files: {before / 2**20:,.1f} MiB -> {after / 2**20:,.1f} MiB")
+        return 0
     path = Path(_warehouse_path(args))
     try:
         with warehouse_lock(str(path), None, wait=args.wait, holder="pssync compact"):

@@ -54,3 +54,29 @@ def compact(path: Path) -> tuple[int, int]:
         raise CompactionError(f"the copy differs from {path} ({', '.join(differ) or 'views'}); nothing was changed")
     os.replace(copy, path)
     return before, path.stat().st_size
+
+
+LAKE_SNAPSHOTS_KEPT = "30 days"
+
+
+def compact_lake(target: str) -> tuple[int, int]:
+    """The shared warehouse's maintenance (DuckLake's CHECKPOINT): expire snapshots older than 30 days (time travel
+    before them ends; every as-of date stays in the tables), merge small Parquet files, rewrite files mostly deleted,
+    and remove the files no snapshot references. Safe while runs write: it commits like any writer. Returns the
+    data files' bytes before and after."""
+    from resources.warehouse import LAKE, open_warehouse
+
+    con = open_warehouse(target)
+    try:
+        folder = con.execute(f"SELECT value FROM __ducklake_metadata_{LAKE}.ducklake_metadata WHERE key = 'data_path'")
+        root = Path(folder.fetchone()[0])
+        before = _bytes(root)
+        con.execute(f"CALL {LAKE}.set_option('expire_older_than', '{LAKE_SNAPSHOTS_KEPT}')")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    return before, _bytes(root)
+
+
+def _bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())

@@ -65,6 +65,11 @@ def test_nightly_through_two_celery_workers_equals_embedded(deployment, embedded
     files = file_digests(Path(deployment.env["PSSYNC_OUTPUT_DIR"]) / "billing_batches")
     assert files and files == file_digests(embedded.root / "output" / "billing_batches")
 
+    # the shared warehouse's maintenance (DuckLake's CHECKPOINT) changes no published row
+    compacted = _ok(deployment.pssync("compact"))
+    assert compacted.startswith("shared warehouse data files: ") and " MiB -> " in compacted
+    assert _published(deployment.env["PSSYNC_WAREHOUSE"], AS_OF) == want
+
 
 def test_backfill_and_hourly_side_by_side(deployment, embedded):
     """A backfill of several dates and an hourly run started during it share the workers and the warehouse: both
