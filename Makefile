@@ -27,7 +27,7 @@ $(SHARED_STAMP): pyproject.toml
 # runs on the shared warehouse through two Celery workers against the embedded single-process runs; the tests create
 # their PostgreSQL databases, use the machine's Redis (or start redis-server) and start the workers themselves
 test-distributed: $(SHARED_STAMP)
-	$(SHARED)/bin/python -m pytest -q -p no:cacheprovider --durations=5 tests/distributed
+	$(SHARED)/bin/python -m pytest -q -p no:cacheprovider --durations=5 tests/distributed $(DISTRIBUTED_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/pssync demo --dir $(DEMO)
