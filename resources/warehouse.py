@@ -85,9 +85,6 @@ def _load_lake_extensions(con: duckdb.DuckDBPyConnection) -> None:
             ) from None
 
 
-_lakes: dict[tuple, duckdb.DuckDBPyConnection] = {}
-
-
 def open_warehouse(
     target: str, read_only: bool = False, memory_limit: str | None = None, data_path: str = ""
 ) -> duckdb.DuckDBPyConnection:
@@ -95,19 +92,13 @@ def open_warehouse(
     default database (so every query of sql/ reads the same names in both modes). ``data_path`` is where a new
     shared warehouse keeps its Parquet files (``PSSYNC_WAREHOUSE_DATA``); an existing one knows its own.
 
-    A process keeps one DuckDB instance per shared warehouse and hands out sessions on it: loading the extensions
-    and attaching the catalog cost a third of a second, which every step would otherwise pay again."""
-    import os
-
+    Each session on a shared warehouse is a DuckDB instance of its own (a third of a second to load the extensions
+    and attach the catalog): sessions sharing one instance also share its connection to the catalog, and one
+    refused or failed commit left every later session of the process in an aborted transaction."""
     config = {"memory_limit": memory_limit} if memory_limit else {}
     if not is_shared(target):
         return duckdb.connect(str(target), read_only=read_only, config=config)
-    key = (os.getpid(), target, read_only, memory_limit)  # an instance never crosses a fork
-    if key not in _lakes:
-        _lakes[key] = _attach_lake(target, read_only, config, data_path)
-    session = _lakes[key].cursor()
-    session.execute(f"USE {LAKE}")  # each session starts on the instance's own in-memory database
-    return session
+    return _attach_lake(target, read_only, config, data_path)
 
 
 def _attach_lake(target: str, read_only: bool, config: dict, data_path: str) -> duckdb.DuckDBPyConnection:
@@ -205,12 +196,18 @@ class Warehouse(dg.ConfigurableResource):
             if not read_only:
                 ensure_schema(con)
             yield con
-        except duckdb.TransactionException as exc:
-            if not is_write_conflict(exc):
+        except (duckdb.TransactionException, duckdb.FatalException, duckdb.InternalException) as exc:
+            # on a shared warehouse a fatal or internal error at commit is DuckLake losing a race with a concurrent
+            # commit (seen here; duckdb/ducklake#1198): the step's transaction did not commit, it may run again
+            racing = self.shared and isinstance(exc, (duckdb.FatalException, duckdb.InternalException))
+            if not (racing or is_write_conflict(exc)):
                 raise
             # a concurrent run committed first: the step runs again on its rows (every step is safe to re-run)
             import random
 
             raise dg.RetryRequested(max_retries=CONFLICT_RETRIES, seconds_to_wait=1 + 4 * random.random()) from exc
         finally:
-            con.close()
+            try:
+                con.close()
+            except duckdb.FatalException:  # an invalidated instance: closing it has nothing left to do
+                pass
