@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+from pydantic import PrivateAttr
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
@@ -179,18 +180,45 @@ class Warehouse(dg.ConfigurableResource):
     path: str
     memory_limit: str = "4GB"  # PSSYNC_DUCKDB_MEMORY_LIMIT
     data_path: str = ""  # PSSYNC_WAREHOUSE_DATA: the shared warehouse's data files
+    _run_instance: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
 
     @property
     def shared(self) -> bool:
         return is_shared(self.path)
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """An embedded warehouse stays open for the whole run in this process (Dagster sets the resource up once
+        per run and process): each step's session is a cursor on it, instead of opening the file, loading its
+        catalog and checkpointing it on close for every step (a tenth of a second each at L). The file is closed,
+        and checkpointed, when the run's steps in this process are done. Outside a run (a sensor reading the
+        path) nothing is opened."""
+        if not self.shared and context.dagster_run is not None:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._run_instance = open_warehouse(self.path, False, self.memory_limit)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        self._close_run_instance()
+
+    def _close_run_instance(self) -> None:
+        instance, self._run_instance = self._run_instance, None
+        if instance is not None:
+            try:
+                instance.close()
+            except duckdb.FatalException:  # an invalidated instance: closing it has nothing left to do
+                pass
+
+    def _session(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        if self._run_instance is not None:
+            return self._run_instance.cursor()
+        if not self.shared:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        return open_warehouse(self.path, read_only, self.memory_limit, self.data_path)
+
     @contextmanager
     def connect(self, read_only: bool = False):
         if _stopping.is_set():
             raise KeyboardInterrupt("pssync is stopping")
-        if not self.shared:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        con = open_warehouse(self.path, read_only, self.memory_limit, self.data_path)
+        con = self._session(read_only)
         try:
             con.execute("SET enable_progress_bar = false")
             if not read_only:
@@ -201,6 +229,8 @@ class Warehouse(dg.ConfigurableResource):
             # commit (seen here; duckdb/ducklake#1198): the step's transaction did not commit, it may run again
             racing = self.shared and isinstance(exc, (duckdb.FatalException, duckdb.InternalException))
             if not (racing or is_write_conflict(exc)):
+                if isinstance(exc, duckdb.FatalException):
+                    self._close_run_instance()  # DuckDB invalidated the instance: a later step opens the file afresh
                 raise
             # a concurrent run committed first: the step runs again on its rows (every step is safe to re-run)
             import random

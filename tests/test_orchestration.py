@@ -116,14 +116,14 @@ def test_failed_runs_are_recorded_in_ops_alerts_and_posted_to_the_webhook(tmp_pa
     wh = Warehouse(path=str(tmp_path / "wh.duckdb"))
     with wh.connect():
         pass
-    ctx = dg.build_run_status_sensor_context(
+    with dg.build_run_status_sensor_context(  # entered: the warehouse resource has a run lifecycle
         sensor_name="run_failure_alert",
         dagster_event=failure,
         dagster_instance=instance,
         dagster_run=result.dagster_run,
         resources={"warehouse": wh, "settings": settings},
-    ).for_run_failure()
-    run_failure_alert(ctx)
+    ) as ctx:
+        run_failure_alert(ctx.for_run_failure())
     thread.join(5)
     server.server_close()
     con = duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True)
