@@ -151,22 +151,25 @@ cap_in_force AS (  -- NTE hours of the contract version in force on the as-of da
 consumed AS (  -- billed and previously batched hours of every entry of the contract's projects
     SELECT contract_id AS root_id, sum(used_hours) AS used FROM recon.cap_usage WHERE as_of_date = $as_of::DATE GROUP BY 1
 ),
-capped AS (
-    SELECT s.*, c.cap_hours,
-           coalesce(u.used, 0) + sum(s.quantity) OVER (PARTITION BY s.contract_id ORDER BY s.work_date, s.time_entry_id
-                                                        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - s.quantity AS before_hours
+capped AS (  -- the cap window: unbilled entries in work-date order, each after what the contract consumed before it
+    SELECT s.*,
+           CASE WHEN s.pre_status = 'UNBILLED' THEN c.cap_hours END AS cap_hours,
+           CASE WHEN s.pre_status = 'UNBILLED' THEN
+               coalesce(u.used, 0) + sum(s.quantity) OVER (PARTITION BY s.contract_id, s.pre_status = 'UNBILLED'
+                                                            ORDER BY s.work_date, s.time_entry_id
+                                                            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - s.quantity
+           END AS before_hours
     FROM staged s
     LEFT JOIN cap_in_force c ON c.root_id = s.contract_id AND c.in_force
     LEFT JOIN consumed u ON u.root_id = s.contract_id
-    WHERE s.pre_status = 'UNBILLED'
 ),
 final AS (
-    SELECT s.*, k.cap_hours, k.before_hours,
-        CASE WHEN s.pre_status = 'UNBILLED' AND k.cap_hours IS NOT NULL AND k.before_hours >= k.cap_hours THEN 'OVER_CAP'
-             ELSE s.pre_status END AS recon_status,
-        CASE WHEN s.pre_status = 'UNBILLED' AND k.cap_hours IS NOT NULL AND k.before_hours < k.cap_hours
-                  AND k.before_hours + s.quantity > k.cap_hours THEN k.cap_hours - k.before_hours END AS fit_quantity
-    FROM staged s LEFT JOIN capped k USING (time_entry_id)
+    SELECT *,
+        CASE WHEN pre_status = 'UNBILLED' AND cap_hours IS NOT NULL AND before_hours >= cap_hours THEN 'OVER_CAP'
+             ELSE pre_status END AS recon_status,
+        CASE WHEN pre_status = 'UNBILLED' AND cap_hours IS NOT NULL AND before_hours < cap_hours
+                  AND before_hours + quantity > cap_hours THEN cap_hours - before_hours END AS fit_quantity
+    FROM capped
 ),
 labelled AS (
     SELECT *,
@@ -198,37 +201,40 @@ valued AS (
     FROM labelled
 ),
 holds AS (SELECT * FROM recon.billing_holds WHERE as_of_date = $as_of::DATE),
-entry_holds AS (  -- fail closed: the first hold (recon.billing_holds) whose scope covers the entry. Numeric keys
-                  -- are compared as numbers: the holds are few, the entries millions
-    SELECT time_entry_id, min(hold) AS hold, arg_min(owner, hold) AS hold_owner FROM (
-        SELECT v.time_entry_id, h.hold, h.owner FROM valued v,  -- the first hold on everything, once per entry
-            (SELECT min(hold) AS hold, arg_min(owner, hold) AS owner FROM holds WHERE scope = 'all' HAVING count(*) > 0) h
-        UNION ALL SELECT v.time_entry_id, h.hold, h.owner FROM valued v JOIN holds h
-            ON h.scope = 'customer' AND TRY_CAST(h.scope_key AS BIGINT) = v.customer_id
-        UNION ALL SELECT v.time_entry_id, h.hold, h.owner FROM valued v JOIN holds h
-            ON h.scope = 'crm_account' AND h.scope_key = v.crm_account_id
-        UNION ALL SELECT v.time_entry_id, h.hold, h.owner FROM valued v JOIN holds h
-            ON h.scope = 'contract' AND h.scope_key = v.contract_id
-        UNION ALL SELECT v.time_entry_id, h.hold, h.owner FROM valued v JOIN holds h
-            ON h.scope = 'rate_card' AND h.scope_key = v.rate_card_id
-        UNION ALL SELECT v.time_entry_id, h.hold, h.owner FROM valued v JOIN holds h
-            ON h.scope = 'project' AND TRY_CAST(h.scope_key AS BIGINT) = v.project_id
-        UNION ALL SELECT v.time_entry_id, h.hold, h.owner FROM valued v JOIN holds h
-            ON h.scope = 'time_entry' AND TRY_CAST(h.scope_key AS BIGINT) = v.time_entry_id
-        UNION ALL SELECT v.time_entry_id, h.hold, h.owner FROM valued v JOIN holds h
-            ON h.scope = 'resource' AND TRY_CAST(h.scope_key AS BIGINT) = v.resource_id
-        UNION ALL SELECT v.time_entry_id, h.hold, h.owner FROM valued v JOIN holds h
-            ON h.scope = 'employee' AND h.scope_key = v.employee_id
-    ) AS covering GROUP BY 1
+first_holds AS (  -- per scope and key, the first hold (by its text) with its owner; numeric keys compared as
+                  -- numbers. The holds are few, the entries millions: each scope is one lookup per entry
+    SELECT scope, TRY_CAST(scope_key AS BIGINT) AS num_key, CAST(NULL AS VARCHAR) AS text_key,
+           min({'hold': hold, 'owner': owner}) AS first
+    FROM holds WHERE scope IN ('customer', 'project', 'time_entry', 'resource') AND TRY_CAST(scope_key AS BIGINT) IS NOT NULL
+    GROUP BY 1, 2
+    UNION ALL
+    SELECT scope, NULL, scope_key, min({'hold': hold, 'owner': owner})
+    FROM holds WHERE scope IN ('crm_account', 'contract', 'rate_card', 'employee') GROUP BY 1, 3
+    UNION ALL
+    SELECT scope, NULL, NULL, min({'hold': hold, 'owner': owner}) FROM holds WHERE scope = 'all' GROUP BY 1
+),
+entry_holds AS (  -- fail closed: the first hold (recon.billing_holds) whose scope covers the entry
+    SELECT v.*, least(h_all.first, h_cu.first, h_ca.first, h_co.first, h_rc.first, h_pr.first, h_te.first,
+                      h_re.first, h_em.first) AS first_hold
+    FROM valued v
+    LEFT JOIN first_holds h_all ON h_all.scope = 'all'
+    LEFT JOIN first_holds h_cu ON h_cu.scope = 'customer' AND h_cu.num_key = v.customer_id
+    LEFT JOIN first_holds h_ca ON h_ca.scope = 'crm_account' AND h_ca.text_key = v.crm_account_id
+    LEFT JOIN first_holds h_co ON h_co.scope = 'contract' AND h_co.text_key = v.contract_id
+    LEFT JOIN first_holds h_rc ON h_rc.scope = 'rate_card' AND h_rc.text_key = v.rate_card_id
+    LEFT JOIN first_holds h_pr ON h_pr.scope = 'project' AND h_pr.num_key = v.project_id
+    LEFT JOIN first_holds h_te ON h_te.scope = 'time_entry' AND h_te.num_key = v.time_entry_id
+    LEFT JOIN first_holds h_re ON h_re.scope = 'resource' AND h_re.num_key = v.resource_id
+    LEFT JOIN first_holds h_em ON h_em.scope = 'employee' AND h_em.text_key = v.employee_id
 ),
 held AS (  -- what a held entry would have been billed for is not decided: INELIGIBLE / INPUT_HELD, at risk
-    SELECT v.* REPLACE (
-               CASE WHEN eh.hold IS NOT NULL AND v.recon_status = 'UNBILLED' THEN 'INELIGIBLE' ELSE v.recon_status END AS recon_status,
-               CASE WHEN eh.hold IS NOT NULL AND v.recon_status = 'UNBILLED' THEN 'INPUT_HELD' ELSE v.reason END AS reason,
-               CASE WHEN eh.hold IS NOT NULL AND v.recon_status = 'UNBILLED' THEN v.expected_amount ELSE v.amount_at_risk END
+    SELECT v.* EXCLUDE (first_hold) REPLACE (
+               CASE WHEN v.first_hold IS NOT NULL AND v.recon_status = 'UNBILLED' THEN 'INELIGIBLE' ELSE v.recon_status END AS recon_status,
+               CASE WHEN v.first_hold IS NOT NULL AND v.recon_status = 'UNBILLED' THEN 'INPUT_HELD' ELSE v.reason END AS reason,
+               CASE WHEN v.first_hold IS NOT NULL AND v.recon_status = 'UNBILLED' THEN v.expected_amount ELSE v.amount_at_risk END
                    AS amount_at_risk),
-           eh.hold AS billing_hold, eh.hold_owner
-    FROM valued v LEFT JOIN entry_holds eh USING (time_entry_id)
+           v.first_hold.hold AS billing_hold, v.first_hold.owner AS hold_owner
+    FROM entry_holds v
 ),
 fx AS (SELECT * FROM canonical.currency_rate_asof($as_of::DATE)),
 fx_day AS (  -- the ERP rates of each (currency, work date) that occurs, to the reporting currency
