@@ -62,6 +62,7 @@ def _run(day: date, job: str) -> dict:
         "recon_seconds": stages["slowest_steps"].get("recon__time_to_bill") or round(stages.get("recon", 0), 2),
         "recon_stage_seconds": stages.get("recon"),
         "recomputed": run["recomputed"],
+        "slowest_steps": stages["slowest_steps"],
     }
 
 
