@@ -148,7 +148,8 @@ def cmd_run(args) -> int:
                 print(f"pssync run {as_of}: NOT STARTED — {problem}", file=sys.stderr)
             if problems:
                 return 2
-            print(f"pssync run {as_of}: extract, canonical, recon, billing, marts ...", flush=True)
+            what = f"the assets {args.select}" if args.select else f"job {args.job}"
+            print(f"pssync run {as_of}: {what} ...", flush=True)
             result = run_pipeline(as_of, selection=args.select, raise_on_error=False, job_name=args.job)
             if stop_asked() or stop_requested() or was_interrupted(result):
                 raise KeyboardInterrupt("stopped")
