@@ -189,7 +189,7 @@ class Warehouse(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """An embedded warehouse stays open for the whole run in this process (Dagster sets the resource up once
         per run and process): each step's session is a cursor on it, instead of opening the file, loading its
-        catalog and checkpointing it on close for every step (a tenth of a second each at L). The file is closed,
+        catalog and checkpointing it on close for every step (about 60 ms each at L). The file is closed,
         and checkpointed, when the run's steps in this process are done. Outside a run (a sensor reading the
         path) nothing is opened."""
         if not self.shared and context.dagster_run is not None:
