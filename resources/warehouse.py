@@ -103,7 +103,15 @@ def open_warehouse(
 
 
 def _attach_lake(target: str, read_only: bool, config: dict, data_path: str) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(config=config)
+    import shutil
+    import tempfile
+    import weakref
+
+    # an in-memory instance spills past its memory cap only into a temp_directory: without one the cap is a hard wall
+    # (the L estate's recon query failed with "failed to pin block"). One per instance, removed with it
+    spill = tempfile.mkdtemp(prefix="pssync-spill-")
+    con = duckdb.connect(config={**config, "temp_directory": spill})
+    weakref.finalize(con, shutil.rmtree, spill, True)
     try:
         _load_lake_extensions(con)
         options = ["READ_ONLY"] if read_only else []
