@@ -107,8 +107,8 @@ def _attach_lake(target: str, read_only: bool, config: dict, data_path: str) -> 
     import tempfile
     import weakref
 
-    # an in-memory instance spills past its memory cap only into a temp_directory: without one the cap is a hard wall
-    # (the L estate's recon query failed with "failed to pin block"). One per instance, removed with it
+    # an in-memory instance spills past its memory cap only into a temp_directory: without one nothing can spill and
+    # the cap is a hard wall. One per instance, removed with it
     spill = tempfile.mkdtemp(prefix="pssync-spill-")
     con = duckdb.connect(config={**config, "temp_directory": spill})
     weakref.finalize(con, shutil.rmtree, spill, True)
@@ -201,8 +201,7 @@ class Warehouse(dg.ConfigurableResource):
         and checkpointed, when the run's steps in this process are done. Outside a run (a sensor reading the
         path) nothing is opened."""
         if not self.shared and context.dagster_run is not None:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._run_instance = open_warehouse(self.path, False, self.memory_limit)
+            self._run_instance = self._open(read_only=False)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         self._close_run_instance()
@@ -215,12 +214,15 @@ class Warehouse(dg.ConfigurableResource):
             except duckdb.FatalException:  # an invalidated instance: closing it has nothing left to do
                 pass
 
-    def _session(self, read_only: bool) -> duckdb.DuckDBPyConnection:
-        if self._run_instance is not None:
-            return self._run_instance.cursor()
+    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         if not self.shared:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         return open_warehouse(self.path, read_only, self.memory_limit, self.data_path)
+
+    def _session(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        if self._run_instance is not None:
+            return self._run_instance.cursor()
+        return self._open(read_only)
 
     @contextmanager
     def connect(self, read_only: bool = False):
