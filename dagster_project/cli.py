@@ -125,6 +125,56 @@ def _terminate_on_sigterm():
 
 
 def cmd_run(args) -> int:
+    from dagster_project.pipeline import yesterday_utc
+
+    _warn_secrets(args)
+    settings = _settings(args)
+    stop_asked = _terminate_on_sigterm()
+    as_of = args.as_of or yesterday_utc()
+    line, code = _settle_date(args, settings, as_of, stop_asked, as_of_defaulted=args.as_of is None)
+    print(line, file=sys.stderr if code not in (0, 3) else sys.stdout)
+    return code
+
+
+def cmd_backfill(args) -> int:
+    """Every date from --from to --to, in date order: a date bills what earlier dates' batches left, so a date
+    that fails stops the backfill there (the dates before it stay settled) and the line says how to go on."""
+    from dagster_project.pipeline import as_of_problem
+
+    _warn_secrets(args)
+    settings = _settings(args)
+    first, last = args.date_from, args.date_to
+    head = f"pssync backfill {first}..{last}"
+    problems = [as_of_problem(first, "--from"), as_of_problem(last, "--to")]
+    problems += [f"--to {last} is before --from {first}"] if last < first else []
+    for problem in filter(None, problems):
+        print(f"{head}: NOT STARTED — {problem}", file=sys.stderr)
+    if any(problems):
+        return 2
+    stop_asked = _terminate_on_sigterm()
+    dates = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    held = 0
+    for n, as_of in enumerate(dates):
+        line, code = _settle_date(args, settings, as_of, stop_asked, tags={"pssync/backfill": f"{first}..{last}"})
+        print(line, file=sys.stderr if code not in (0, 3) else sys.stdout, flush=True)
+        if code not in (0, 3):
+            why = line.split(" — ", 1)[-1]
+            rest = f"pssync backfill --from {as_of} --to {last}"
+            print(
+                f"{head}: STOPPED at {as_of} ({n} date(s) settled before it) — {why}; `{rest}` goes on", file=sys.stderr
+            )
+            return code
+        held += code == 3
+    note = f"; billing held on {held} of them (recon.billing_holds)" if held else ""
+    print(f"{head}: OK — {len(dates)} date(s) settled in date order{note}")
+    return 3 if held else 0
+
+
+def _settle_date(
+    args, settings, as_of: date, stop_asked, as_of_defaulted: bool = False, tags: dict | None = None
+) -> tuple[str, int]:
+    """One as-of date, as `pssync run` does it: the warehouse's lock, the settings checked before any step, the
+    run with one line per stage, and the verdict line with its exit code (see `pssync run --help`)."""
     from dagster_project.pipeline import (
         WarehouseBusy,
         preflight,
@@ -132,43 +182,30 @@ def cmd_run(args) -> int:
         verdict,
         warehouse_lock,
         was_interrupted,
-        yesterday_utc,
     )
     from resources.warehouse import stop_requested
 
-    _warn_secrets(args)
-    settings = _settings(args)
-    stop_asked = _terminate_on_sigterm()
-    as_of = args.as_of or yesterday_utc()
-    warehouse = settings.warehouse
     try:
-        with warehouse_lock(warehouse, as_of, wait=args.wait):
-            problems = preflight(as_of, as_of_defaulted=args.as_of is None)
-            for problem in problems:
-                print(f"pssync run {as_of}: NOT STARTED — {problem}", file=sys.stderr)
+        with warehouse_lock(settings.warehouse, as_of, wait=args.wait):
+            problems = preflight(as_of, as_of_defaulted=as_of_defaulted)
             if problems:
-                return 2
+                for problem in problems[:-1]:
+                    print(f"pssync run {as_of}: NOT STARTED — {problem}", file=sys.stderr)
+                return f"pssync run {as_of}: NOT STARTED — {problems[-1]}", 2
             what = f"the assets {args.select}" if args.select else f"job {args.job}"
             print(f"pssync run {as_of}: {what} ...", flush=True)
-            result = run_pipeline(as_of, selection=args.select, raise_on_error=False, job_name=args.job)
+            result = run_pipeline(as_of, selection=args.select, raise_on_error=False, job_name=args.job, tags=tags)
             if stop_asked() or stop_requested() or was_interrupted(result):
                 raise KeyboardInterrupt("stopped")
             _print_run(result)
-            line, code = verdict(result, as_of, warehouse)
+            return verdict(result, as_of, settings.warehouse)
     except WarehouseBusy as exc:
-        print(f"pssync run {as_of}: NOT STARTED — {exc}", file=sys.stderr)
-        return 75
+        return f"pssync run {as_of}: NOT STARTED — {exc}", 75
     except KeyboardInterrupt:
         import signal
 
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # stopping already: a repeated SIGTERM must not kill the exit
-        print(
-            f"pssync run {as_of}: INTERRUPTED — every step commits whole or not at all; run it again to finish",
-            file=sys.stderr,
-        )
-        return 130
-    print(line, file=sys.stderr if code == 1 else sys.stdout)
-    return code
+        return f"pssync run {as_of}: INTERRUPTED — every step commits whole or not at all; run it again to finish", 130
 
 
 STAGES = (
@@ -617,9 +654,27 @@ def cmd_bench(args) -> int:
     return run.main()
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _run_options(p: argparse.ArgumentParser) -> None:
+    """What `run` and `backfill` share: which assets, waiting for the warehouse, the log, the settings."""
     from dagster_project.jobs import JOBS
 
+    p.add_argument(
+        "--select", default=None, help="asset keys, comma-separated, e.g. 'canonical/time_entry,canonical/project'"
+    )
+    p.add_argument(
+        "--job",
+        default="full_pipeline",
+        choices=[j.name for j in JOBS],
+        help="the job to run (default: every asset); hourly_sync is what the hourly schedule runs",
+    )
+    p.add_argument("--wait", action="store_true", help="wait for a run that holds the warehouse instead of leaving")
+    p.add_argument(
+        "--verbose", action="store_true", help="show Dagster's log, stack traces included (PSSYNC_LOG_LEVEL=INFO)"
+    )
+    _settings_options(p)
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pssync", description="Keep time, billing and planning in step across CRM, PSA, HR, ERP and payroll."
     )
@@ -651,21 +706,21 @@ def build_parser() -> argparse.ArgumentParser:
         "warehouse; 130 interrupted (SIGTERM, Ctrl-C).",
     )
     r.add_argument("--as-of", type=_date, default=None, help="business date of the run (default: yesterday, UTC)")
-    r.add_argument(
-        "--select", default=None, help="asset keys, comma-separated, e.g. 'canonical/time_entry,canonical/project'"
-    )
-    r.add_argument(
-        "--job",
-        default="full_pipeline",
-        choices=[j.name for j in JOBS],
-        help="the job to run (default: every asset); hourly_sync is what the hourly schedule runs",
-    )
-    r.add_argument("--wait", action="store_true", help="wait for a run that holds the warehouse instead of leaving")
-    r.add_argument(
-        "--verbose", action="store_true", help="show Dagster's log, stack traces included (PSSYNC_LOG_LEVEL=INFO)"
-    )
-    _settings_options(r)
+    _run_options(r)
     r.set_defaults(func=cmd_run)
+
+    bf = sub.add_parser(
+        "backfill",
+        help="settle a range of as-of dates in date order, one run per date",
+        description="Run --job for every date from --from to --to, in date order (a date bills what earlier dates "
+        "left). One verdict line per date, then one for the backfill. A failed date stops it there, naming "
+        "the command that goes on. Exit codes as `pssync run`'s, of the date that stopped it (else 3 when a "
+        "date's billing was held, else 0). Each date's run is tagged pssync/backfill in the Dagster UI.",
+    )
+    bf.add_argument("--from", dest="date_from", type=_date, required=True, help="first as-of date")
+    bf.add_argument("--to", dest="date_to", type=_date, required=True, help="last as-of date (included)")
+    _run_options(bf)
+    bf.set_defaults(func=cmd_backfill)
 
     e = sub.add_parser(
         "exceptions",

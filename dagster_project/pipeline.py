@@ -26,8 +26,10 @@ def run_pipeline(
     raise_on_error: bool = True,
     job_name: str = "full_pipeline",
     on: dg.DagsterInstance | None = None,
+    tags: dict | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """Materialize a job (by default every asset), or an asset selection, in process for as-of ``as_of``."""
+    """Materialize a job (by default every asset), or an asset selection, in process for as-of ``as_of``;
+    ``tags`` are added to the run's (a backfill's name, say)."""
     from dagster_project.definitions import build_definitions
     from resources.settings import current
 
@@ -40,7 +42,7 @@ def run_pipeline(
         keys = list(dg.AssetSelection.from_coercible([p.strip() for p in parts]).resolve(defs.resolve_asset_graph()))
     # the terminal gets stage lines and a verdict; Dagster's own log (with traces) only when asked for
     run_config = {"loggers": {"console": {"config": {"log_level": settings.log_level.upper()}}}}
-    tags = settings.as_tags(as_of.isoformat())  # the settings this run used, shown on the run in the UI
+    tags = {**settings.as_tags(as_of.isoformat()), **(tags or {})}  # the settings this run used, shown in the UI
     where = on or instance()
     if not where.is_ephemeral:  # recorded in the instance: the run belongs to the code location, as if launched there
         return _run_in_code_location(where, job_name, as_of, keys, run_config, raise_on_error, tags)
@@ -316,20 +318,24 @@ def _workflow_problem(url: str) -> str | None:
         return f"cannot open {shown}: {str(exc).splitlines()[0]}"
 
 
+def as_of_problem(as_of: date, option: str = "--as-of") -> str | None:
+    """Why ``as_of`` is not an as-of date a run can settle (before the first partition, or in the future)."""
+    from assets.partitions import PARTITION_START
+
+    start, today = date.fromisoformat(PARTITION_START), datetime.now(timezone.utc).date()
+    if start <= as_of <= today:
+        return None
+    return f"{option} {as_of} is outside the as-of dates {start}..{today} (PSSYNC_PARTITION_START sets the first)"
+
+
 def preflight(as_of: date, as_of_defaulted: bool = False) -> list[str]:
     """The settings a run needs, checked before any step: one line per problem, naming the setting to fix."""
-    from assets.partitions import PARTITION_START
     from resources.psa import PsaDatabase
     from resources.settings import current
     from resources.warehouse import is_shared
 
     settings = current()
-    problems = []
-    start, today = date.fromisoformat(PARTITION_START), datetime.now(timezone.utc).date()
-    if not start <= as_of <= today:
-        problems.append(
-            f"--as-of {as_of} is outside the as-of dates {start}..{today} (PSSYNC_PARTITION_START sets the first)"
-        )
+    problems = [p for p in [as_of_problem(as_of)] if p]
     landing = Path(settings.landing_dir)
     if not landing.is_dir():
         problems.append(f"PSSYNC_LANDING_DIR (--landing-dir): {landing} is not a folder")

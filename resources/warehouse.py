@@ -200,7 +200,7 @@ class Warehouse(dg.ConfigurableResource):
         catalog and checkpointing it on close for every step (about 60 ms each at L). The file is closed,
         and checkpointed, when the run's steps in this process are done. Outside a run (a sensor reading the
         path) nothing is opened."""
-        if not self.shared and context.dagster_run is not None:
+        if not self.shared and context.run is not None:
             self._run_instance = self._open(read_only=False)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:

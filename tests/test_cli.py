@@ -9,9 +9,11 @@ import sys
 import pytest
 
 from dagster_project.cli import build_parser, main
-from tests.helpers import isolate_settings
+from resources.fingerprint import file_digests
+from tests.helpers import isolate_settings, query
+from tests.scenario import Scenario
 
-SUBCOMMANDS = ["generate", "run", "demo", "exceptions", "batches", "report", "bench"]
+SUBCOMMANDS = ["generate", "run", "backfill", "demo", "exceptions", "batches", "report", "bench"]
 
 
 @pytest.mark.parametrize("sub", SUBCOMMANDS)
@@ -48,3 +50,50 @@ def test_generate_run_and_list_for_finance(tmp_path, monkeypatch, capsys):
 def test_parser_rejects_a_bad_date():
     with pytest.raises(SystemExit):
         build_parser().parse_args(["run", "--as-of", "30/09/2026"])
+
+
+def test_backfill_settles_dates_in_order_stops_where_one_cannot_run_and_reruns_identically(
+    tmp_path, monkeypatch, capsys
+):
+    from dagster_project.pipeline import warehouse_lock
+
+    isolate_settings(monkeypatch)
+    s = Scenario(tmp_path / "landing")
+    s.entry(1, "2026-03-14")  # approved 03-14 18:00: 8.00 h x 100.00 = 800.00, billed as of 03-14
+    s.entry(2, "2026-03-16", minutes=50)  # 0.83 h x 110.00 (the rate from 03-15) = 91.30, billed as of 03-16
+    s.write()
+    wh, out = tmp_path / "wh.duckdb", tmp_path / "out"
+    where = ["--landing-dir", str(s.root), "--warehouse", str(wh), "--output-dir", str(out)]
+    backfill = ["backfill", "--from", "2026-03-14", "--to", "2026-03-16", *where]
+
+    # another run holds the warehouse: the backfill stops at its first date, says why and how to go on
+    with warehouse_lock(str(wh), None, holder="pssync compact"):
+        assert main(backfill) == 75
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("pssync backfill 2026-03-14..2026-03-16: STOPPED at 2026-03-14 (0 date(s) settled")
+    assert "in use by pssync compact" in err[-1] and err[-1].endswith(
+        "`pssync backfill --from 2026-03-14 --to 2026-03-16` goes on"
+    )
+    assert not wh.exists()
+
+    assert main(backfill) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    verdicts = [ln for ln in lines if ": OK — " in ln and ln.startswith("pssync run")]
+    assert verdicts == [
+        "pssync run 2026-03-14: OK — 1 batch(es), 1 line(s), net 800.00 USD",
+        "pssync run 2026-03-15: OK — 0 batch(es), 0 line(s), net nothing to bill",
+        "pssync run 2026-03-16: OK — 1 batch(es), 1 line(s), net 91.30 USD",
+    ]
+    assert lines[-1] == "pssync backfill 2026-03-14..2026-03-16: OK — 3 date(s) settled in date order"
+    files = file_digests(out / "billing_batches")
+    assert sorted(files) == ["BB-US01-1001-USD-20260314.json", "BB-US01-1001-USD-20260316.json"]
+
+    # the same backfill again: the same files byte for byte, no key billed twice
+    assert main(backfill) == 0
+    assert file_digests(out / "billing_batches") == files
+    assert query(wh, "SELECT count(*), count(DISTINCT idempotency_key) FROM billing.ledger") == [(2, 2)]
+
+    # a range the partitions do not hold is refused before any date runs
+    capsys.readouterr()
+    assert main(["backfill", "--from", "2026-03-16", "--to", "2026-03-13", *where]) == 2
+    assert "NOT STARTED — --to 2026-03-13 is before --from 2026-03-16" in capsys.readouterr().err
