@@ -93,6 +93,7 @@ def _run_in_code_location(
     )
     origin = RemoteJobOrigin(repository_origin=RemoteRepositoryOrigin(location, "__repository__"), job_name=job_name)
     tags = {**job_def.get_tags_for_partition_key(as_of.isoformat(), selected_asset_keys=None), **tags}
+    _create_pools(where, job_def)
     run = where.create_run_for_job(
         job_def=job_def,
         run_config=run_config,
@@ -101,7 +102,31 @@ def _run_in_code_location(
         remote_job_origin=origin,
         job_code_origin=recon_job.get_python_origin(),
     )
-    return execute_run(recon_job, run, where, raise_on_error=raise_on_error)
+    try:
+        return execute_run(recon_job, run, where, raise_on_error=raise_on_error)
+    finally:
+        # Dagster gives a finished run's pool slots back only from the daemon, and only when
+        # run_monitoring.free_slots_after_run_end_seconds is set: a run that failed here would otherwise keep the
+        # slots of the steps it had claimed, and every later run's steps of those tables would wait on them forever
+        if where.event_log_storage.supports_global_concurrency_limits:
+            where.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+
+
+def _create_pools(where: dg.DagsterInstance, job_def) -> None:
+    """Create, before the run starts, the pools its steps will claim (one per table written, assets/common.py).
+    Dagster creates a pool when a step first claims it, and two runs doing that at once on PostgreSQL fail one of
+    them ("duplicate key value violates unique constraint concurrency_limits_concurrency_key_key": its insert's
+    error aborts the transaction it then updates in); seen with a backfill and an hourly run on a new instance."""
+    storage = where.event_log_storage
+    if not storage.supports_global_concurrency_limits or where.global_op_concurrency_default_limit is None:
+        return
+    wanted = {node.definition.pool for node in job_def.graph.nodes if getattr(node.definition, "pool", None)}
+    for pool in sorted(wanted - {p.name for p in storage.get_pool_limits()}):
+        try:
+            storage.initialize_concurrency_limit_to_default(pool)
+        except Exception:  # noqa: BLE001 - another run created it at the same moment; anything else is raised
+            if pool not in {p.name for p in storage.get_pool_limits()}:
+                raise
 
 
 class WarehouseBusy(RuntimeError):
@@ -169,6 +194,17 @@ def was_interrupted(result: dg.ExecuteInProcessResult) -> bool:
     )
 
 
+def _run_error(result) -> str | None:
+    """The error that ended a run outside any step (the executor's, such as a Celery result that could not be
+    fetched), first line, or None."""
+    for e in result.all_events:
+        if e.event_type_value in ("ENGINE_EVENT", "RUN_FAILURE"):
+            error = getattr(e.event_specific_data, "error", None)
+            if error is not None:
+                return _root_message(error)
+    return None
+
+
 def _unfinished_steps(result) -> tuple[list[str], bool]:
     """The steps that started and never ended, and whether any step reported success."""
     started, ended, succeeded = [], set(), False
@@ -211,7 +247,8 @@ def verdict(result: dg.ExecuteInProcessResult, as_of: date, warehouse: str) -> t
         # no step failed, yet the run did not end well: a step whose process died, or steps sent to Celery workers
         # that never reported back
         named = ", ".join(s.replace("__", "/") for s in unfinished[:3]) or "no step reported success"
-        return f"{head}: FAILED — the run did not finish: {named} (see the run in the Dagster UI)", 1
+        why = f": {_run_error(result)}" if _run_error(result) else ""
+        return f"{head}: FAILED — the run did not finish: {named}{why} (see the run in the Dagster UI)", 1
 
     from resources.warehouse import open_warehouse
 

@@ -16,8 +16,8 @@ from resources.fingerprint import file_digests, table_digests
 from resources.warehouse import open_warehouse
 
 AS_OF = date(2026, 9, 30)
-BACKFILL = [AS_OF - timedelta(days=n) for n in range(2, 0, -1)]  # 09-28 and 09-29, in date order
-KILLED = AS_OF - timedelta(days=5)
+BACKFILL = [AS_OF - timedelta(days=n) for n in range(10, 0, -1)]  # 09-20 .. 09-29, in date order
+KILLED = BACKFILL[0]  # replayed: the date that billed the most
 
 
 def _published(target: str, as_of: date) -> dict:
@@ -39,24 +39,63 @@ def _ledger_duplicates(target: str) -> list:
 
 
 def _ok(proc) -> str:
+    """The output of a command that succeeded: exit 0, or 3 where billing was held by an input (the dates before
+    the PSA's first extraction: docs/recon.md), which is as much a success in both modes."""
     out = (proc.stdout or "") + (proc.stderr or "")
-    assert proc.returncode == 0, out[-3000:]
+    assert proc.returncode in (0, 3), out[-3000:]
     return out
 
 
+def test_backfill_and_hourly_side_by_side(deployment, embedded):
+    """A backfill of ten dates across the four legal entities, on a new warehouse, and the hourly run of today
+    started during it share the workers and the warehouse: both finish, neither meets a lock, no key is in two
+    batches, and every backfilled date holds what the embedded backfill holds, its batch files byte for byte.
+    (Today's rows are compared after the nightly test settles today: the hourly run read whatever batches the
+    backfill had committed when it ran, as it should, so its own rows depend on the moment it started.)"""
+    dates = ["--from", str(BACKFILL[0]), "--to", str(BACKFILL[-1])]
+    backfill = deployment.start("backfill", *dates)
+    time.sleep(20)  # into its first date
+    hourly = deployment.start("run", "--as-of", str(AS_OF), "--job", "hourly_sync")
+    hourly_out, _ = hourly.communicate(timeout=900)
+    assert backfill.poll() is None, "the backfill ended before the hourly run: they did not overlap"
+    backfill_out, _ = backfill.communicate(timeout=3000)
+    for out, proc in ((hourly_out, hourly), (backfill_out, backfill)):
+        assert proc.returncode in (0, 3), out[-3000:]
+        assert "lock" not in out.lower() and "in use by" not in out
+    assert backfill_out.count("pssync run 2026-09-") == 2 * len(BACKFILL)  # a start line and a verdict per date
+    assert ": OK — 10 date(s) settled in date order" in backfill_out.strip().splitlines()[-1]
+
+    _ok(embedded("backfill", *dates))
+    _ok(embedded("run", "--as-of", str(AS_OF), "--job", "hourly_sync"))
+    assert _ledger_duplicates(deployment.env["PSSYNC_WAREHOUSE"]) == []
+    for d in BACKFILL:
+        assert _published(deployment.env["PSSYNC_WAREHOUSE"], d) == _published(
+            str(embedded.root / "warehouse.duckdb"), d
+        ), d
+    con = open_warehouse(deployment.env["PSSYNC_WAREHOUSE"], read_only=True)
+    billed = con.execute("SELECT legal_entity, count(*) FROM billing.batches GROUP BY 1 ORDER BY 1").fetchall()
+    assert [e for e, _ in billed] == ["DE01", "SG01", "UK01", "US01"]  # the backfill billed every entity
+    files = file_digests(Path(deployment.env["PSSYNC_OUTPUT_DIR"]) / "billing_batches")
+    assert len(files) == sum(n for _, n in billed) and files == file_digests(
+        embedded.root / "output" / "billing_batches"
+    )
+
+
 def test_nightly_through_two_celery_workers_equals_embedded(deployment, embedded):
+    """Today's nightly, after the backfill of the days before it: every published table and batch file as the
+    embedded run's, today's rows included (the hourly run of the test before is settled by it)."""
     reference = _ok(embedded("run", "--as-of", str(AS_OF)))
     shared = _ok(deployment.pssync("run", "--as-of", str(AS_OF)))
 
     # both workers ran steps of the one run
     assert deployment.steps_done("w1") > 0 and deployment.steps_done("w2") > 0
     assert shared.strip().splitlines()[-1] == reference.strip().splitlines()[-1]  # the same verdict, same totals
-    assert "5 batch(es), 733 line(s)" in shared
 
     want = _published(str(embedded.root / "warehouse.duckdb"), AS_OF)
     got = _published(deployment.env["PSSYNC_WAREHOUSE"], AS_OF)
     assert got == want
-    assert want["billing.batches"][0] == 5 and want["recon.time_to_bill"][0] > 1000
+    # today bills what the backfill's dates (the test before) left, in every entity's batches
+    assert want["billing.batches"][0] >= 4 and want["recon.time_to_bill"][0] > 1000
     entities = open_warehouse(deployment.env["PSSYNC_WAREHOUSE"], read_only=True).execute(
         "SELECT DISTINCT legal_entity FROM billing.batches ORDER BY 1"
     )
@@ -69,34 +108,6 @@ def test_nightly_through_two_celery_workers_equals_embedded(deployment, embedded
     compacted = _ok(deployment.pssync("compact"))
     assert compacted.startswith("shared warehouse data files: ") and " MiB -> " in compacted
     assert _published(deployment.env["PSSYNC_WAREHOUSE"], AS_OF) == want
-
-
-def test_backfill_and_hourly_side_by_side(deployment, embedded):
-    """A backfill of several dates and an hourly run started during it share the workers and the warehouse: both
-    finish, neither meets a lock, no key is in two batches, and every date holds what the embedded runs in the
-    same order hold."""
-    script = " && ".join(f"pssync run --as-of {d}" for d in BACKFILL)
-    backfill = deployment.start_shell(script)
-    time.sleep(5)
-    hourly = deployment.start("run", "--as-of", str(AS_OF), "--job", "hourly_sync")
-    hourly_out, _ = hourly.communicate(timeout=900)
-    backfill_out, _ = backfill.communicate(timeout=1800)
-    for out, proc in ((hourly_out, hourly), (backfill_out, backfill)):
-        assert proc.returncode == 0, out[-3000:]
-        assert "lock" not in out.lower() and "in use by" not in out
-    assert backfill_out.count(": OK") == len(BACKFILL)
-
-    for d in BACKFILL:
-        _ok(embedded("run", "--as-of", str(d)))
-    _ok(embedded("run", "--as-of", str(AS_OF), "--job", "hourly_sync"))
-    assert _ledger_duplicates(deployment.env["PSSYNC_WAREHOUSE"]) == []
-    for d in [*BACKFILL, AS_OF]:
-        assert _published(deployment.env["PSSYNC_WAREHOUSE"], d) == _published(
-            str(embedded.root / "warehouse.duckdb"), d
-        ), d
-    assert file_digests(Path(deployment.env["PSSYNC_OUTPUT_DIR"]) / "billing_batches") == file_digests(
-        embedded.root / "output" / "billing_batches"
-    )
 
 
 def test_worker_killed_mid_run_heals_on_rerun(deployment, embedded):

@@ -1,0 +1,55 @@
+"""The writer pools of the production instance (Dagster's storage in PostgreSQL): `pssync run` creates every pool of
+its job before the run starts, because Dagster creating a pool that another run has just created fails the run."""
+
+from __future__ import annotations
+
+import shutil
+
+import dagster as dg
+import pytest
+
+from dagster_project.pipeline import _create_pools
+from tests.distributed.conftest import ROOT, Databases
+
+
+@pytest.fixture
+def instance(tmp_path, monkeypatch):
+    dbs = Databases()
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster_home" / "production" / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("PSSYNC_DAGSTER_PG_URL", dbs.sqlalchemy(dbs.create(), "psycopg2"))
+    inst = dg.DagsterInstance.from_config(str(home))
+    try:
+        yield inst
+    finally:
+        inst.dispose()
+        dbs.drop()
+
+
+def _hourly_job():
+    from dagster_project.definitions import build_definitions
+
+    return build_definitions().resolve_job_def("hourly_sync")
+
+
+def test_every_pool_of_a_job_exists_with_one_slot_before_its_run_and_a_race_is_tolerated(instance, monkeypatch):
+    storage = instance.event_log_storage
+    job = _hourly_job()
+    assert storage.get_pool_limits() == []
+
+    _create_pools(instance, job)
+    limits = {p.name: p.limit for p in storage.get_pool_limits()}
+    assert len(limits) == 15 and set(limits.values()) == {1}
+    assert "pssync/recon/time_to_bill" in limits and "pssync/billing/erp_publication" in limits
+
+    # what a second run creating the same pool at the same moment meets inside Dagster (its own error, on PostgreSQL)
+    with pytest.raises(Exception, match="concurrency_limits_concurrency_key_key|InFailedSqlTransaction"):
+        storage.initialize_concurrency_limit_to_default("pssync/recon/time_to_bill")
+
+    # the same race seen from pssync: its read says the pool is missing, another run has made it since; no error
+    real = storage.get_pool_limits
+    stale = [[]]  # the first read, taken before the other run committed its pools
+    monkeypatch.setattr(storage, "get_pool_limits", lambda: stale.pop() if stale else real())
+    _create_pools(instance, job)
+    assert {p.name: p.limit for p in real()} == limits
