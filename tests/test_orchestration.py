@@ -220,3 +220,26 @@ def test_a_run_whose_steps_never_report_back_fails_in_one_line(tmp_path):
         "the run did not finish: no step reported success (see the run in the Dagster UI)"
     )
     assert not (tmp_path / "w").exists(), "a run that did not finish is not summarized from the warehouse"
+
+    # the run ended outside any step (the executor's own error, as Dagster's storage raised it beside a backfill):
+    # the line says why
+    import sys
+
+    from dagster._utils.error import serializable_error_info_from_exc_info
+
+    try:
+        raise RuntimeError('duplicate key value violates unique constraint "concurrency_limits_concurrency_key_key"')
+    except RuntimeError:
+        error = serializable_error_info_from_exc_info(sys.exc_info())
+    ended = [
+        *silent,
+        SimpleNamespace(
+            event_type_value="RUN_FAILURE", step_key=None, event_specific_data=SimpleNamespace(error=error)
+        ),
+    ]
+    line, code = verdict(SimpleNamespace(success=False, all_events=ended), date(2026, 9, 30), str(tmp_path / "w"))
+    assert (line, code) == (
+        "pssync run 2026-09-30: FAILED — the run did not finish: no step reported success: RuntimeError: duplicate key "
+        'value violates unique constraint "concurrency_limits_concurrency_key_key" (see the run in the Dagster UI)',
+        1,
+    )
