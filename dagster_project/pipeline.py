@@ -93,7 +93,7 @@ def _run_in_code_location(
     )
     origin = RemoteJobOrigin(repository_origin=RemoteRepositoryOrigin(location, "__repository__"), job_name=job_name)
     tags = {**job_def.get_tags_for_partition_key(as_of.isoformat(), selected_asset_keys=None), **tags}
-    _create_pools(where, job_def)
+    create_pools(where, job_def)
     run = where.create_run_for_job(
         job_def=job_def,
         run_config=run_config,
@@ -112,7 +112,7 @@ def _run_in_code_location(
             where.event_log_storage.free_concurrency_slots_for_run(run.run_id)
 
 
-def _create_pools(where: dg.DagsterInstance, job_def) -> None:
+def create_pools(where: dg.DagsterInstance, job_def) -> None:
     """Create, before the run starts, the pools its steps will claim (one per table written, assets/common.py).
     Dagster creates a pool when a step first claims it, and two runs doing that at once on PostgreSQL fail one of
     them ("duplicate key value violates unique constraint concurrency_limits_concurrency_key_key": its insert's

@@ -16,6 +16,7 @@ from resources.settings import current
     description="02:00 UTC: everything as of yesterday (UTC).",
 )
 def nightly_sync_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    _pools_ready(context, nightly_sync.name)
     as_of = (context.scheduled_execution_time.date() - timedelta(days=1)).isoformat()
     return dg.RunRequest(run_key=f"nightly-{as_of}", partition_key=as_of, tags=current().as_tags(as_of))
 
@@ -28,9 +29,21 @@ def nightly_sync_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunReques
     description="Every hour at :15: approved time and invoices, recon and exceptions as of today.",
 )
 def hourly_sync_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    _pools_ready(context, hourly_sync.name)
     t = context.scheduled_execution_time
     as_of = t.date().isoformat()
     return dg.RunRequest(run_key=f"hourly-{t:%Y%m%dT%H}", partition_key=as_of, tags=current().as_tags(as_of))
+
+
+def _pools_ready(context: dg.ScheduleEvaluationContext, job_name: str) -> None:
+    """Create the writer pools of the job before its run is launched: a pool Dagster creates when two runs first
+    claim it at once fails one of them on PostgreSQL (dagster_project/pipeline.py, create_pools). A context without
+    an instance (a test's) has nothing to create them in."""
+    if context.instance_ref is None:
+        return
+    from dagster_project.pipeline import create_pools
+
+    create_pools(context.instance, context.repository_def.get_job(job_name))
 
 
 SCHEDULES = [nightly_sync_schedule, hourly_sync_schedule]

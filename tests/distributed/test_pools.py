@@ -8,7 +8,7 @@ import shutil
 import dagster as dg
 import pytest
 
-from dagster_project.pipeline import _create_pools
+from dagster_project.pipeline import create_pools
 from tests.distributed.conftest import ROOT, Databases
 
 
@@ -38,7 +38,7 @@ def test_every_pool_of_a_job_exists_with_one_slot_before_its_run_and_a_race_is_t
     job = _hourly_job()
     assert storage.get_pool_limits() == []
 
-    _create_pools(instance, job)
+    create_pools(instance, job)
     limits = {p.name: p.limit for p in storage.get_pool_limits()}
     assert len(limits) == 15 and set(limits.values()) == {1}
     assert "pssync/recon/time_to_bill" in limits and "pssync/billing/erp_publication" in limits
@@ -51,5 +51,20 @@ def test_every_pool_of_a_job_exists_with_one_slot_before_its_run_and_a_race_is_t
     real = storage.get_pool_limits
     stale = [[]]  # the first read, taken before the other run committed its pools
     monkeypatch.setattr(storage, "get_pool_limits", lambda: stale.pop() if stale else real())
-    _create_pools(instance, job)
+    create_pools(instance, job)
     assert {p.name: p.limit for p in real()} == limits
+
+
+def test_a_schedule_tick_creates_the_pools_of_its_job_before_its_run(instance):
+    from datetime import datetime, timezone
+
+    from dagster_project.definitions import build_definitions
+    from dagster_project.schedules import hourly_sync_schedule
+
+    repo = build_definitions().get_repository_def()
+    tick = datetime(2026, 10, 1, 13, 15, tzinfo=timezone.utc)
+    with dg.build_schedule_context(instance=instance, repository_def=repo, scheduled_execution_time=tick) as ctx:
+        request = hourly_sync_schedule(ctx)
+    assert request.partition_key == "2026-10-01"
+    pools = {p.name: p.limit for p in instance.event_log_storage.get_pool_limits()}
+    assert len(pools) == 15 and set(pools.values()) == {1} and "pssync/recon/time_to_bill" in pools
