@@ -200,18 +200,6 @@ class Deployment:
             start_new_session=True,
         )
 
-    def start_shell(self, script: str) -> subprocess.Popen:
-        """A shell running ``script`` (several pssync commands one after another) with the deployment's settings."""
-        return subprocess.Popen(
-            ["bash", "-c", script],
-            env=self.env,
-            cwd=self.root,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-
     def fail_abandoned_runs(self) -> int:
         """Mark the runs still in progress failed and free their pool slots: what the Dagster daemon's run
         monitoring does for a run whose process died (docs/deployment.md). Returns how many."""

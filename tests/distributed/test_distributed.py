@@ -73,7 +73,10 @@ def test_backfill_and_hourly_side_by_side(deployment, embedded):
             str(embedded.root / "warehouse.duckdb"), d
         ), d
     con = open_warehouse(deployment.env["PSSYNC_WAREHOUSE"], read_only=True)
-    billed = con.execute("SELECT legal_entity, count(*) FROM billing.batches GROUP BY 1 ORDER BY 1").fetchall()
+    try:
+        billed = con.execute("SELECT legal_entity, count(*) FROM billing.batches GROUP BY 1 ORDER BY 1").fetchall()
+    finally:
+        con.close()
     assert [e for e, _ in billed] == ["DE01", "SG01", "UK01", "US01"]  # the backfill billed every entity
     files = file_digests(Path(deployment.env["PSSYNC_OUTPUT_DIR"]) / "billing_batches")
     assert len(files) == sum(n for _, n in billed) and files == file_digests(
