@@ -132,7 +132,7 @@ def cmd_run(args) -> int:
     stop_asked = _terminate_on_sigterm()
     as_of = args.as_of or yesterday_utc()
     line, code = _settle_date(args, settings, as_of, stop_asked, as_of_defaulted=args.as_of is None)
-    print(line, file=sys.stderr if code not in (0, 3) else sys.stdout)
+    _print_verdict(line, code)
     return code
 
 
@@ -156,7 +156,7 @@ def cmd_backfill(args) -> int:
     held = 0
     for n, as_of in enumerate(dates):
         line, code = _settle_date(args, settings, as_of, stop_asked, tags={"pssync/backfill": f"{first}..{last}"})
-        print(line, file=sys.stderr if code not in (0, 3) else sys.stdout, flush=True)
+        _print_verdict(line, code)
         if code not in (0, 3):
             why = line.split(" — ", 1)[-1]
             rest = f"pssync backfill --from {as_of} --to {last}"
@@ -168,6 +168,11 @@ def cmd_backfill(args) -> int:
     note = f"; billing held on {held} of them (recon.billing_holds)" if held else ""
     print(f"{head}: OK — {len(dates)} date(s) settled in date order{note}")
     return 3 if held else 0
+
+
+def _print_verdict(line: str, code: int) -> None:
+    """A date's verdict line: on stdout when the date settled (0, or 3 with billing held), else on stderr."""
+    print(line, file=sys.stdout if code in (0, 3) else sys.stderr, flush=True)
 
 
 def _settle_date(

@@ -247,7 +247,8 @@ def verdict(result: dg.ExecuteInProcessResult, as_of: date, warehouse: str) -> t
         # no step failed, yet the run did not end well: a step whose process died, or steps sent to Celery workers
         # that never reported back
         named = ", ".join(s.replace("__", "/") for s in unfinished[:3]) or "no step reported success"
-        why = f": {_run_error(result)}" if _run_error(result) else ""
+        error = _run_error(result)
+        why = f": {error}" if error else ""
         return f"{head}: FAILED — the run did not finish: {named}{why} (see the run in the Dagster UI)", 1
 
     from resources.warehouse import open_warehouse
