@@ -93,9 +93,8 @@ def open_warehouse(
     default database (so every query of sql/ reads the same names in both modes). ``data_path`` is where a new
     shared warehouse keeps its Parquet files (``PSSYNC_WAREHOUSE_DATA``); an existing one knows its own.
 
-    Each session on a shared warehouse is a DuckDB instance of its own (a third of a second to load the extensions
-    and attach the catalog): sessions sharing one instance also share its connection to the catalog, and one
-    refused or failed commit left every later session of the process in an aborted transaction."""
+    Here each session on a shared warehouse is a DuckDB instance of its own (a third of a second to load the
+    extensions and attach the catalog); the pipeline's steps reuse one per process instead (`Warehouse.connect`)."""
     config = {"memory_limit": memory_limit} if memory_limit else {}
     if not is_shared(target):
         return duckdb.connect(str(target), read_only=read_only, config=config)
@@ -127,6 +126,34 @@ def _attach_lake(target: str, read_only: bool, config: dict, data_path: str) -> 
         con.close()
         raise
     return con
+
+
+_lake_instances: dict[tuple, duckdb.DuckDBPyConnection] = {}
+
+
+def _lake_session(target: str, read_only: bool, memory_limit: str | None, data_path: str) -> duckdb.DuckDBPyConnection:
+    """A session (a cursor) on this process's DuckDB instance for the shared warehouse, attached on first use.
+    Loading the extensions and attaching the catalog cost a third of a second, which every step of a Celery worker
+    paid again when each session was an instance of its own. An instance never crosses a fork, and one whose
+    session failed is discarded (`discard_lake_instances`): its connection to the catalog may be left in an
+    aborted transaction, which would fail every later session of the process."""
+    import os
+
+    key = (os.getpid(), target, read_only, memory_limit, data_path)
+    instance = _lake_instances.get(key)
+    if instance is None:
+        config = {"memory_limit": memory_limit} if memory_limit else {}
+        instance = _lake_instances[key] = _attach_lake(target, read_only, config, data_path)
+    session = instance.cursor()
+    session.execute(f"USE {LAKE}")  # a cursor starts on the instance's own in-memory database
+    return session
+
+
+def discard_lake_instances() -> None:
+    """Close this process's shared-warehouse instances (after a failed session): the next session attaches afresh,
+    on a new connection to the catalog."""
+    while _lake_instances:
+        _close(_lake_instances.popitem()[1])
 
 
 def _quote(text: str) -> str:
@@ -209,10 +236,7 @@ class Warehouse(dg.ConfigurableResource):
     def _close_run_instance(self) -> None:
         instance, self._run_instance = self._run_instance, None
         if instance is not None:
-            try:
-                instance.close()
-            except duckdb.FatalException:  # an invalidated instance: closing it has nothing left to do
-                pass
+            _close(instance)
 
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         if not self.shared:
@@ -222,6 +246,8 @@ class Warehouse(dg.ConfigurableResource):
     def _session(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         if self._run_instance is not None:
             return self._run_instance.cursor()
+        if self.shared:
+            return _lake_session(self.path, read_only, self.memory_limit, self.data_path)
         return self._open(read_only)
 
     @contextmanager
@@ -234,7 +260,12 @@ class Warehouse(dg.ConfigurableResource):
             if not read_only:
                 ensure_schema(con)
             yield con
-        except (duckdb.TransactionException, duckdb.FatalException, duckdb.InternalException) as exc:
+        except BaseException as exc:
+            if self.shared:  # whatever failed, the next session starts on a new connection to the catalog
+                _close(con)
+                discard_lake_instances()
+            if not isinstance(exc, (duckdb.TransactionException, duckdb.FatalException, duckdb.InternalException)):
+                raise
             # on a shared warehouse a fatal or internal error at commit is DuckLake losing a race with a concurrent
             # commit (seen here; duckdb/ducklake#1198): the step's transaction did not commit, it may run again
             racing = self.shared and isinstance(exc, (duckdb.FatalException, duckdb.InternalException))
@@ -247,7 +278,11 @@ class Warehouse(dg.ConfigurableResource):
 
             raise dg.RetryRequested(max_retries=CONFLICT_RETRIES, seconds_to_wait=1 + 4 * random.random()) from exc
         finally:
-            try:
-                con.close()
-            except duckdb.FatalException:  # an invalidated instance: closing it has nothing left to do
-                pass
+            _close(con)
+
+
+def _close(con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        con.close()
+    except duckdb.FatalException:  # an invalidated instance: closing it has nothing left to do
+        pass
