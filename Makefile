@@ -8,7 +8,7 @@ SHARED       := .venv-shared
 SHARED_STAMP := $(SHARED)/.installed
 DEMO   ?= demo
 
-.PHONY: install demo test test-distributed dev bench validate clean browser lint
+.PHONY: install demo test test-distributed test-distributed-ci dev bench validate clean browser lint
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ $(SHARED_STAMP): pyproject.toml
 # their PostgreSQL databases, use the machine's Redis (or start redis-server) and start the workers themselves
 test-distributed: $(SHARED_STAMP)
 	$(SHARED)/bin/python -m pytest -q -p no:cacheprovider --durations=5 tests/distributed $(DISTRIBUTED_ARGS)
+
+# what .ci/run takes of them: all but the tests of many runs (16 minutes here with them, 3 without)
+test-distributed-ci:
+	$(MAKE) test-distributed DISTRIBUTED_ARGS='-m "not many_runs"'
 
 demo: $(STAMP)
 	$(BIN)/pssync demo --dir $(DEMO)

@@ -46,6 +46,7 @@ def _ok(proc) -> str:
     return out
 
 
+@pytest.mark.many_runs
 def test_backfill_and_hourly_side_by_side(deployment, embedded):
     """A backfill of ten dates across the four legal entities, on a new warehouse, and the hourly run of today
     started during it share the workers and the warehouse: both finish, neither meets a lock, no key is in two
@@ -113,6 +114,7 @@ def test_nightly_through_two_celery_workers_equals_embedded(deployment, embedded
     assert _published(deployment.env["PSSYNC_WAREHOUSE"], AS_OF) == want
 
 
+@pytest.mark.many_runs
 def test_worker_killed_mid_run_heals_on_rerun(deployment, embedded):
     before = deployment.log("w1").count(b"] received")
     run = deployment.start("run", "--as-of", str(KILLED))
