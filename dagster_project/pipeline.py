@@ -112,21 +112,30 @@ def _run_in_code_location(
             where.event_log_storage.free_concurrency_slots_for_run(run.run_id)
 
 
-def create_pools(where: dg.DagsterInstance, job_def) -> None:
+def create_pools(where: dg.DagsterInstance, *job_defs) -> list[str]:
     """Create, before the run starts, the pools its steps will claim (one per table written, assets/common.py).
     Dagster creates a pool when a step first claims it, and two runs doing that at once on PostgreSQL fail one of
     them ("duplicate key value violates unique constraint concurrency_limits_concurrency_key_key": its insert's
-    error aborts the transaction it then updates in); seen with a backfill and an hourly run on a new instance."""
+    error aborts the transaction it then updates in); seen with a backfill and an hourly run on a new instance.
+    Returns the pools this call created."""
     storage = where.event_log_storage
     if not storage.supports_global_concurrency_limits or where.global_op_concurrency_default_limit is None:
-        return
-    wanted = {node.definition.pool for node in job_def.graph.nodes if getattr(node.definition, "pool", None)}
+        return []
+    wanted = {
+        node.definition.pool
+        for job_def in job_defs
+        for node in job_def.graph.nodes
+        if getattr(node.definition, "pool", None)
+    }
+    created = []
     for pool in sorted(wanted - {p.name for p in storage.get_pool_limits()}):
         try:
             storage.initialize_concurrency_limit_to_default(pool)
+            created.append(pool)
         except Exception:  # noqa: BLE001 - another run created it at the same moment; anything else is raised
             if pool not in {p.name for p in storage.get_pool_limits()}:
                 raise
+    return created
 
 
 class WarehouseBusy(RuntimeError):

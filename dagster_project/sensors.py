@@ -36,6 +36,24 @@ def file_drop_sensor(context: dg.SensorEvaluationContext, landing: LandingFolder
     )
 
 
+@dg.sensor(
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Creates every writer pool of the code location's jobs that the instance lacks, whoever launches "
+    "their runs (the UI, a sensor, a schedule, pssync run): Dagster creates a pool when a step first claims it, "
+    "and two runs doing that at once on PostgreSQL fail one of them. Launches no run.",
+)
+def writer_pools_sensor(context: dg.SensorEvaluationContext):
+    try:
+        instance = context.instance
+    except dg.DagsterInvariantViolationError:  # a context built without one (a test's)
+        return dg.SkipReason("no instance to create pools in")
+    from dagster_project.pipeline import create_pools
+
+    created = create_pools(instance, *context.repository_def.get_all_jobs())
+    return dg.SkipReason(f"created {len(created)} pool(s): {', '.join(created)}" if created else "every pool exists")
+
+
 def _opportunities_above(folder: Path, threshold: float) -> set[str]:
     above = set()
     for page in sorted(folder.glob("Opportunity-*.json")):
@@ -140,4 +158,4 @@ def run_failure_alert(context: dg.RunFailureSensorContext, warehouse: Warehouse,
         post_webhook(settings.alert_webhook_url, alert)
 
 
-SENSORS = [file_drop_sensor, staffing_threshold_sensor, run_failure_alert]
+SENSORS = [file_drop_sensor, staffing_threshold_sensor, run_failure_alert, writer_pools_sensor]

@@ -26,7 +26,12 @@ def test_definitions_have_the_jobs_schedules_and_sensors():
     nightly, hourly = defs.get_schedule_def("nightly_sync_schedule"), defs.get_schedule_def("hourly_sync_schedule")
     assert (nightly.cron_schedule, nightly.execution_timezone, nightly.job_name) == ("0 2 * * *", "UTC", "nightly_sync")
     assert (hourly.cron_schedule, hourly.execution_timezone, hourly.job_name) == ("15 * * * *", "UTC", "hourly_sync")
-    assert {s.name for s in repo.sensor_defs} == {"file_drop_sensor", "staffing_threshold_sensor", "run_failure_alert"}
+    assert {s.name for s in repo.sensor_defs} == {
+        "file_drop_sensor",
+        "staffing_threshold_sensor",
+        "run_failure_alert",
+        "writer_pools_sensor",
+    }
     hourly_keys = {k.to_user_string() for k in defs.resolve_job_def("hourly_sync").asset_layer.executable_asset_keys}
     assert "recon/time_to_bill" in hourly_keys
     # the hourly run bills nothing new: it only publishes batches finance released since the nightly

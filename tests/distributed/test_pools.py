@@ -68,3 +68,23 @@ def test_a_schedule_tick_creates_the_pools_of_its_job_before_its_run(instance):
     assert request.partition_key == "2026-10-01"
     pools = {p.name: p.limit for p in instance.event_log_storage.get_pool_limits()}
     assert len(pools) == 15 and set(pools.values()) == {1} and "pssync/recon/time_to_bill" in pools
+
+
+def test_the_pools_sensor_creates_every_pool_a_run_from_the_ui_would_claim(instance):
+    """Runs launched from the UI go through neither `pssync run` nor a schedule: the daemon's pools sensor, running
+    by default every 30 s, has created their pools by then."""
+    from dagster_project.definitions import build_definitions
+    from dagster_project.sensors import writer_pools_sensor
+
+    repo = build_definitions().get_repository_def()
+    assert writer_pools_sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    with dg.build_sensor_context(instance=instance, repository_def=repo) as ctx:
+        first = writer_pools_sensor(ctx)
+    pools = {p.name: p.limit for p in instance.event_log_storage.get_pool_limits()}
+    # every pool a step of the nightly claims (it selects every asset), with one slot each
+    nightly = {n.definition.pool for n in repo.get_job("nightly_sync").graph.nodes if n.definition.pool}
+    assert set(pools) == nightly and len(pools) == 62 and set(pools.values()) == {1}
+    assert "pssync/billing/batches" in pools and "pssync/marts/published_snapshot" in pools
+    assert first.skip_message.startswith(f"created {len(pools)} pool(s): ")
+    with dg.build_sensor_context(instance=instance, repository_def=repo) as ctx:
+        assert writer_pools_sensor(ctx).skip_message == "every pool exists"
