@@ -93,8 +93,8 @@ def open_warehouse(
     default database (so every query of sql/ reads the same names in both modes). ``data_path`` is where a new
     shared warehouse keeps its Parquet files (``PSSYNC_WAREHOUSE_DATA``); an existing one knows its own.
 
-    Here each session on a shared warehouse is a DuckDB instance of its own (a third of a second to load the
-    extensions and attach the catalog); the pipeline's steps reuse one per process instead (`Warehouse.connect`)."""
+    A session opened by this function on a shared warehouse is a DuckDB instance of its own (a third of a second to
+    load the extensions and attach the catalog); the pipeline's steps reuse one per process (`Warehouse.connect`)."""
     config = {"memory_limit": memory_limit} if memory_limit else {}
     if not is_shared(target):
         return duckdb.connect(str(target), read_only=read_only, config=config)
