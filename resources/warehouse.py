@@ -144,8 +144,12 @@ def _lake_session(target: str, read_only: bool, memory_limit: str | None, data_p
     if instance is None:
         config = {"memory_limit": memory_limit} if memory_limit else {}
         instance = _lake_instances[key] = _attach_lake(target, read_only, config, data_path)
-    session = instance.cursor()
-    session.execute(f"USE {LAKE}")  # a cursor starts on the instance's own in-memory database
+    try:
+        session = instance.cursor()
+        session.execute(f"USE {LAKE}")  # a cursor starts on the instance's own in-memory database
+    except BaseException:
+        discard_lake_instances()
+        raise
     return session
 
 
