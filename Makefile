@@ -29,7 +29,7 @@ $(SHARED_STAMP): pyproject.toml
 test-distributed: $(SHARED_STAMP)
 	$(SHARED)/bin/python -m pytest -q -p no:cacheprovider --durations=5 tests/distributed $(DISTRIBUTED_ARGS)
 
-# what .ci/run takes of them: all but the tests of many runs (16 minutes here with them, 3 without)
+# what .ci/run takes of them: all but the tests of many runs (15 minutes here with them, 1.5-3 without)
 test-distributed-ci:
 	$(MAKE) test-distributed DISTRIBUTED_ARGS='-m "not many_runs"'
 
