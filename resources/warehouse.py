@@ -27,12 +27,15 @@ def bound_params(query: str, params: dict) -> dict:
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    """Whether ``schema.name`` exists in the connection's own database (not in one attached to it)."""
+    """Whether ``schema.name`` (a table or a view) exists in the connection's own database (not in one attached to
+    it). DuckDB's own catalog functions, not information_schema: on a shared warehouse that view cost 40 ms a
+    call outside a transaction against 8 ms for these."""
     schema, name = table.split(".")
     return (
         con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
-            "AND table_schema = ? AND table_name = ?",
+            "SELECT count(*) FROM (SELECT schema_name, table_name AS name FROM duckdb_tables() "
+            "WHERE database_name = current_database() UNION ALL SELECT schema_name, view_name FROM duckdb_views() "
+            "WHERE database_name = current_database()) WHERE schema_name = ? AND name = ?",
             [schema, name],
         ).fetchall()[0][0]
         > 0
@@ -147,15 +150,25 @@ def _lake_session(target: str, read_only: bool, memory_limit: str | None, data_p
     try:
         session = instance.cursor()
         session.execute(f"USE {LAKE}")  # a cursor starts on the instance's own in-memory database
+        if not read_only and key not in _lake_schema_checked:
+            ensure_schema(session)
+            _lake_schema_checked.add(key)
     except BaseException:
         discard_lake_instances()
         raise
     return session
 
 
+_lake_schema_checked: set[tuple] = set()
+"""The instances on which `ensure_schema` found (or made) this code's version of the DDL: a shared warehouse's
+schema is checked once per instance, not once per step (70 ms a step on the catalog in PostgreSQL). Forgotten with
+the instance, so a session that failed for any reason, a missing table say, checks it again on the next."""
+
+
 def discard_lake_instances() -> None:
     """Close this process's shared-warehouse instances (after a failed session): the next session attaches afresh,
-    on a new connection to the catalog."""
+    on a new connection to the catalog, and checks the schema again."""
+    _lake_schema_checked.clear()
     while _lake_instances:
         _close(_lake_instances.popitem()[1])
 
@@ -261,7 +274,7 @@ class Warehouse(dg.ConfigurableResource):
         con = self._session(read_only)
         try:
             con.execute("SET enable_progress_bar = false")
-            if not read_only:
+            if not read_only and not self.shared:  # a shared instance's session has checked it (_lake_session)
                 ensure_schema(con)
             yield con
         except BaseException as exc:

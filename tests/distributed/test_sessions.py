@@ -63,3 +63,22 @@ def test_a_failed_session_leaves_the_next_step_a_new_instance_that_works(lake):
         con.commit()
         assert con.execute("SELECT list(id) FROM ops.probe").fetchall() == [([3],)]  # nothing of the failed one
     assert len(_instances()) == 1 and _instances() != before
+
+
+def test_the_schema_is_checked_once_per_instance_and_again_after_a_failure(lake):
+    """A step does not read the DDL's version from the catalog again on an instance that has checked it; when the
+    operational tables went missing meanwhile (dropped by hand here), the step that meets the gap fails, and the
+    next one, on a new instance, puts them back."""
+    with lake.connect() as con:
+        assert con.execute("SELECT turn FROM ops.write_turns").fetchall() == [("billing_emission",)]
+    code = (
+        "from resources.warehouse import open_warehouse; con = open_warehouse("
+        f"{lake.path!r}); con.execute('DROP TABLE ops.ddl_version'); con.execute('DROP TABLE ops.write_turns'); "
+        "con.close()"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+    with pytest.raises(duckdb.CatalogException), lake.connect() as con:
+        con.execute("SELECT turn FROM ops.write_turns").fetchall()  # the checked instance did not look again
+    with lake.connect() as con:
+        assert con.execute("SELECT turn FROM ops.write_turns").fetchall() == [("billing_emission",)]
+        assert con.execute("SELECT count(*) FROM ops.ddl_version").fetchall() == [(1,)]
