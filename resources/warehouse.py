@@ -140,9 +140,7 @@ def _lake_session(target: str, read_only: bool, memory_limit: str | None, data_p
     paid again when each session was an instance of its own. An instance never crosses a fork, and one whose
     session failed is discarded (`discard_lake_instances`): its connection to the catalog may be left in an
     aborted transaction, which would fail every later session of the process."""
-    import os
-
-    key = (os.getpid(), target, read_only, memory_limit, data_path)
+    key = _lake_key(target, read_only, memory_limit, data_path)
     instance = _lake_instances.get(key)
     if instance is None:
         config = {"memory_limit": memory_limit} if memory_limit else {}
@@ -150,13 +148,16 @@ def _lake_session(target: str, read_only: bool, memory_limit: str | None, data_p
     try:
         session = instance.cursor()
         session.execute(f"USE {LAKE}")  # a cursor starts on the instance's own in-memory database
-        if not read_only and key not in _lake_schema_checked:
-            ensure_schema(session)
-            _lake_schema_checked.add(key)
     except BaseException:
         discard_lake_instances()
         raise
     return session
+
+
+def _lake_key(target: str, read_only: bool, memory_limit: str | None, data_path: str) -> tuple:
+    import os
+
+    return (os.getpid(), target, read_only, memory_limit, data_path)
 
 
 _lake_schema_checked: set[tuple] = set()
@@ -267,6 +268,17 @@ class Warehouse(dg.ConfigurableResource):
             return _lake_session(self.path, read_only, self.memory_limit, self.data_path)
         return self._open(read_only)
 
+    def _ensure_schema(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Inside the session's error handling: two first steps creating the DDL of a new shared warehouse at once
+        conflict, and the one refused is retried like any write conflict."""
+        if not self.shared:
+            ensure_schema(con)
+            return
+        key = _lake_key(self.path, False, self.memory_limit, self.data_path)
+        if key not in _lake_schema_checked:
+            ensure_schema(con)
+            _lake_schema_checked.add(key)
+
     @contextmanager
     def connect(self, read_only: bool = False):
         if _stopping.is_set():
@@ -274,8 +286,8 @@ class Warehouse(dg.ConfigurableResource):
         con = self._session(read_only)
         try:
             con.execute("SET enable_progress_bar = false")
-            if not read_only and not self.shared:  # a shared instance's session has checked it (_lake_session)
-                ensure_schema(con)
+            if not read_only:
+                self._ensure_schema(con)
             yield con
         except BaseException as exc:
             if self.shared:  # whatever failed, the next session starts on a new connection to the catalog
