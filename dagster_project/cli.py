@@ -631,6 +631,34 @@ def cmd_compact(args) -> int:
     return 0
 
 
+def cmd_pools(args) -> int:
+    """Create, in the Dagster instance of $DAGSTER_HOME, the writer pool of every step of every job (once, when a
+    production instance is set up, and after an upgrade adds assets): no run, whoever launches it, then meets
+    Dagster's race of two runs creating one pool (docs/deployment.md)."""
+    import os
+
+    import dagster as dg
+
+    from dagster_project.pipeline import create_pools, dagster_instance_problem, pools_message
+
+    why = "DAGSTER_HOME is not set: it names the Dagster instance" if not os.environ.get("DAGSTER_HOME") else None
+    why = why or dagster_instance_problem()
+    if why:
+        print(f"pssync pools: {why}", file=sys.stderr)
+        return 2
+    from dagster_project.definitions import build_definitions
+
+    instance = dg.DagsterInstance.get()
+    try:
+        if instance.global_op_concurrency_default_limit is None:
+            print("this instance limits no pools (the embedded one runs one run at a time): nothing to create")
+            return 0
+        print(pools_message(create_pools(instance, *build_definitions().get_repository_def().get_all_jobs())))
+        return 0
+    finally:
+        instance.dispose()
+
+
 def cmd_report(args) -> int:
     from assets.marts.report import write_report
     from resources.settings import current
@@ -783,6 +811,15 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--warehouse", help="DuckDB warehouse file (PSSYNC_WAREHOUSE)")
     cp.add_argument("--wait", action="store_true", help="wait for a run that holds the warehouse instead of leaving")
     cp.set_defaults(func=cmd_compact)
+
+    pl = sub.add_parser(
+        "pools",
+        help="create the writer pools of every job in the Dagster instance (once, when setting one up)",
+        description="Create, in the Dagster instance of $DAGSTER_HOME, the one-slot pool of every table a step "
+        "writes (docs/deployment.md). Run it when a production instance is set up and after an upgrade; "
+        "safe to run again, and beside running runs. Exit 2 when the instance cannot be opened.",
+    )
+    pl.set_defaults(func=cmd_pools)
 
     qy = sub.add_parser(
         "query",

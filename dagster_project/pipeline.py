@@ -138,6 +138,19 @@ def create_pools(where: dg.DagsterInstance, *job_defs) -> list[str]:
     return created
 
 
+def pools_message(created: list[str]) -> str:
+    """What creating the pools did, in one line (the pools sensor's tick, `pssync pools`)."""
+    return f"created {len(created)} pool(s): {', '.join(created)}" if created else "every pool exists"
+
+
+def instance_of(context) -> dg.DagsterInstance | None:
+    """The instance of a schedule's or sensor's evaluation; None for a context built without one (a test's)."""
+    try:
+        return context.instance
+    except dg.DagsterInvariantViolationError:
+        return None
+
+
 class WarehouseBusy(RuntimeError):
     """Another pssync run holds the warehouse."""
 
@@ -299,6 +312,36 @@ def verdict(result: dg.ExecuteInProcessResult, as_of: date, warehouse: str) -> t
     return line, 0
 
 
+def dagster_instance_problem() -> str | None:
+    """Why the Dagster instance of ``$DAGSTER_HOME`` cannot be opened (a wrong dagster.yaml, a variable it names
+    unset, its database unreachable), in one line naming the root cause; None when it opens or none is set (an
+    ephemeral instance)."""
+    import logging
+
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        return None
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)  # Dagster logs a warning at each retry of its database connection
+    try:
+        dg.DagsterInstance.get().dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 - reported as the setting to fix
+        cause = exc
+        while cause.__cause__ is not None or cause.__context__ is not None:
+            cause = cause.__cause__ or cause.__context__
+        text = (str(cause).strip() or str(exc).strip() or type(exc).__name__).splitlines()[0]
+        # a config error's first line is Dagster's schema; the reason is in the error it wraps: an unset variable
+        wrapped = re.search(r"^[\w.]*(?:Error|Exception): (.+?\.)(?: |$)", str(cause), re.MULTILINE)
+        if wrapped and text.startswith("Errors whilst loading configuration"):
+            text = wrapped.group(1)
+        if isinstance(cause, ModuleNotFoundError):  # the production dagster.yaml names dagster-postgres
+            text += ": install pssync[shared] (docs/deployment.md)"
+        return f"DAGSTER_HOME={home}: the Dagster instance cannot be opened: {text}"
+    finally:
+        logging.disable(previous)
+
+
 def _shared_problems(settings) -> list[str]:
     """What a run on a shared warehouse needs beyond the embedded one: the catalog reachable, and its own places
     for what the embedded mode keeps beside the warehouse file (outputs, data files, the workbench's store)."""
@@ -404,6 +447,9 @@ def preflight(as_of: date, as_of_defaulted: bool = False) -> list[str]:
     why = _workflow_problem(settings.workflow_url) if settings.workflow_url else None  # default: beside the warehouse
     if why:
         problems.append(f"PSSYNC_WORKFLOW_URL (--workflow-url): {why}")
+    why = dagster_instance_problem()
+    if why:
+        problems.append(why)
     if as_of_defaulted and landing.is_dir():
         newest = newest_source_date(landing)
         if newest is not None and (as_of - newest).days > 7:

@@ -39,11 +39,11 @@ def _pools_ready(context: dg.ScheduleEvaluationContext, job_name: str) -> None:
     """Create the writer pools of the job before its run is launched: a pool Dagster creates when two runs first
     claim it at once fails one of them on PostgreSQL (dagster_project/pipeline.py, create_pools). A context without
     an instance (a test's) has nothing to create them in."""
-    if context.instance_ref is None:
-        return
-    from dagster_project.pipeline import create_pools
+    from dagster_project.pipeline import create_pools, instance_of
 
-    create_pools(context.instance, context.repository_def.get_job(job_name))
+    instance = instance_of(context)
+    if instance is not None:
+        create_pools(instance, context.repository_def.get_job(job_name))
 
 
 SCHEDULES = [nightly_sync_schedule, hourly_sync_schedule]

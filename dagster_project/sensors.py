@@ -44,14 +44,12 @@ def file_drop_sensor(context: dg.SensorEvaluationContext, landing: LandingFolder
     "and two runs doing that at once on PostgreSQL fail one of them. Launches no run.",
 )
 def writer_pools_sensor(context: dg.SensorEvaluationContext):
-    try:
-        instance = context.instance
-    except dg.DagsterInvariantViolationError:  # a context built without one (a test's)
-        return dg.SkipReason("no instance to create pools in")
-    from dagster_project.pipeline import create_pools
+    from dagster_project.pipeline import create_pools, instance_of, pools_message
 
-    created = create_pools(instance, *context.repository_def.get_all_jobs())
-    return dg.SkipReason(f"created {len(created)} pool(s): {', '.join(created)}" if created else "every pool exists")
+    instance = instance_of(context)
+    if instance is None:
+        return dg.SkipReason("no instance to create pools in")
+    return dg.SkipReason(pools_message(create_pools(instance, *context.repository_def.get_all_jobs())))
 
 
 def _opportunities_above(folder: Path, threshold: float) -> set[str]:

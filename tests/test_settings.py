@@ -120,3 +120,22 @@ def test_a_run_on_a_shared_warehouse_names_what_it_lacks(monkeypatch, tmp_path, 
     else:  # the shared environment: the catalog's server is unreachable, and the line says which warehouse
         assert any(line.split("— ", 1)[1].startswith(f"PSSYNC_WAREHOUSE={lake!r}") for line in err), err
     assert list(tmp_path.iterdir()) == [], "nothing ran, nothing was written"
+
+
+def test_a_run_whose_dagster_instance_cannot_be_opened_does_not_start(monkeypatch, tmp_path, capsys, small_estate):
+    """DAGSTER_HOME names an instance whose dagster.yaml reads a variable nobody set: the run says which, in one
+    line, before any step, and no Dagster trace reaches the terminal."""
+    isolate_settings(monkeypatch)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("storage:\n  sqlite:\n    base_dir:\n      env: PSSYNC_TEST_NEVER_SET\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.delenv("PSSYNC_TEST_NEVER_SET", raising=False)
+    wh = tmp_path / "w.duckdb"
+    code = main(["run", "--as-of", "2026-09-30", "--landing-dir", str(small_estate), "--warehouse", str(wh)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err == [
+        f"pssync run 2026-09-30: NOT STARTED — DAGSTER_HOME={home}: the Dagster instance cannot be opened: You have "
+        'attempted to fetch the environment variable "PSSYNC_TEST_NEVER_SET" which is not set.'
+    ]
+    assert not wh.exists(), "nothing ran"

@@ -88,3 +88,38 @@ def test_the_pools_sensor_creates_every_pool_a_run_from_the_ui_would_claim(insta
     assert first.skip_message.startswith(f"created {len(pools)} pool(s): ")
     with dg.build_sensor_context(instance=instance, repository_def=repo) as ctx:
         assert writer_pools_sensor(ctx).skip_message == "every pool exists"
+
+
+def test_pssync_pools_creates_them_at_setup_and_names_a_wrong_instance(tmp_path):
+    """`pssync pools`, run once when the instance is set up, leaves no window before the sensor's first tick in which
+    a run launched from the UI could meet the race; a second call creates nothing; an instance that cannot be
+    opened is one line and exit 2."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    dbs = Databases()
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster_home" / "production" / "dagster.yaml", home / "dagster.yaml")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PSSYNC_")}
+    env.update(DAGSTER_HOME=str(home), PSSYNC_DAGSTER_PG_URL=dbs.sqlalchemy(dbs.create(), "psycopg2"))
+    pssync = str(Path(sys.executable).parent / "pssync")
+
+    def pools(**overrides):
+        return subprocess.run([pssync, "pools"], env={**env, **overrides}, capture_output=True, text=True, timeout=300)
+
+    try:
+        first, again = pools(), pools()
+        assert first.returncode == 0 and first.stdout.startswith("created 62 pool(s): "), first.stderr[-2000:]
+        assert "pssync/recon/time_to_bill" in first.stdout
+        assert again.returncode == 0 and again.stdout.strip() == "every pool exists"
+
+        wrong = pools(PSSYNC_DAGSTER_PG_URL=dbs.sqlalchemy("pssync_no_such_database", "psycopg2"))
+        assert wrong.returncode == 2 and wrong.stdout == ""
+        assert wrong.stderr.startswith(f"pssync pools: DAGSTER_HOME={home}: the Dagster instance cannot be opened: ")
+        assert 'database "pssync_no_such_database" does not exist' in wrong.stderr
+        assert len(wrong.stderr.strip().splitlines()) == 1 and "Traceback" not in wrong.stderr
+    finally:
+        dbs.drop()
