@@ -635,22 +635,16 @@ def cmd_pools(args) -> int:
     """Create, in the Dagster instance of $DAGSTER_HOME, the writer pool of every step of every job (once, when a
     production instance is set up, and after an upgrade adds assets): no run, whoever launches it, then meets
     Dagster's race of two runs creating one pool (docs/deployment.md)."""
-    import os
+    from dagster_project.pipeline import create_pools, limits_pools, open_dagster_instance, pools_message
 
-    import dagster as dg
-
-    from dagster_project.pipeline import create_pools, dagster_instance_problem, pools_message
-
-    why = "DAGSTER_HOME is not set: it names the Dagster instance" if not os.environ.get("DAGSTER_HOME") else None
-    why = why or dagster_instance_problem()
-    if why:
-        print(f"pssync pools: {why}", file=sys.stderr)
+    instance, why = open_dagster_instance()
+    if instance is None:
+        print(f"pssync pools: {why or 'DAGSTER_HOME is not set: it names the Dagster instance'}", file=sys.stderr)
         return 2
     from dagster_project.definitions import build_definitions
 
-    instance = dg.DagsterInstance.get()
     try:
-        if instance.global_op_concurrency_default_limit is None:
+        if not limits_pools(instance):
             print("this instance limits no pools (the embedded one runs one run at a time): nothing to create")
             return 0
         print(pools_message(create_pools(instance, *build_definitions().get_repository_def().get_all_jobs())))

@@ -119,7 +119,7 @@ def create_pools(where: dg.DagsterInstance, *job_defs) -> list[str]:
     error aborts the transaction it then updates in); seen with a backfill and an hourly run on a new instance.
     Returns the pools this call created."""
     storage = where.event_log_storage
-    if not storage.supports_global_concurrency_limits or where.global_op_concurrency_default_limit is None:
+    if not limits_pools(where):
         return []
     wanted = {
         node.definition.pool
@@ -136,6 +136,14 @@ def create_pools(where: dg.DagsterInstance, *job_defs) -> list[str]:
             if pool not in {p.name for p in storage.get_pool_limits()}:
                 raise
     return created
+
+
+def limits_pools(where: dg.DagsterInstance) -> bool:
+    """Whether the instance gives pools a limit (the production one: one step per pool); the embedded one gives
+    none, and runs one run at a time instead."""
+    return where.event_log_storage.supports_global_concurrency_limits and (
+        where.global_op_concurrency_default_limit is not None
+    )
 
 
 def pools_message(created: list[str]) -> str:
@@ -313,19 +321,26 @@ def verdict(result: dg.ExecuteInProcessResult, as_of: date, warehouse: str) -> t
 
 
 def dagster_instance_problem() -> str | None:
-    """Why the Dagster instance of ``$DAGSTER_HOME`` cannot be opened (a wrong dagster.yaml, a variable it names
-    unset, its database unreachable), in one line naming the root cause; None when it opens or none is set (an
-    ephemeral instance)."""
+    """Why the Dagster instance of ``$DAGSTER_HOME`` cannot be opened, or None when it opens or none is set (an
+    ephemeral instance): see `open_dagster_instance`."""
+    where, why = open_dagster_instance()
+    if where is not None:
+        where.dispose()
+    return why
+
+
+def open_dagster_instance() -> tuple[dg.DagsterInstance | None, str | None]:
+    """The Dagster instance of ``$DAGSTER_HOME``, or why it cannot be opened (a wrong dagster.yaml, a variable it
+    names unset, its database unreachable) in one line naming the root cause; (None, None) when none is set."""
     import logging
 
     home = os.environ.get("DAGSTER_HOME")
     if not home:
-        return None
+        return None, None
     previous = logging.root.manager.disable
     logging.disable(logging.WARNING)  # Dagster logs a warning at each retry of its database connection
     try:
-        dg.DagsterInstance.get().dispose()
-        return None
+        return dg.DagsterInstance.get(), None
     except Exception as exc:  # noqa: BLE001 - reported as the setting to fix
         cause = exc
         while cause.__cause__ is not None or cause.__context__ is not None:
@@ -337,7 +352,7 @@ def dagster_instance_problem() -> str | None:
             text = wrapped.group(1)
         if isinstance(cause, ModuleNotFoundError):  # the production dagster.yaml names dagster-postgres
             text += ": install pssync[shared] (docs/deployment.md)"
-        return f"DAGSTER_HOME={home}: the Dagster instance cannot be opened: {text}"
+        return None, f"DAGSTER_HOME={home}: the Dagster instance cannot be opened: {text}"
     finally:
         logging.disable(previous)
 
