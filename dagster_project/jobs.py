@@ -4,6 +4,9 @@ Celery workers on a shared one (dagster_home/production/dagster.yaml)."""
 
 import dagster as dg
 
+from assets.billing.assets import ENTITY_BILLING
+from assets.partitions import billing_partitions
+
 HOURLY = dg.AssetSelection.assets(
     ["raw", "psa_time_entries"],
     ["raw", "erp_invoices"],
@@ -22,16 +25,29 @@ HOURLY = dg.AssetSelection.assets(
     ["workbench", "business_events"],
 )
 
+DATE_ASSETS = dg.AssetSelection.all() - ENTITY_BILLING
+"""Every asset partitioned by the as-of date alone (a run targets one partition of one partitions definition)."""
+
 full_pipeline = dg.define_asset_job(
     "full_pipeline",
-    selection=dg.AssetSelection.all(),
-    description="Every asset, in process: what `pssync run` and the demo materialize.",
+    selection=DATE_ASSETS,
+    description="Every asset of the as-of date, in process; `pssync run` and the demo then run entity_billing once "
+    "per legal entity of the date.",
 )
 
 nightly_sync = dg.define_asset_job(
     "nightly_sync",
-    selection=dg.AssetSelection.all(),
-    description="Everything for yesterday (UTC): extract every source, canonical, recon, billing batches, marts.",
+    selection=DATE_ASSETS,
+    description="Everything for yesterday (UTC): extract every source, canonical, recon, marts; when it succeeds, "
+    "entity_billing_sensor starts one billing run per legal entity.",
+)
+
+entity_billing = dg.define_asset_job(
+    "entity_billing",
+    selection=ENTITY_BILLING,
+    partitions_def=billing_partitions,
+    description="The billing batches and files of one legal entity on one as-of date: the entities of a date run "
+    "side by side (each records its batches in a transaction of its own, exactly once).",
 )
 
 hourly_sync = dg.define_asset_job(
@@ -57,4 +73,6 @@ staffing_refresh = dg.define_asset_job(
     description="CRM opportunities crossed the staffing threshold: reload them and refresh the staffing forecast.",
 )
 
-JOBS = [full_pipeline, nightly_sync, hourly_sync, file_drop_sync, staffing_refresh]
+JOBS = [full_pipeline, nightly_sync, entity_billing, hourly_sync, file_drop_sync, staffing_refresh]
+SETTLES_DATE = {full_pipeline.name, nightly_sync.name}
+"""The jobs after which a date's billing follows, one entity_billing run per legal entity."""

@@ -20,6 +20,28 @@ def instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
 
 
+class DateRuns:
+    """The runs that settle one as-of date in process: the date's run, then one entity_billing run per legal entity
+    the date's projects name. Read like one run's result (success, events, materializations)."""
+
+    def __init__(self, results: list):
+        self.results = results
+
+    @property
+    def success(self) -> bool:
+        return all(r.success for r in self.results)
+
+    @property
+    def all_events(self) -> list:
+        return [e for r in self.results for e in r.all_events]
+
+    def get_asset_materialization_events(self) -> list:
+        return [e for r in self.results for e in r.get_asset_materialization_events()]
+
+    def get_asset_check_evaluations(self) -> list:
+        return [e for r in self.results for e in r.get_asset_check_evaluations()]
+
+
 def run_pipeline(
     as_of: date,
     selection: str | None = None,
@@ -27,37 +49,79 @@ def run_pipeline(
     job_name: str = "full_pipeline",
     on: dg.DagsterInstance | None = None,
     tags: dict | None = None,
-) -> dg.ExecuteInProcessResult:
+) -> DateRuns:
     """Materialize a job (by default every asset), or an asset selection, in process for as-of ``as_of``;
-    ``tags`` are added to the run's (a backfill's name, say)."""
+    ``tags`` are added to the run's (a backfill's name, say). After a job that settles the date (jobs.SETTLES_DATE),
+    or for a selection of billing assets, billing follows: one entity_billing run per legal entity, only when every
+    step before it succeeded (billing never runs on a recon that failed)."""
+    from assets.billing.assets import ENTITY_BILLING
     from dagster_project.definitions import build_definitions
+    from dagster_project.jobs import SETTLES_DATE
     from resources.settings import current
 
     settings = current()
     defs = build_definitions()
-    job = defs.resolve_job_def(job_name)
-    keys = None
+    graph = defs.resolve_asset_graph()
+    billing_keys = set(ENTITY_BILLING.resolve(graph))
+    date_keys = billing = None
     if selection:
         parts = selection.split(",") if "," in selection else [selection]
-        keys = list(dg.AssetSelection.from_coercible([p.strip() for p in parts]).resolve(defs.resolve_asset_graph()))
+        keys = set(dg.AssetSelection.from_coercible([p.strip() for p in parts]).resolve(graph))
+        date_keys, billing = sorted(keys - billing_keys), sorted(keys & billing_keys)
+    elif job_name in SETTLES_DATE:
+        billing = sorted(billing_keys)
     # the terminal gets stage lines and a verdict; Dagster's own log (with traces) only when asked for
     run_config = {"loggers": {"console": {"config": {"log_level": settings.log_level.upper()}}}}
     tags = {**settings.as_tags(as_of.isoformat()), **(tags or {})}  # the settings this run used, shown in the UI
+    if billing:
+        tags["pssync/billing"] = "inline"  # billed here: entity_billing_sensor leaves the date alone
     where = on or instance()
+    results = []
+    if date_keys is None or date_keys:
+        results.append(_run_one(where, defs, job_name, as_of.isoformat(), date_keys, run_config, raise_on_error, tags))
+    if billing and all(r.success for r in results):
+        from assets.partitions import billing_key
+
+        for entity in register_entities(where, as_of, settings.warehouse):
+            key = billing_key(as_of.isoformat(), entity)
+            selected = None if selection is None else billing
+            results.append(_run_one(where, defs, "entity_billing", key, selected, run_config, raise_on_error, tags))
+    return DateRuns(results)
+
+
+def register_entities(where: dg.DagsterInstance, as_of: date, warehouse: str) -> list[str]:
+    """The legal entities that bill on ``as_of`` (sql/billing/billable_entities.sql), added to the instance's
+    legal_entity partitions."""
+    from assets.billing.emit import billable_entities
+    from assets.partitions import legal_entities
+    from resources.warehouse import open_warehouse
+
+    con = open_warehouse(warehouse, read_only=True)
+    try:
+        entities = billable_entities(con, as_of)
+    finally:
+        con.close()
+    known = set(where.get_dynamic_partitions(legal_entities.name))
+    if set(entities) - known:
+        where.add_dynamic_partitions(legal_entities.name, sorted(set(entities) - known))
+    return entities
+
+
+def _run_one(where, defs, job_name: str, partition_key, keys, run_config: dict, raise_on_error: bool, tags: dict):
     if not where.is_ephemeral:  # recorded in the instance: the run belongs to the code location, as if launched there
-        return _run_in_code_location(where, job_name, as_of, keys, run_config, raise_on_error, tags)
-    return job.execute_in_process(
+        return _run_in_code_location(where, job_name, partition_key, keys, run_config, raise_on_error, tags)
+    return defs.resolve_job_def(job_name).execute_in_process(
         instance=where,
         asset_selection=keys,
         raise_on_error=raise_on_error,
-        partition_key=as_of.isoformat(),
+        partition_key=str(partition_key),
         tags=tags,
         run_config=run_config,
     )
 
 
 def _run_in_code_location(
-    where: dg.DagsterInstance, job_name: str, as_of: date, keys, run_config: dict, raise_on_error: bool, tags: dict
+    where: dg.DagsterInstance, job_name: str, partition_key, keys, run_config: dict, raise_on_error: bool, tags: dict
 ):
     """Execute in this process a run recorded with the origin of the ``pssync`` code location of workspace.yaml,
     so that the UI shows it with that location's jobs (Overview timeline, job pages) and not as an ad-hoc run."""
@@ -92,7 +156,7 @@ def _run_in_code_location(
         location_name="pssync",
     )
     origin = RemoteJobOrigin(repository_origin=RemoteRepositoryOrigin(location, "__repository__"), job_name=job_name)
-    tags = {**job_def.get_tags_for_partition_key(as_of.isoformat(), selected_asset_keys=None), **tags}
+    tags = {**job_def.get_tags_for_partition_key(str(partition_key), selected_asset_keys=None), **tags}
     create_pools(where, job_def)
     run = where.create_run_for_job(
         job_def=job_def,

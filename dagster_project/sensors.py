@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import dagster as dg
 
-from dagster_project.jobs import file_drop_sync, staffing_refresh
+from dagster_project.jobs import entity_billing, file_drop_sync, nightly_sync, staffing_refresh
 from resources import LandingFolder, Warehouse
 from resources.settings import PssyncSettings, current
 
@@ -156,4 +156,37 @@ def run_failure_alert(context: dg.RunFailureSensorContext, warehouse: Warehouse,
         post_webhook(settings.alert_webhook_url, alert)
 
 
-SENSORS = [file_drop_sensor, staffing_threshold_sensor, run_failure_alert, writer_pools_sensor]
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[nightly_sync],
+    request_job=entity_billing,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="A nightly_sync run succeeded: one entity_billing run per legal entity of its date, which the run "
+    "coordinator lets go side by side. Leaves alone a run that billed its date itself (pssync run).",
+)
+def entity_billing_sensor(context: dg.RunStatusSensorContext, settings: PssyncSettings):
+    from assets.partitions import billing_key
+    from dagster_project.pipeline import register_entities
+
+    run = context.dagster_run
+    as_of = run.tags.get("dagster/partition")
+    if not as_of or run.tags.get("pssync/billing") == "inline":
+        return dg.SkipReason(f"run {run.run_id} bills its date itself or has no as-of date")
+    entities = register_entities(context.instance, date.fromisoformat(as_of), settings.warehouse)
+    return [
+        dg.RunRequest(
+            run_key=f"billing-{as_of}-{entity}",
+            partition_key=billing_key(as_of, entity),
+            tags={**settings.as_tags(as_of), "pssync/after_run": run.run_id},
+        )
+        for entity in entities
+    ] or dg.SkipReason(f"no legal entity bills on {as_of}")
+
+
+SENSORS = [
+    file_drop_sensor,
+    staffing_threshold_sensor,
+    run_failure_alert,
+    writer_pools_sensor,
+    entity_billing_sensor,
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -99,13 +100,55 @@ def materialize_as_of(
     outputs: Path | None = None,
     staging_url: str = "",
     selection=None,
-) -> dg.ExecuteInProcessResult:
-    """The pipeline for one as-of date (a partition key), in process, with real resources."""
-    return dg.materialize(
-        assets or all_assets(),
-        resources=resources_for(landing, warehouse, psa_url, outputs, staging_url),
-        partition_key=as_of,
-        raise_on_error=raise_on_error,
-        run_config=QUIET,
-        selection=selection,
-    )
+):
+    """The pipeline for one as-of date (a partition key), in process, with real resources: the assets of the date,
+    then (when billing assets are among them and the date succeeded) the billing ones once per legal entity, as
+    `pssync run` does (dagster_project/pipeline.py)."""
+    from assets.partitions import billing_key, billing_partitions
+    from dagster_project.pipeline import DateRuns, register_entities
+
+    chosen = assets or all_assets()
+    by_date = [a for a in chosen if a.partitions_def != billing_partitions]
+    by_entity = [a for a in chosen if a.partitions_def == billing_partitions]
+    resources = resources_for(landing, warehouse, psa_url, outputs, staging_url)
+    instance = dg.DagsterInstance.ephemeral()
+
+    def run(selected, key, sel):
+        return dg.materialize(
+            selected,
+            resources=resources,
+            partition_key=key,
+            raise_on_error=raise_on_error,
+            run_config=QUIET,
+            selection=sel,
+            instance=instance,
+        )
+
+    if selection is not None and not isinstance(selection, dg.AssetSelection):
+        selection = dg.AssetSelection.from_coercible(selection)
+    keys = set(selection.resolve(chosen)) if selection is not None else None
+    date_keys = {k for a in by_date for k in a.keys}
+    entity_keys = {k for a in by_entity for k in a.keys}
+    results = []
+    if keys is None or keys & date_keys:
+        results.append(run(by_date, as_of, None if keys is None else sorted(keys & date_keys)))
+    if by_entity and (keys is None or keys & entity_keys) and all(r.success for r in results):
+        sel = None if keys is None else sorted(keys & entity_keys)
+        for entity in register_entities(instance, date.fromisoformat(as_of), str(warehouse)):
+            results.append(run(by_entity, billing_key(as_of, entity), sel))
+    return DateRuns(results)
+
+
+def emit_every_entity(con, as_of: date):
+    """`compute_and_record` for every legal entity that bills on ``as_of``, merged into one Emission: what the date
+    emitted, as its entity_billing runs together do."""
+    from assets.billing.emit import Emission, billable_entities, compute_and_record
+
+    merged = Emission(as_of, "*", replay=True)
+    for entity in billable_entities(con, as_of):
+        em = compute_and_record(con, as_of, entity)
+        merged.replay = merged.replay and em.replay
+        merged.batches += em.batches
+        merged.lines.update(em.lines)
+        merged.problems += em.problems
+    return merged

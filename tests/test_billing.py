@@ -13,12 +13,12 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from assets.billing.emit import compute_and_record, write_files
+from assets.billing.emit import write_files
 from resources import Warehouse
 from resources.erp_staging import ErpStaging
 from resources.outputs import OutputFolder
 from tests.conftest import manifest
-from tests.helpers import query as q, materialize_as_of
+from tests.helpers import emit_every_entity, materialize_as_of, query as q
 from tests.scenario import Scenario
 
 TM = "PS-TM-HOURS"
@@ -196,7 +196,7 @@ def test_replays_and_crashes_reproduce_identical_files_and_never_duplicate_a_key
     assert materialize_as_of(landing, wh2, m["as_of"], outputs=out2).success
     (out2 / "billing_batches").rename(out2 / "lost")  # as if the files never got written
     with w2.connect() as c:
-        em = compute_and_record(c, as_of)
+        em = emit_every_entity(c, as_of)
         assert em.replay
     assert materialize_as_of(landing, wh2, m["as_of"], outputs=out2).success
     assert files_digest(out2) == first
@@ -218,7 +218,7 @@ def test_replays_and_crashes_reproduce_identical_files_and_never_duplicate_a_key
         written.append(path)
 
     with Warehouse(path=str(wh3)).connect() as c:
-        em = compute_and_record(c, as_of)
+        em = emit_every_entity(c, as_of)
     monkeypatch.setattr(emit, "write_atomically", write_then_die)
     with pytest.raises(KeyboardInterrupt):
         write_files(em, OutputFolder(path=str(out3)))
@@ -254,7 +254,7 @@ def test_a_crash_before_the_ledger_commit_leaves_nothing(billed, tmp_path, monke
     monkeypatch.setattr(emit, "_totals_problems", killed)
     with Warehouse(path=str(wh2)).connect() as c:
         with pytest.raises(KeyboardInterrupt):
-            compute_and_record(c, date.fromisoformat(m["as_of"]))
+            emit_every_entity(c, date.fromisoformat(m["as_of"]))
         assert c.execute("SELECT count(*) FROM billing.ledger").fetchall()[0][0] == 0
         assert c.execute("SELECT count(*) FROM billing.batch_lines").fetchall()[0][0] == 0
 
@@ -332,7 +332,7 @@ def test_staging_publication_is_keyed_and_all_or_nothing(billed, tmp_path, reque
     url = f"sqlite:///{tmp_path / 'staging.db'}" if backend == "sqlite" else request.getfixturevalue("pg_database")
     staging = ErpStaging(url=url)
     with Warehouse(path=str(wh)).connect() as c:
-        em = compute_and_record(c, date.fromisoformat(m["as_of"]))
+        em = emit_every_entity(c, date.fromisoformat(m["as_of"]))
     batch = em.batches[0]["batch_id"]
     lines = em.lines[batch]
     with pytest.raises(RuntimeError, match="simulated failure"):

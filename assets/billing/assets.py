@@ -1,4 +1,5 @@
-"""Billing assets, one partition per as-of date: batch lines and headers, then batch files and staging."""
+"""Billing assets: batch lines and headers, then batch files, one partition per (as-of date, legal entity); the ERP
+staging of released batches, one per as-of date."""
 
 from datetime import date
 
@@ -10,7 +11,7 @@ from assets.billing.emit import compute_and_record, write_files
 from assets.billing.release import free_rejected_keys, released_lines
 from assets.common import TEAM, now_utc, writer_pool
 from checks.gx_suites import validate_mart
-from assets.partitions import as_of_partitions
+from assets.partitions import as_of_partitions, billing_partitions
 from resources import Warehouse
 from resources.erp_staging import ErpStaging
 from resources.outputs import OutputFolder
@@ -23,6 +24,12 @@ BATCH_LINES = dg.AssetKey(["billing", "batch_lines"])
 BATCHES = dg.AssetKey(["billing", "batches"])
 BATCH_FILES = dg.AssetKey(["billing", "batch_files"])
 ERP_PUBLICATION = dg.AssetKey(["billing", "erp_publication"])
+
+
+def billing_partition(context: dg.AssetExecutionContext) -> tuple[date, str]:
+    """The as-of date and legal entity of a billing step."""
+    key = context.partition_key.keys_by_dimension
+    return date.fromisoformat(key["as_of"]), key["legal_entity"]
 
 
 def preview(batches: list[dict]) -> str:
@@ -49,8 +56,8 @@ def preview(batches: list[dict]) -> str:
             },
             deps=deps_of("billing/batch_lines", itself=BATCH_LINES),
             tags={"layer": "billing"},
-            description="`billing.batch_lines`: every billable item of the as-of date that no batch of "
-            "another date carries (time at the expected rate, capped where the cap says; "
+            description="`billing.batch_lines`: every billable item of the legal entity's projects on the "
+            "as-of date that no batch of another date carries (time at the expected rate, capped where the cap says; "
             "adjustments for HOURS_MISMATCH at the billed rate; accepted milestones; approved "
             "billable expenses in the contract currency), taxed by the customer's tax code. "
             "Each (item, source id, source revision) key is recorded in `billing.ledger` and "
@@ -69,7 +76,9 @@ def preview(batches: list[dict]) -> str:
             tags={"layer": "billing"},
             description="`billing.batches`: one batch per (legal entity, ERP customer, currency) and as-of "
             "date, id `BB-<entity>-<customer>-<currency>-<YYYYMMDD>`, totals summed from its "
-            "rounded lines. SQL: `sql/billing/batches.sql`.",
+            "rounded lines. Each entity's partition records its own batches, in a transaction of its own, "
+            "so the entities of a date bill side by side; the table holds every entity's (the firm-wide "
+            "view). SQL: `sql/billing/batches.sql`.",
         ),
     ],
     check_specs=[
@@ -88,14 +97,14 @@ def preview(batches: list[dict]) -> str:
             "<PSSYNC_OUTPUT_DIR>/data_quality",
         ),
     ],
-    partitions_def=as_of_partitions,
+    partitions_def=billing_partitions,
 )
 def batches(context: dg.AssetExecutionContext, warehouse: Warehouse, quality: DataQuality, settings: PssyncSettings):
-    as_of = date.fromisoformat(context.partition_key)
+    as_of, entity = billing_partition(context)
     gx_error = None
     with warehouse.connect() as con:
         free_rejected_keys(con, settings.workflow, context.log)
-        em = compute_and_record(con, as_of)
+        em = compute_and_record(con, as_of, entity)
         try:  # the batches are committed: a failing quality tool must not keep their files from being written
             outcome = (
                 validate_mart(con, quality, "billing", "batches", as_of) if em.batches and not em.problems else None
@@ -113,9 +122,15 @@ def batches(context: dg.AssetExecutionContext, warehouse: Warehouse, quality: Da
         metadata={"problems": em.problems or ["none"]},
     )
     if em.problems:
-        raise RuntimeError(f"batch integrity failed for {as_of}; nothing was emitted: {em.problems}")
+        raise RuntimeError(f"batch integrity failed for {entity} on {as_of}; nothing was emitted: {em.problems}")
     yield dg.MaterializeResult(
-        asset_key=BATCH_LINES, metadata={"dagster/row_count": n_lines, "replay": em.replay, "as_of": as_of.isoformat()}
+        asset_key=BATCH_LINES,
+        metadata={
+            "dagster/row_count": n_lines,
+            "replay": em.replay,
+            "as_of": as_of.isoformat(),
+            "legal_entity": entity,
+        },
     )
     yield dg.MaterializeResult(
         asset_key=BATCHES,
@@ -145,20 +160,20 @@ def batches(context: dg.AssetExecutionContext, warehouse: Warehouse, quality: Da
     group_name="billing",
     pool=writer_pool(BATCH_FILES),
     deps=[BATCHES],
-    partitions_def=as_of_partitions,
+    partitions_def=billing_partitions,
     owners=[TEAM["finance"]],
     kinds={"json", "sqlalchemy"},
     tags={"layer": "billing"},
-    description="One JSON file per batch at `<PSSYNC_OUTPUT_DIR>/billing_batches/<batch_id>.json` (header, lines, "
+    description="One JSON file per batch of the legal entity at `<PSSYNC_OUTPUT_DIR>/billing_batches/<batch_id>.json` (header, lines, "
     "totals; written atomically, sorted and formatted deterministically); each batch is then registered `pending` "
     'in the workflow store, for a finance user to release or reject (docs/billing.md, "Release").',
 )
 def batch_files(
     context: dg.AssetExecutionContext, warehouse: Warehouse, outputs: OutputFolder, settings: PssyncSettings
 ) -> dg.MaterializeResult:
-    as_of = date.fromisoformat(context.partition_key)
+    as_of, entity = billing_partition(context)
     with warehouse.connect() as con:
-        em = compute_and_record(con, as_of)  # committed already: returns the stored lines
+        em = compute_and_record(con, as_of, entity)  # committed already: returns the stored lines
     paths = write_files(em, outputs)
     engine = open_store(settings.workflow)
     try:
@@ -217,3 +232,5 @@ def erp_publication(
 
 
 billing_assets = [batches, batch_files, erp_publication]
+ENTITY_BILLING = dg.AssetSelection.assets(BATCH_LINES, BATCHES, BATCH_FILES)
+"""The assets partitioned by (as-of date, legal entity): a job of their own (jobs.entity_billing)."""
