@@ -5,7 +5,6 @@ Celery workers on a shared one (dagster_home/production/dagster.yaml)."""
 import dagster as dg
 
 from assets.billing.assets import ENTITY_BILLING
-from assets.partitions import billing_partitions
 
 HOURLY = dg.AssetSelection.assets(
     ["raw", "psa_time_entries"],
@@ -45,7 +44,6 @@ nightly_sync = dg.define_asset_job(
 entity_billing = dg.define_asset_job(
     "entity_billing",
     selection=ENTITY_BILLING,
-    partitions_def=billing_partitions,
     description="The billing batches and files of one legal entity on one as-of date: the entities of a date run "
     "side by side (each records its batches in a transaction of its own, exactly once).",
 )

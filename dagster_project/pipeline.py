@@ -24,12 +24,17 @@ class DateRuns:
     """The runs that settle one as-of date in process: the date's run, then one entity_billing run per legal entity
     the date's projects name. Read like one run's result (success, events, materializations)."""
 
-    def __init__(self, results: list):
+    def __init__(self, results: list, instance: dg.DagsterInstance):
         self.results = results
+        self.instance = instance
 
     @property
     def success(self) -> bool:
         return all(r.success for r in self.results)
+
+    @property
+    def run_ids(self) -> list[str]:
+        return [r.run_id for r in self.results]
 
     @property
     def all_events(self) -> list:
@@ -68,6 +73,8 @@ def run_pipeline(
         parts = selection.split(",") if "," in selection else [selection]
         keys = set(dg.AssetSelection.from_coercible([p.strip() for p in parts]).resolve(graph))
         date_keys, billing = sorted(keys - billing_keys), sorted(keys & billing_keys)
+    elif job_name == "entity_billing":  # billing alone: every legal entity of the date
+        date_keys, billing = [], sorted(billing_keys)
     elif job_name in SETTLES_DATE:
         billing = sorted(billing_keys)
     # the terminal gets stage lines and a verdict; Dagster's own log (with traces) only when asked for
@@ -82,11 +89,15 @@ def run_pipeline(
     if billing and all(r.success for r in results):
         from assets.partitions import billing_key
 
+        from resources.warehouse import stop_requested
+
         for entity in register_entities(where, as_of, settings.warehouse):
             key = billing_key(as_of.isoformat(), entity)
             selected = None if selection is None else billing
             results.append(_run_one(where, defs, "entity_billing", key, selected, run_config, raise_on_error, tags))
-    return DateRuns(results)
+            if was_interrupted(results[-1]) or stop_requested():  # an entity that failed leaves the others to bill
+                break
+    return DateRuns(results, where)
 
 
 def register_entities(where: dg.DagsterInstance, as_of: date, warehouse: str) -> list[str]:

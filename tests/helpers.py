@@ -136,7 +136,7 @@ def materialize_as_of(
         sel = None if keys is None else sorted(keys & entity_keys)
         for entity in register_entities(instance, date.fromisoformat(as_of), str(warehouse)):
             results.append(run(by_entity, billing_key(as_of, entity), sel))
-    return DateRuns(results)
+    return DateRuns(results, instance)
 
 
 def emit_every_entity(con, as_of: date):

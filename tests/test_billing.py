@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import polars as pl
 import pytest
@@ -366,3 +367,57 @@ def test_staging_publication_is_keyed_and_all_or_nothing(billed, tmp_path, reque
     total = sum(len(v) for v in em.lines.values())
     assert tuple(count()) == (total, total)
     eng.dispose()
+
+
+def test_each_legal_entity_bills_in_a_run_of_its_own_and_the_sensor_requests_the_same(billed):
+    """After the date's run, one billing run per legal entity of the date's projects (partition `<date>|<entity>`),
+    each recording only its entity's batches; a nightly launched by the schedule gets the same runs from
+    entity_billing_sensor, and a run that billed its date itself (pssync run) gets none."""
+    from dagster_project.sensors import entity_billing_sensor
+    from resources.settings import PssyncSettings
+
+    landing, wh, out, m = billed
+    as_of = m["as_of"]
+    runs = materialize_as_of(landing, wh, as_of, outputs=out)  # the date again: every entity replays its batches
+    entities = [e for (e,) in q(wh, "SELECT DISTINCT legal_entity FROM billing.batches ORDER BY 1")]
+    assert len(entities) >= 3, "the estate bills in several legal entities"
+    partitions = [r.dagster_run.tags["dagster/partition"] for r in runs.results]
+    assert partitions[0] == as_of
+    assert partitions[1:] == [f"{as_of}|{e}" for e in entities]  # no entity's run without batches here
+    for entity, run in zip(entities, runs.results[1:]):
+        recorded = [
+            e.event_specific_data.materialization
+            for e in run.get_asset_materialization_events()
+            if e.event_specific_data.materialization.asset_key.to_user_string() == "billing/batch_lines"
+        ]
+        assert [r.metadata["legal_entity"].value for r in recorded] == [entity]
+        assert all(r.metadata["replay"].value for r in recorded)
+    assert (
+        q(wh, "SELECT count(*) FROM billing.batches WHERE NOT starts_with(batch_id, 'BB-' || legal_entity || '-')")[0][
+            0
+        ]
+        == 0
+    )
+
+    date_run = runs.results[0]
+    succeeded = runs.instance.all_logs(date_run.run_id, of_type=dg.DagsterEventType.RUN_SUCCESS)[0].dagster_event
+    settings = PssyncSettings(warehouse=str(wh), landing_dir=str(landing))
+
+    def sensor_on(run):
+        instance = dg.DagsterInstance.ephemeral()
+        with dg.build_run_status_sensor_context(
+            sensor_name="entity_billing_sensor",
+            dagster_event=succeeded,
+            dagster_instance=instance,
+            dagster_run=run,
+            resources={"settings": settings},
+        ) as ctx:
+            return entity_billing_sensor(ctx), instance
+
+    requests, instance = sensor_on(date_run.dagster_run)
+    assert [(r.run_key, str(r.partition_key)) for r in requests] == [
+        (f"billing-{as_of}-{e}", f"{as_of}|{e}") for e in entities
+    ]
+    assert instance.get_dynamic_partitions("legal_entity") == entities
+    inline = date_run.dagster_run.with_tags({**date_run.dagster_run.tags, "pssync/billing": "inline"})
+    assert isinstance(sensor_on(inline)[0], dg.SkipReason)

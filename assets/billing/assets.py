@@ -28,7 +28,7 @@ ERP_PUBLICATION = dg.AssetKey(["billing", "erp_publication"])
 
 def billing_partition(context: dg.AssetExecutionContext) -> tuple[date, str]:
     """The as-of date and legal entity of a billing step."""
-    key = context.partition_key.keys_by_dimension
+    key = billing_partitions.get_partition_key_from_str(str(context.partition_key)).keys_by_dimension
     return date.fromisoformat(key["as_of"]), key["legal_entity"]
 
 
@@ -42,8 +42,9 @@ def preview(batches: list[dict]) -> str:
     return "\n".join(rows)
 
 
+# no writer pool for the steps of an entity: they add only their entity's rows (appends, which a shared warehouse
+# lets commit side by side), and the entity's turn keeps two runs of one entity from recording batches at once
 @dg.multi_asset(
-    pool=writer_pool(BATCHES),
     specs=[
         dg.AssetSpec(
             BATCH_LINES,
@@ -158,14 +159,14 @@ def batches(context: dg.AssetExecutionContext, warehouse: Warehouse, quality: Da
 @dg.asset(
     key=BATCH_FILES,
     group_name="billing",
-    pool=writer_pool(BATCH_FILES),
     deps=[BATCHES],
     partitions_def=billing_partitions,
     owners=[TEAM["finance"]],
     kinds={"json", "sqlalchemy"},
     tags={"layer": "billing"},
-    description="One JSON file per batch of the legal entity at `<PSSYNC_OUTPUT_DIR>/billing_batches/<batch_id>.json` (header, lines, "
-    "totals; written atomically, sorted and formatted deterministically); each batch is then registered `pending` "
+    description="One JSON file per batch of the legal entity at "
+    "`<PSSYNC_OUTPUT_DIR>/billing_batches/<batch_id>.json` (header, lines, totals; written atomically, sorted and "
+    "formatted deterministically); each batch is then registered `pending` "
     'in the workflow store, for a finance user to release or reject (docs/billing.md, "Release").',
 )
 def batch_files(
