@@ -21,3 +21,12 @@ in a transaction of its own, and a firm-wide table (`billing.batches`) holds the
 
 def billing_key(as_of: str, entity: str) -> dg.MultiPartitionKey:
     return dg.MultiPartitionKey({"as_of": as_of, "legal_entity": entity})
+
+
+def every_entity_of_date(as_of: str, registered: list[str]) -> dict[str, str]:
+    """The run tags of the partition range that holds every legal entity of one date: a date's partitions are
+    contiguous, in the order the entities were added to the instance (``registered``, as the instance lists them)."""
+    return {
+        "dagster/asset_partition_range_start": str(billing_key(as_of, registered[0])),
+        "dagster/asset_partition_range_end": str(billing_key(as_of, registered[-1])),
+    }

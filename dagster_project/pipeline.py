@@ -21,8 +21,8 @@ def instance() -> dg.DagsterInstance:
 
 
 class DateRuns:
-    """The runs that settle one as-of date in process: the date's run, then one entity_billing run per legal entity
-    the date's projects name. Read like one run's result (success, events, materializations)."""
+    """The runs that settle one as-of date in process: the date's run, then the entity_billing run of every legal
+    entity of the date. Read like one run's result (success, events, materializations)."""
 
     def __init__(self, results: list, instance: dg.DagsterInstance):
         self.results = results
@@ -57,8 +57,8 @@ def run_pipeline(
 ) -> DateRuns:
     """Materialize a job (by default every asset), or an asset selection, in process for as-of ``as_of``;
     ``tags`` are added to the run's (a backfill's name, say). After a job that settles the date (jobs.SETTLES_DATE),
-    or for a selection of billing assets, billing follows: one entity_billing run per legal entity, only when every
-    step before it succeeded (billing never runs on a recon that failed)."""
+    or for a selection of billing assets, billing follows: one entity_billing run over the partitions of every legal
+    entity of the date, only when every step before it succeeded (billing never runs on a recon that failed)."""
     from assets.billing.assets import ENTITY_BILLING
     from dagster_project.definitions import build_definitions
     from dagster_project.jobs import SETTLES_DATE
@@ -86,17 +86,15 @@ def run_pipeline(
     results = []
     if date_keys is None or date_keys:
         results.append(_run_one(where, defs, job_name, as_of.isoformat(), date_keys, run_config, raise_on_error, tags))
-    if billing and all(r.success for r in results):
-        from assets.partitions import billing_key
+    if billing and all(r.success for r in results) and register_entities(where, as_of, settings.warehouse):
+        from assets.partitions import every_entity_of_date, legal_entities
 
-        from resources.warehouse import stop_requested
-
-        for entity in register_entities(where, as_of, settings.warehouse):
-            key = billing_key(as_of.isoformat(), entity)
-            selected = None if selection is None else billing
-            results.append(_run_one(where, defs, "entity_billing", key, selected, run_config, raise_on_error, tags))
-            if was_interrupted(results[-1]) or stop_requested():  # an entity that failed leaves the others to bill
-                break
+        # one run for every entity of the date (a partition range): entities one after another in its step
+        every = every_entity_of_date(as_of.isoformat(), where.get_dynamic_partitions(legal_entities.name))
+        selected = None if selection is None else billing
+        results.append(
+            _run_one(where, defs, "entity_billing", None, selected, run_config, raise_on_error, {**tags, **every})
+        )
     return DateRuns(results, where)
 
 
@@ -119,13 +117,14 @@ def register_entities(where: dg.DagsterInstance, as_of: date, warehouse: str) ->
 
 
 def _run_one(where, defs, job_name: str, partition_key, keys, run_config: dict, raise_on_error: bool, tags: dict):
+    """One run of a partition key, or of the partition range its ``tags`` name."""
     if not where.is_ephemeral:  # recorded in the instance: the run belongs to the code location, as if launched there
         return _run_in_code_location(where, job_name, partition_key, keys, run_config, raise_on_error, tags)
     return defs.resolve_job_def(job_name).execute_in_process(
         instance=where,
         asset_selection=keys,
         raise_on_error=raise_on_error,
-        partition_key=str(partition_key),
+        partition_key=partition_key,
         tags=tags,
         run_config=run_config,
     )
@@ -167,7 +166,10 @@ def _run_in_code_location(
         location_name="pssync",
     )
     origin = RemoteJobOrigin(repository_origin=RemoteRepositoryOrigin(location, "__repository__"), job_name=job_name)
-    tags = {**job_def.get_tags_for_partition_key(str(partition_key), selected_asset_keys=None), **tags}
+    tags = {
+        **(job_def.get_tags_for_partition_key(partition_key, selected_asset_keys=None) if partition_key else {}),
+        **tags,
+    }
     create_pools(where, job_def)
     run = where.create_run_for_job(
         job_def=job_def,

@@ -102,9 +102,9 @@ def materialize_as_of(
     selection=None,
 ):
     """The pipeline for one as-of date (a partition key), in process, with real resources: the assets of the date,
-    then (when billing assets are among them and the date succeeded) the billing ones once per legal entity, as
-    `pssync run` does (dagster_project/pipeline.py)."""
-    from assets.partitions import billing_key, billing_partitions
+    then (when billing assets are among them and the date succeeded) the billing ones over every legal entity of the
+    date (a partition range), as `pssync run` does (dagster_project/pipeline.py)."""
+    from assets.partitions import billing_partitions, every_entity_of_date, legal_entities
     from dagster_project.pipeline import DateRuns, register_entities
 
     chosen = assets or all_assets()
@@ -113,7 +113,7 @@ def materialize_as_of(
     resources = resources_for(landing, warehouse, psa_url, outputs, staging_url)
     instance = dg.DagsterInstance.ephemeral()
 
-    def run(selected, key, sel):
+    def run(selected, key, sel, tags=None):
         return dg.materialize(
             selected,
             resources=resources,
@@ -122,6 +122,7 @@ def materialize_as_of(
             run_config=QUIET,
             selection=sel,
             instance=instance,
+            tags=tags,
         )
 
     if selection is not None and not isinstance(selection, dg.AssetSelection):
@@ -134,8 +135,9 @@ def materialize_as_of(
         results.append(run(by_date, as_of, None if keys is None else sorted(keys & date_keys)))
     if by_entity and (keys is None or keys & entity_keys) and all(r.success for r in results):
         sel = None if keys is None else sorted(keys & entity_keys)
-        for entity in register_entities(instance, date.fromisoformat(as_of), str(warehouse)):
-            results.append(run(by_entity, billing_key(as_of, entity), sel))
+        if register_entities(instance, date.fromisoformat(as_of), str(warehouse)):
+            every = every_entity_of_date(as_of, instance.get_dynamic_partitions(legal_entities.name))
+            results.append(run(by_entity, None, sel, every))
     return DateRuns(results, instance)
 
 

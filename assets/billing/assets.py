@@ -26,10 +26,12 @@ BATCH_FILES = dg.AssetKey(["billing", "batch_files"])
 ERP_PUBLICATION = dg.AssetKey(["billing", "erp_publication"])
 
 
-def billing_partition(context: dg.AssetExecutionContext) -> tuple[date, str]:
-    """The as-of date and legal entity of a billing step."""
-    key = billing_partitions.get_partition_key_from_str(str(context.partition_key)).keys_by_dimension
-    return date.fromisoformat(key["as_of"]), key["legal_entity"]
+def billing_partitions_of(context: dg.AssetExecutionContext) -> list[tuple[date, str]]:
+    """The (as-of date, legal entity) pairs of a billing step, dates in order: one pair in a run of one partition
+    (what entity_billing_sensor launches, one per entity, side by side), every entity of a date in a run of a
+    partition range (what `pssync run` starts: one run per date, entities one after another)."""
+    keys = [billing_partitions.get_partition_key_from_str(str(k)).keys_by_dimension for k in context.partition_keys]
+    return sorted((date.fromisoformat(k["as_of"]), k["legal_entity"]) for k in keys)
 
 
 def preview(batches: list[dict]) -> str:
@@ -99,59 +101,63 @@ def preview(batches: list[dict]) -> str:
         ),
     ],
     partitions_def=billing_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def batches(context: dg.AssetExecutionContext, warehouse: Warehouse, quality: DataQuality, settings: PssyncSettings):
-    as_of, entity = billing_partition(context)
-    gx_error = None
+    pairs = billing_partitions_of(context)
+    outcomes, gx_errors = [], []
     with warehouse.connect() as con:
         free_rejected_keys(con, settings.workflow, context.log)
-        em = compute_and_record(con, as_of, entity)
-        try:  # the batches are committed: a failing quality tool must not keep their files from being written
-            outcome = (
-                validate_mart(con, quality, "billing", "batches", as_of) if em.batches and not em.problems else None
-            )
-        except Exception as exc:  # noqa: BLE001 - reported by the expectations check
-            outcome, gx_error = (
-                None,
-                f"great-expectations could not run: {str(exc).splitlines()[0] if str(exc) else exc!r}",
-            )
-    n_lines = sum(len(v) for v in em.lines.values())
+        emissions = [compute_and_record(con, as_of, entity) for as_of, entity in pairs]  # each commits on its own
+        problems = [f"{em.legal_entity} on {em.as_of}: {p}" for em in emissions for p in em.problems]
+        for as_of in sorted({d for d, _ in pairs}):
+            day = [em for em in emissions if em.as_of == as_of]
+            if not any(em.batches for em in day) or any(em.problems for em in day):
+                continue
+            try:  # the batches are committed: a failing quality tool must not keep their files from being written
+                outcomes.append(validate_mart(con, quality, "billing", "batches", as_of))
+            except Exception as exc:  # noqa: BLE001 - reported by the expectations check
+                gx_errors.append(f"great-expectations could not run: {str(exc).splitlines()[0] if str(exc) else exc!r}")
+    emitted = [b for em in emissions for b in em.batches]
     yield dg.AssetCheckResult(
         check_name="batch_integrity",
         asset_key=BATCH_LINES,
-        passed=not em.problems,
-        metadata={"problems": em.problems or ["none"]},
+        passed=not problems,
+        metadata={"problems": problems or ["none"]},
     )
-    if em.problems:
-        raise RuntimeError(f"batch integrity failed for {entity} on {as_of}; nothing was emitted: {em.problems}")
+    if problems:
+        raise RuntimeError(f"batch integrity failed; nothing was emitted for those entities: {problems}")
+    entities = sorted({e for _, e in pairs})
+    replay = all(em.replay for em in emissions)
     yield dg.MaterializeResult(
         asset_key=BATCH_LINES,
         metadata={
-            "dagster/row_count": n_lines,
-            "replay": em.replay,
-            "as_of": as_of.isoformat(),
-            "legal_entity": entity,
+            "dagster/row_count": sum(len(v) for em in emissions for v in em.lines.values()),
+            "replay": replay,
+            "as_of": ", ".join(sorted({d.isoformat() for d, _ in pairs})),
+            "legal_entities": ", ".join(entities),
         },
     )
     yield dg.MaterializeResult(
         asset_key=BATCHES,
         metadata={
-            "dagster/row_count": len(em.batches),
-            "replay": em.replay,
+            "dagster/row_count": len(emitted),
+            "replay": replay,
             "net_total_by_currency": {
-                c: str(sum(b["net_amount"] for b in em.batches if b["currency"] == c))
-                for c in sorted({b["currency"] for b in em.batches})
+                c: str(sum(b["net_amount"] for b in emitted if b["currency"] == c))
+                for c in sorted({b["currency"] for b in emitted})
             },
-            "preview": dg.MetadataValue.md(preview(em.batches)),
+            "preview": dg.MetadataValue.md(preview(emitted)),
         },
     )
+    failed = [f for o in outcomes for f in o.failed] + gx_errors
     yield dg.AssetCheckResult(
         check_name="expectations",
         asset_key=BATCHES,
-        passed=outcome.success if outcome else gx_error is None,
+        passed=all(o.success for o in outcomes) and not gx_errors,
         metadata={
-            "failed": (outcome.failed or ["none"]) if outcome else [gx_error or "no batches"],
-            "data_docs": dg.MetadataValue.path(outcome.docs_index) if outcome else "",
+            "failed": failed or (["none"] if outcomes else ["no batches"]),
+            "data_docs": dg.MetadataValue.path(outcomes[-1].docs_index) if outcomes else "",
         },
     )
 
@@ -161,6 +167,7 @@ def batches(context: dg.AssetExecutionContext, warehouse: Warehouse, quality: Da
     group_name="billing",
     deps=[BATCHES],
     partitions_def=billing_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     owners=[TEAM["finance"]],
     kinds={"json", "sqlalchemy"},
     tags={"layer": "billing"},
@@ -172,13 +179,13 @@ def batches(context: dg.AssetExecutionContext, warehouse: Warehouse, quality: Da
 def batch_files(
     context: dg.AssetExecutionContext, warehouse: Warehouse, outputs: OutputFolder, settings: PssyncSettings
 ) -> dg.MaterializeResult:
-    as_of, entity = billing_partition(context)
-    with warehouse.connect() as con:
-        em = compute_and_record(con, as_of, entity)  # committed already: returns the stored lines
-    paths = write_files(em, outputs)
+    with warehouse.connect() as con:  # committed already: returns the stored lines
+        emissions = [compute_and_record(con, as_of, entity) for as_of, entity in billing_partitions_of(context)]
+    paths = [p for em in emissions for p in write_files(em, outputs)]
+    emitted = [b for em in emissions for b in em.batches]
     engine = open_store(settings.workflow)
     try:
-        registered = register(engine, em.batches, now_utc())
+        registered = register(engine, emitted, now_utc())
     finally:
         engine.dispose()
     return dg.MaterializeResult(
@@ -186,7 +193,7 @@ def batch_files(
             "files": paths[:50],
             "file_count": len(paths),
             "registered_pending": registered,
-            "preview": dg.MetadataValue.md(preview(em.batches)),
+            "preview": dg.MetadataValue.md(preview(emitted)),
         }
     )
 
