@@ -56,46 +56,52 @@ def run_pipeline(
     tags: dict | None = None,
 ) -> DateRuns:
     """Materialize a job (by default every asset), or an asset selection, in process for as-of ``as_of``;
-    ``tags`` are added to the run's (a backfill's name, say). After a job that settles the date (jobs.SETTLES_DATE),
-    or for a selection of billing assets, billing follows: one entity_billing run over the partitions of every legal
-    entity of the date, only when every step before it succeeded (billing never runs on a recon that failed)."""
-    from assets.billing.assets import ENTITY_BILLING
+    ``tags`` are added to the run's (a backfill's name, say). After a job that settles the date (jobs.SETTLES_DATE)
+    follow one entity_billing run over the partitions of every legal entity of the date, then the firm view
+    (`stages_of`), each only when the run before it succeeded."""
     from dagster_project.definitions import build_definitions
-    from dagster_project.jobs import SETTLES_DATE
     from resources.settings import current
 
     settings = current()
     defs = build_definitions()
-    graph = defs.resolve_asset_graph()
-    billing_keys = set(ENTITY_BILLING.resolve(graph))
-    date_keys = billing = None
-    if selection:
-        parts = selection.split(",") if "," in selection else [selection]
-        keys = set(dg.AssetSelection.from_coercible([p.strip() for p in parts]).resolve(graph))
-        date_keys, billing = sorted(keys - billing_keys), sorted(keys & billing_keys)
-    elif job_name == "entity_billing":  # billing alone: every legal entity of the date
-        date_keys, billing = [], sorted(billing_keys)
-    elif job_name in SETTLES_DATE:
-        billing = sorted(billing_keys)
     # the terminal gets stage lines and a verdict; Dagster's own log (with traces) only when asked for
     run_config = {"loggers": {"console": {"config": {"log_level": settings.log_level.upper()}}}}
     tags = {**settings.as_tags(as_of.isoformat()), **(tags or {})}  # the settings this run used, shown in the UI
-    if billing:
-        tags["pssync/billing"] = "inline"  # billed here: entity_billing_sensor leaves the date alone
     where = on or instance()
+    stages = stages_of(defs.resolve_asset_graph(), job_name, selection)
+    if any(job == "entity_billing" for job, _ in stages):
+        tags["pssync/billing"] = "inline"  # billed by this sequence of runs: the sensors leave the date alone
     results = []
-    if date_keys is None or date_keys:
-        results.append(_run_one(where, defs, job_name, as_of.isoformat(), date_keys, run_config, raise_on_error, tags))
-    if billing and all(r.success for r in results) and register_entities(where, as_of, settings.warehouse):
-        from assets.partitions import every_entity_of_date, legal_entities
+    for job, keys in stages:
+        if results and not results[-1].success:
+            break  # fail closed: billing never runs on a recon that failed, nor the firm view on a failed billing
+        partition, run_tags = as_of.isoformat(), tags
+        if job == "entity_billing":
+            if not register_entities(where, as_of, settings.warehouse):
+                continue  # no legal entity bills on the date
+            from assets.partitions import every_entity_of_date, legal_entities
 
-        # one run for every entity of the date (a partition range): entities one after another in its step
-        every = every_entity_of_date(as_of.isoformat(), where.get_dynamic_partitions(legal_entities.name))
-        selected = None if selection is None else billing
-        results.append(
-            _run_one(where, defs, "entity_billing", None, selected, run_config, raise_on_error, {**tags, **every})
-        )
+            # one run of every entity of the date (a partition range): entities one after another in its step
+            every = every_entity_of_date(as_of.isoformat(), where.get_dynamic_partitions(legal_entities.name))
+            partition, run_tags = None, {**tags, **every}
+        results.append(_run_one(where, defs, job, partition, keys, run_config, raise_on_error, run_tags))
     return DateRuns(results, where)
+
+
+def stages_of(graph, job_name: str, selection: str | None) -> list[tuple[str, list | None]]:
+    """The runs, in order, that `run_pipeline` starts: (job, asset keys or None for the whole job). A job that settles
+    the date is followed by the billing of its entities and the firm-wide view (jobs.DATE_STAGES); a selection is
+    split along the same stages; any other job runs alone."""
+    from dagster_project.jobs import DATE_STAGES, SETTLES_DATE
+
+    if selection:
+        parts = selection.split(",") if "," in selection else [selection]
+        keys = set(dg.AssetSelection.from_coercible([p.strip() for p in parts]).resolve(graph))
+        split = [(job, sorted(keys & set(sel.resolve(graph)))) for job, sel in DATE_STAGES]
+        return [("full_pipeline" if job == "date" else job, ks) for job, ks in split if ks]
+    if job_name in SETTLES_DATE:
+        return [(job_name if job == "date" else job, None) for job, _ in DATE_STAGES]
+    return [(job_name, None)]
 
 
 def register_entities(where: dg.DagsterInstance, as_of: date, warehouse: str) -> list[str]:

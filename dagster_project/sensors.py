@@ -10,7 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from dagster_project.jobs import entity_billing, file_drop_sync, nightly_sync, staffing_refresh
+from dagster_project.jobs import entity_billing, file_drop_sync, firm_view, nightly_sync, staffing_refresh
 from resources import LandingFolder, Warehouse
 from resources.settings import PssyncSettings, current
 
@@ -159,10 +159,11 @@ def run_failure_alert(context: dg.RunFailureSensorContext, warehouse: Warehouse,
 @dg.run_status_sensor(
     run_status=dg.DagsterRunStatus.SUCCESS,
     monitored_jobs=[nightly_sync],
-    request_job=entity_billing,
+    request_jobs=[entity_billing, firm_view],
     default_status=dg.DefaultSensorStatus.STOPPED,
     description="A nightly_sync run succeeded: one entity_billing run per legal entity of its date, which the run "
-    "coordinator lets go side by side. Leaves alone a run that billed its date itself (pssync run).",
+    "coordinator lets go side by side (a date no entity bills goes straight to firm_view). Leaves alone a run that "
+    "billed its date itself (pssync run).",
 )
 def entity_billing_sensor(context: dg.RunStatusSensorContext, settings: PssyncSettings):
     from assets.partitions import billing_key
@@ -178,9 +179,49 @@ def entity_billing_sensor(context: dg.RunStatusSensorContext, settings: PssyncSe
             run_key=f"billing-{as_of}-{entity}",
             partition_key=billing_key(as_of, entity),
             tags={**settings.as_tags(as_of), "pssync/after_run": run.run_id},
+            job_name=entity_billing.name,
         )
         for entity in entities
-    ] or dg.SkipReason(f"no legal entity bills on {as_of}")
+    ] or [dg.RunRequest(run_key=f"firm-{as_of}-{run.run_id}", partition_key=as_of, job_name=firm_view.name)]
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[entity_billing],
+    request_job=firm_view,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="An entity_billing run succeeded and every legal entity of its date has now written its batch files: "
+    "the firm-wide view of the date (published snapshot, ERP publication, business events). Leaves alone a run "
+    "that pssync run follows itself.",
+)
+def firm_view_sensor(context: dg.RunStatusSensorContext, settings: PssyncSettings):
+    from assets.billing.assets import BATCH_FILES
+    from assets.billing.emit import billable_entities
+    from assets.partitions import billing_key
+    from resources.warehouse import open_warehouse
+
+    run = context.dagster_run
+    as_of = run.tags.get("dagster/partition/as_of")
+    if not as_of or run.tags.get("pssync/billing") == "inline":
+        return dg.SkipReason(f"run {run.run_id} is followed by pssync run itself or has no single as-of date")
+    con = open_warehouse(settings.warehouse, read_only=True)
+    try:
+        entities = billable_entities(con, date.fromisoformat(as_of))
+    finally:
+        con.close()
+    wanted = [str(billing_key(as_of, e)) for e in entities]
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=BATCH_FILES, asset_partitions=wanted), limit=10 * len(wanted) + 10
+    ).records
+    latest = {}
+    for r in records:  # newest first: the run that last wrote each entity's files
+        latest.setdefault(r.partition_key, r.run_id)
+    missing = sorted(set(wanted) - set(latest))
+    if missing:
+        return dg.SkipReason(f"{as_of}: waiting for the billing of {', '.join(k.split('|')[1] for k in missing)}")
+    # one firm view per set of billing runs: two entities finishing in one tick request it once
+    digest = hashlib.sha256(",".join(sorted(latest.values())).encode()).hexdigest()[:16]
+    return dg.RunRequest(run_key=f"firm-{as_of}-{digest}", partition_key=as_of, tags=settings.as_tags(as_of))
 
 
 SENSORS = [
@@ -189,4 +230,5 @@ SENSORS = [
     run_failure_alert,
     writer_pools_sensor,
     entity_billing_sensor,
+    firm_view_sensor,
 ]

@@ -101,43 +101,50 @@ def materialize_as_of(
     staging_url: str = "",
     selection=None,
 ):
-    """The pipeline for one as-of date (a partition key), in process, with real resources: the assets of the date,
-    then (when billing assets are among them and the date succeeded) the billing ones over every legal entity of the
-    date (a partition range), as `pssync run` does (dagster_project/pipeline.py)."""
+    """The pipeline for one as-of date (a partition key), in process, with real resources, in the runs `pssync run`
+    starts (dagster_project/pipeline.py): the assets of the date; then, when billing assets are among them and the
+    date succeeded, the billing over every legal entity of the date (a partition range); then what reads the
+    batches (the firm-wide view)."""
     from assets.partitions import billing_partitions, every_entity_of_date, legal_entities
     from dagster_project.pipeline import DateRuns, register_entities
 
     chosen = assets or all_assets()
-    by_date = [a for a in chosen if a.partitions_def != billing_partitions]
-    by_entity = [a for a in chosen if a.partitions_def == billing_partitions]
+    billing = {k for a in chosen if a.partitions_def == billing_partitions for k in a.keys}
+    firm = set(dg.AssetSelection.assets(*billing).downstream(include_self=False).resolve(chosen)) if billing else set()
+    stages = [
+        [a for a in chosen if not set(a.keys) & (billing | firm)],
+        [a for a in chosen if set(a.keys) & billing],
+        [a for a in chosen if set(a.keys) & firm],
+    ]
     resources = resources_for(landing, warehouse, psa_url, outputs, staging_url)
     instance = dg.DagsterInstance.ephemeral()
-
-    def run(selected, key, sel, tags=None):
-        return dg.materialize(
-            selected,
-            resources=resources,
-            partition_key=key,
-            raise_on_error=raise_on_error,
-            run_config=QUIET,
-            selection=sel,
-            instance=instance,
-            tags=tags,
-        )
-
     if selection is not None and not isinstance(selection, dg.AssetSelection):
         selection = dg.AssetSelection.from_coercible(selection)
     keys = set(selection.resolve(chosen)) if selection is not None else None
-    date_keys = {k for a in by_date for k in a.keys}
-    entity_keys = {k for a in by_entity for k in a.keys}
     results = []
-    if keys is None or keys & date_keys:
-        results.append(run(by_date, as_of, None if keys is None else sorted(keys & date_keys)))
-    if by_entity and (keys is None or keys & entity_keys) and all(r.success for r in results):
-        sel = None if keys is None else sorted(keys & entity_keys)
-        if register_entities(instance, date.fromisoformat(as_of), str(warehouse)):
-            every = every_entity_of_date(as_of, instance.get_dynamic_partitions(legal_entities.name))
-            results.append(run(by_entity, None, sel, every))
+    for n, stage in enumerate(stages):
+        stage_keys = {k for a in stage for k in a.keys}
+        if not stage or (keys is not None and not keys & stage_keys):
+            continue
+        if results and not results[-1].success:
+            break
+        partition, tags = as_of, None
+        if n == 1:
+            if not register_entities(instance, date.fromisoformat(as_of), str(warehouse)):
+                continue
+            partition, tags = None, every_entity_of_date(as_of, instance.get_dynamic_partitions(legal_entities.name))
+        results.append(
+            dg.materialize(
+                stage,
+                resources=resources,
+                partition_key=partition,
+                raise_on_error=raise_on_error,
+                run_config=QUIET,
+                selection=None if keys is None else sorted(keys & stage_keys),
+                instance=instance,
+                tags=tags,
+            )
+        )
     return DateRuns(results, instance)
 
 
