@@ -374,6 +374,7 @@ def test_every_legal_entity_bills_in_its_partition_and_the_sensor_requests_a_run
     recording only its own batches: `pssync run` in one run of the date's partition range, and for a nightly the
     schedule launched, entity_billing_sensor one run per entity, side by side; a run that billed its date itself
     (pssync run) gets none."""
+    from assets.partitions import billing_key
     from dagster_project.sensors import entity_billing_sensor
     from resources.settings import PssyncSettings
 
@@ -406,16 +407,16 @@ def test_every_legal_entity_bills_in_its_partition_and_the_sensor_requests_a_run
     succeeded = runs.instance.all_logs(date_run.run_id, of_type=dg.DagsterEventType.RUN_SUCCESS)[0].dagster_event
     settings = PssyncSettings(warehouse=str(wh), landing_dir=str(landing))
 
-    def sensor_on(run):
-        instance = dg.DagsterInstance.ephemeral()
+    def sensor_on(run, sensor=entity_billing_sensor, instance=None):
+        instance = instance or dg.DagsterInstance.ephemeral()
         with dg.build_run_status_sensor_context(
-            sensor_name="entity_billing_sensor",
+            sensor_name=sensor.name,
             dagster_event=succeeded,
             dagster_instance=instance,
             dagster_run=run,
             resources={"settings": settings},
         ) as ctx:
-            return entity_billing_sensor(ctx), instance
+            return sensor(ctx), instance
 
     requests, instance = sensor_on(date_run.dagster_run)
     assert [(r.run_key, str(r.partition_key)) for r in requests] == [
@@ -424,3 +425,18 @@ def test_every_legal_entity_bills_in_its_partition_and_the_sensor_requests_a_run
     assert instance.get_dynamic_partitions("legal_entity") == entities
     inline = date_run.dagster_run.with_tags({**date_run.dagster_run.tags, "pssync/billing": "inline"})
     assert isinstance(sensor_on(inline)[0], dg.SkipReason)
+
+    # the firm view follows once every entity's files are written, and only then
+    from assets.billing.assets import BATCH_FILES
+    from dagster_project.sensors import firm_view_sensor
+
+    def billed_entity(entity):
+        key = str(billing_key(as_of, entity))
+        instance.report_runless_asset_event(dg.AssetMaterialization(BATCH_FILES, partition=key))
+        return date_run.dagster_run.with_tags({"dagster/partition": key, "dagster/partition/as_of": as_of})
+
+    for entity in entities[:-1]:
+        waiting = sensor_on(billed_entity(entity), firm_view_sensor, instance)[0]
+        assert isinstance(waiting, dg.SkipReason) and entities[-1] in waiting.skip_message
+    request = sensor_on(billed_entity(entities[-1]), firm_view_sensor, instance)[0]
+    assert (request.partition_key, request.run_key.startswith(f"firm-{as_of}-")) == (as_of, True)
