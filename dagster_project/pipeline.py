@@ -104,18 +104,23 @@ def stages_of(graph, job_name: str, selection: str | None) -> list[tuple[str, li
     return [(job_name, None)]
 
 
-def register_entities(where: dg.DagsterInstance, as_of: date, warehouse: str) -> list[str]:
-    """The legal entities that bill on ``as_of`` (sql/billing/billable_entities.sql), added to the instance's
-    legal_entity partitions."""
+def entities_of_date(warehouse: str, as_of: date) -> list[str]:
+    """The legal entities that bill on ``as_of`` (sql/billing/billable_entities.sql), read from the warehouse."""
     from assets.billing.emit import billable_entities
-    from assets.partitions import legal_entities
     from resources.warehouse import open_warehouse
 
     con = open_warehouse(warehouse, read_only=True)
     try:
-        entities = billable_entities(con, as_of)
+        return billable_entities(con, as_of)
     finally:
         con.close()
+
+
+def register_entities(where: dg.DagsterInstance, as_of: date, warehouse: str) -> list[str]:
+    """The legal entities that bill on ``as_of``, added to the instance's legal_entity partitions."""
+    from assets.partitions import legal_entities
+
+    entities = entities_of_date(warehouse, as_of)
     known = set(where.get_dynamic_partitions(legal_entities.name))
     if set(entities) - known:
         where.add_dynamic_partitions(legal_entities.name, sorted(set(entities) - known))

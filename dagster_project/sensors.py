@@ -156,6 +156,12 @@ def run_failure_alert(context: dg.RunFailureSensorContext, warehouse: Warehouse,
         post_webhook(settings.alert_webhook_url, alert)
 
 
+def _date_to_follow(run: dg.DagsterRun, tag: str) -> str | None:
+    """The as-of date whose next run a sensor launches after ``run``, or None: a run without one, or one that
+    `pssync run` follows itself (tag ``pssync/billing: inline``)."""
+    return None if run.tags.get("pssync/billing") == "inline" else run.tags.get(tag)
+
+
 @dg.run_status_sensor(
     run_status=dg.DagsterRunStatus.SUCCESS,
     monitored_jobs=[nightly_sync],
@@ -170,8 +176,8 @@ def entity_billing_sensor(context: dg.RunStatusSensorContext, settings: PssyncSe
     from dagster_project.pipeline import register_entities
 
     run = context.dagster_run
-    as_of = run.tags.get("dagster/partition")
-    if not as_of or run.tags.get("pssync/billing") == "inline":
+    as_of = _date_to_follow(run, "dagster/partition")
+    if as_of is None:
         return dg.SkipReason(f"run {run.run_id} bills its date itself or has no as-of date")
     entities = register_entities(context.instance, date.fromisoformat(as_of), settings.warehouse)
     return [
@@ -196,19 +202,14 @@ def entity_billing_sensor(context: dg.RunStatusSensorContext, settings: PssyncSe
 )
 def firm_view_sensor(context: dg.RunStatusSensorContext, settings: PssyncSettings):
     from assets.billing.assets import BATCH_FILES
-    from assets.billing.emit import billable_entities
     from assets.partitions import billing_key
-    from resources.warehouse import open_warehouse
+    from dagster_project.pipeline import entities_of_date
 
     run = context.dagster_run
-    as_of = run.tags.get("dagster/partition/as_of")
-    if not as_of or run.tags.get("pssync/billing") == "inline":
+    as_of = _date_to_follow(run, "dagster/partition/as_of")
+    if as_of is None:
         return dg.SkipReason(f"run {run.run_id} is followed by pssync run itself or has no single as-of date")
-    con = open_warehouse(settings.warehouse, read_only=True)
-    try:
-        entities = billable_entities(con, date.fromisoformat(as_of))
-    finally:
-        con.close()
+    entities = entities_of_date(settings.warehouse, date.fromisoformat(as_of))
     wanted = [str(billing_key(as_of, e)) for e in entities]
     records = context.instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=BATCH_FILES, asset_partitions=wanted), limit=10 * len(wanted) + 10
