@@ -21,8 +21,8 @@ def instance() -> dg.DagsterInstance:
 
 
 class DateRuns:
-    """The runs that settle one as-of date in process: the date's run, then the entity_billing run of every legal
-    entity of the date. Read like one run's result (success, events, materializations)."""
+    """The runs that settle one as-of date in process: the date's run, the entity_billing run of every legal entity of
+    the date, the firm view (`stages_of`). Read like one run's result (success, events, materializations)."""
 
     def __init__(self, results: list, instance: dg.DagsterInstance):
         self.results = results
