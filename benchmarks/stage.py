@@ -32,8 +32,9 @@ def _env(root: Path) -> None:
 def _stage_times(result, instance) -> dict:
     """Seconds per stage from the run's step statistics and the assets' own timings."""
     stages, steps = {}, {}
-    for st in instance.get_run_step_stats(result.run_id):
-        steps[st.step_key] = round((st.end_time or 0) - (st.start_time or 0), 2)
+    stats = [st for run_id in result.run_ids for st in instance.get_run_step_stats(run_id)]
+    for st in stats:  # a billing step runs once per legal entity: its seconds are summed
+        steps[st.step_key] = round(steps.get(st.step_key, 0) + (st.end_time or 0) - (st.start_time or 0), 2)
         prefix = st.step_key.split("__")[0]
         g = {"raw": "extract", "batches": "billing", "batch_files": "billing"}.get(prefix, prefix)
         stages[g] = stages.get(g, 0.0) + (st.end_time or 0) - (st.start_time or 0)

@@ -20,6 +20,33 @@ def instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
 
 
+class DateRuns:
+    """The runs that settle one as-of date in process: the date's run, the entity_billing run of every legal entity of
+    the date, the firm view (`stages_of`). Read like one run's result (success, events, materializations)."""
+
+    def __init__(self, results: list, instance: dg.DagsterInstance):
+        self.results = results
+        self.instance = instance
+
+    @property
+    def success(self) -> bool:
+        return all(r.success for r in self.results)
+
+    @property
+    def run_ids(self) -> list[str]:
+        return [r.run_id for r in self.results]
+
+    @property
+    def all_events(self) -> list:
+        return [e for r in self.results for e in r.all_events]
+
+    def get_asset_materialization_events(self) -> list:
+        return [e for r in self.results for e in r.get_asset_materialization_events()]
+
+    def get_asset_check_evaluations(self) -> list:
+        return [e for r in self.results for e in r.get_asset_check_evaluations()]
+
+
 def run_pipeline(
     as_of: date,
     selection: str | None = None,
@@ -27,37 +54,95 @@ def run_pipeline(
     job_name: str = "full_pipeline",
     on: dg.DagsterInstance | None = None,
     tags: dict | None = None,
-) -> dg.ExecuteInProcessResult:
+) -> DateRuns:
     """Materialize a job (by default every asset), or an asset selection, in process for as-of ``as_of``;
-    ``tags`` are added to the run's (a backfill's name, say)."""
+    ``tags`` are added to the run's (a backfill's name, say). After a job that settles the date (jobs.SETTLES_DATE)
+    follow one entity_billing run over the partitions of every legal entity of the date, then the firm view
+    (`stages_of`), each only when the run before it succeeded."""
     from dagster_project.definitions import build_definitions
     from resources.settings import current
 
     settings = current()
     defs = build_definitions()
-    job = defs.resolve_job_def(job_name)
-    keys = None
-    if selection:
-        parts = selection.split(",") if "," in selection else [selection]
-        keys = list(dg.AssetSelection.from_coercible([p.strip() for p in parts]).resolve(defs.resolve_asset_graph()))
     # the terminal gets stage lines and a verdict; Dagster's own log (with traces) only when asked for
     run_config = {"loggers": {"console": {"config": {"log_level": settings.log_level.upper()}}}}
     tags = {**settings.as_tags(as_of.isoformat()), **(tags or {})}  # the settings this run used, shown in the UI
     where = on or instance()
+    stages = stages_of(defs.resolve_asset_graph(), job_name, selection)
+    if any(job == "entity_billing" for job, _ in stages):
+        tags["pssync/billing"] = "inline"  # billed by this sequence of runs: the sensors leave the date alone
+    results = []
+    for job, keys in stages:
+        if results and not results[-1].success:
+            break  # fail closed: billing never runs on a recon that failed, nor the firm view on a failed billing
+        partition, run_tags = as_of.isoformat(), tags
+        if job == "entity_billing":
+            if not register_entities(where, as_of, settings.warehouse):
+                continue  # no legal entity bills on the date
+            from assets.partitions import every_entity_of_date, legal_entities
+
+            # one run of every entity of the date (a partition range): entities one after another in its step
+            every = every_entity_of_date(as_of.isoformat(), where.get_dynamic_partitions(legal_entities.name))
+            partition, run_tags = None, {**tags, **every}
+        results.append(_run_one(where, defs, job, partition, keys, run_config, raise_on_error, run_tags))
+    return DateRuns(results, where)
+
+
+def stages_of(graph, job_name: str, selection: str | None) -> list[tuple[str, list | None]]:
+    """The runs, in order, that `run_pipeline` starts: (job, asset keys or None for the whole job). A job that settles
+    the date is followed by the billing of its entities and the firm-wide view (jobs.DATE_STAGES); a selection is
+    split along the same stages; any other job runs alone."""
+    from dagster_project.jobs import DATE_STAGES, SETTLES_DATE
+
+    if selection:
+        parts = selection.split(",") if "," in selection else [selection]
+        keys = set(dg.AssetSelection.from_coercible([p.strip() for p in parts]).resolve(graph))
+        split = [(job, sorted(keys & set(sel.resolve(graph)))) for job, sel in DATE_STAGES]
+        return [("full_pipeline" if job == "date" else job, ks) for job, ks in split if ks]
+    if job_name in SETTLES_DATE:
+        return [(job_name if job == "date" else job, None) for job, _ in DATE_STAGES]
+    return [(job_name, None)]
+
+
+def entities_of_date(warehouse: str, as_of: date) -> list[str]:
+    """The legal entities that bill on ``as_of`` (sql/billing/billable_entities.sql), read from the warehouse."""
+    from assets.billing.emit import billable_entities
+    from resources.warehouse import open_warehouse
+
+    con = open_warehouse(warehouse, read_only=True)
+    try:
+        return billable_entities(con, as_of)
+    finally:
+        con.close()
+
+
+def register_entities(where: dg.DagsterInstance, as_of: date, warehouse: str) -> list[str]:
+    """The legal entities that bill on ``as_of``, added to the instance's legal_entity partitions."""
+    from assets.partitions import legal_entities
+
+    entities = entities_of_date(warehouse, as_of)
+    known = set(where.get_dynamic_partitions(legal_entities.name))
+    if set(entities) - known:
+        where.add_dynamic_partitions(legal_entities.name, sorted(set(entities) - known))
+    return entities
+
+
+def _run_one(where, defs, job_name: str, partition_key, keys, run_config: dict, raise_on_error: bool, tags: dict):
+    """One run of a partition key, or of the partition range its ``tags`` name."""
     if not where.is_ephemeral:  # recorded in the instance: the run belongs to the code location, as if launched there
-        return _run_in_code_location(where, job_name, as_of, keys, run_config, raise_on_error, tags)
-    return job.execute_in_process(
+        return _run_in_code_location(where, job_name, partition_key, keys, run_config, raise_on_error, tags)
+    return defs.resolve_job_def(job_name).execute_in_process(
         instance=where,
         asset_selection=keys,
         raise_on_error=raise_on_error,
-        partition_key=as_of.isoformat(),
+        partition_key=partition_key,
         tags=tags,
         run_config=run_config,
     )
 
 
 def _run_in_code_location(
-    where: dg.DagsterInstance, job_name: str, as_of: date, keys, run_config: dict, raise_on_error: bool, tags: dict
+    where: dg.DagsterInstance, job_name: str, partition_key, keys, run_config: dict, raise_on_error: bool, tags: dict
 ):
     """Execute in this process a run recorded with the origin of the ``pssync`` code location of workspace.yaml,
     so that the UI shows it with that location's jobs (Overview timeline, job pages) and not as an ad-hoc run."""
@@ -92,7 +177,10 @@ def _run_in_code_location(
         location_name="pssync",
     )
     origin = RemoteJobOrigin(repository_origin=RemoteRepositoryOrigin(location, "__repository__"), job_name=job_name)
-    tags = {**job_def.get_tags_for_partition_key(as_of.isoformat(), selected_asset_keys=None), **tags}
+    tags = {
+        **(job_def.get_tags_for_partition_key(partition_key, selected_asset_keys=None) if partition_key else {}),
+        **tags,
+    }
     create_pools(where, job_def)
     run = where.create_run_for_job(
         job_def=job_def,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import dagster as dg
 
-from dagster_project.jobs import file_drop_sync, staffing_refresh
+from dagster_project.jobs import entity_billing, file_drop_sync, firm_view, nightly_sync, staffing_refresh
 from resources import LandingFolder, Warehouse
 from resources.settings import PssyncSettings, current
 
@@ -156,4 +156,80 @@ def run_failure_alert(context: dg.RunFailureSensorContext, warehouse: Warehouse,
         post_webhook(settings.alert_webhook_url, alert)
 
 
-SENSORS = [file_drop_sensor, staffing_threshold_sensor, run_failure_alert, writer_pools_sensor]
+def _date_to_follow(run: dg.DagsterRun, tag: str) -> str | None:
+    """The as-of date whose next run a sensor launches after ``run``, or None: a run without one, or one that
+    `pssync run` follows itself (tag ``pssync/billing: inline``)."""
+    return None if run.tags.get("pssync/billing") == "inline" else run.tags.get(tag)
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[nightly_sync],
+    request_jobs=[entity_billing, firm_view],
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="A nightly_sync run succeeded: one entity_billing run per legal entity of its date, which the run "
+    "coordinator lets go side by side (a date no entity bills goes straight to firm_view). Leaves alone a run that "
+    "billed its date itself (pssync run).",
+)
+def entity_billing_sensor(context: dg.RunStatusSensorContext, settings: PssyncSettings):
+    from assets.partitions import billing_key
+    from dagster_project.pipeline import register_entities
+
+    run = context.dagster_run
+    as_of = _date_to_follow(run, "dagster/partition")
+    if as_of is None:
+        return dg.SkipReason(f"run {run.run_id} bills its date itself or has no as-of date")
+    entities = register_entities(context.instance, date.fromisoformat(as_of), settings.warehouse)
+    return [
+        dg.RunRequest(
+            run_key=f"billing-{as_of}-{entity}",
+            partition_key=billing_key(as_of, entity),
+            tags={**settings.as_tags(as_of), "pssync/after_run": run.run_id},
+            job_name=entity_billing.name,
+        )
+        for entity in entities
+    ] or [dg.RunRequest(run_key=f"firm-{as_of}-{run.run_id}", partition_key=as_of, job_name=firm_view.name)]
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[entity_billing],
+    request_job=firm_view,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="An entity_billing run succeeded and every legal entity of its date has now written its batch files: "
+    "the firm-wide view of the date (published snapshot, ERP publication, business events). Leaves alone a run "
+    "that pssync run follows itself.",
+)
+def firm_view_sensor(context: dg.RunStatusSensorContext, settings: PssyncSettings):
+    from assets.billing.assets import BATCH_FILES
+    from assets.partitions import billing_key
+    from dagster_project.pipeline import entities_of_date
+
+    run = context.dagster_run
+    as_of = _date_to_follow(run, "dagster/partition/as_of")
+    if as_of is None:
+        return dg.SkipReason(f"run {run.run_id} is followed by pssync run itself or has no single as-of date")
+    entities = entities_of_date(settings.warehouse, date.fromisoformat(as_of))
+    wanted = [str(billing_key(as_of, e)) for e in entities]
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=BATCH_FILES, asset_partitions=wanted), limit=10 * len(wanted) + 10
+    ).records
+    latest = {}
+    for r in records:  # newest first: the run that last wrote each entity's files
+        latest.setdefault(r.partition_key, r.run_id)
+    missing = sorted(set(wanted) - set(latest))
+    if missing:
+        return dg.SkipReason(f"{as_of}: waiting for the billing of {', '.join(k.split('|')[1] for k in missing)}")
+    # one firm view per set of billing runs: two entities finishing in one tick request it once
+    digest = hashlib.sha256(",".join(sorted(latest.values())).encode()).hexdigest()[:16]
+    return dg.RunRequest(run_key=f"firm-{as_of}-{digest}", partition_key=as_of, tags=settings.as_tags(as_of))
+
+
+SENSORS = [
+    file_drop_sensor,
+    staffing_threshold_sensor,
+    run_failure_alert,
+    writer_pools_sensor,
+    entity_billing_sensor,
+    firm_view_sensor,
+]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+
 import duckdb
 from pydantic import PrivateAttr
 
@@ -209,11 +211,33 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE OR REPLACE TABLE ops.ddl_version AS SELECT ? AS version", [version])
 
 
+def _turn_table(turn: str) -> str:
+    if not re.fullmatch(r"[a-z0-9_]{1,60}", turn):
+        raise ValueError(f"turn {turn!r}: lower-case letters, digits and _ only")
+    return f"ops.turn__{turn}"
+
+
+def ensure_turn(con: duckdb.DuckDBPyConnection, turn: str) -> None:
+    """The one-row table of ``turn`` (outside any transaction): a table per turn, because a shared warehouse detects
+    conflicting changes per table, and writers of different turns must not conflict with each other."""
+    table = _turn_table(turn)
+    if table_exists(con, table):
+        return
+    con.begin()  # table and row together: two first writers conflict on the table, never leave two rows
+    try:
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} (taken BIGINT NOT NULL)")
+        con.execute(f"INSERT INTO {table} SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM {table})")
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+
+
 def take_turn(con: duckdb.DuckDBPyConnection, turn: str) -> None:
-    """Inside an open transaction: only one transaction holding ``turn`` commits at a time. Embedded, the file's
-    single writer makes this trivially true; on a shared warehouse the catalog refuses the second commit, which
-    `Warehouse.connect` turns into a retry of the step."""
-    con.execute("UPDATE ops.write_turns SET taken = taken + 1 WHERE turn = ?", [turn])
+    """Inside an open transaction: only one transaction holding ``turn`` commits at a time (see `ensure_turn`).
+    Embedded, the file's single writer makes this trivially true; on a shared warehouse the catalog refuses the
+    second commit, which `Warehouse.connect` turns into a retry of the step."""
+    con.execute(f"UPDATE {_turn_table(turn)} SET taken = taken + 1")
 
 
 def is_write_conflict(exc: BaseException) -> bool:

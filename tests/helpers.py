@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -99,13 +100,64 @@ def materialize_as_of(
     outputs: Path | None = None,
     staging_url: str = "",
     selection=None,
-) -> dg.ExecuteInProcessResult:
-    """The pipeline for one as-of date (a partition key), in process, with real resources."""
-    return dg.materialize(
-        assets or all_assets(),
-        resources=resources_for(landing, warehouse, psa_url, outputs, staging_url),
-        partition_key=as_of,
-        raise_on_error=raise_on_error,
-        run_config=QUIET,
-        selection=selection,
-    )
+):
+    """The pipeline for one as-of date (a partition key), in process, with real resources, in the runs `pssync run`
+    starts (dagster_project/pipeline.py): the assets of the date; then, when billing assets are among them and the
+    date succeeded, the billing over every legal entity of the date (a partition range); then what reads the
+    batches (the firm-wide view)."""
+    from assets.partitions import billing_partitions, every_entity_of_date, legal_entities
+    from dagster_project.pipeline import DateRuns, register_entities
+
+    chosen = assets or all_assets()
+    billing = {k for a in chosen if a.partitions_def == billing_partitions for k in a.keys}
+    firm = set(dg.AssetSelection.assets(*billing).downstream(include_self=False).resolve(chosen)) if billing else set()
+    stages = [
+        [a for a in chosen if not set(a.keys) & (billing | firm)],
+        [a for a in chosen if set(a.keys) & billing],
+        [a for a in chosen if set(a.keys) & firm],
+    ]
+    resources = resources_for(landing, warehouse, psa_url, outputs, staging_url)
+    instance = dg.DagsterInstance.ephemeral()
+    if selection is not None and not isinstance(selection, dg.AssetSelection):
+        selection = dg.AssetSelection.from_coercible(selection)
+    keys = set(selection.resolve(chosen)) if selection is not None else None
+    results = []
+    for n, stage in enumerate(stages):
+        stage_keys = {k for a in stage for k in a.keys}
+        if not stage or (keys is not None and not keys & stage_keys):
+            continue
+        if results and not results[-1].success:
+            break
+        partition, tags = as_of, None
+        if n == 1:
+            if not register_entities(instance, date.fromisoformat(as_of), str(warehouse)):
+                continue
+            partition, tags = None, every_entity_of_date(as_of, instance.get_dynamic_partitions(legal_entities.name))
+        results.append(
+            dg.materialize(
+                stage,
+                resources=resources,
+                partition_key=partition,
+                raise_on_error=raise_on_error,
+                run_config=QUIET,
+                selection=None if keys is None else sorted(keys & stage_keys),
+                instance=instance,
+                tags=tags,
+            )
+        )
+    return DateRuns(results, instance)
+
+
+def emit_every_entity(con, as_of: date):
+    """`compute_and_record` for every legal entity that bills on ``as_of``, merged into one Emission: what the date
+    emitted, as its entity_billing runs together do."""
+    from assets.billing.emit import Emission, billable_entities, compute_and_record
+
+    merged = Emission(as_of, "*", replay=True)
+    for entity in billable_entities(con, as_of):
+        em = compute_and_record(con, as_of, entity)
+        merged.replay = merged.replay and em.replay
+        merged.batches += em.batches
+        merged.lines.update(em.lines)
+        merged.problems += em.problems
+    return merged

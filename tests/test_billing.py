@@ -8,17 +8,18 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from assets.billing.emit import compute_and_record, write_files
+from assets.billing.emit import write_files
 from resources import Warehouse
 from resources.erp_staging import ErpStaging
 from resources.outputs import OutputFolder
 from tests.conftest import manifest
-from tests.helpers import query as q, materialize_as_of
+from tests.helpers import emit_every_entity, materialize_as_of, query as q
 from tests.scenario import Scenario
 
 TM = "PS-TM-HOURS"
@@ -196,7 +197,7 @@ def test_replays_and_crashes_reproduce_identical_files_and_never_duplicate_a_key
     assert materialize_as_of(landing, wh2, m["as_of"], outputs=out2).success
     (out2 / "billing_batches").rename(out2 / "lost")  # as if the files never got written
     with w2.connect() as c:
-        em = compute_and_record(c, as_of)
+        em = emit_every_entity(c, as_of)
         assert em.replay
     assert materialize_as_of(landing, wh2, m["as_of"], outputs=out2).success
     assert files_digest(out2) == first
@@ -218,7 +219,7 @@ def test_replays_and_crashes_reproduce_identical_files_and_never_duplicate_a_key
         written.append(path)
 
     with Warehouse(path=str(wh3)).connect() as c:
-        em = compute_and_record(c, as_of)
+        em = emit_every_entity(c, as_of)
     monkeypatch.setattr(emit, "write_atomically", write_then_die)
     with pytest.raises(KeyboardInterrupt):
         write_files(em, OutputFolder(path=str(out3)))
@@ -254,7 +255,7 @@ def test_a_crash_before_the_ledger_commit_leaves_nothing(billed, tmp_path, monke
     monkeypatch.setattr(emit, "_totals_problems", killed)
     with Warehouse(path=str(wh2)).connect() as c:
         with pytest.raises(KeyboardInterrupt):
-            compute_and_record(c, date.fromisoformat(m["as_of"]))
+            emit_every_entity(c, date.fromisoformat(m["as_of"]))
         assert c.execute("SELECT count(*) FROM billing.ledger").fetchall()[0][0] == 0
         assert c.execute("SELECT count(*) FROM billing.batch_lines").fetchall()[0][0] == 0
 
@@ -332,7 +333,7 @@ def test_staging_publication_is_keyed_and_all_or_nothing(billed, tmp_path, reque
     url = f"sqlite:///{tmp_path / 'staging.db'}" if backend == "sqlite" else request.getfixturevalue("pg_database")
     staging = ErpStaging(url=url)
     with Warehouse(path=str(wh)).connect() as c:
-        em = compute_and_record(c, date.fromisoformat(m["as_of"]))
+        em = emit_every_entity(c, date.fromisoformat(m["as_of"]))
     batch = em.batches[0]["batch_id"]
     lines = em.lines[batch]
     with pytest.raises(RuntimeError, match="simulated failure"):
@@ -366,3 +367,76 @@ def test_staging_publication_is_keyed_and_all_or_nothing(billed, tmp_path, reque
     total = sum(len(v) for v in em.lines.values())
     assert tuple(count()) == (total, total)
     eng.dispose()
+
+
+def test_every_legal_entity_bills_in_its_partition_and_the_sensor_requests_a_run_per_entity(billed):
+    """After the date's run, billing runs over the (date, legal entity) partitions of the date's projects, each entity
+    recording only its own batches: `pssync run` in one run of the date's partition range, and for a nightly the
+    schedule launched, entity_billing_sensor one run per entity, side by side; a run that billed its date itself
+    (pssync run) gets none."""
+    from assets.partitions import billing_key
+    from dagster_project.sensors import entity_billing_sensor
+    from resources.settings import PssyncSettings
+
+    landing, wh, out, m = billed
+    as_of = m["as_of"]
+    runs = materialize_as_of(landing, wh, as_of, outputs=out)  # the date again: every entity replays its batches
+    entities = [e for (e,) in q(wh, "SELECT DISTINCT legal_entity FROM billing.batches ORDER BY 1")]
+    assert len(entities) >= 3, "the estate bills in several legal entities"
+    date_run, billing_run, firm_run = runs.results  # the date, every entity's billing, the firm view after it
+    assert [e.asset_key.to_user_string() for e in firm_run.get_asset_materialization_events()] == [
+        "billing/erp_publication"
+    ]
+    assert date_run.dagster_run.tags["dagster/partition"] == as_of
+    materialized = {
+        (
+            e.event_specific_data.materialization.asset_key.to_user_string(),
+            e.event_specific_data.materialization.partition,
+        )
+        for e in billing_run.get_asset_materialization_events()
+    }
+    assert {p for a, p in materialized if a == "billing/batches"} == {f"{as_of}|{e}" for e in entities}
+    assert (
+        q(wh, "SELECT count(*) FROM billing.batches WHERE NOT starts_with(batch_id, 'BB-' || legal_entity || '-')")[0][
+            0
+        ]
+        == 0
+    )
+
+    date_run = runs.results[0]
+    succeeded = runs.instance.all_logs(date_run.run_id, of_type=dg.DagsterEventType.RUN_SUCCESS)[0].dagster_event
+    settings = PssyncSettings(warehouse=str(wh), landing_dir=str(landing))
+
+    def sensor_on(run, sensor=entity_billing_sensor, instance=None):
+        instance = instance or dg.DagsterInstance.ephemeral()
+        with dg.build_run_status_sensor_context(
+            sensor_name=sensor.name,
+            dagster_event=succeeded,
+            dagster_instance=instance,
+            dagster_run=run,
+            resources={"settings": settings},
+        ) as ctx:
+            return sensor(ctx), instance
+
+    requests, instance = sensor_on(date_run.dagster_run)
+    assert [(r.run_key, str(r.partition_key)) for r in requests] == [
+        (f"billing-{as_of}-{e}", f"{as_of}|{e}") for e in entities
+    ]
+    assert instance.get_dynamic_partitions("legal_entity") == entities
+    inline = date_run.dagster_run.with_tags({**date_run.dagster_run.tags, "pssync/billing": "inline"})
+    assert isinstance(sensor_on(inline)[0], dg.SkipReason)
+
+    # the firm view follows once every entity's files are written, and only then
+    from assets.billing.assets import BATCH_FILES
+    from dagster_project.sensors import firm_view_sensor
+
+    def billed_entity(entity):
+        key = str(billing_key(as_of, entity))
+        instance.report_runless_asset_event(dg.AssetMaterialization(BATCH_FILES, partition=key))
+        return date_run.dagster_run.with_tags({"dagster/partition": key, "dagster/partition/as_of": as_of})
+
+    for entity in entities[:-1]:
+        waiting = sensor_on(billed_entity(entity), firm_view_sensor, instance)[0]
+        assert isinstance(waiting, dg.SkipReason) and entities[-1] in waiting.skip_message
+    request = sensor_on(billed_entity(entities[-1]), firm_view_sensor, instance)[0]
+    assert (request.partition_key, request.run_key.startswith(f"firm-{as_of}-")) == (as_of, True)

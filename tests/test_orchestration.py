@@ -22,7 +22,15 @@ from tests.helpers import all_assets, materialize_as_of
 
 def test_definitions_have_the_jobs_schedules_and_sensors():
     repo = defs.get_repository_def()
-    assert {"nightly_sync", "hourly_sync", "file_drop_sync", "staffing_refresh", "full_pipeline"} <= set(repo.job_names)
+    assert {
+        "nightly_sync",
+        "entity_billing",
+        "hourly_sync",
+        "file_drop_sync",
+        "staffing_refresh",
+        "full_pipeline",
+        "firm_view",
+    } <= set(repo.job_names)
     nightly, hourly = defs.get_schedule_def("nightly_sync_schedule"), defs.get_schedule_def("hourly_sync_schedule")
     assert (nightly.cron_schedule, nightly.execution_timezone, nightly.job_name) == ("0 2 * * *", "UTC", "nightly_sync")
     assert (hourly.cron_schedule, hourly.execution_timezone, hourly.job_name) == ("15 * * * *", "UTC", "hourly_sync")
@@ -31,11 +39,23 @@ def test_definitions_have_the_jobs_schedules_and_sensors():
         "staffing_threshold_sensor",
         "run_failure_alert",
         "writer_pools_sensor",
+        "entity_billing_sensor",
+        "firm_view_sensor",
     }
     hourly_keys = {k.to_user_string() for k in defs.resolve_job_def("hourly_sync").asset_layer.executable_asset_keys}
     assert "recon/time_to_bill" in hourly_keys
     # the hourly run bills nothing new: it only publishes batches finance released since the nightly
     assert {k for k in hourly_keys if k.startswith("billing/")} == {"billing/erp_publication"}
+    # billing is partitioned by (date, legal entity): the nightly settles the date, entity_billing each entity
+    nightly_keys = {k.to_user_string() for k in defs.resolve_job_def("nightly_sync").asset_layer.executable_asset_keys}
+    billing_keys = {
+        k.to_user_string() for k in defs.resolve_job_def("entity_billing").asset_layer.executable_asset_keys
+    }
+    assert billing_keys == {"billing/batch_lines", "billing/batches", "billing/batch_files"}
+    firm_keys = {k.to_user_string() for k in defs.resolve_job_def("firm_view").asset_layer.executable_asset_keys}
+    assert firm_keys == {"billing/erp_publication", "marts/published_snapshot", "workbench/business_events"}
+    assert not nightly_keys & (billing_keys | firm_keys)
+    assert defs.get_sensor_def("firm_view_sensor").job_name == "firm_view"
     groups = {a.group_names_by_key[k] for a in defs.resolve_asset_graph().assets_defs for k in a.keys}
     assert groups >= {"extract", "canonical", "recon", "billing"}
 

@@ -129,13 +129,16 @@ def test_asset_graph_shows_groups_and_lineage_from_source_to_mart(webserver):
     assert "recon_status" in columns["recon/time_to_bill"] and columns["recon/time_to_bill"]["billing_hold"]
     assert "gross_amount" in columns["billing/batches"] and "idempotency_key" in columns["billing/batch_lines"]
 
-    # the nightly run shows with its job on the Overview timeline (it belongs to the code location)
+    # the nightly's runs show with their jobs on the Overview timeline (they belong to the code location), newest
+    # first: the date's, its entities' billing, the firm view
     runs = graphql(
         port,
         "{ runsOrError { ... on Runs { results { jobName status repositoryOrigin { repositoryLocationName } } } } }",
     )["data"]["runsOrError"]["results"]
     assert [(r["jobName"], r["status"], r["repositoryOrigin"]["repositoryLocationName"]) for r in runs] == [
-        ("nightly_sync", "SUCCESS", "pssync")
+        ("firm_view", "SUCCESS", "pssync"),
+        ("entity_billing", "SUCCESS", "pssync"),
+        ("nightly_sync", "SUCCESS", "pssync"),
     ]
     overview = f"http://127.0.0.1:{port}/overview/activity/timeline"
     screenshot(overview, ARTIFACTS / "overview.png", width=1400, height=900, wait_ms=15000)

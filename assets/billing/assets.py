@@ -1,4 +1,5 @@
-"""Billing assets, one partition per as-of date: batch lines and headers, then batch files and staging."""
+"""Billing assets: batch lines and headers, then batch files, one partition per (as-of date, legal entity); the ERP
+staging of released batches, one per as-of date."""
 
 from datetime import date
 
@@ -10,7 +11,7 @@ from assets.billing.emit import compute_and_record, write_files
 from assets.billing.release import free_rejected_keys, released_lines
 from assets.common import TEAM, now_utc, writer_pool
 from checks.gx_suites import validate_mart
-from assets.partitions import as_of_partitions
+from assets.partitions import as_of_partitions, billing_partitions
 from resources import Warehouse
 from resources.erp_staging import ErpStaging
 from resources.outputs import OutputFolder
@@ -25,6 +26,14 @@ BATCH_FILES = dg.AssetKey(["billing", "batch_files"])
 ERP_PUBLICATION = dg.AssetKey(["billing", "erp_publication"])
 
 
+def billing_partitions_of(context: dg.AssetExecutionContext) -> list[tuple[date, str]]:
+    """The (as-of date, legal entity) pairs of a billing step, dates in order: one pair in a run of one partition
+    (what entity_billing_sensor launches, one per entity, side by side), every entity of a date in a run of a
+    partition range (what `pssync run` starts: one run per date, entities one after another)."""
+    keys = [billing_partitions.get_partition_key_from_str(str(k)).keys_by_dimension for k in context.partition_keys]
+    return sorted((date.fromisoformat(k["as_of"]), k["legal_entity"]) for k in keys)
+
+
 def preview(batches: list[dict]) -> str:
     rows = ["| batch | lines | net | tax | gross |", "|---|---:|---:|---:|---:|"]
     rows += [
@@ -35,8 +44,9 @@ def preview(batches: list[dict]) -> str:
     return "\n".join(rows)
 
 
+# no writer pool for the steps of an entity: they add only their entity's rows (appends, which a shared warehouse
+# lets commit side by side), and the entity's turn keeps two runs of one entity from recording batches at once
 @dg.multi_asset(
-    pool=writer_pool(BATCHES),
     specs=[
         dg.AssetSpec(
             BATCH_LINES,
@@ -49,8 +59,8 @@ def preview(batches: list[dict]) -> str:
             },
             deps=deps_of("billing/batch_lines", itself=BATCH_LINES),
             tags={"layer": "billing"},
-            description="`billing.batch_lines`: every billable item of the as-of date that no batch of "
-            "another date carries (time at the expected rate, capped where the cap says; "
+            description="`billing.batch_lines`: every billable item of the legal entity's projects on the "
+            "as-of date that no batch of another date carries (time at the expected rate, capped where the cap says; "
             "adjustments for HOURS_MISMATCH at the billed rate; accepted milestones; approved "
             "billable expenses in the contract currency), taxed by the customer's tax code. "
             "Each (item, source id, source revision) key is recorded in `billing.ledger` and "
@@ -69,7 +79,9 @@ def preview(batches: list[dict]) -> str:
             tags={"layer": "billing"},
             description="`billing.batches`: one batch per (legal entity, ERP customer, currency) and as-of "
             "date, id `BB-<entity>-<customer>-<currency>-<YYYYMMDD>`, totals summed from its "
-            "rounded lines. SQL: `sql/billing/batches.sql`.",
+            "rounded lines. Each entity's partition records its own batches, in a transaction of its own, "
+            "so the entities of a date bill side by side; the table holds every entity's (the firm-wide "
+            "view). SQL: `sql/billing/batches.sql`.",
         ),
     ],
     check_specs=[
@@ -88,54 +100,64 @@ def preview(batches: list[dict]) -> str:
             "<PSSYNC_OUTPUT_DIR>/data_quality",
         ),
     ],
-    partitions_def=as_of_partitions,
+    partitions_def=billing_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def batches(context: dg.AssetExecutionContext, warehouse: Warehouse, quality: DataQuality, settings: PssyncSettings):
-    as_of = date.fromisoformat(context.partition_key)
-    gx_error = None
+    pairs = billing_partitions_of(context)
+    outcomes, gx_errors = [], []
     with warehouse.connect() as con:
         free_rejected_keys(con, settings.workflow, context.log)
-        em = compute_and_record(con, as_of)
-        try:  # the batches are committed: a failing quality tool must not keep their files from being written
-            outcome = (
-                validate_mart(con, quality, "billing", "batches", as_of) if em.batches and not em.problems else None
-            )
-        except Exception as exc:  # noqa: BLE001 - reported by the expectations check
-            outcome, gx_error = (
-                None,
-                f"great-expectations could not run: {str(exc).splitlines()[0] if str(exc) else exc!r}",
-            )
-    n_lines = sum(len(v) for v in em.lines.values())
+        emissions = [compute_and_record(con, as_of, entity) for as_of, entity in pairs]  # each commits on its own
+        problems = [f"{em.legal_entity} on {em.as_of}: {p}" for em in emissions for p in em.problems]
+        for as_of in sorted({d for d, _ in pairs}):
+            day = [em for em in emissions if em.as_of == as_of]
+            if not any(em.batches for em in day) or any(em.problems for em in day):
+                continue
+            try:  # the batches are committed: a failing quality tool must not keep their files from being written
+                outcomes.append(validate_mart(con, quality, "billing", "batches", as_of))
+            except Exception as exc:  # noqa: BLE001 - reported by the expectations check
+                gx_errors.append(f"great-expectations could not run: {str(exc).splitlines()[0] if str(exc) else exc!r}")
+    emitted = [b for em in emissions for b in em.batches]
     yield dg.AssetCheckResult(
         check_name="batch_integrity",
         asset_key=BATCH_LINES,
-        passed=not em.problems,
-        metadata={"problems": em.problems or ["none"]},
+        passed=not problems,
+        metadata={"problems": problems or ["none"]},
     )
-    if em.problems:
-        raise RuntimeError(f"batch integrity failed for {as_of}; nothing was emitted: {em.problems}")
+    if problems:
+        raise RuntimeError(f"batch integrity failed; nothing was emitted for those entities: {problems}")
+    entities = sorted({e for _, e in pairs})
+    replay = all(em.replay for em in emissions)
     yield dg.MaterializeResult(
-        asset_key=BATCH_LINES, metadata={"dagster/row_count": n_lines, "replay": em.replay, "as_of": as_of.isoformat()}
+        asset_key=BATCH_LINES,
+        metadata={
+            "dagster/row_count": sum(len(v) for em in emissions for v in em.lines.values()),
+            "replay": replay,
+            "as_of": ", ".join(sorted({d.isoformat() for d, _ in pairs})),
+            "legal_entities": ", ".join(entities),
+        },
     )
     yield dg.MaterializeResult(
         asset_key=BATCHES,
         metadata={
-            "dagster/row_count": len(em.batches),
-            "replay": em.replay,
+            "dagster/row_count": len(emitted),
+            "replay": replay,
             "net_total_by_currency": {
-                c: str(sum(b["net_amount"] for b in em.batches if b["currency"] == c))
-                for c in sorted({b["currency"] for b in em.batches})
+                c: str(sum(b["net_amount"] for b in emitted if b["currency"] == c))
+                for c in sorted({b["currency"] for b in emitted})
             },
-            "preview": dg.MetadataValue.md(preview(em.batches)),
+            "preview": dg.MetadataValue.md(preview(emitted)),
         },
     )
+    failed = [f for o in outcomes for f in o.failed] + gx_errors
     yield dg.AssetCheckResult(
         check_name="expectations",
         asset_key=BATCHES,
-        passed=outcome.success if outcome else gx_error is None,
+        passed=all(o.success for o in outcomes) and not gx_errors,
         metadata={
-            "failed": (outcome.failed or ["none"]) if outcome else [gx_error or "no batches"],
-            "data_docs": dg.MetadataValue.path(outcome.docs_index) if outcome else "",
+            "failed": failed or (["none"] if outcomes else ["no batches"]),
+            "data_docs": dg.MetadataValue.path(outcomes[-1].docs_index) if outcomes else "",
         },
     )
 
@@ -143,26 +165,27 @@ def batches(context: dg.AssetExecutionContext, warehouse: Warehouse, quality: Da
 @dg.asset(
     key=BATCH_FILES,
     group_name="billing",
-    pool=writer_pool(BATCH_FILES),
     deps=[BATCHES],
-    partitions_def=as_of_partitions,
+    partitions_def=billing_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     owners=[TEAM["finance"]],
     kinds={"json", "sqlalchemy"},
     tags={"layer": "billing"},
-    description="One JSON file per batch at `<PSSYNC_OUTPUT_DIR>/billing_batches/<batch_id>.json` (header, lines, "
-    "totals; written atomically, sorted and formatted deterministically); each batch is then registered `pending` "
+    description="One JSON file per batch of the legal entity at "
+    "`<PSSYNC_OUTPUT_DIR>/billing_batches/<batch_id>.json` (header, lines, totals; written atomically, sorted and "
+    "formatted deterministically); each batch is then registered `pending` "
     'in the workflow store, for a finance user to release or reject (docs/billing.md, "Release").',
 )
 def batch_files(
     context: dg.AssetExecutionContext, warehouse: Warehouse, outputs: OutputFolder, settings: PssyncSettings
 ) -> dg.MaterializeResult:
-    as_of = date.fromisoformat(context.partition_key)
-    with warehouse.connect() as con:
-        em = compute_and_record(con, as_of)  # committed already: returns the stored lines
-    paths = write_files(em, outputs)
+    with warehouse.connect() as con:  # committed already: returns the stored lines
+        emissions = [compute_and_record(con, as_of, entity) for as_of, entity in billing_partitions_of(context)]
+    paths = [p for em in emissions for p in write_files(em, outputs)]
+    emitted = [b for em in emissions for b in em.batches]
     engine = open_store(settings.workflow)
     try:
-        registered = register(engine, em.batches, now_utc())
+        registered = register(engine, emitted, now_utc())
     finally:
         engine.dispose()
     return dg.MaterializeResult(
@@ -170,7 +193,7 @@ def batch_files(
             "files": paths[:50],
             "file_count": len(paths),
             "registered_pending": registered,
-            "preview": dg.MetadataValue.md(preview(em.batches)),
+            "preview": dg.MetadataValue.md(preview(emitted)),
         }
     )
 
@@ -217,3 +240,5 @@ def erp_publication(
 
 
 billing_assets = [batches, batch_files, erp_publication]
+ENTITY_BILLING = dg.AssetSelection.assets(BATCH_LINES, BATCHES, BATCH_FILES)
+"""The assets partitioned by (as-of date, legal entity): a job of their own (jobs.entity_billing)."""

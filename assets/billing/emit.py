@@ -1,8 +1,9 @@
-"""Emitting the billing batches of one as-of date, exactly once.
+"""Emitting the billing batches of one legal entity on one as-of date, exactly once.
 
-A committed batch is immutable: a replay of its date re-emits the stored lines, so files and the
-staging table receive the same bytes and keys again. A new date computes its lines, checks them,
-records every key in the ledger and the lines in one transaction, then writes the files.
+A committed batch is immutable: a replay of its (date, entity) re-emits the stored lines, so files and the
+staging table receive the same bytes and keys again. A new (date, entity) computes its lines, checks them,
+records every key in the ledger and the lines in one transaction, then writes the files. Entities emit side by
+side: each transaction touches only its entity's rows and takes its entity's turn.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from pathlib import Path
 
 import duckdb
 
-from assets.common import now_utc, rollback, write_partition
+from assets.common import now_utc, rollback
 from resources.outputs import OutputFolder, write_atomically
-from resources.warehouse import ddl_for, sql_text, table_exists, take_turn
+from resources.warehouse import bound_params, ddl_for, ensure_turn, sql_text, table_exists, take_turn
 
 LINE_COLUMNS = [
     "batch_id",
@@ -52,6 +53,9 @@ HEADER_COLUMNS = [
 ]
 
 
+BATCH_ENTITY = re.compile(r"[A-Z0-9]{2,12}")  # a legal entity as a batch id and a turn may carry it
+
+
 class BatchIntegrityError(RuntimeError):
     """The computed batch lines break a rule that must hold before anything is emitted."""
 
@@ -59,13 +63,14 @@ class BatchIntegrityError(RuntimeError):
 @dataclass
 class Emission:
     as_of: date
+    legal_entity: str
     replay: bool
     batches: list[dict] = field(default_factory=list)
     lines: dict[str, list[dict]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
 
-def _ensure_tables(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
+def _ensure_tables(con: duckdb.DuckDBPyConnection, params: dict) -> None:
     for table, query in (("billing.batch_lines", "billing/batch_lines"), ("billing.batches", "billing/batches")):
         if not table_exists(con, table):
             if table == "billing.batches":
@@ -78,7 +83,17 @@ def _ensure_tables(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
                     )
                 )
             else:
-                con.execute(f"CREATE TABLE {table} AS SELECT * FROM ({sql_text(query)}) WHERE FALSE", {"as_of": as_of})
+                query = sql_text(query)
+                con.execute(f"CREATE TABLE {table} AS SELECT * FROM ({query}) WHERE FALSE", bound_params(query, params))
+
+
+def billable_entities(con: duckdb.DuckDBPyConnection, as_of: date) -> list[str]:
+    """The legal entities whose billing runs on ``as_of``: every one its projects name (a line's entity is its
+    project's). A name that could not be a batch id's is kept, so its run fails and says why (`entity_turn`)."""
+    if not table_exists(con, "canonical.project_history"):
+        return []
+    query = sql_text("billing/billable_entities")
+    return [e for (e,) in con.execute(query, bound_params(query, {"as_of": as_of})).fetchall()]
 
 
 def integrity_problems(con: duckdb.DuckDBPyConnection, lines_table: str, as_of: date) -> list[str]:
@@ -115,52 +130,63 @@ def integrity_problems(con: duckdb.DuckDBPyConnection, lines_table: str, as_of: 
     return p
 
 
-def _totals_problems(con, as_of: date) -> list[str]:
+def _totals_problems(con, params: dict) -> list[str]:
     off = con.execute(
         """
         SELECT b.batch_id FROM billing.batches b
         JOIN (SELECT batch_id, count(*) n, sum(amount) net, sum(tax_amount) tax FROM billing.batch_lines
-              WHERE as_of_date = ? GROUP BY 1) l USING (batch_id)
+              WHERE as_of_date = $as_of AND legal_entity = $legal_entity GROUP BY 1) l USING (batch_id)
         WHERE b.line_count <> l.n OR b.net_amount <> l.net OR b.tax_amount <> l.tax
            OR b.gross_amount <> b.net_amount + b.tax_amount""",
-        [as_of],
+        params,
     ).fetchall()
     return [f"batch totals differ from the sum of their lines: {[o[0] for o in off]}"] if off else []
 
 
-def compute_and_record(con: duckdb.DuckDBPyConnection, as_of: date) -> Emission:
-    """Lines of as-of date ``as_of``: the stored ones on a replay, else newly computed, checked and
-    recorded (ledger, lines, headers) in one transaction. Nothing is recorded when a check fails."""
-    _ensure_tables(con, as_of)
+def entity_turn(entity: str) -> str:
+    """The turn of ``entity``'s emission: a table of its own, because a shared warehouse detects conflicting
+    changes per table, and the entities of one date must not conflict with each other."""
+    if not BATCH_ENTITY.fullmatch(entity or ""):
+        raise BatchIntegrityError(f"legal entity {entity!r} is not 2 to 12 capital letters or digits: nothing billed")
+    return f"billing_emission__{entity.lower()}"
+
+
+def compute_and_record(con: duckdb.DuckDBPyConnection, as_of: date, entity: str) -> Emission:
+    """Lines of legal entity ``entity`` on as-of date ``as_of``: the stored ones on a replay, else newly computed,
+    checked and recorded (ledger, lines, headers) in one transaction. Nothing is recorded when a check fails."""
+    params = {"as_of": as_of, "legal_entity": entity}
+    turn = entity_turn(entity)
+    _ensure_tables(con, params)
+    ensure_turn(con, turn)
     # committed before: its batches are there (a date whose batches were all rejected has no ledger keys left)
     replay = (
         con.execute(
-            "SELECT (SELECT count(*) FROM billing.ledger WHERE as_of_date = $d) "
-            "+ (SELECT count(*) FROM billing.batches WHERE as_of_date = $d)",
-            {"d": as_of},
+            "SELECT (SELECT count(*) FROM billing.ledger WHERE as_of_date = $as_of AND starts_with(batch_id, $prefix)) "
+            "+ (SELECT count(*) FROM billing.batches WHERE as_of_date = $as_of AND legal_entity = $legal_entity)",
+            {**params, "prefix": f"BB-{entity}-"},
         ).fetchone()[0]
         > 0
     )
-    em = Emission(as_of, replay)
+    em = Emission(as_of, entity, replay)
     if not replay:
         con.begin()
         try:
-            take_turn(con, "billing_emission")  # two runs never record batches side by side (shared warehouse)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _lines AS {sql_text('billing/batch_lines')}", {"as_of": as_of})
+            take_turn(con, turn)  # two runs never record this entity's batches side by side (shared warehouse)
+            query = sql_text("billing/batch_lines")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _lines AS {query}", bound_params(query, params))
             em.problems = integrity_problems(con, "_lines", as_of)
             if em.problems:
                 rollback(con)
                 return em
-            con.execute("DELETE FROM billing.batch_lines WHERE as_of_date = ?", [as_of])
             con.execute("INSERT INTO billing.batch_lines BY NAME SELECT * FROM _lines")
             con.execute(
                 """INSERT INTO billing.ledger SELECT idempotency_key, item, source_id, source_revision, batch_id,
                            as_of_date, quantity, ? FROM _lines""",
                 [now_utc()],
             )
-            con.execute("DELETE FROM billing.batches WHERE as_of_date = ?", [as_of])
-            write_partition(con, "billing.batches", "billing/batches", {"as_of": as_of})
-            em.problems = _totals_problems(con, as_of)
+            query = sql_text("billing/batches")
+            con.execute(f"INSERT INTO billing.batches BY NAME {query}", bound_params(query, params))
+            em.problems = _totals_problems(con, params)
             if em.problems:
                 rollback(con)
                 return em
@@ -170,14 +196,18 @@ def compute_and_record(con: duckdb.DuckDBPyConnection, as_of: date) -> Emission:
             raise
     cols = ", ".join(LINE_COLUMNS)
     for row in con.execute(
-        f"SELECT {cols} FROM billing.batch_lines WHERE as_of_date = ? ORDER BY batch_id, line_no", [as_of]
+        f"SELECT {cols} FROM billing.batch_lines WHERE as_of_date = $as_of AND legal_entity = $legal_entity "
+        "ORDER BY batch_id, line_no",
+        params,
     ).fetchall():
         line = dict(zip(LINE_COLUMNS, row))
         em.lines.setdefault(line["batch_id"], []).append(line)
     em.batches = [
         dict(zip(HEADER_COLUMNS, r))
         for r in con.execute(
-            f"SELECT {', '.join(HEADER_COLUMNS)} FROM billing.batches WHERE as_of_date = ? ORDER BY batch_id", [as_of]
+            f"SELECT {', '.join(HEADER_COLUMNS)} FROM billing.batches "
+            "WHERE as_of_date = $as_of AND legal_entity = $legal_entity ORDER BY batch_id",
+            params,
         ).fetchall()
     ]
     return em
@@ -200,7 +230,7 @@ def batch_document(header: dict, lines: list[dict]) -> bytes:
     return (json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-BATCH_ID = re.compile(r"BB-[A-Z0-9]{2,12}-[0-9]{1,18}-[A-Z]{3}-[0-9]{8}")
+BATCH_ID = re.compile(rf"BB-{BATCH_ENTITY.pattern}-[0-9]{{1,18}}-[A-Z]{{3}}-[0-9]{{8}}")
 
 
 def batch_path(out: OutputFolder, batch_id: str) -> Path:

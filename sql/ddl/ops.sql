@@ -184,12 +184,5 @@ CREATE TABLE IF NOT EXISTS ops.recon_scope (
 );
 ALTER TABLE ops.recon_scope ADD COLUMN IF NOT EXISTS recompute BOOLEAN DEFAULT TRUE;
 
--- turns of writes that must not run side by side (the billing emission): a writer updates its row inside its
--- transaction, so on a shared warehouse a second writer's commit conflicts and is retried against the first's rows
-CREATE TABLE IF NOT EXISTS ops.write_turns (
-    turn   VARCHAR NOT NULL PRIMARY KEY,
-    taken  BIGINT NOT NULL
-);
-INSERT INTO ops.write_turns
-SELECT 'billing_emission' AS turn, 0 AS taken
-WHERE NOT EXISTS (SELECT 1 FROM ops.write_turns WHERE turn = 'billing_emission');
+-- turns of writes that must not run side by side live in a table each: resources/warehouse.py, ensure_turn
+DROP TABLE IF EXISTS ops.write_turns;

@@ -70,15 +70,50 @@ def test_the_schema_is_checked_once_per_instance_and_again_after_a_failure(lake)
     operational tables went missing meanwhile (dropped by hand here), the step that meets the gap fails, and the
     next one, on a new instance, puts them back."""
     with lake.connect() as con:
-        assert con.execute("SELECT turn FROM ops.write_turns").fetchall() == [("billing_emission",)]
+        con.execute("SELECT count(*) FROM ops.watermarks").fetchall()  # there
     code = (
         "from resources.warehouse import open_warehouse; con = open_warehouse("
-        f"{lake.path!r}); con.execute('DROP TABLE ops.ddl_version'); con.execute('DROP TABLE ops.write_turns'); "
+        f"{lake.path!r}); con.execute('DROP TABLE ops.ddl_version'); con.execute('DROP TABLE ops.watermarks'); "
         "con.close()"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
     with pytest.raises(duckdb.CatalogException), lake.connect() as con:
-        con.execute("SELECT turn FROM ops.write_turns").fetchall()  # the checked instance did not look again
+        con.execute("SELECT count(*) FROM ops.watermarks").fetchall()  # the checked instance did not look again
     with lake.connect() as con:
-        assert con.execute("SELECT turn FROM ops.write_turns").fetchall() == [("billing_emission",)]
+        con.execute("SELECT count(*) FROM ops.watermarks").fetchall()  # there
         assert con.execute("SELECT count(*) FROM ops.ddl_version").fetchall() == [(1,)]
+
+
+def test_two_entities_emit_side_by_side_and_one_entity_twice_conflicts(lake):
+    """The emission's rule on the shared catalog: two legal entities' transactions, each taking its entity's turn and
+    appending its keys to one ledger, both commit; two transactions of one entity at once, the second is refused
+    (and its step retried on the first's keys), so no key is recorded twice."""
+    from assets.billing.emit import entity_turn
+
+    def emission(con, entity: str, key: str):
+        con.begin()
+        wh.take_turn(con, entity_turn(entity))
+        con.execute("INSERT INTO ops.probe VALUES (?)", [key])
+
+    with lake.connect() as setup:
+        for entity in ("US01", "DE01"):
+            wh.ensure_turn(setup, entity_turn(entity))
+            wh.ensure_turn(setup, entity_turn(entity))  # again: still one row
+        assert setup.execute("SELECT count(*) FROM ops.turn__billing_emission__us01").fetchall() == [(1,)]
+    us, de = (wh.open_warehouse(lake.path, data_path=lake.data_path) for _ in range(2))
+    try:
+        emission(us, "US01", 101)
+        emission(de, "DE01", 201)
+        us.commit()
+        de.commit()  # another entity: no conflict
+        emission(us, "US01", 102)
+        emission(de, "US01", 103)
+        us.commit()
+        with pytest.raises(duckdb.TransactionException) as refused:
+            de.commit()
+        assert wh.is_write_conflict(refused.value)
+    finally:
+        us.close()
+        de.close()
+    with lake.connect() as con:
+        assert con.execute("SELECT list(id ORDER BY id) FROM ops.probe").fetchall() == [([101, 102, 201],)]
