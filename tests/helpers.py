@@ -154,8 +154,7 @@ def emit_every_entity(con, as_of: date):
     from assets.billing.emit import Emission, billable_entities, compute_and_record
 
     merged = Emission(as_of, "*", replay=True)
-    for entity in billable_entities(con, as_of):
-        em = compute_and_record(con, as_of, entity)
+    for em in compute_and_record(con, as_of, billable_entities(con, as_of)):
         merged.replay = merged.replay and em.replay
         merged.batches += em.batches
         merged.lines.update(em.lines)

@@ -7,7 +7,7 @@ import dagster as dg
 
 from assets import published_columns
 from assets.dependencies import deps_of
-from assets.billing.emit import compute_and_record, write_files
+from assets.billing.emit import compute_and_record, recorded_emissions, write_files
 from assets.billing.release import free_rejected_keys, released_lines
 from assets.common import TEAM, now_utc, writer_pool
 from checks.gx_suites import validate_mart
@@ -32,6 +32,13 @@ def billing_partitions_of(context: dg.AssetExecutionContext) -> list[tuple[date,
     partition range (what `pssync run` starts: one run per date, entities one after another)."""
     keys = [billing_partitions.get_partition_key_from_str(str(k)).keys_by_dimension for k in context.partition_keys]
     return sorted((date.fromisoformat(k["as_of"]), k["legal_entity"]) for k in keys)
+
+
+def emit_every_date(con, pairs: list[tuple[date, str]], emit=compute_and_record) -> list:
+    """The emissions of (as-of date, legal entity) pairs: the entities of a date in one transaction, dates in order
+    (a date's lines leave out what an earlier date's batches carry). ``emit``: `recorded_emissions` to read only."""
+    dates = sorted({d for d, _ in pairs})
+    return [em for d in dates for em in emit(con, d, [e for x, e in pairs if x == d])]
 
 
 def preview(batches: list[dict]) -> str:
@@ -79,9 +86,9 @@ def preview(batches: list[dict]) -> str:
             tags={"layer": "billing"},
             description="`billing.batches`: one batch per (legal entity, ERP customer, currency) and as-of "
             "date, id `BB-<entity>-<customer>-<currency>-<YYYYMMDD>`, totals summed from its "
-            "rounded lines. Each entity's partition records its own batches, in a transaction of its own, "
-            "so the entities of a date bill side by side; the table holds every entity's (the firm-wide "
-            "view). SQL: `sql/billing/batches.sql`.",
+            "rounded lines. A run records the batches of its entities, a date's in one transaction that "
+            "takes each entity's turn, so runs of different entities of a date bill side by side; the table "
+            "holds every entity's (the firm-wide view). SQL: `sql/billing/batches.sql`.",
         ),
     ],
     check_specs=[
@@ -108,7 +115,7 @@ def batches(context: dg.AssetExecutionContext, warehouse: Warehouse, quality: Da
     outcomes, gx_errors = [], []
     with warehouse.connect() as con:
         free_rejected_keys(con, settings.workflow, context.log)
-        emissions = [compute_and_record(con, as_of, entity) for as_of, entity in pairs]  # each commits on its own
+        emissions = emit_every_date(con, pairs)
         problems = [f"{em.legal_entity} on {em.as_of}: {p}" for em in emissions for p in em.problems]
         for as_of in sorted({d for d, _ in pairs}):
             day = [em for em in emissions if em.as_of == as_of]
@@ -179,8 +186,8 @@ def batches(context: dg.AssetExecutionContext, warehouse: Warehouse, quality: Da
 def batch_files(
     context: dg.AssetExecutionContext, warehouse: Warehouse, outputs: OutputFolder, settings: PssyncSettings
 ) -> dg.MaterializeResult:
-    with warehouse.connect() as con:  # committed already: returns the stored lines
-        emissions = [compute_and_record(con, as_of, entity) for as_of, entity in billing_partitions_of(context)]
+    with warehouse.connect() as con:  # the batches step committed them: their stored lines
+        emissions = emit_every_date(con, billing_partitions_of(context), recorded_emissions)
     paths = [p for em in emissions for p in write_files(em, outputs)]
     emitted = [b for em in emissions for b in em.batches]
     engine = open_store(settings.workflow)

@@ -1,9 +1,10 @@
-"""Emitting the billing batches of one legal entity on one as-of date, exactly once.
+"""Emitting the billing batches of legal entities on one as-of date, exactly once.
 
 A committed batch is immutable: a replay of its (date, entity) re-emits the stored lines, so files and the
 staging table receive the same bytes and keys again. A new (date, entity) computes its lines, checks them,
 records every key in the ledger and the lines in one transaction, then writes the files. Entities emit side by
-side: each transaction touches only its entity's rows and takes its entity's turn.
+side: a transaction touches only its entities' rows and takes their turns, so runs of different entities never
+conflict, and two runs of one entity never both record it.
 """
 
 from __future__ import annotations
@@ -135,7 +136,7 @@ def _totals_problems(con, params: dict) -> list[str]:
         """
         SELECT b.batch_id FROM billing.batches b
         JOIN (SELECT batch_id, count(*) n, sum(amount) net, sum(tax_amount) tax FROM billing.batch_lines
-              WHERE as_of_date = $as_of AND legal_entity = $legal_entity GROUP BY 1) l USING (batch_id)
+              WHERE as_of_date = $as_of AND list_contains($legal_entities, legal_entity) GROUP BY 1) l USING (batch_id)
         WHERE b.line_count <> l.n OR b.net_amount <> l.net OR b.tax_amount <> l.tax
            OR b.gross_amount <> b.net_amount + b.tax_amount""",
         params,
@@ -151,66 +152,121 @@ def entity_turn(entity: str) -> str:
     return f"billing_emission__{entity.lower()}"
 
 
-def compute_and_record(con: duckdb.DuckDBPyConnection, as_of: date, entity: str) -> Emission:
-    """Lines of legal entity ``entity`` on as-of date ``as_of``: the stored ones on a replay, else newly computed,
-    checked and recorded (ledger, lines, headers) in one transaction. Nothing is recorded when a check fails."""
-    params = {"as_of": as_of, "legal_entity": entity}
-    turn = entity_turn(entity)
-    _ensure_tables(con, params)
-    ensure_turn(con, turn)
-    # committed before: its batches are there (a date whose batches were all rejected has no ledger keys left)
-    replay = (
-        con.execute(
-            "SELECT (SELECT count(*) FROM billing.ledger WHERE as_of_date = $as_of AND starts_with(batch_id, $prefix)) "
-            "+ (SELECT count(*) FROM billing.batches WHERE as_of_date = $as_of AND legal_entity = $legal_entity)",
-            {**params, "prefix": f"BB-{entity}-"},
-        ).fetchone()[0]
-        > 0
-    )
-    em = Emission(as_of, entity, replay)
-    if not replay:
-        con.begin()
-        try:
-            take_turn(con, turn)  # two runs never record this entity's batches side by side (shared warehouse)
-            query = sql_text("billing/batch_lines")
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _lines AS {query}", bound_params(query, params))
-            em.problems = integrity_problems(con, "_lines", as_of)
-            if em.problems:
-                rollback(con)
-                return em
-            con.execute("INSERT INTO billing.batch_lines BY NAME SELECT * FROM _lines")
-            con.execute(
-                """INSERT INTO billing.ledger SELECT idempotency_key, item, source_id, source_revision, batch_id,
-                           as_of_date, quantity, ? FROM _lines""",
-                [now_utc()],
-            )
-            query = sql_text("billing/batches")
-            con.execute(f"INSERT INTO billing.batches BY NAME {query}", bound_params(query, params))
-            em.problems = _totals_problems(con, params)
-            if em.problems:
-                rollback(con)
-                return em
-            con.commit()
-        except BaseException:
+def _recorded(con: duckdb.DuckDBPyConnection, as_of: date, entities: list[str]) -> set[str]:
+    """The entities whose emission of ``as_of`` is committed: their batches are there, or their ledger keys (a
+    date whose batches were all rejected has no batch left, and its keys stay free only once released)."""
+    rows = con.execute(
+        "SELECT DISTINCT legal_entity FROM billing.batches WHERE as_of_date = $as_of "
+        "AND list_contains($legal_entities, legal_entity) "
+        "UNION SELECT DISTINCT split_part(batch_id, '-', 2) FROM billing.ledger WHERE as_of_date = $as_of "
+        "AND list_contains($legal_entities, split_part(batch_id, '-', 2))",
+        {"as_of": as_of, "legal_entities": entities},
+    ).fetchall()
+    return {e for (e,) in rows}
+
+
+def _record(con: duckdb.DuckDBPyConnection, as_of: date, turns: dict[str, str], ems: dict[str, Emission]) -> None:
+    """One transaction: take the turn of every entity, leave out those a concurrent run recorded meanwhile, compute
+    the others' lines in one query, and record (ledger, lines, headers) those whose lines pass every check."""
+    con.begin()
+    try:
+        for turn in turns.values():
+            take_turn(con, turn)  # two runs never record one entity's batches side by side (shared warehouse)
+        done = _recorded(con, as_of, sorted(turns))  # inside the transaction: what committed before it began
+        for entity in done:
+            ems[entity].replay = True
+        fresh = sorted(set(turns) - done)
+        if not fresh:
             rollback(con)
-            raise
-    cols = ", ".join(LINE_COLUMNS)
+            return
+        query = sql_text("billing/batch_lines")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _lines AS {query}",
+            bound_params(query, {"as_of": as_of, "legal_entities": fresh}),
+        )
+        for entity in fresh:  # checked entity by entity: one entity's fault holds only its own batches
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _entity_lines AS SELECT * FROM _lines WHERE legal_entity = ?", [entity]
+            )
+            ems[entity].problems = integrity_problems(con, "_entity_lines", as_of)
+        good = [e for e in fresh if not ems[e].problems]
+        if not good:
+            rollback(con)
+            return
+        params = {"as_of": as_of, "legal_entities": good}
+        con.execute(
+            "INSERT INTO billing.batch_lines BY NAME SELECT * FROM _lines WHERE list_contains($e, legal_entity)",
+            {"e": good},
+        )
+        con.execute(
+            """INSERT INTO billing.ledger SELECT idempotency_key, item, source_id, source_revision, batch_id,
+                       as_of_date, quantity, $at FROM _lines WHERE list_contains($e, legal_entity)""",
+            {"at": now_utc(), "e": good},
+        )
+        query = sql_text("billing/batches")
+        con.execute(f"INSERT INTO billing.batches BY NAME {query}", bound_params(query, params))
+        totals = _totals_problems(con, params)
+        if totals:
+            rollback(con)
+            for entity in good:
+                ems[entity].problems = totals
+            return
+        con.commit()
+    except BaseException:
+        rollback(con)
+        raise
+
+
+def _read_back(con: duckdb.DuckDBPyConnection, as_of: date, ems: dict[str, Emission]) -> None:
+    """The stored lines and headers of the entities of ``ems`` on ``as_of``, into their emissions."""
+    params = {"as_of": as_of, "legal_entities": sorted(ems)}
+    where = "WHERE as_of_date = $as_of AND list_contains($legal_entities, legal_entity)"
     for row in con.execute(
-        f"SELECT {cols} FROM billing.batch_lines WHERE as_of_date = $as_of AND legal_entity = $legal_entity "
-        "ORDER BY batch_id, line_no",
-        params,
+        f"SELECT {', '.join(LINE_COLUMNS)} FROM billing.batch_lines {where} ORDER BY batch_id, line_no", params
     ).fetchall():
         line = dict(zip(LINE_COLUMNS, row))
-        em.lines.setdefault(line["batch_id"], []).append(line)
-    em.batches = [
-        dict(zip(HEADER_COLUMNS, r))
-        for r in con.execute(
-            f"SELECT {', '.join(HEADER_COLUMNS)} FROM billing.batches "
-            "WHERE as_of_date = $as_of AND legal_entity = $legal_entity ORDER BY batch_id",
-            params,
-        ).fetchall()
-    ]
-    return em
+        ems[line["legal_entity"]].lines.setdefault(line["batch_id"], []).append(line)
+    for row in con.execute(
+        f"SELECT {', '.join(HEADER_COLUMNS)} FROM billing.batches {where} ORDER BY batch_id", params
+    ).fetchall():
+        header = dict(zip(HEADER_COLUMNS, row))
+        ems[header["legal_entity"]].batches.append(header)
+
+
+def compute_and_record(con: duckdb.DuckDBPyConnection, as_of: date, entities: list[str]) -> list[Emission]:
+    """The emissions of legal entities ``entities`` on as-of date ``as_of``, in entity order: the stored lines of an
+    entity recorded before (a replay), else newly computed, checked and recorded (ledger, lines, headers) in one
+    transaction. An entity whose lines fail a check, or whose name could not be a batch id's, records nothing and
+    carries its problems; the others are recorded all the same."""
+    ems = {e: Emission(as_of, e, replay=False) for e in sorted(set(entities))}
+    turns = {}
+    for entity, em in ems.items():
+        try:
+            turns[entity] = entity_turn(entity)
+        except BatchIntegrityError as exc:
+            em.problems = [str(exc)]
+    valid = {e: ems[e] for e in turns}
+    if not valid:
+        return list(ems.values())
+    _ensure_tables(con, {"as_of": as_of, "legal_entities": sorted(valid)})
+    recorded = _recorded(con, as_of, sorted(valid))  # a replay writes nothing, not even its turn
+    for entity in recorded:
+        valid[entity].replay = True
+    pending = {e: t for e, t in turns.items() if e not in recorded}
+    for turn in pending.values():
+        ensure_turn(con, turn)
+    if pending:
+        _record(con, as_of, pending, ems)
+    _read_back(con, as_of, {e: em for e, em in valid.items() if not em.problems})
+    return list(ems.values())
+
+
+def recorded_emissions(con: duckdb.DuckDBPyConnection, as_of: date, entities: list[str]) -> list[Emission]:
+    """What ``entities`` recorded on ``as_of``, read only (an entity that recorded nothing has no batch)."""
+    ems = {e: Emission(as_of, e, replay=True) for e in sorted(set(entities)) if BATCH_ENTITY.fullmatch(e or "")}
+    if ems and table_exists(con, "billing.batches"):
+        _read_back(con, as_of, ems)
+    return list(ems.values())
 
 
 def _plain(v):

@@ -1,6 +1,6 @@
--- Billing batch lines of legal entity $legal_entity for as-of date $as_of: every billable item of its projects that
--- no batch of another date carries, one batch per (ERP customer, currency), lines numbered by (service date, item,
--- source id). Parameters: $as_of (DATE), $legal_entity (VARCHAR).
+-- Billing batch lines of legal entities $legal_entities for as-of date $as_of: every billable item of their projects
+-- that no batch of another date carries, one batch per (legal entity, ERP customer, currency), lines numbered by
+-- (service date, item, source id). Parameters: $as_of (DATE), $legal_entities (VARCHAR[]).
 WITH
 recon AS (SELECT * FROM recon.time_to_bill WHERE as_of_date = $as_of::DATE),
 proj AS (SELECT * FROM canonical.project_asof($as_of::DATE)),
@@ -92,5 +92,5 @@ SELECT 'BB-' || legal_entity || '-' || customer_id || '-' || currency || '-' || 
        tax_code, CAST(tax_rate AS DECIMAL(9, 6)) AS tax_rate, tax_amount,
        $as_of::DATE AS as_of_date
 FROM taxed
-WHERE legal_entity = $legal_entity
+WHERE list_contains($legal_entities, legal_entity)
 ORDER BY batch_id, line_no
