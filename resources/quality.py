@@ -14,6 +14,18 @@ from pathlib import Path
 import dagster as dg
 
 
+_CONTEXTS: dict[str, tuple[tuple | None, object]] = {}
+"""Data Docs root -> (the stamp of its project file when last used, its GX context)."""
+
+
+def _stamp(path: Path) -> tuple | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
 @dataclass
 class SuiteOutcome:
     suite: str
@@ -32,9 +44,18 @@ class DataQuality(dg.ConfigurableResource):
     def root(self) -> Path:
         return Path(self.output_dir) / "data_quality"
 
+    @property
+    def _config(self) -> Path:
+        return self.root / "gx" / "great_expectations.yml"
+
     def _context(self):
+        """The GX file context of the Data Docs root: opened once per process (it costs about 0.2 s a suite) and
+        opened again when its project file is no longer as this process left it (another process, or a kill)."""
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
         logging.getLogger("great_expectations").setLevel(logging.ERROR)
+        cached = _CONTEXTS.get(str(self.root))
+        if cached and cached[0] is not None and cached[0] == _stamp(self._config):
+            return cached[1]
         import great_expectations as gx
 
         self.root.mkdir(parents=True, exist_ok=True)
@@ -46,7 +67,15 @@ class DataQuality(dg.ConfigurableResource):
             context.variables.save()
         except Exception:  # noqa: BLE001 - progress bars are cosmetic
             pass
+        _CONTEXTS[str(self.root)] = (None, context)
         return context
+
+    def _keep(self, context) -> None:
+        """Remember ``context`` as current with the project file as this run left it (the last few roots only)."""
+        _CONTEXTS.pop(str(self.root), None)
+        _CONTEXTS[str(self.root)] = (_stamp(self._config), context)
+        while len(_CONTEXTS) > 4:
+            _CONTEXTS.pop(next(iter(_CONTEXTS)))
 
     def _prune(self, suite_name: str) -> None:
         """Keep only the newest result of a suite: Data Docs re-render every stored result on each update."""
@@ -70,6 +99,7 @@ class DataQuality(dg.ConfigurableResource):
             outcome = self._run(suite_name, frame, expectations, as_of)
         except Exception:  # noqa: BLE001 - any unreadable GX state: rebuild it from scratch
             logging.getLogger(__name__).warning("great-expectations state under %s unreadable: rebuilt", self.root)
+            _CONTEXTS.pop(str(self.root), None)
             shutil.rmtree(self.root / "gx", ignore_errors=True)
             outcome = self._run(suite_name, frame, expectations, as_of)
         self._record(outcome, as_of)
@@ -137,6 +167,7 @@ class DataQuality(dg.ConfigurableResource):
             for r in validation.results
             if not r.success
         ]
+        self._keep(context)
         index = self.root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
         return SuiteOutcome(suite_name, bool(result.success), failed, len(validation.results), str(index))
 
