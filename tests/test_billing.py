@@ -440,3 +440,52 @@ def test_every_legal_entity_bills_in_its_partition_and_the_sensor_requests_a_run
         assert isinstance(waiting, dg.SkipReason) and entities[-1] in waiting.skip_message
     request = sensor_on(billed_entity(entities[-1]), firm_view_sensor, instance)[0]
     assert (request.partition_key, request.run_key.startswith(f"firm-{as_of}-")) == (as_of, True)
+
+
+def test_one_entitys_fault_holds_only_its_own_batches_and_a_rerun_records_nothing_twice(billed):
+    """The entities of a date are recorded together: an entity whose lines break a rule (here its customers' tax
+    code lost its rate) records nothing and says which keys; an entity whose name could not be a batch id's is
+    refused by name; the other entities record exactly the batches the clean run recorded, once."""
+    from assets.billing.emit import compute_and_record
+
+    landing, wh, out, m = billed
+    as_of = date.fromisoformat(m["as_of"])
+    con = duckdb.connect(str(wh))
+    clean = _batches_by_entity(con, as_of)  # what the pipeline's own run recorded
+    codes = dict(con.execute("SELECT legal_entity, any_value(tax_code) FROM billing.batch_lines GROUP BY 1").fetchall())
+    sharing = con.execute("SELECT tax_code FROM billing.batch_lines GROUP BY 1 HAVING count(DISTINCT legal_entity) > 1")
+    shared = {c for (c,) in sharing.fetchall()}
+    entities = sorted(clean)
+    assert len(entities) >= 3
+    faulty = next(e for e in entities if codes[e] not in shared)
+    others = [e for e in entities if e != faulty]
+    for table in ("billing.batch_lines", "billing.batches", "billing.ledger"):
+        con.execute(f"DELETE FROM {table} WHERE as_of_date = ?", [as_of])
+    con.execute("DELETE FROM canonical.tax_code_history WHERE tax_code = ?", [codes[faulty]])
+    emissions = {em.legal_entity: em for em in compute_and_record(con, as_of, [*entities, "US01/../x"])}
+    assert emissions["US01/../x"].problems == [
+        "legal entity 'US01/../x' is not 2 to 12 capital letters or digits: nothing billed"
+    ]
+    assert emissions[faulty].problems[0].startswith("lines without a tax rate for the customer's tax code: [")
+    assert emissions[faulty].batches == []
+    assert {e: em.problems for e, em in emissions.items() if e in others} == {e: [] for e in others}
+    after = _batches_by_entity(con, as_of)
+    assert faulty not in after and after == {e: clean[e] for e in others}
+
+    again = {em.legal_entity: em for em in compute_and_record(con, as_of, others)}
+    assert all(em.replay for em in again.values())
+    assert _batches_by_entity(con, as_of) == after
+    assert con.execute("SELECT count(*) - count(DISTINCT idempotency_key) FROM billing.ledger").fetchone()[0] == 0
+    con.close()
+
+
+def _batches_by_entity(con, as_of: date) -> dict[str, list[tuple]]:
+    rows = con.execute(
+        "SELECT legal_entity, batch_id, line_count, net_amount, gross_amount FROM billing.batches "
+        "WHERE as_of_date = ? ORDER BY batch_id",
+        [as_of],
+    ).fetchall()
+    out: dict[str, list[tuple]] = {}
+    for r in rows:
+        out.setdefault(r[0], []).append(r[1:])
+    return out
