@@ -60,13 +60,16 @@ class DataQuality(dg.ConfigurableResource):
 
         self.root.mkdir(parents=True, exist_ok=True)
         context = gx.get_context(mode="file", project_root_dir=str(self.root))
+        from resources.quality_views import site_config
+
+        context.variables.data_docs_sites = site_config()
         try:
             from great_expectations.data_context.types.base import ProgressBarsConfig
 
             context.variables.progress_bars = ProgressBarsConfig(globally=False)
-            context.variables.save()
         except Exception:  # noqa: BLE001 - progress bars are cosmetic
             pass
+        context.variables.save()
         _CONTEXTS[str(self.root)] = (None, context)
         return context
 
