@@ -425,6 +425,9 @@ def open_dagster_instance() -> tuple[dg.DagsterInstance | None, str | None]:
     home = os.environ.get("DAGSTER_HOME")
     if not home:
         return None, None
+    unreachable = _dagster_database_problem(Path(home) / "dagster.yaml")
+    if unreachable:
+        return None, f"DAGSTER_HOME={home}: the Dagster instance cannot be opened: {unreachable}"
     previous = logging.root.manager.disable
     logging.disable(logging.WARNING)  # Dagster logs a warning at each retry of its database connection
     try:
@@ -443,6 +446,41 @@ def open_dagster_instance() -> tuple[dg.DagsterInstance | None, str | None]:
         return None, f"DAGSTER_HOME={home}: the Dagster instance cannot be opened: {text}"
     finally:
         logging.disable(previous)
+
+
+def _dagster_database_problem(config: Path) -> str | None:
+    """Why the PostgreSQL database a dagster.yaml keeps its storage in (``storage.postgres.postgres_url``, given or
+    read from a variable) refuses one connection, or None (it answers, or the file says something else: Dagster then
+    opens it and says what is wrong). Dagster retries each of its three storages for about 6 s before it gives up;
+    one attempt with a 5 s timeout says the same at once."""
+    import yaml
+
+    try:
+        storage = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("storage") or {}
+    except (OSError, ValueError, AttributeError, yaml.YAMLError):
+        return None
+    url = (storage.get("postgres") or {}).get("postgres_url") if isinstance(storage, dict) else None
+    if isinstance(url, dict):
+        url = os.environ.get(str(url.get("env")))
+    if not isinstance(url, str) or not url.strip():
+        return None
+    import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
+
+    try:
+        engine = sa.create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": 5})
+    except Exception:  # noqa: BLE001 - a URL SQLAlchemy cannot read, a driver not installed: Dagster says which
+        return None
+    try:
+        with engine.connect():
+            return None
+    except sa.exc.OperationalError as exc:
+        text = str(exc.orig or exc).strip()
+        return text.splitlines()[0] if text else type(exc.orig or exc).__name__
+    except Exception:  # noqa: BLE001 - anything else is Dagster's to report, in its own words
+        return None
+    finally:
+        engine.dispose()
 
 
 def _shared_problems(settings) -> list[str]:

@@ -124,5 +124,12 @@ def test_pssync_pools_creates_them_at_setup_and_names_a_wrong_instance(tmp_path)
         assert wrong.stderr.startswith(f"pssync pools: DAGSTER_HOME={home}: the Dagster instance cannot be opened: ")
         assert 'database "pssync_no_such_database" does not exist' in wrong.stderr
         assert len(wrong.stderr.strip().splitlines()) == 1 and "Traceback" not in wrong.stderr
+
+        nobody = pools(PSSYNC_DAGSTER_PG_URL="postgresql+psycopg2://dagster@127.0.0.1:1/dagster")  # no server there
+        assert nobody.returncode == 2 and nobody.stdout == ""
+        assert nobody.stderr.strip() == (
+            f"pssync pools: DAGSTER_HOME={home}: the Dagster instance cannot be opened: "
+            'connection to server at "127.0.0.1", port 1 failed: Connection refused'
+        )
     finally:
         dbs.drop()
