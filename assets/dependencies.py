@@ -13,7 +13,7 @@ from resources.sql_reads import tables_read
 from resources.warehouse import sql_text
 
 # tables written by an asset of another name
-WRITTEN_BY = {"recon.billing_holds": ("recon", "time_to_bill"), "recon.cap_usage": ("recon", "time_to_bill")}
+WRITTEN_BY = {"recon.cap_usage": ("recon", "time_to_bill")}
 CARRIED_STATE = {"billing.ledger"}
 
 

@@ -16,6 +16,7 @@ HOURLY = dg.AssetSelection.assets(
     ["canonical", "invoice_line"],
     ["canonical", "payment"],
     ["canonical", "crosswalks"],
+    ["recon", "billing_holds"],
     ["recon", "time_to_bill"],
     ["recon", "billing_line_exceptions"],
     ["recon", "contractor_hours"],

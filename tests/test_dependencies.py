@@ -71,5 +71,6 @@ def test_reads_and_parameters_come_from_the_sql_not_its_comments():
     assert parameters(text) == {"day"}
     assert bound_params(text, {"as_of": 1, "day": 2}) == {"day": 2}
     assert asset_key_of("canonical.employee_spans_asof") == dg.AssetKey(["canonical", "employee"])
-    assert asset_key_of("recon.billing_holds") == dg.AssetKey(["recon", "time_to_bill"])
+    assert asset_key_of("recon.billing_holds") == dg.AssetKey(["recon", "billing_holds"])
+    assert asset_key_of("recon.cap_usage") == dg.AssetKey(["recon", "time_to_bill"])
     assert asset_key_of("billing.ledger") is None

@@ -103,7 +103,7 @@ def _top_exceptions(con, as_of: date) -> str:
     group_name="recon",
     pool=writer_pool(TIME_TO_BILL),
     partitions_def=as_of_partitions,
-    deps=deps_of("recon/time_to_bill", "recon/billing_holds", also=FAULT_INPUTS, itself=TIME_TO_BILL),
+    deps=deps_of("recon/time_to_bill", itself=TIME_TO_BILL),
     owners=[TEAM["finance"]],
     kinds={"duckdb", "sql"},
     tags={"layer": "recon"},
@@ -111,10 +111,8 @@ def _top_exceptions(con, as_of: date) -> str:
     "live-approved entry, plus every entry with a billed line), with expected and billed values, the "
     "recon_status (first matching rule, see docs/recon.md), reason, owner, amount at risk and age. "
     "Replaying a date reproduces its rows. SQL: `sql/recon/time_to_bill.sql`.\n\n"
-    "Fail closed: `recon.billing_holds` lists every rejected or quarantined input in force that can change "
-    "what is billed, with the scope it holds (a customer, contract, project, entry, or the whole date); "
-    "entries there that would bill are INELIGIBLE / INPUT_HELD and `billing_hold` names the input. "
-    "SQL: `sql/recon/billing_holds.sql`.",
+    "Fail closed: entries that `recon.billing_holds` holds and that would bill are INELIGIBLE / INPUT_HELD, and "
+    "`billing_hold` names the input.",
     freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26), warn_window=timedelta(hours=2)),
     metadata={
         "dagster/column_schema": published_columns.schema(published_columns.TIME_TO_BILL),
@@ -138,8 +136,6 @@ def time_to_bill(context: dg.AssetExecutionContext, warehouse: Warehouse, settin
     with warehouse.connect() as con:
         free_rejected_keys(con, settings.workflow, context.log)  # entries of rejected batches are unbilled again
         con.begin()
-        incremental.snapshot_holds(con, as_of)
-        write_partition(con, "recon.billing_holds", "recon/billing_holds", {"as_of": as_of})
         scope = incremental.plan(con, as_of, params) if settings.recon_incremental else incremental.OFF
         if not scope.full:
             _scoped_to(con, "SELECT time_entry_id, recompute FROM _recon_entries")
@@ -151,18 +147,17 @@ def time_to_bill(context: dg.AssetExecutionContext, warehouse: Warehouse, settin
         write_as_of(con, "recon.cap_usage", "recon/cap_usage", params, within)  # the caps' consumption, read next
         rows = write_as_of(con, "recon.time_to_bill", "recon/time_to_bill", params, within)
         if is_latest_as_of(con, "recon.time_to_bill", as_of):
-            for table in ("time_to_bill", "billing_holds"):
-                record_exceptions_from(
-                    con,
-                    "recon",
-                    "recon",
-                    table,
-                    sql_text(f"recon/exceptions/{table}"),
-                    {"as_of": as_of, "scoped": params["scoped"]} if table == "time_to_bill" else {"as_of": as_of},
-                    now,
-                    resolve_others=True,
-                    within=keys_within if table == "time_to_bill" else None,
-                )
+            record_exceptions_from(
+                con,
+                "recon",
+                "recon",
+                "time_to_bill",
+                sql_text("recon/exceptions/time_to_bill"),
+                {"as_of": as_of, "scoped": params["scoped"]},
+                now,
+                resolve_others=True,
+                within=keys_within,
+            )
         _scoped_to(con, None)  # emptied: the scope lives within this run
         incremental.remember(con, as_of, params, scope=scope)
         holds = [
@@ -264,19 +259,25 @@ def _write_contractor_hours(con, as_of: date, settings: PssyncSettings) -> tuple
     return rows, scope.describe()
 
 
+def _write_billing_holds(con, as_of: date, settings: PssyncSettings) -> tuple[int, str]:
+    """The holds of a date depend on every faulty input in force: the date is rewritten whole (the holds are few)."""
+    return write_partition(con, "recon.billing_holds", "recon/billing_holds", {"as_of": as_of}), "whole date"
+
+
 WRITERS = {
+    "billing_holds": _write_billing_holds,
     "billing_line_exceptions": _write_billing_line_exceptions,
     "contractor_hours": _write_contractor_hours,
 }
 
 
-def _simple_recon_asset(name: str, description: str, owner: str):
+def _simple_recon_asset(name: str, description: str, owner: str, also: tuple[str, ...] = ()):
     @dg.asset(
         key=dg.AssetKey(["recon", name]),
         group_name="recon",
         pool=writer_pool(dg.AssetKey(["recon", name])),
         partitions_def=as_of_partitions,
-        deps=deps_of(f"recon/{name}"),
+        deps=deps_of(f"recon/{name}", also=also),
         owners=[TEAM[owner]],
         kinds={"duckdb", "sql"},
         tags={"layer": "recon"},
@@ -317,6 +318,15 @@ def _simple_recon_asset(name: str, description: str, owner: str):
     return recon_table
 
 
+billing_holds = _simple_recon_asset(
+    "billing_holds",
+    "`recon.billing_holds`: fail closed. Every rejected or quarantined input in force on the date that can change "
+    "what is billed, at which rate or for which customer, with the scope it holds (a customer, contract, project, "
+    "entry, or the whole date), owned by the input's team. Recon marks the entries there INELIGIBLE / INPUT_HELD "
+    "and billing emits nothing in a held scope; a hold ends when its input is fixed.",
+    "finance",
+    also=FAULT_INPUTS,
+)
 billing_line_exceptions = _simple_recon_asset(
     "billing_line_exceptions",
     "`recon.billing_line_exceptions`: lines of non-Voided invoices the PSA cannot match (ORPHAN_BILLING_LINE, "
@@ -330,4 +340,4 @@ contractor_hours = _simple_recon_asset(
     "hr",
 )
 
-recon_assets = [time_to_bill, billing_line_exceptions, contractor_hours]
+recon_assets = [billing_holds, time_to_bill, billing_line_exceptions, contractor_hours]

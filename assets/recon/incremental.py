@@ -9,8 +9,8 @@ D compares, and recomputes:
 * the entries that rows arrived since touch: a new version of the entry, a new invoice-lines file or invoice
   status of an invoice that carries it, a batch of another date that carries it (``billing.ledger``);
 * every entry of a project whose PSA project or assignment rows arrived since;
-* the entry or project of a ``recon.billing_holds`` row of D that appeared or went since, unless the hold's
-  scope is wider;
+* the entry or project of a ``recon.billing_holds`` row of D that appeared or went since the holds that write
+  read (kept in ``recon.time_to_bill__holds_seen``), unless the hold's scope is wider;
 * on every contract with a not-to-exceed cap (in any version) that one of the above is on, and on every capped
   contract those contracts' projects were ever on, until nothing is added: the entries of the cap window on D
   (unbilled, over the cap, or held while unbilled), whose place in the cap-crossing order of outputs.md the change
@@ -193,21 +193,42 @@ def _seen_on(table: str) -> str:
     return "as_of_date <= $d" if table == "billing.ledger" else "$d IS NOT NULL"
 
 
-def snapshot_holds(con, as_of: date) -> None:
-    """The holds the previous run of the date wrote, kept before they are rewritten (temp table _old_holds)."""
-    if table_exists(con, "recon.billing_holds"):  # else there was no earlier run: the date is recomputed whole
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _old_holds AS SELECT * FROM recon.billing_holds WHERE as_of_date = ?",
-            [as_of],
-        )
+def holds_seen(kept: Kept = TIME_TO_BILL) -> str:
+    """The table keeping, per as-of date, the holds of ``recon.billing_holds`` the last write of ``kept`` read."""
+    return f"{kept.table}__holds_seen"
+
+
+def snapshot_holds(con, as_of: date, kept: Kept = TIME_TO_BILL) -> bool:
+    """The holds the previous write of the date read (temp table _old_holds); False when they were not kept (a
+    warehouse written before they were, or no earlier write): the date is then recomputed whole."""
+    if not table_exists(con, holds_seen(kept)):
+        return False
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _old_holds AS SELECT * FROM {holds_seen(kept)} WHERE as_of_date = ?", [as_of]
+    )
+    return True
+
+
+def _keep_holds_seen(con, as_of: date, kept: Kept) -> None:
+    """What the holds of the date are as this write reads them, for the next write's ``snapshot_holds``."""
+    seen = holds_seen(kept)
+    if table_exists(con, seen) and [r[:2] for r in con.execute(f"DESCRIBE {seen}").fetchall()] != [
+        r[:2] for r in con.execute("DESCRIBE recon.billing_holds").fetchall()
+    ]:
+        con.execute(f"DROP TABLE {seen}")  # the holds gained a column: the dates kept before are recomputed whole
+    if not table_exists(con, seen):
+        con.execute(f"CREATE TABLE {seen} AS SELECT * FROM recon.billing_holds WHERE FALSE")
+    con.execute(f"DELETE FROM {seen} WHERE as_of_date = ?", [as_of])
+    con.execute(f"INSERT INTO {seen} SELECT * FROM recon.billing_holds WHERE as_of_date = ?", [as_of])
 
 
 def plan(con: duckdb.DuckDBPyConnection, as_of: date, params: dict) -> Scope:
     """Decide what this run of ``as_of`` recomputes of recon.time_to_bill and recon.cap_usage; when it is bounded,
-    temp table ``_recon_entries`` holds the entries whose rows it recomputes. Call after ``snapshot_holds`` and the
-    rewrite of ``recon.billing_holds``."""
+    temp table ``_recon_entries`` holds the entries whose rows it recomputes."""
     if not table_exists(con, "recon.time_to_bill__versions"):
         return Scope("no versions stored")
+    if not snapshot_holds(con, as_of):
+        return Scope("the holds the earlier run read were not kept")
     states: dict = {}
     reason = _arrivals_since(con, TIME_TO_BILL, as_of, params, states) or _changed_holds(con, as_of)
     if reason:
@@ -374,6 +395,8 @@ def remember(
     """Keep what this write of the date saw, for the next run of the same date (the inputs' states the run's
     ``scope`` read in this transaction, the others read now)."""
     seen = scope.states if scope else {}
+    if "recon/billing_holds" in kept.queries:
+        _keep_holds_seen(con, as_of, kept)
     con.execute("DELETE FROM ops.recon_inputs WHERE table_name = ? AND as_of_date = ?", [kept.table, as_of])
     rows = [(kept.table, as_of, "query", query_fingerprint(params, kept), None, 0)]
     for table in inputs(kept):
