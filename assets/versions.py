@@ -12,6 +12,7 @@ date reads back exactly the rows its query gave when it was last written.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -73,14 +74,110 @@ def write_versions(
     differs from the versions in force on that date. With ``within`` (a query of keys), the query yields only the
     rows of those keys and only they are compared: every other row of the date stays as it is. The caller holds
     the transaction. Returns the date's rows."""
-    spec = VERSIONED[table]
     query = sql_text(query_name)
-    bound = bound_params(query, params)
-    columns = [(n, t) for n, t, *_ in con.execute(f"DESCRIBE {query}", bound).fetchall()]
+    return write_rows(con, table, table, query, bound_params(query, params), params["as_of"], within)
+
+
+def write_rows(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    published: str,
+    rows_sql: str,
+    params: dict | list,
+    as_of: date,
+    within: str | None = None,
+) -> int:
+    """`write_versions` of the rows a query yields (``rows_sql`` with ``params``) into ``table``, kept as the
+    published table ``published`` says (VERSIONED): the table itself, or one legal entity's part of it."""
+    spec = VERSIONED[published]
+    columns = [(n, t) for n, t, *_ in con.execute(f"DESCRIBE {rows_sql}", params).fetchall()]
     _ensure_store(con, table, spec, columns)
     stored = ", ".join(f'"{n}"' for n, _ in columns if n not in spec.derived and n != "as_of_date")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _v_new AS SELECT {stored} FROM ({query})", bound)
-    return _store_date(con, table, spec, params["as_of"], within)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _v_new AS SELECT {stored} FROM ({rows_sql})", params)
+    return _store_date(con, table, spec, as_of, within)
+
+
+# --- published tables split by legal entity -------------------------------------------------------------------
+# Each legal entity writes a table of its own (a shared warehouse detects conflicting writes per table, so entities
+# writing one table side by side would refuse each other's commits); the published name is a view over them all.
+
+LEGAL_ENTITY = re.compile(r"[A-Z0-9]{2,12}")  # as the canonical contracts admit it (checks/contracts.py)
+
+
+def entity_table(table: str, entity: str) -> str:
+    """The table that holds legal entity ``entity``'s rows of the published table ``table``."""
+    if not LEGAL_ENTITY.fullmatch(entity or ""):
+        raise ValueError(f"legal entity {entity!r} is not 2 to 12 capital letters or digits")
+    return f"{table}__le_{entity.lower()}"  # le_: never one of the suffixes of a table's own (__versions)
+
+
+def entity_parts(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """The legal entities that have a part of ``table``, in order."""
+    schema, name = table.split(".")
+    rows = con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE database_name = current_database() AND schema_name = ? "
+        "AND regexp_full_match(view_name, ?) ORDER BY 1",
+        [schema, f"{name}__le_[a-z0-9]{{2,12}}"],
+    ).fetchall()
+    return [v.removeprefix(f"{name}__le_").upper() for (v,) in rows]
+
+
+def entities_written(con: duckdb.DuckDBPyConnection, table: str, as_of: date) -> list[str]:
+    """The legal entities whose part of ``table`` holds as-of date ``as_of``."""
+    rows = con.execute(
+        "SELECT table_name FROM ops.as_of_dates WHERE as_of_date = ? AND regexp_full_match(table_name, ?) ORDER BY 1",
+        [as_of, f"{re.escape(table)}__le_[a-z0-9]{{2,12}}"],
+    ).fetchall()
+    return [t.removeprefix(f"{table}__le_").upper() for (t,) in rows]
+
+
+def ensure_firm_view(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """The published name of a table split by legal entity: a view over every entity's part (the firm-wide table),
+    replaced only when an entity was added, so that runs of known entities change no shared catalog entry."""
+    schema, name = table.split(".")
+    parts = entity_parts(con, table)
+    current = con.execute(
+        "SELECT sql FROM duckdb_views() WHERE database_name = current_database() AND schema_name = ? AND view_name = ?",
+        [schema, name],
+    ).fetchall()
+    if current and sorted(set(re.findall(rf"\b{name}__le_([a-z0-9]{{2,12}})\b", current[0][0]))) == [
+        p.lower() for p in parts
+    ]:
+        return
+    if not parts:
+        return
+    body = " UNION ALL BY NAME ".join(f"SELECT * FROM {entity_table(table, p)}" for p in parts)
+    con.execute(f"CREATE OR REPLACE VIEW {table} AS {body}")
+
+
+def split_by_entity(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """A warehouse written before ``table`` was split by legal entity: its versions become each entity's part (by
+    the rows' ``legal_entity``; a table without that column is dropped, to be written again by the next run of each
+    date), and the published name becomes the firm-wide view."""
+    if table_exists(con, table) and _is_base_table(con, table):  # older still: one copy per date
+        columns = [(n, t) for n, t, *_ in con.execute(f"DESCRIBE {table}").fetchall()]
+        _ensure_store(con, table, VERSIONED[table], columns)
+    store = store_of(table)
+    if not table_exists(con, store):
+        return
+    spec = VERSIONED[table]
+    columns = [(n, t) for n, t, *_ in con.execute(f"DESCRIBE {table}").fetchall()]
+    stored = {r[0] for r in con.execute(f"DESCRIBE {store}").fetchall()}
+    con.execute(f"DROP VIEW IF EXISTS {table}")
+    if "legal_entity" in stored:
+        for (entity,) in con.execute(f"SELECT DISTINCT legal_entity FROM {store} ORDER BY 1").fetchall():
+            if not LEGAL_ENTITY.fullmatch(entity or ""):
+                continue  # a row no entity can own: written again by the next run of its date
+            part = entity_table(table, entity)
+            con.execute(f"CREATE TABLE {store_of(part)} AS SELECT * FROM {store} WHERE legal_entity = ?", [entity])
+            con.execute(
+                "INSERT INTO ops.as_of_dates SELECT ?, as_of_date FROM ops.as_of_dates WHERE table_name = ?",
+                [part, table],
+            )
+            _ensure_store(con, part, spec, columns)
+    con.execute(f"DROP TABLE {store}")
+    con.execute("DELETE FROM ops.as_of_dates WHERE table_name = ?", [table])
+    ensure_firm_view(con, table)
 
 
 def _store_date(

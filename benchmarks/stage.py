@@ -188,13 +188,15 @@ def _bare_recon(path: Path, d: date, memory_limit: str | None) -> float:
     """The three recon queries, bare, in a fresh connection (as each recon step opens one)."""
     import duckdb
 
+    from assets.billing.emit import billable_entities
     from assets.recon.assets import params_for
     from resources.settings import current
 
     con = duckdb.connect(str(path), config={"memory_limit": memory_limit} if memory_limit else {})
+    params = {**params_for(d, current()), "legal_entities": billable_entities(con, d)}  # every entity at once
     t0 = time.perf_counter()
     for name in RECON_TABLES:
-        _create_bare(con, f"recon.{name}", params_for(d, current()))
+        _create_bare(con, f"recon.{name}", params)
     seconds = time.perf_counter() - t0
     con.close()
     return seconds

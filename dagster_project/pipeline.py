@@ -21,7 +21,7 @@ def instance() -> dg.DagsterInstance:
 
 
 class DateRuns:
-    """The runs that settle one as-of date in process: the date's run, the entity_billing run of every legal entity of
+    """The runs that settle one as-of date in process: the date's run, the entity_settle run of every legal entity of
     the date, the firm view (`stages_of`). Read like one run's result (success, events, materializations)."""
 
     def __init__(self, results: list, instance: dg.DagsterInstance):
@@ -56,9 +56,9 @@ def run_pipeline(
     tags: dict | None = None,
 ) -> DateRuns:
     """Materialize a job (by default every asset), or an asset selection, in process for as-of ``as_of``;
-    ``tags`` are added to the run's (a backfill's name, say). After a job that settles the date (jobs.SETTLES_DATE)
-    follow one entity_billing run over the partitions of every legal entity of the date, then the firm view
-    (`stages_of`), each only when the run before it succeeded."""
+    ``tags`` are added to the run's (a backfill's name, say). After a job of the date stage (jobs.STAGED) follow one
+    entity_settle run over the partitions of every legal entity of the date, then the firm view (`stages_of`), each
+    only when the run before it succeeded."""
     from dagster_project.definitions import build_definitions
     from resources.settings import current
 
@@ -69,14 +69,14 @@ def run_pipeline(
     tags = {**settings.as_tags(as_of.isoformat()), **(tags or {})}  # the settings this run used, shown in the UI
     where = on or instance()
     stages = stages_of(defs.resolve_asset_graph(), job_name, selection)
-    if any(job == "entity_billing" for job, _ in stages):
+    if any(job == "entity_settle" for job, _ in stages):
         tags["pssync/billing"] = "inline"  # billed by this sequence of runs: the sensors leave the date alone
     results = []
     for job, keys in stages:
         if results and not results[-1].success:
             break  # fail closed: billing never runs on a recon that failed, nor the firm view on a failed billing
         partition, run_tags = as_of.isoformat(), tags
-        if job == "entity_billing":
+        if job == "entity_settle":
             if not register_entities(where, as_of, settings.warehouse):
                 continue  # no legal entity bills on the date
             from assets.partitions import every_entity_of_date, legal_entities
@@ -89,19 +89,28 @@ def run_pipeline(
 
 
 def stages_of(graph, job_name: str, selection: str | None) -> list[tuple[str, list | None]]:
-    """The runs, in order, that `run_pipeline` starts: (job, asset keys or None for the whole job). A job that settles
-    the date is followed by the billing of its entities and the firm-wide view (jobs.DATE_STAGES); a selection is
-    split along the same stages; any other job runs alone."""
-    from dagster_project.jobs import DATE_STAGES, SETTLES_DATE
+    """The runs, in order, that `run_pipeline` starts: (job, asset keys or None for the whole job). A job of the date
+    stage (jobs.STAGED) is followed by the other stages' part of its selection: its legal entities' reconciliation
+    and billing, then the firm-wide view (jobs.DATE_STAGES); a selection is split along the same stages; any other
+    job runs alone."""
+    from dagster_project.jobs import DATE_STAGES, STAGED
 
     if selection:
         parts = selection.split(",") if "," in selection else [selection]
         keys = set(dg.AssetSelection.from_coercible([p.strip() for p in parts]).resolve(graph))
         split = [(job, sorted(keys & set(sel.resolve(graph)))) for job, sel in DATE_STAGES]
         return [("full_pipeline" if job == "date" else job, ks) for job, ks in split if ks]
-    if job_name in SETTLES_DATE:
-        return [(job_name if job == "date" else job, None) for job, _ in DATE_STAGES]
-    return [(job_name, None)]
+    if job_name not in STAGED:
+        return [(job_name, None)]
+    wanted = set(STAGED[job_name].resolve(graph))
+    stages = []
+    for job, sel in DATE_STAGES:
+        stage = set(sel.resolve(graph))
+        if job == "date":
+            stages.append((job_name, None))
+        elif wanted & stage:  # the whole job, or the part of it the date's job asks for (no billing after hourly)
+            stages.append((job, None if stage <= wanted else sorted(wanted & stage)))
+    return stages
 
 
 def entities_of_date(warehouse: str, as_of: date) -> list[str]:

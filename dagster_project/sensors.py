@@ -10,7 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from dagster_project.jobs import entity_billing, file_drop_sync, firm_view, nightly_sync, staffing_refresh
+from dagster_project.jobs import entity_settle, file_drop_sync, firm_view, hourly_sync, nightly_sync, staffing_refresh
 from resources import LandingFolder, Warehouse
 from resources.settings import PssyncSettings, current
 
@@ -162,67 +162,110 @@ def _date_to_follow(run: dg.DagsterRun, tag: str) -> str | None:
     return None if run.tags.get("pssync/billing") == "inline" else run.tags.get(tag)
 
 
+def _chain_of(run: dg.DagsterRun) -> str:
+    """The job of the date stage whose run an entity or firm-view run follows (jobs.STAGED)."""
+    return run.tags.get("pssync/chain", nightly_sync.name)
+
+
+def _stage_keys(chain: str, stage) -> list[dg.AssetKey] | None:
+    """The asset keys of a stage that a run of ``chain`` asks for: None for the whole stage."""
+    from dagster_project.definitions import defs
+    from dagster_project.jobs import STAGED
+
+    if chain not in STAGED:  # a run launched by hand over any selection: the whole stage follows
+        return None
+    graph = defs.resolve_asset_graph()
+    whole, wanted = set(stage.resolve(graph)), set(STAGED[chain].resolve(graph))
+    return None if whole <= wanted else sorted(whole & wanted)
+
+
 @dg.run_status_sensor(
     run_status=dg.DagsterRunStatus.SUCCESS,
-    monitored_jobs=[nightly_sync],
-    request_jobs=[entity_billing, firm_view],
+    monitored_jobs=[nightly_sync, hourly_sync],
+    request_jobs=[entity_settle, firm_view],
     default_status=dg.DefaultSensorStatus.STOPPED,
-    description="A nightly_sync run succeeded: one entity_billing run per legal entity of its date, which the run "
-    "coordinator lets go side by side (a date no entity bills goes straight to firm_view). Leaves alone a run that "
-    "billed its date itself (pssync run).",
+    description="A nightly_sync or hourly_sync run succeeded: one entity_settle run per legal entity of its date "
+    "(reconciliation and billing after the nightly, reconciliation only after the hourly), which the run coordinator "
+    "lets go side by side (a date no entity settles goes straight to firm_view). Leaves alone a run that settled its "
+    "date itself (pssync run).",
 )
-def entity_billing_sensor(context: dg.RunStatusSensorContext, settings: PssyncSettings):
-    from assets.partitions import billing_key
+def entity_settle_sensor(context: dg.RunStatusSensorContext, settings: PssyncSettings):
+    from assets.partitions import entity_key
+    from dagster_project.jobs import ENTITY_SETTLE, FIRM_VIEW
     from dagster_project.pipeline import register_entities
 
     run = context.dagster_run
     as_of = _date_to_follow(run, "dagster/partition")
     if as_of is None:
-        return dg.SkipReason(f"run {run.run_id} bills its date itself or has no as-of date")
+        return dg.SkipReason(f"run {run.run_id} settles its date itself or has no as-of date")
     entities = register_entities(context.instance, date.fromisoformat(as_of), settings.warehouse)
+    tags = {**settings.as_tags(as_of), "pssync/after_run": run.run_id, "pssync/chain": run.job_name}
     return [
         dg.RunRequest(
-            run_key=f"billing-{as_of}-{entity}",
-            partition_key=billing_key(as_of, entity),
-            tags={**settings.as_tags(as_of), "pssync/after_run": run.run_id},
-            job_name=entity_billing.name,
+            run_key=f"settle-{as_of}-{entity}-{run.run_id}",
+            partition_key=entity_key(as_of, entity),
+            tags=tags,
+            job_name=entity_settle.name,
+            asset_selection=_stage_keys(run.job_name, ENTITY_SETTLE),
         )
         for entity in entities
-    ] or [dg.RunRequest(run_key=f"firm-{as_of}-{run.run_id}", partition_key=as_of, job_name=firm_view.name)]
+    ] or [
+        dg.RunRequest(
+            run_key=f"firm-{as_of}-{run.run_id}",
+            partition_key=as_of,
+            tags=tags,
+            job_name=firm_view.name,
+            asset_selection=_stage_keys(run.job_name, FIRM_VIEW),
+        )
+    ]
 
 
 @dg.run_status_sensor(
     run_status=dg.DagsterRunStatus.SUCCESS,
-    monitored_jobs=[entity_billing],
+    monitored_jobs=[entity_settle],
     request_job=firm_view,
     default_status=dg.DefaultSensorStatus.STOPPED,
-    description="An entity_billing run succeeded and every legal entity of its date has now written its batch files: "
-    "the firm-wide view of the date (published snapshot, ERP publication, business events). Leaves alone a run "
+    description="An entity_settle run succeeded and every legal entity of its date has now settled after the same "
+    "date run (its batch files written after a nightly, its reconciliation after an hourly): the firm-wide view of "
+    "the date (marts, published snapshot, exception states, ERP publication, business events). Leaves alone a run "
     "that pssync run follows itself.",
 )
 def firm_view_sensor(context: dg.RunStatusSensorContext, settings: PssyncSettings):
     from assets.billing.assets import BATCH_FILES
-    from assets.partitions import billing_key
+    from assets.partitions import entity_key
+    from assets.recon.assets import TIME_TO_BILL
+    from dagster_project.jobs import ENTITY_SETTLE, FIRM_VIEW
     from dagster_project.pipeline import entities_of_date
 
     run = context.dagster_run
     as_of = _date_to_follow(run, "dagster/partition/as_of")
     if as_of is None:
         return dg.SkipReason(f"run {run.run_id} is followed by pssync run itself or has no single as-of date")
+    chain, after = _chain_of(run), run.tags.get("pssync/after_run")
+    settled = _stage_keys(chain, ENTITY_SETTLE)
+    last = TIME_TO_BILL if settled and BATCH_FILES not in settled else BATCH_FILES  # what an entity's run ends with
     entities = entities_of_date(settings.warehouse, date.fromisoformat(as_of))
-    wanted = [str(billing_key(as_of, e)) for e in entities]
+    wanted = [str(entity_key(as_of, e)) for e in entities]
     records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=BATCH_FILES, asset_partitions=wanted), limit=10 * len(wanted) + 10
+        dg.AssetRecordsFilter(asset_key=last, asset_partitions=wanted), limit=10 * len(wanted) + 10
     ).records
     latest = {}
-    for r in records:  # newest first: the run that last wrote each entity's files
+    for r in records:  # newest first: the run that last settled each entity
         latest.setdefault(r.partition_key, r.run_id)
+    if after:  # only the entity runs that followed the same date run count
+        runs = {rid: context.instance.get_run_by_id(rid) for rid in set(latest.values())}
+        latest = {k: rid for k, rid in latest.items() if runs[rid] and runs[rid].tags.get("pssync/after_run") == after}
     missing = sorted(set(wanted) - set(latest))
     if missing:
-        return dg.SkipReason(f"{as_of}: waiting for the billing of {', '.join(k.split('|')[1] for k in missing)}")
-    # one firm view per set of billing runs: two entities finishing in one tick request it once
+        return dg.SkipReason(f"{as_of}: waiting for {', '.join(k.split('|')[1] for k in missing)} to settle")
+    # one firm view per set of entity runs: two entities finishing in one tick request it once
     digest = hashlib.sha256(",".join(sorted(latest.values())).encode()).hexdigest()[:16]
-    return dg.RunRequest(run_key=f"firm-{as_of}-{digest}", partition_key=as_of, tags=settings.as_tags(as_of))
+    return dg.RunRequest(
+        run_key=f"firm-{as_of}-{digest}",
+        partition_key=as_of,
+        tags={**settings.as_tags(as_of), "pssync/chain": chain},
+        asset_selection=_stage_keys(chain, FIRM_VIEW),
+    )
 
 
 SENSORS = [
@@ -230,6 +273,6 @@ SENSORS = [
     staffing_threshold_sensor,
     run_failure_alert,
     writer_pools_sensor,
-    entity_billing_sensor,
+    entity_settle_sensor,
     firm_view_sensor,
 ]

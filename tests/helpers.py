@@ -105,11 +105,11 @@ def materialize_as_of(
     starts (dagster_project/pipeline.py): the assets of the date; then, when billing assets are among them and the
     date succeeded, the billing over every legal entity of the date (a partition range); then what reads the
     batches (the firm-wide view)."""
-    from assets.partitions import billing_partitions, every_entity_of_date, legal_entities
+    from assets.partitions import entity_partitions, every_entity_of_date, legal_entities
     from dagster_project.pipeline import DateRuns, register_entities
 
     chosen = assets or all_assets()
-    billing = {k for a in chosen if a.partitions_def == billing_partitions for k in a.keys}
+    billing = {k for a in chosen if a.partitions_def == entity_partitions for k in a.keys}
     firm = set(dg.AssetSelection.assets(*billing).downstream(include_self=False).resolve(chosen)) if billing else set()
     stages = [
         [a for a in chosen if not set(a.keys) & (billing | firm)],
@@ -150,7 +150,7 @@ def materialize_as_of(
 
 def emit_every_entity(con, as_of: date):
     """`compute_and_record` for every legal entity that bills on ``as_of``, merged into one Emission: what the date
-    emitted, as its entity_billing runs together do."""
+    emitted, as its entity_settle runs together do."""
     from assets.billing.emit import Emission, billable_entities, compute_and_record
 
     merged = Emission(as_of, "*", replay=True)

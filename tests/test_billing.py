@@ -372,10 +372,10 @@ def test_staging_publication_is_keyed_and_all_or_nothing(billed, tmp_path, reque
 def test_every_legal_entity_bills_in_its_partition_and_the_sensor_requests_a_run_per_entity(billed):
     """After the date's run, billing runs over the (date, legal entity) partitions of the date's projects, each entity
     recording only its own batches: `pssync run` in one run of the date's partition range, and for a nightly the
-    schedule launched, entity_billing_sensor one run per entity, side by side; a run that billed its date itself
+    schedule launched, entity_settle_sensor one run per entity, side by side; a run that billed its date itself
     (pssync run) gets none."""
-    from assets.partitions import billing_key
-    from dagster_project.sensors import entity_billing_sensor
+    from assets.partitions import entity_key
+    from dagster_project.sensors import entity_settle_sensor
     from resources.settings import PssyncSettings
 
     landing, wh, out, m = billed
@@ -407,7 +407,7 @@ def test_every_legal_entity_bills_in_its_partition_and_the_sensor_requests_a_run
     succeeded = runs.instance.all_logs(date_run.run_id, of_type=dg.DagsterEventType.RUN_SUCCESS)[0].dagster_event
     settings = PssyncSettings(warehouse=str(wh), landing_dir=str(landing))
 
-    def sensor_on(run, sensor=entity_billing_sensor, instance=None):
+    def sensor_on(run, sensor=entity_settle_sensor, instance=None):
         instance = instance or dg.DagsterInstance.ephemeral()
         with dg.build_run_status_sensor_context(
             sensor_name=sensor.name,
@@ -419,10 +419,15 @@ def test_every_legal_entity_bills_in_its_partition_and_the_sensor_requests_a_run
             return sensor(ctx), instance
 
     requests, instance = sensor_on(date_run.dagster_run)
-    assert [(r.run_key, str(r.partition_key)) for r in requests] == [
-        (f"billing-{as_of}-{e}", f"{as_of}|{e}") for e in entities
+    assert [(r.run_key, str(r.partition_key), r.asset_selection) for r in requests] == [
+        (f"settle-{as_of}-{e}-{date_run.run_id}", f"{as_of}|{e}", None) for e in entities
     ]
     assert instance.get_dynamic_partitions("legal_entity") == entities
+    # after an hourly run: each entity reconciles, and bills nothing
+    hourly = sensor_on(date_run.dagster_run._replace(job_name="hourly_sync"))[0]
+    assert {(tuple(r.asset_selection), r.tags["pssync/chain"]) for r in hourly} == {
+        ((dg.AssetKey(["recon", "time_to_bill"]),), "hourly_sync")
+    }
     inline = date_run.dagster_run.with_tags({**date_run.dagster_run.tags, "pssync/billing": "inline"})
     assert isinstance(sensor_on(inline)[0], dg.SkipReason)
 
@@ -431,7 +436,7 @@ def test_every_legal_entity_bills_in_its_partition_and_the_sensor_requests_a_run
     from dagster_project.sensors import firm_view_sensor
 
     def billed_entity(entity):
-        key = str(billing_key(as_of, entity))
+        key = str(entity_key(as_of, entity))
         instance.report_runless_asset_event(dg.AssetMaterialization(BATCH_FILES, partition=key))
         return date_run.dagster_run.with_tags({"dagster/partition": key, "dagster/partition/as_of": as_of})
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from assets.billing.emit import billable_entities
 from assets.canonical.assets import canonical_assets
 from assets.extract.assets import extract_assets
 from assets.recon import incremental
@@ -39,7 +40,8 @@ def _full_recompute(con, d: date, table: str = "time_to_bill") -> list[tuple]:
     """A recon table for ``d`` computed whole from the same inputs, every column, in the table's order."""
     columns = ", ".join(f'"{c}"' for (c, *_) in con.execute(f"DESCRIBE recon.{table}").fetchall())
     query = sql_text(f"recon/{table}")
-    return _rows(con, f"SELECT {columns} FROM ({query})", {"as_of": d, "reporting": "USD", "scoped": False})
+    params = {"as_of": d, "reporting": "USD", "scoped": False, "legal_entities": billable_entities(con, d)}
+    return _rows(con, f"SELECT {columns} FROM ({query})", params)
 
 
 def _published(con, d: date, table: str = "time_to_bill") -> list[tuple]:
@@ -58,7 +60,13 @@ def _open_recon_exceptions(con) -> list[tuple]:
 def _expected_exceptions(con, d: date) -> list[tuple]:
     query = sql_text("recon/exceptions/time_to_bill")
     return sorted(
-        [r[:4] for r in con.execute(query, bound_params(query, {"as_of": d, "scoped": False})).fetchall()], key=repr
+        [
+            r[:4]
+            for r in con.execute(
+                query, bound_params(query, {"as_of": d, "scoped": False, "legal_entities": billable_entities(con, d)})
+            ).fetchall()
+        ],
+        key=repr,
     )
 
 
@@ -177,12 +185,14 @@ def _rate_card_drop(landing: Path, d: date) -> None:
 
 
 def _recomputed(result, table: str = "time_to_bill") -> str:
-    [mat] = [
-        m.event_specific_data.materialization
+    """What the run recomputed of ``table`` (one step: the same for each legal entity's partition it wrote)."""
+    said = {
+        m.event_specific_data.materialization.metadata["recomputed"].value
         for m in result.get_asset_materialization_events()
         if m.asset_key.path == ["recon", table]
-    ]
-    return mat.metadata["recomputed"].value
+    }
+    [recomputed] = said
+    return recomputed
 
 
 def test_every_incremental_rerun_of_a_date_reads_exactly_what_a_full_recompute_reads(tmp_path):

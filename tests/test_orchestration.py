@@ -24,7 +24,7 @@ def test_definitions_have_the_jobs_schedules_and_sensors():
     repo = defs.get_repository_def()
     assert {
         "nightly_sync",
-        "entity_billing",
+        "entity_settle",
         "hourly_sync",
         "file_drop_sync",
         "staffing_refresh",
@@ -39,22 +39,33 @@ def test_definitions_have_the_jobs_schedules_and_sensors():
         "staffing_threshold_sensor",
         "run_failure_alert",
         "writer_pools_sensor",
-        "entity_billing_sensor",
+        "entity_settle_sensor",
         "firm_view_sensor",
     }
-    hourly_keys = {k.to_user_string() for k in defs.resolve_job_def("hourly_sync").asset_layer.executable_asset_keys}
-    assert "recon/time_to_bill" in hourly_keys
-    # the hourly run bills nothing new: it only publishes batches finance released since the nightly
-    assert {k for k in hourly_keys if k.startswith("billing/")} == {"billing/erp_publication"}
-    # billing is partitioned by (date, legal entity): the nightly settles the date, entity_billing each entity
+    # reconciliation and billing of time are partitioned by (date, legal entity): the nightly settles the date-wide
+    # tables, entity_settle each entity, firm_view what reads them all
     nightly_keys = {k.to_user_string() for k in defs.resolve_job_def("nightly_sync").asset_layer.executable_asset_keys}
-    billing_keys = {
-        k.to_user_string() for k in defs.resolve_job_def("entity_billing").asset_layer.executable_asset_keys
-    }
-    assert billing_keys == {"billing/batch_lines", "billing/batches", "billing/batch_files"}
+    entity_keys = {k.to_user_string() for k in defs.resolve_job_def("entity_settle").asset_layer.executable_asset_keys}
+    assert entity_keys == {"recon/time_to_bill", "billing/batch_lines", "billing/batches", "billing/batch_files"}
     firm_keys = {k.to_user_string() for k in defs.resolve_job_def("firm_view").asset_layer.executable_asset_keys}
-    assert firm_keys == {"billing/erp_publication", "marts/published_snapshot", "workbench/business_events"}
-    assert not nightly_keys & (billing_keys | firm_keys)
+    assert {"billing/erp_publication", "marts/published_snapshot", "workbench/business_events"} <= firm_keys
+    assert {"marts/realization_monthly", "marts/unbilled_wip", "workbench/exception_states"} <= firm_keys
+    assert not nightly_keys & (entity_keys | firm_keys)
+    assert {"recon/billing_holds", "recon/billing_line_exceptions", "recon/contractor_hours"} <= nightly_keys
+    # the hourly chain: its date run, each entity's reconciliation, then its part of the firm view; no new billing
+    from dagster_project.pipeline import stages_of
+
+    hourly = stages_of(defs.resolve_asset_graph(), "hourly_sync", None)
+    assert [(job, keys and [k.to_user_string() for k in keys]) for job, keys in hourly] == [
+        ("hourly_sync", None),
+        ("entity_settle", ["recon/time_to_bill"]),
+        ("firm_view", ["billing/erp_publication", "workbench/business_events", "workbench/exception_states"]),
+    ]
+    assert [job for job, keys in stages_of(defs.resolve_asset_graph(), "nightly_sync", None) if keys is None] == [
+        "nightly_sync",
+        "entity_settle",
+        "firm_view",
+    ]
     assert defs.get_sensor_def("firm_view_sensor").job_name == "firm_view"
     groups = {a.group_names_by_key[k] for a in defs.resolve_asset_graph().assets_defs for k in a.keys}
     assert groups >= {"extract", "canonical", "recon", "billing"}

@@ -137,7 +137,7 @@ def test_asset_graph_shows_groups_and_lineage_from_source_to_mart(webserver):
     )["data"]["runsOrError"]["results"]
     assert [(r["jobName"], r["status"], r["repositoryOrigin"]["repositoryLocationName"]) for r in runs] == [
         ("firm_view", "SUCCESS", "pssync"),
-        ("entity_billing", "SUCCESS", "pssync"),
+        ("entity_settle", "SUCCESS", "pssync"),
         ("nightly_sync", "SUCCESS", "pssync"),
     ]
     overview = f"http://127.0.0.1:{port}/overview/activity/timeline"

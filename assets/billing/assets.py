@@ -11,7 +11,7 @@ from assets.billing.emit import compute_and_record, recorded_emissions, write_fi
 from assets.billing.release import free_rejected_keys, released_lines
 from assets.common import TEAM, now_utc, writer_pool
 from checks.gx_suites import validate_mart
-from assets.partitions import as_of_partitions, billing_partitions
+from assets.partitions import as_of_partitions, by_date, entity_partitions, entity_partitions_of
 from resources import Warehouse
 from resources.erp_staging import ErpStaging
 from resources.outputs import OutputFolder
@@ -26,19 +26,10 @@ BATCH_FILES = dg.AssetKey(["billing", "batch_files"])
 ERP_PUBLICATION = dg.AssetKey(["billing", "erp_publication"])
 
 
-def billing_partitions_of(context: dg.AssetExecutionContext) -> list[tuple[date, str]]:
-    """The (as-of date, legal entity) pairs of a billing step, dates in order: one pair in a run of one partition
-    (what entity_billing_sensor launches, one per entity, side by side), every entity of a date in a run of a
-    partition range (what `pssync run` starts: one run per date, entities one after another)."""
-    keys = [billing_partitions.get_partition_key_from_str(str(k)).keys_by_dimension for k in context.partition_keys]
-    return sorted((date.fromisoformat(k["as_of"]), k["legal_entity"]) for k in keys)
-
-
 def emit_every_date(con, pairs: list[tuple[date, str]], emit=compute_and_record) -> list:
     """The emissions of (as-of date, legal entity) pairs: the entities of a date in one transaction, dates in order
     (a date's lines leave out what an earlier date's batches carry). ``emit``: `recorded_emissions` to read only."""
-    dates = sorted({d for d, _ in pairs})
-    return [em for d in dates for em in emit(con, d, [e for x, e in pairs if x == d])]
+    return [em for d, entities in by_date(pairs) for em in emit(con, d, entities)]
 
 
 def preview(batches: list[dict]) -> str:
@@ -107,11 +98,11 @@ def preview(batches: list[dict]) -> str:
             "<PSSYNC_OUTPUT_DIR>/data_quality",
         ),
     ],
-    partitions_def=billing_partitions,
+    partitions_def=entity_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def batches(context: dg.AssetExecutionContext, warehouse: Warehouse, quality: DataQuality, settings: PssyncSettings):
-    pairs = billing_partitions_of(context)
+    pairs = entity_partitions_of(context)
     outcomes, gx_errors = [], []
     with warehouse.connect() as con:
         free_rejected_keys(con, settings.workflow, context.log)
@@ -173,7 +164,7 @@ def batches(context: dg.AssetExecutionContext, warehouse: Warehouse, quality: Da
     key=BATCH_FILES,
     group_name="billing",
     deps=[BATCHES],
-    partitions_def=billing_partitions,
+    partitions_def=entity_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     owners=[TEAM["finance"]],
     kinds={"json", "sqlalchemy"},
@@ -187,7 +178,7 @@ def batch_files(
     context: dg.AssetExecutionContext, warehouse: Warehouse, outputs: OutputFolder, settings: PssyncSettings
 ) -> dg.MaterializeResult:
     with warehouse.connect() as con:  # the batches step committed them: their stored lines
-        emissions = emit_every_date(con, billing_partitions_of(context), recorded_emissions)
+        emissions = emit_every_date(con, entity_partitions_of(context), recorded_emissions)
     paths = [p for em in emissions for p in write_files(em, outputs)]
     emitted = [b for em in emissions for b in em.batches]
     engine = open_store(settings.workflow)
@@ -248,4 +239,4 @@ def erp_publication(
 
 billing_assets = [batches, batch_files, erp_publication]
 ENTITY_BILLING = dg.AssetSelection.assets(BATCH_LINES, BATCHES, BATCH_FILES)
-"""The assets partitioned by (as-of date, legal entity): a job of their own (jobs.entity_billing)."""
+"""The assets partitioned by (as-of date, legal entity): a job of their own (jobs.entity_settle)."""

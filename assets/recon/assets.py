@@ -1,5 +1,6 @@
 """Recon assets, one partition per as-of date: time to bill, unmatched billing lines, contractor hours."""
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import dagster as dg
@@ -9,7 +10,6 @@ from assets.common import (
     is_latest_as_of,
     now_utc,
     rewrite_partition_within,
-    write_as_of,
     write_partition,
     writer_pool,
 )
@@ -17,7 +17,8 @@ from assets.recon import incremental
 from assets.ops.exceptions import record_exceptions_from
 from assets import published_columns
 from assets.dependencies import deps_of
-from assets.partitions import as_of_partitions
+from assets.partitions import as_of_partitions, by_date, entity_partitions, entity_partitions_of
+from assets.versions import ensure_firm_view, entity_table, latest_written, split_by_entity, write_rows
 from resources import Warehouse
 from resources.warehouse import bound_params, sql_text
 from resources.settings import PssyncSettings
@@ -69,13 +70,13 @@ def _input_problems(con, as_of: date) -> list[str]:
     ]
 
 
-def _status_table(con, as_of: date) -> tuple[dict[str, int], str]:
+def _status_table(con, as_of: date, entities: list[str]) -> tuple[dict[str, int], str]:
     """Entries per status, and a table of them per status and reason with the amount at risk."""
     rows = con.execute(
         """
         SELECT recon_status, coalesce(reason, ''), count(*), sum(amount_at_risk_reporting)
-        FROM recon.time_to_bill WHERE as_of_date = ? GROUP BY 1, 2 ORDER BY 1, 2""",
-        [as_of],
+        FROM recon.time_to_bill WHERE as_of_date = ? AND list_contains(?, legal_entity) GROUP BY 1, 2 ORDER BY 1, 2""",
+        [as_of, entities],
     ).fetchall()
     counts: dict[str, int] = {}
     for s, _, n, _ in rows:
@@ -85,24 +86,26 @@ def _status_table(con, as_of: date) -> tuple[dict[str, int], str]:
     return counts, "\n".join(lines)
 
 
-def _top_exceptions(con, as_of: date) -> str:
+def _top_exceptions(con, as_of: date, entities: list[str]) -> str:
     rows = con.execute(
         """
         SELECT time_entry_id, recon_status, coalesce(reason, ''), owner, project_code, amount_at_risk, currency
-        FROM recon.time_to_bill WHERE as_of_date = ? AND owner IS NOT NULL
+        FROM recon.time_to_bill WHERE as_of_date = ? AND list_contains(?, legal_entity) AND owner IS NOT NULL
         ORDER BY amount_at_risk_reporting DESC NULLS LAST, time_entry_id LIMIT 10""",
-        [as_of],
+        [as_of, entities],
     ).fetchall()
     lines = ["| entry | status | reason | owner | project | at risk |", "|---:|---|---|---|---|---:|"]
     lines += [f"| {e} | {s} | {r} | {o} | {p} | {a or 0:,.2f} {c} |" for e, s, r, o, p, a, c in rows]
     return "\n".join(lines)
 
 
+# no writer pool: an entity's step writes only its entity's parts of the tables (recon.time_to_bill__le_<entity>),
+# and the run coordinator keeps each entity's runs one at a time (dagster/partition/legal_entity)
 @dg.asset(
     key=TIME_TO_BILL,
     group_name="recon",
-    pool=writer_pool(TIME_TO_BILL),
-    partitions_def=as_of_partitions,
+    partitions_def=entity_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     deps=deps_of("recon/time_to_bill", itself=TIME_TO_BILL),
     owners=[TEAM["finance"]],
     kinds={"duckdb", "sql"},
@@ -111,6 +114,9 @@ def _top_exceptions(con, as_of: date) -> str:
     "live-approved entry, plus every entry with a billed line), with expected and billed values, the "
     "recon_status (first matching rule, see docs/recon.md), reason, owner, amount at risk and age. "
     "Replaying a date reproduces its rows. SQL: `sql/recon/time_to_bill.sql`.\n\n"
+    "Per legal entity: each (date, entity) partition reconciles the entries of the entity's projects into a table "
+    "of its own (`recon.time_to_bill__le_<entity>`), so entities reconcile side by side; `recon.time_to_bill` is "
+    "the firm-wide view over them.\n\n"
     "Fail closed: entries that `recon.billing_holds` holds and that would bill are INELIGIBLE / INPUT_HELD, and "
     "`billing_hold` names the input.",
     freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26), warn_window=timedelta(hours=2)),
@@ -130,67 +136,144 @@ def _top_exceptions(con, as_of: date) -> str:
     ],
 )
 def time_to_bill(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: PssyncSettings):
-    as_of = as_of_of(context)
-    now = now_utc()
-    params = params_for(as_of, settings)
+    outcomes = []
     with warehouse.connect() as con:
         free_rejected_keys(con, settings.workflow, context.log)  # entries of rejected batches are unbilled again
-        con.begin()
-        scope = incremental.plan(con, as_of, params) if settings.recon_incremental else incremental.OFF
-        if not scope.full:
-            _scoped_to(con, "SELECT time_entry_id, recompute FROM _recon_entries")
-        params["scoped"] = not scope.full
-        within = None if scope.full else "SELECT time_entry_id FROM ops.recon_scope WHERE recompute"
-        keys_within = (
-            None if scope.full else "SELECT CAST(time_entry_id AS VARCHAR) FROM ops.recon_scope WHERE recompute"
-        )
-        write_as_of(con, "recon.cap_usage", "recon/cap_usage", params, within)  # the caps' consumption, read next
-        rows = write_as_of(con, "recon.time_to_bill", "recon/time_to_bill", params, within)
-        if is_latest_as_of(con, "recon.time_to_bill", as_of):
-            record_exceptions_from(
-                con,
-                "recon",
-                "recon",
-                "time_to_bill",
-                sql_text("recon/exceptions/time_to_bill"),
-                {"as_of": as_of, "scoped": params["scoped"]},
-                now,
-                resolve_others=True,
-                within=keys_within,
-            )
-        _scoped_to(con, None)  # emptied: the scope lives within this run
-        incremental.remember(con, as_of, params, scope=scope)
-        holds = [
-            h
-            for (h,) in con.execute(
-                "SELECT hold FROM recon.billing_holds WHERE as_of_date = ? ORDER BY 1", [as_of]
-            ).fetchall()
-        ]
-        (counts, status_md), top_md = _status_table(con, as_of), _top_exceptions(con, as_of)
-        problems = _input_problems(con, as_of)
-        con.commit()
-    context.log.info(f"recon.time_to_bill {as_of}: recomputed the {scope.describe()}")
-    for hold in holds[:20]:
-        context.log.warning(hold)
+        for as_of, entities in by_date(entity_partitions_of(context)):
+            outcomes.append(reconcile(con, as_of, entities, settings))
+    for o in outcomes:
+        context.log.info(f"recon.time_to_bill {o.as_of} ({', '.join(o.entities)}): recomputed the {o.recomputed}")
+        for hold in o.holds[:20]:
+            context.log.warning(hold)
+    last = outcomes[-1]
     yield dg.MaterializeResult(
         metadata={
-            "dagster/row_count": rows,
-            "as_of": as_of.isoformat(),
-            "recomputed": scope.describe(),
-            "recomputed_entries": rows if scope.full else scope.entries,
-            "by_status": counts,
-            "billing_holds": len(holds),
-            "billing_held_for": holds[:50] or ["nothing held"],
-            "status_summary": dg.MetadataValue.md(status_md),
-            "top_exceptions": dg.MetadataValue.md(top_md),
+            "dagster/row_count": sum(o.rows for o in outcomes),
+            "as_of": ", ".join(o.as_of.isoformat() for o in outcomes),
+            "legal_entities": ", ".join(sorted({e for o in outcomes for e in o.entities})),
+            "recomputed": "; ".join(o.recomputed for o in outcomes),
+            "recomputed_entries": sum(o.recomputed_entries for o in outcomes),
+            "by_status": last.counts,
+            "billing_holds": len(last.holds),
+            "billing_held_for": last.holds[:50] or ["nothing held"],
+            "status_summary": dg.MetadataValue.md(last.status_md),
+            "top_exceptions": dg.MetadataValue.md(last.top_md),
         }
     )
+    problems = sorted({p for o in outcomes for p in o.problems})
     yield dg.AssetCheckResult(
         check_name="inputs_fit_for_billing",
         asset_key=TIME_TO_BILL,
         passed=not problems,
         metadata={"problems": problems or ["none"]},
         description="; ".join(problems) or "inputs complete",
+    )
+
+
+@dataclass
+class Reconciled:
+    """What one reconciliation of legal entities on an as-of date wrote."""
+
+    as_of: date
+    entities: list[str]
+    rows: int
+    recomputed: str
+    recomputed_entries: int
+    counts: dict
+    status_md: str
+    top_md: str
+    holds: list[str]
+    problems: list[str]
+
+
+SPLIT = ("recon.cap_usage", "recon.time_to_bill")  # written per legal entity, read through the firm-wide views
+
+
+def reconcile(con, as_of: date, entities: list[str], settings: PssyncSettings) -> Reconciled:
+    """Reconcile the entries of legal entities ``entities`` on ``as_of`` in one transaction: one query for them all,
+    each entity's rows kept in its own part of recon.cap_usage and recon.time_to_bill. A rerun of a reconciled date
+    recomputes only the entries whose inputs changed since (assets/recon/incremental.py), unless one of the
+    entities must recompute the date whole."""
+    now = now_utc()
+    params = {**params_for(as_of, settings), "legal_entities": entities}
+    con.begin()
+    for table in SPLIT:
+        split_by_entity(con, table)  # a warehouse written before the split
+    con.execute("CREATE OR REPLACE TEMP TABLE _entity_entries (time_entry_id BIGINT, recompute BOOLEAN)")
+    scopes = {}
+    for e in entities:
+        scopes[e] = (
+            incremental.plan(con, as_of, params, incremental.for_entity(e))
+            if settings.recon_incremental
+            else (incremental.OFF)
+        )
+        if not scopes[e].full:
+            con.execute("INSERT INTO _entity_entries SELECT time_entry_id, recompute FROM _recon_entries")
+    full = next((sc for sc in scopes.values() if sc.full), None)
+    if full is None:  # every entity bounded: what any of them recomputes (their arrivals are mostly the same)
+        _scoped_to(con, "SELECT time_entry_id, bool_or(recompute) FROM _entity_entries GROUP BY 1")
+    con.execute("DROP TABLE _entity_entries")
+    params["scoped"] = full is None
+    within = None if full else "SELECT time_entry_id FROM ops.recon_scope WHERE recompute"
+    rows = 0
+    for table in SPLIT:  # the caps' consumption first: time to bill reads it
+        query = sql_text(table.replace(".", "/"))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _split_rows AS {query}", bound_params(query, params))
+        for e in entities:
+            rows_sql = "SELECT * FROM _split_rows WHERE legal_entity = $e"
+            n = write_rows(con, entity_table(table, e), table, rows_sql, {"e": e}, as_of, within)
+            rows += n if table == "recon.time_to_bill" else 0
+        ensure_firm_view(con, table)
+    con.execute("DROP TABLE _split_rows")
+    if all(as_of >= (latest_written(con, entity_table("recon.time_to_bill", e)) or as_of) for e in entities):
+        record_exceptions_from(
+            con,
+            "recon",
+            "recon",
+            "time_to_bill",
+            sql_text("recon/exceptions/time_to_bill"),
+            {"as_of": as_of, "scoped": params["scoped"], "legal_entities": entities},
+            now,
+            resolve_others=True,
+            within=_exceptions_within(as_of, entities, scoped=params["scoped"]),
+        )
+    recomputed = rows if full else con.execute("SELECT count(*) FROM ops.recon_scope WHERE recompute").fetchall()[0][0]
+    _scoped_to(con, None)  # emptied: the scope lives within this run
+    for e in entities:
+        incremental.remember(con, as_of, params, incremental.for_entity(e), scopes[e])
+    holds = con.execute("SELECT hold FROM recon.billing_holds WHERE as_of_date = ? ORDER BY 1", [as_of]).fetchall()
+    holds = [h for (h,) in holds]
+    counts, status_md = _status_table(con, as_of, entities)
+    outcome = Reconciled(
+        as_of,
+        entities,
+        rows,
+        (full or next(iter(scopes.values()))).describe(),
+        recomputed,
+        counts,
+        status_md,
+        _top_exceptions(con, as_of, entities),
+        holds,
+        _input_problems(con, as_of),
+    )
+    con.commit()
+    return outcome
+
+
+def _exceptions_within(as_of: date, entities: list[str], scoped: bool) -> str:
+    """The time entries whose exceptions a reconciliation of ``entities`` decides (resolving those it no longer
+    finds): those it recomputed (every one, when it computed the date whole), but never one that another entity's
+    part of recon.time_to_bill holds on the date."""
+    looked_at = (
+        "SELECT CAST(time_entry_id AS VARCHAR) FROM ops.recon_scope WHERE recompute"
+        if scoped
+        else "SELECT record_key FROM ops.exceptions WHERE layer = 'recon' AND source = 'recon' "
+        "AND object = 'time_to_bill' AND resolved_at IS NULL"
+    )
+    mine = ", ".join(f"'{e}'" for e in entities)  # legal entities are capitals and digits (entity_table checks)
+    return (
+        f"{looked_at} EXCEPT SELECT CAST(time_entry_id AS VARCHAR) FROM recon.time_to_bill "
+        f"WHERE as_of_date = DATE '{as_of.isoformat()}' AND legal_entity NOT IN ({mine})"
     )
 
 

@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import duckdb
 
 from assets.canonical.entities import ENTITIES
+from assets.versions import entity_table, store_of
 from resources.sql_reads import tables_read
 from resources.warehouse import sql_text, table_exists
 
@@ -154,7 +155,7 @@ def inputs(kept: Kept = TIME_TO_BILL) -> list[str]:
 def query_fingerprint(params: dict, kept: Kept = TIME_TO_BILL) -> str:
     """The recon SQL, the as-of macros it reads through, the macros and the parameters: rows written under another
     build are not comparable."""
-    settled = sorted((k, str(v)) for k, v in params.items() if k != "scoped")
+    settled = sorted((k, str(v)) for k, v in params.items() if k not in ("scoped", "legal_entities"))
     parts = [sql_text(q) for q in _read(kept)[1]] + [sql_text("ddl/macros"), repr(settled)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
@@ -222,22 +223,28 @@ def _keep_holds_seen(con, as_of: date, kept: Kept) -> None:
     con.execute(f"INSERT INTO {seen} SELECT * FROM recon.billing_holds WHERE as_of_date = ?", [as_of])
 
 
-def plan(con: duckdb.DuckDBPyConnection, as_of: date, params: dict) -> Scope:
-    """Decide what this run of ``as_of`` recomputes of recon.time_to_bill and recon.cap_usage; when it is bounded,
-    temp table ``_recon_entries`` holds the entries whose rows it recomputes."""
-    if not table_exists(con, "recon.time_to_bill__versions"):
+def for_entity(entity: str, kept: Kept = TIME_TO_BILL) -> Kept:
+    """What one legal entity keeps of a table split by entity: its own part (assets/versions.py, entity_table)."""
+    return replace(kept, table=entity_table(kept.table, entity))
+
+
+def plan(con: duckdb.DuckDBPyConnection, as_of: date, params: dict, kept: Kept = TIME_TO_BILL) -> Scope:
+    """Decide what this run of ``as_of`` recomputes of ``kept`` (recon.time_to_bill, or one legal entity's part of
+    it, with recon.cap_usage); when it is bounded, temp table ``_recon_entries`` holds the entries whose rows it
+    recomputes."""
+    if not table_exists(con, store_of(kept.table)):
         return Scope("no versions stored")
-    if not snapshot_holds(con, as_of):
+    if not snapshot_holds(con, as_of, kept):
         return Scope("the holds the earlier run read were not kept")
     states: dict = {}
-    reason = _arrivals_since(con, TIME_TO_BILL, as_of, params, states) or _changed_holds(con, as_of)
+    reason = _arrivals_since(con, kept, as_of, params, states) or _changed_holds(con, as_of)
     if reason:
         return Scope(reason, states=states)
     projects = _capped_closure(con)
     # recomputed: what changed, and on the capped contracts it reaches the entries of the cap window on the date
     # (unbilled, over the cap, or held while unbilled): an entry's place in that window moves only theirs
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE _recon_entries AS
+        f"""CREATE OR REPLACE TEMP TABLE _recon_entries AS
         WITH cap_entries AS (
             SELECT DISTINCT time_entry_id FROM canonical.time_entry_history
             WHERE project_id IN (SELECT project_id FROM _cap_projects)
@@ -246,7 +253,7 @@ def plan(con: duckdb.DuckDBPyConnection, as_of: date, params: dict) -> Scope:
             SELECT time_entry_id FROM _touched_entries
             UNION SELECT time_entry_id FROM canonical.time_entry_history
                   WHERE project_id IN (SELECT project_id FROM _changed_projects)
-            UNION SELECT time_entry_id FROM recon.time_to_bill__versions
+            UNION SELECT time_entry_id FROM {store_of(kept.table)}
                   WHERE valid_from <= $d AND valid_to >= $d
                     AND (recon_status IN ('UNBILLED', 'OVER_CAP') OR reason = 'INPUT_HELD')
                     AND time_entry_id IN (SELECT time_entry_id FROM cap_entries)

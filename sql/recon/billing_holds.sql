@@ -117,9 +117,22 @@ reconstructed AS (  -- PSA rows standing in with a version stamped after the dat
            CAST(json_object('project_id', project_id) AS VARCHAR)
     FROM canonical.time_entry_asof($as_of::DATE, restamped := TRUE) WHERE reconstructed
 ),
+split_caps AS (  -- a contract with a not-to-exceed cap whose projects stand in several legal entities on the date:
+                 -- each entity reconciles its own projects, so none can count the cap whole (fail closed)
+    SELECT 'crm_contract' AS object, 'canonical.project_history' AS file, CAST(NULL AS BIGINT) AS row_number,
+           p.crm_contract_id AS record_key, 'cap_across_legal_entities' AS rule,
+           format('CRM contract {} has a not-to-exceed cap and projects in legal entities {}: the cap cannot be '
+                  'shared between entities', p.crm_contract_id,
+                  string_agg(DISTINCT p.legal_entity, ', ' ORDER BY p.legal_entity)) AS message,
+           CAST(json_object('contract_id', p.crm_contract_id) AS VARCHAR) AS record
+    FROM canonical.project_asof($as_of::DATE) AS p
+    WHERE p.crm_contract_id IN (SELECT v.root_contract_id FROM canonical.contract_version_asof($as_of::DATE) AS v
+                                WHERE v.nte_hours IS NOT NULL)
+    GROUP BY p.crm_contract_id HAVING count(DISTINCT p.legal_entity) > 1
+),
 faults AS (
     SELECT * FROM rejected_files UNION ALL SELECT * FROM rejected_rows UNION ALL SELECT * FROM contract_rejects
-    UNION ALL SELECT * FROM broken_feed UNION ALL SELECT * FROM reconstructed
+    UNION ALL SELECT * FROM broken_feed UNION ALL SELECT * FROM reconstructed UNION ALL SELECT * FROM split_caps
 ),
 fields AS (  -- the keys a faulty record names, read from its text (extract) or typed (canonical) columns
     SELECT f.*, i.owner,

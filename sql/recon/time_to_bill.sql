@@ -3,11 +3,14 @@
 -- first recon_status rule that matches (outputs.md). Parameters: $as_of (DATE), $reporting (currency), $scoped
 -- (an incremental run: the rows of the entries of ops.recon_scope; assets/recon/incremental.py). What each
 -- contract's not-to-exceed cap has consumed is read from recon.cap_usage of the date, written just before.
+-- $legal_entities (VARCHAR[]): the legal entities reconciled; an entry's is its project's on the date.
 WITH
 te AS (  -- only the columns recon uses: entry rows are many, and every column is carried through each join
     SELECT time_entry_id, revision, resource_id, project_id, work_date, hours, quantity, billable, status, approved_at,
            live_approved
     FROM canonical.time_entry_asof($as_of::DATE, scoped := $scoped)
+    WHERE project_id IN (SELECT p.project_id FROM canonical.project_asof($as_of::DATE) AS p
+                         WHERE list_contains($legal_entities, p.legal_entity))
 ),
 billed AS (  -- per entry: what its lines billed
     SELECT psa_time_entry_id AS time_entry_id,
@@ -149,7 +152,8 @@ cap_in_force AS (  -- NTE hours of the contract version in force on the as-of da
     WHERE NOT r.is_amendment
 ),
 consumed AS (  -- billed and previously batched hours of every entry of the contract's projects
-    SELECT contract_id AS root_id, sum(used_hours) AS used FROM recon.cap_usage WHERE as_of_date = $as_of::DATE GROUP BY 1
+    SELECT contract_id AS root_id, sum(used_hours) AS used FROM recon.cap_usage
+    WHERE as_of_date = $as_of::DATE AND list_contains($legal_entities, legal_entity) GROUP BY 1
 ),
 capped AS (  -- the cap window: unbilled entries in work-date order, each after what the contract consumed before it
     SELECT s.*,

@@ -87,7 +87,7 @@ def test_the_pools_sensor_creates_every_pool_a_run_from_the_ui_would_claim(insta
     assert set(pools) == {n.definition.pool for n in date if n.definition.pool}
     assert len(pools) == 61 and set(pools.values()) == {1}
     assert "pssync/billing/erp_publication" in pools and "pssync/marts/published_snapshot" in pools
-    assert not {n.definition.pool for n in repo.get_job("entity_billing").graph.nodes} - {None}
+    assert not {n.definition.pool for n in repo.get_job("entity_settle").graph.nodes} - {None}
     assert first.skip_message.startswith(f"created {len(pools)} pool(s): ")
     with dg.build_sensor_context(instance=instance, repository_def=repo) as ctx:
         assert writer_pools_sensor(ctx).skip_message == "every pool exists"
