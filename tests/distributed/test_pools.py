@@ -40,12 +40,12 @@ def test_every_pool_of_a_job_exists_with_one_slot_before_its_run_and_a_race_is_t
 
     create_pools(instance, job)
     limits = {p.name: p.limit for p in storage.get_pool_limits()}
-    assert len(limits) == 15 and set(limits.values()) == {1}
-    assert "pssync/recon/time_to_bill" in limits and "pssync/billing/erp_publication" in limits
+    assert len(limits) == 12 and set(limits.values()) == {1}
+    assert "pssync/recon/billing_holds" in limits and "pssync/canonical/time_entry" in limits
 
     # what a second run creating the same pool at the same moment meets inside Dagster (its own error, on PostgreSQL)
     with pytest.raises(Exception, match="concurrency_limits_concurrency_key_key|InFailedSqlTransaction"):
-        storage.initialize_concurrency_limit_to_default("pssync/recon/time_to_bill")
+        storage.initialize_concurrency_limit_to_default("pssync/recon/billing_holds")
 
     # the same race seen from pssync: its read says the pool is missing, another run has made it since; no error
     real = storage.get_pool_limits
@@ -67,7 +67,7 @@ def test_a_schedule_tick_creates_the_pools_of_its_job_before_its_run(instance):
         request = hourly_sync_schedule(ctx)
     assert request.partition_key == "2026-10-01"
     pools = {p.name: p.limit for p in instance.event_log_storage.get_pool_limits()}
-    assert len(pools) == 15 and set(pools.values()) == {1} and "pssync/recon/time_to_bill" in pools
+    assert len(pools) == 12 and set(pools.values()) == {1} and "pssync/recon/billing_holds" in pools
 
 
 def test_the_pools_sensor_creates_every_pool_a_run_from_the_ui_would_claim(instance):
@@ -85,7 +85,7 @@ def test_the_pools_sensor_creates_every_pool_a_run_from_the_ui_would_claim(insta
     # slot each; an entity's billing steps claim none (they append only their entity's rows)
     date = [n for job in ("nightly_sync", "firm_view") for n in repo.get_job(job).graph.nodes]
     assert set(pools) == {n.definition.pool for n in date if n.definition.pool}
-    assert len(pools) == 61 and set(pools.values()) == {1}
+    assert len(pools) == 60 and set(pools.values()) == {1}
     assert "pssync/billing/erp_publication" in pools and "pssync/marts/published_snapshot" in pools
     assert not {n.definition.pool for n in repo.get_job("entity_settle").graph.nodes} - {None}
     assert first.skip_message.startswith(f"created {len(pools)} pool(s): ")
@@ -115,8 +115,8 @@ def test_pssync_pools_creates_them_at_setup_and_names_a_wrong_instance(tmp_path)
 
     try:
         first, again = pools(), pools()
-        assert first.returncode == 0 and first.stdout.startswith("created 61 pool(s): "), first.stderr[-2000:]
-        assert "pssync/recon/time_to_bill" in first.stdout
+        assert first.returncode == 0 and first.stdout.startswith("created 60 pool(s): "), first.stderr[-2000:]
+        assert "pssync/recon/billing_holds" in first.stdout
         assert again.returncode == 0 and again.stdout.strip() == "every pool exists"
 
         wrong = pools(PSSYNC_DAGSTER_PG_URL=dbs.sqlalchemy("pssync_no_such_database", "psycopg2"))
