@@ -111,6 +111,11 @@ def entity_table(table: str, entity: str) -> str:
     return f"{table}__le_{entity.lower()}"  # le_: never one of the suffixes of a table's own (__versions)
 
 
+def is_entity_part(table: str) -> bool:
+    """Whether ``table`` is one legal entity's part of a published table (`entity_table`)."""
+    return re.fullmatch(r"\w+\.\w+__le_[a-z0-9]{2,12}", table) is not None
+
+
 def entity_parts(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     """The legal entities that have a part of ``table``, in order."""
     schema, name = table.split(".")
@@ -120,15 +125,6 @@ def entity_parts(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
         [schema, f"{name}__le_[a-z0-9]{{2,12}}"],
     ).fetchall()
     return [v.removeprefix(f"{name}__le_").upper() for (v,) in rows]
-
-
-def entities_written(con: duckdb.DuckDBPyConnection, table: str, as_of: date) -> list[str]:
-    """The legal entities whose part of ``table`` holds as-of date ``as_of``."""
-    rows = con.execute(
-        "SELECT table_name FROM ops.as_of_dates WHERE as_of_date = ? AND regexp_full_match(table_name, ?) ORDER BY 1",
-        [as_of, f"{re.escape(table)}__le_[a-z0-9]{{2,12}}"],
-    ).fetchall()
-    return [t.removeprefix(f"{table}__le_").upper() for (t,) in rows]
 
 
 def ensure_firm_view(con: duckdb.DuckDBPyConnection, table: str) -> None:

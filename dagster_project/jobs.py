@@ -19,6 +19,7 @@ HOURLY = dg.AssetSelection.assets(
     ["canonical", "crosswalks"],
     ["recon", "billing_holds"],
     ["recon", "time_to_bill"],
+    ["recon", "time_to_bill_exceptions"],
     ["recon", "billing_line_exceptions"],
     ["recon", "contractor_hours"],
     ["workbench", "exception_states"],

@@ -59,7 +59,15 @@ def test_definitions_have_the_jobs_schedules_and_sensors():
     assert [(job, keys and [k.to_user_string() for k in keys]) for job, keys in hourly] == [
         ("hourly_sync", None),
         ("entity_settle", ["recon/time_to_bill"]),
-        ("firm_view", ["billing/erp_publication", "workbench/business_events", "workbench/exception_states"]),
+        (
+            "firm_view",
+            [
+                "billing/erp_publication",
+                "recon/time_to_bill_exceptions",
+                "workbench/business_events",
+                "workbench/exception_states",
+            ],
+        ),
     ]
     assert [job for job, keys in stages_of(defs.resolve_asset_graph(), "nightly_sync", None) if keys is None] == [
         "nightly_sync",

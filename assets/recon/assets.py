@@ -18,9 +18,9 @@ from assets.ops.exceptions import record_exceptions_from
 from assets import published_columns
 from assets.dependencies import deps_of
 from assets.partitions import as_of_partitions, by_date, entity_partitions, entity_partitions_of
-from assets.versions import ensure_firm_view, entity_table, latest_written, split_by_entity, write_rows
+from assets.versions import ensure_firm_view, entity_parts, entity_table, latest_written, split_by_entity, write_rows
 from resources import Warehouse
-from resources.warehouse import bound_params, sql_text
+from resources.warehouse import bound_params, sql_text, table_exists
 from resources.settings import PssyncSettings
 from assets.billing.release import free_rejected_keys
 
@@ -194,7 +194,6 @@ def reconcile(con, as_of: date, entities: list[str], settings: PssyncSettings) -
     each entity's rows kept in its own part of recon.cap_usage and recon.time_to_bill. A rerun of a reconciled date
     recomputes only the entries whose inputs changed since (assets/recon/incremental.py), unless one of the
     entities must recompute the date whole."""
-    now = now_utc()
     params = {**params_for(as_of, settings), "legal_entities": entities}
     con.begin()
     for table in SPLIT:
@@ -225,18 +224,8 @@ def reconcile(con, as_of: date, entities: list[str], settings: PssyncSettings) -
             rows += n if table == "recon.time_to_bill" else 0
         ensure_firm_view(con, table)
     con.execute("DROP TABLE _split_rows")
-    if all(as_of >= (latest_written(con, entity_table("recon.time_to_bill", e)) or as_of) for e in entities):
-        record_exceptions_from(
-            con,
-            "recon",
-            "recon",
-            "time_to_bill",
-            sql_text("recon/exceptions/time_to_bill"),
-            {"as_of": as_of, "scoped": params["scoped"], "legal_entities": entities},
-            now,
-            resolve_others=True,
-            within=_exceptions_within(as_of, entities, scoped=params["scoped"]),
-        )
+    for e in entities:  # ops.exceptions is written once for every entity, after them (time_to_bill_exceptions)
+        _leave_for_recording(con, entity_table("recon.time_to_bill", e), as_of, scoped=params["scoped"])
     recomputed = rows if full else con.execute("SELECT count(*) FROM ops.recon_scope WHERE recompute").fetchall()[0][0]
     _scoped_to(con, None)  # emptied: the scope lives within this run
     for e in entities:
@@ -260,21 +249,90 @@ def reconcile(con, as_of: date, entities: list[str], settings: PssyncSettings) -
     return outcome
 
 
-def _exceptions_within(as_of: date, entities: list[str], scoped: bool) -> str:
-    """The time entries whose exceptions a reconciliation of ``entities`` decides (resolving those it no longer
-    finds): those it recomputed (every one, when it computed the date whole), but never one that another entity's
-    part of recon.time_to_bill holds on the date."""
-    looked_at = (
-        "SELECT CAST(time_entry_id AS VARCHAR) FROM ops.recon_scope WHERE recompute"
-        if scoped
-        else "SELECT record_key FROM ops.exceptions WHERE layer = 'recon' AND source = 'recon' "
-        "AND object = 'time_to_bill' AND resolved_at IS NULL"
-    )
-    mine = ", ".join(f"'{e}'" for e in entities)  # legal entities are capitals and digits (entity_table checks)
-    return (
-        f"{looked_at} EXCEPT SELECT CAST(time_entry_id AS VARCHAR) FROM recon.time_to_bill "
-        f"WHERE as_of_date = DATE '{as_of.isoformat()}' AND legal_entity NOT IN ({mine})"
-    )
+def _unrecorded(part: str) -> str:
+    """The entries of a legal entity's part of recon.time_to_bill recomputed since ops.exceptions last recorded
+    them: a table of the part's own, so that entities reconciling side by side share no table they rewrite."""
+    return f"{part}__unrecorded"
+
+
+def _leave_for_recording(con, part: str, as_of: date, scoped: bool) -> None:
+    """What this reconciliation of ``part`` recomputed on ``as_of`` (the entries of ops.recon_scope, or NULL for all),
+    for `record_entry_exceptions`."""
+    queue = _unrecorded(part)
+    if not table_exists(con, queue):
+        con.execute(f"CREATE TABLE {queue} (as_of_date DATE NOT NULL, time_entry_id BIGINT)")
+    if scoped:
+        con.execute(f"INSERT INTO {queue} SELECT ?, time_entry_id FROM ops.recon_scope WHERE recompute", [as_of])
+    else:
+        con.execute(f"INSERT INTO {queue} VALUES (?, NULL)", [as_of])
+
+
+def record_entry_exceptions(con, as_of: date, now) -> str:
+    """ops.exceptions for the entries the legal entities reconciled on ``as_of`` since the last recording: every
+    open exception of an entry among them that is no longer flagged is resolved (all of them, when an entity
+    recomputed its date whole). Only the newest as-of date written updates ops.exceptions. Returns what it did."""
+    parts = [entity_table("recon.time_to_bill", e) for e in entity_parts(con, "recon.time_to_bill")]
+    queues = [_unrecorded(p) for p in parts if table_exists(con, _unrecorded(p))]
+    if not queues:
+        return "nothing reconciled"
+    pending = " UNION ALL ".join(f"SELECT time_entry_id FROM {q} WHERE as_of_date = $d" for q in queues)
+    [(count, whole)] = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE time_entry_id IS NULL) > 0 FROM ({pending})", {"d": as_of}
+    ).fetchall()
+    if not count:
+        said = "nothing reconciled since the last recording"
+    elif not all(as_of >= (latest_written(con, p) or as_of) for p in parts):
+        said = "a later as-of date is reconciled: its exceptions stand"
+    else:
+        if not whole:
+            _scoped_to(con, f"SELECT DISTINCT time_entry_id, TRUE FROM ({pending})", {"d": as_of})
+        record_exceptions_from(
+            con,
+            "recon",
+            "recon",
+            "time_to_bill",
+            sql_text("recon/exceptions/time_to_bill"),
+            {"as_of": as_of, "scoped": not whole},
+            now,
+            resolve_others=True,
+            within=None if whole else "SELECT CAST(time_entry_id AS VARCHAR) FROM ops.recon_scope WHERE recompute",
+        )
+        _scoped_to(con, None)  # emptied: the scope lives within this run
+        said = "every entry" if whole else f"{count:,} entries reconciled since the last recording"
+    for q in queues:
+        con.execute(f"DELETE FROM {q} WHERE as_of_date <= ?", [as_of])
+    return said
+
+
+TIME_TO_BILL_EXCEPTIONS = dg.AssetKey(["recon", "time_to_bill_exceptions"])
+
+
+@dg.asset(
+    key=TIME_TO_BILL_EXCEPTIONS,
+    group_name="recon",
+    pool=writer_pool(TIME_TO_BILL_EXCEPTIONS),
+    partitions_def=as_of_partitions,
+    deps=[TIME_TO_BILL],
+    owners=[TEAM["finance"]],
+    kinds={"duckdb", "sql"},
+    tags={"layer": "recon"},
+    description="The findings of `recon.time_to_bill` in `ops.exceptions`, once the legal entities of the date have "
+    "reconciled: one open exception per entry somebody must act on (its status and reason, amount at risk, "
+    "owner), resolved when the entry no longer is; only the entries the entities recomputed are looked at. One "
+    "step for every entity, so that entities reconciling side by side never rewrite ops.exceptions at once. "
+    "SQL: `sql/recon/exceptions/time_to_bill.sql`.",
+)
+def time_to_bill_exceptions(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    as_of = as_of_of(context)
+    with warehouse.connect() as con:
+        con.begin()
+        said = record_entry_exceptions(con, as_of, now_utc())
+        [(open_count,)] = con.execute(
+            "SELECT count(*) FROM ops.exceptions WHERE layer = 'recon' AND object = 'time_to_bill' "
+            "AND resolved_at IS NULL"
+        ).fetchall()
+        con.commit()
+    return dg.MaterializeResult(metadata={"as_of": as_of.isoformat(), "recorded": said, "open": open_count})
 
 
 def _scoped_to(con, entries_sql: str | None, params: dict | None = None) -> None:
@@ -423,4 +481,4 @@ contractor_hours = _simple_recon_asset(
     "hr",
 )
 
-recon_assets = [billing_holds, time_to_bill, billing_line_exceptions, contractor_hours]
+recon_assets = [billing_holds, time_to_bill, time_to_bill_exceptions, billing_line_exceptions, contractor_hours]

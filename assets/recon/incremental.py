@@ -1,7 +1,8 @@
 """Incremental reconciliation: a run of an as-of date that was already reconciled recomputes only the time entries
 whose inputs changed since that run, and the entries bound to them by a not-to-exceed cap.
 
-What a write of ``recon.time_to_bill`` for date D saw is kept in ``ops.recon_inputs``: per input table, how far
+What a write of ``recon.time_to_bill`` for date D saw is kept in ``ops.recon_inputs`` (for a legal entity's part, in
+the part's own ``<part>__inputs``): per input table, how far
 its arrivals went (the newest extraction or ledger record, and the rows up to it) and the build of the table (its
 fingerprint in ``ops.canonical_builds``), plus a fingerprint of the recon SQL and its parameters. The next run of
 D compares, and recomputes:
@@ -34,7 +35,7 @@ from datetime import date
 import duckdb
 
 from assets.canonical.entities import ENTITIES
-from assets.versions import entity_table, store_of
+from assets.versions import entity_table, is_entity_part, store_of
 from resources.sql_reads import tables_read
 from resources.warehouse import sql_text, table_exists
 
@@ -194,6 +195,18 @@ def _seen_on(table: str) -> str:
     return "as_of_date <= $d" if table == "billing.ledger" else "$d IS NOT NULL"
 
 
+def inputs_kept(con, kept: Kept) -> str:
+    """Where what the writes of ``kept`` saw is kept: ``ops.recon_inputs``, or for a legal entity's part a table of
+    the part's own (``<part>__inputs``), since a shared warehouse refuses two transactions that rewrite rows of one
+    table side by side, and the entities of a date reconcile side by side."""
+    if not is_entity_part(kept.table):
+        return "ops.recon_inputs"
+    table = f"{kept.table}__inputs"
+    if not table_exists(con, table):
+        con.execute(f"CREATE TABLE {table} AS SELECT * FROM ops.recon_inputs WHERE FALSE")
+    return table
+
+
 def holds_seen(kept: Kept = TIME_TO_BILL) -> str:
     """The table keeping, per as-of date, the holds of ``recon.billing_holds`` the last write of ``kept`` read."""
     return f"{kept.table}__holds_seen"
@@ -289,7 +302,7 @@ def _arrivals_since(con, kept: Kept, as_of: date, params: dict, states: dict) ->
     state = {
         r[0]: r[1:]
         for r in con.execute(
-            "SELECT input, fingerprint, newest, rows_through FROM ops.recon_inputs "
+            f"SELECT input, fingerprint, newest, rows_through FROM {inputs_kept(con, kept)} "
             "WHERE table_name = ? AND as_of_date = ?",
             [kept.table, as_of],
         ).fetchall()
@@ -404,9 +417,10 @@ def remember(
     seen = scope.states if scope else {}
     if "recon/billing_holds" in kept.queries:
         _keep_holds_seen(con, as_of, kept)
-    con.execute("DELETE FROM ops.recon_inputs WHERE table_name = ? AND as_of_date = ?", [kept.table, as_of])
+    kept_in = inputs_kept(con, kept)
+    con.execute(f"DELETE FROM {kept_in} WHERE table_name = ? AND as_of_date = ?", [kept.table, as_of])
     rows = [(kept.table, as_of, "query", query_fingerprint(params, kept), None, 0)]
     for table in inputs(kept):
         if table_exists(con, table):  # as the plan of this run saw it, in this transaction
             rows.append((kept.table, as_of, table, *(seen.get(table) or _state_now(con, table, as_of))))
-    con.executemany("INSERT INTO ops.recon_inputs VALUES (?, ?, ?, ?, ?, ?)", rows)
+    con.executemany(f"INSERT INTO {kept_in} VALUES (?, ?, ?, ?, ?, ?)", rows)
