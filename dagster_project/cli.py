@@ -692,8 +692,9 @@ def _run_options(p: argparse.ArgumentParser) -> None:
         "--job",
         default="full_pipeline",
         choices=[j.name for j in JOBS],
-        help="the job to run (default: every asset, then billing per legal entity); hourly_sync is what the hourly "
-        "schedule runs; entity_settle bills the date's legal entities alone",
+        help="the job to run (default: every asset, then reconciliation and billing per legal entity, then the "
+        "firm-wide view); hourly_sync is what the hourly schedule runs; entity_settle reconciles and bills the "
+        "date's legal entities alone",
     )
     p.add_argument("--wait", action="store_true", help="wait for a run that holds the warehouse instead of leaving")
     p.add_argument(

@@ -114,6 +114,55 @@ def test_nightly_through_two_celery_workers_equals_embedded(deployment, embedded
     assert _published(deployment.env["PSSYNC_WAREHOUSE"], AS_OF) == want
 
 
+def test_two_legal_entities_reconcile_side_by_side_on_the_shared_warehouse(deployment):
+    """Two entities' reconciliations of today, each in a transaction on its own DuckDB instance (as two workers run
+    them), both open at once and committing after each other: neither is refused, because an entity rewrites only
+    tables of its own, and today reads the same afterwards."""
+    import threading
+
+    from assets.recon.assets import reconcile
+    from resources.settings import PssyncSettings
+
+    target = deployment.env["PSSYNC_WAREHOUSE"]
+    before = _published(target, AS_OF)
+    settings = PssyncSettings(
+        warehouse=target, landing_dir=deployment.env["PSSYNC_LANDING_DIR"], recon_incremental=False
+    )  # whole: every row of each entity compared and its part rewritten where it differs
+    both_open = threading.Barrier(2, timeout=300)
+
+    class TogetherAtCommit:
+        """A session whose commit waits until the other entity's transaction is open too."""
+
+        def __init__(self, con):
+            self.con = con
+
+        def __getattr__(self, name):
+            return getattr(self.con, name)
+
+        def commit(self):
+            both_open.wait()
+            return self.con.commit()
+
+    outcome: dict = {}
+
+    def settle(entity: str) -> None:
+        con = open_warehouse(target, data_path=deployment.env.get("PSSYNC_WAREHOUSE_DATA", ""))
+        try:
+            outcome[entity] = reconcile(TogetherAtCommit(con), AS_OF, [entity], settings).rows
+        except Exception as exc:  # noqa: BLE001 - reported below
+            outcome[entity] = exc
+        finally:
+            con.close()
+
+    threads = [threading.Thread(target=settle, args=(e,)) for e in ("US01", "UK01")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(600)
+    assert all(isinstance(n, int) and n > 100 for n in outcome.values()), outcome
+    assert _published(target, AS_OF) == before
+
+
 @pytest.mark.many_runs
 def test_worker_killed_mid_run_heals_on_rerun(deployment, embedded):
     before = deployment.log("w1").count(b"] received")
