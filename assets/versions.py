@@ -86,15 +86,19 @@ def write_rows(
     params: dict | list,
     as_of: date,
     within: str | None = None,
+    materialized: bool = False,
 ) -> int:
     """`write_versions` of the rows a query yields (``rows_sql`` with ``params``) into ``table``, kept as the
-    published table ``published`` says (VERSIONED): the table itself, or one legal entity's part of it."""
+    published table ``published`` says (VERSIONED): the table itself, or one legal entity's part of it. With
+    ``materialized`` (``rows_sql`` reads a table already computed, without parameters), the rows are read where they
+    are instead of copied first."""
     spec = VERSIONED[published]
     columns = [(n, t) for n, t, *_ in con.execute(f"DESCRIBE {rows_sql}", params).fetchall()]
     _ensure_store(con, table, spec, columns)
     stored = ", ".join(f'"{n}"' for n, _ in columns if n not in spec.derived and n != "as_of_date")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _v_new AS SELECT {stored} FROM ({rows_sql})", params)
-    return _store_date(con, table, spec, as_of, within)
+    kind = "VIEW" if materialized else "TABLE"
+    con.execute(f"CREATE OR REPLACE TEMP {kind} _v_new AS SELECT {stored} FROM ({rows_sql})", params)
+    return _store_date(con, table, spec, as_of, within, kind)
 
 
 # --- published tables split by legal entity -------------------------------------------------------------------
@@ -177,10 +181,15 @@ def split_by_entity(con: duckdb.DuckDBPyConnection, table: str) -> None:
 
 
 def _store_date(
-    con: duckdb.DuckDBPyConnection, table: str, spec: Versioned, as_of: date, within: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    spec: Versioned,
+    as_of: date,
+    within: str | None = None,
+    new_kind: str = "TABLE",
 ) -> int:
-    """Store the rows of temp table ``_v_new`` as ``table`` on ``as_of`` (only the keys ``within`` yields, if
-    given)."""
+    """Store the rows of temp table (or view, ``new_kind``) ``_v_new`` as ``table`` on ``as_of`` (only the keys
+    ``within`` yields, if given)."""
     store = store_of(table)
     cols = [r[0] for r in con.execute("DESCRIBE _v_new").fetchall()]
     col_list = ", ".join(f'"{c}"' for c in cols)
@@ -233,7 +242,7 @@ def _store_date(
     else:
         rows = con.execute("SELECT count(*) FROM _v_new")
     rows = rows.fetchall()[0][0]
-    con.execute("DROP TABLE _v_new; DROP TABLE _v_changed")
+    con.execute(f"DROP {new_kind} _v_new; DROP TABLE _v_changed")
     return rows
 
 

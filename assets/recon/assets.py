@@ -218,9 +218,10 @@ def reconcile(con, as_of: date, entities: list[str], settings: PssyncSettings) -
     for table in SPLIT:  # the caps' consumption first: time to bill reads it
         query = sql_text(table.replace(".", "/"))
         con.execute(f"CREATE OR REPLACE TEMP TABLE _split_rows AS {query}", bound_params(query, params))
-        for e in entities:
-            rows_sql = "SELECT * FROM _split_rows WHERE legal_entity = $e"
-            n = write_rows(con, entity_table(table, e), table, rows_sql, {"e": e}, as_of, within)
+        for e in entities:  # entity_table checks the name before it is written into the SQL
+            part = entity_table(table, e)
+            rows_sql = f"SELECT * FROM _split_rows WHERE legal_entity = '{e}'"
+            n = write_rows(con, part, table, rows_sql, [], as_of, within, materialized=True)
             rows += n if table == "recon.time_to_bill" else 0
         ensure_firm_view(con, table)
     con.execute("DROP TABLE _split_rows")
