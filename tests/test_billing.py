@@ -447,6 +447,36 @@ def test_every_legal_entity_bills_in_its_partition_and_the_sensor_requests_a_run
     request = sensor_on(billed_entity(entities[-1]), firm_view_sensor, instance)[0]
     assert (request.partition_key, request.run_key.startswith(f"firm-{as_of}-")) == (as_of, True)
 
+    # after an hourly run: the firm view waits for every entity's reconciliation that followed that same run, and
+    # then asks for the hourly's part of the firm view only
+    from assets.partitions import entity_partitions
+    from assets.recon.assets import TIME_TO_BILL
+
+    @dg.asset(key=TIME_TO_BILL, partitions_def=entity_partitions)
+    def reconciled() -> None:
+        """An entity's reconciliation, as far as the instance records it."""
+
+    def reconciled_after(entity: str, hourly_run: str):
+        key = str(entity_key(as_of, entity))
+        tags = {"pssync/after_run": hourly_run, "pssync/chain": "hourly_sync"}
+        run = dg.materialize([reconciled], partition_key=key, instance=instance, tags=tags).dagster_run
+        return run.with_tags({**run.tags, "dagster/partition/as_of": as_of})
+
+    for entity in entities[:-1]:
+        waiting = sensor_on(reconciled_after(entity, "hourly-2"), firm_view_sensor, instance)[0]
+        assert isinstance(waiting, dg.SkipReason) and entities[-1] in waiting.skip_message
+    # a late entity run of an earlier hourly run: the others have not reconciled after that one, no firm view
+    waiting = sensor_on(reconciled_after(entities[-1], "hourly-1"), firm_view_sensor, instance)[0]
+    assert isinstance(waiting, dg.SkipReason) and all(e in waiting.skip_message for e in entities[:-1])
+    request = sensor_on(reconciled_after(entities[-1], "hourly-2"), firm_view_sensor, instance)[0]
+    assert request.tags["pssync/chain"] == "hourly_sync"
+    assert [k.to_user_string() for k in request.asset_selection] == [
+        "billing/erp_publication",
+        "recon/time_to_bill_exceptions",
+        "workbench/business_events",
+        "workbench/exception_states",
+    ]
+
 
 def test_one_entitys_fault_holds_only_its_own_batches_and_a_rerun_records_nothing_twice(billed):
     """The entities of a date are recorded together: an entity whose lines break a rule (here its customers' tax
