@@ -136,6 +136,8 @@ def ensure_firm_view(con: duckdb.DuckDBPyConnection, table: str) -> None:
     replaced only when an entity was added, so that runs of known entities change no shared catalog entry."""
     schema, name = table.split(".")
     parts = entity_parts(con, table)
+    if not parts:
+        return
     current = con.execute(
         "SELECT sql FROM duckdb_views() WHERE database_name = current_database() AND schema_name = ? AND view_name = ?",
         [schema, name],
@@ -143,8 +145,6 @@ def ensure_firm_view(con: duckdb.DuckDBPyConnection, table: str) -> None:
     if current and sorted(set(re.findall(rf"\b{name}__le_([a-z0-9]{{2,12}})\b", current[0][0]))) == [
         p.lower() for p in parts
     ]:
-        return
-    if not parts:
         return
     body = " UNION ALL BY NAME ".join(f"SELECT * FROM {entity_table(table, p)}" for p in parts)
     con.execute(f"CREATE OR REPLACE VIEW {table} AS {body}")

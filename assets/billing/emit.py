@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 
 from assets.common import now_utc, rollback
+from assets.versions import LEGAL_ENTITY
 from resources.outputs import OutputFolder, write_atomically
 from resources.warehouse import bound_params, ddl_for, ensure_turn, sql_text, table_exists, take_turn
 
@@ -54,7 +55,7 @@ HEADER_COLUMNS = [
 ]
 
 
-BATCH_ENTITY = re.compile(r"[A-Z0-9]{2,12}")  # a legal entity as a batch id and a turn may carry it
+BATCH_ENTITY = LEGAL_ENTITY  # a legal entity as a batch id, a turn and a table's part may carry it
 
 
 class BatchIntegrityError(RuntimeError):
