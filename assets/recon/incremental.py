@@ -11,7 +11,7 @@ D compares, and recomputes:
   status of an invoice that carries it, a batch of another date that carries it (``billing.ledger``);
 * every entry of a project whose PSA project or assignment rows arrived since;
 * the entry or project of a ``recon.billing_holds`` row of D that appeared or went since the holds that write
-  read (kept in ``recon.time_to_bill__holds_seen``), unless the hold's scope is wider;
+  read (kept in ``<part>__holds_seen``), unless the hold's scope is wider;
 * on every contract with a not-to-exceed cap (in any version) that one of the above is on, and on every capped
   contract those contracts' projects were ever on, until nothing is added: the entries of the cap window on D
   (unbilled, over the cap, or held while unbilled), whose place in the cap-crossing order of outputs.md the change
