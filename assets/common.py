@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 
 import duckdb
 
-from assets.versions import VERSIONED, latest_written, write_versions
+from assets.versions import VERSIONED, is_entity_part, latest_written, write_versions
 from resources.warehouse import bound_params, sql_text, table_exists
 
 TEAM = {"integration": "team:integration", "finance": "team:finance", "hr": "team:hr", "delivery": "team:delivery"}
@@ -75,7 +75,7 @@ def _add_new_columns(con: duckdb.DuckDBPyConnection, table: str, query: str, par
 
 def is_latest_as_of(con: duckdb.DuckDBPyConnection, table: str, as_of: date) -> bool:
     """True when no later as-of date has been written: only the newest business date updates ops.exceptions."""
-    if table in VERSIONED:
+    if table in VERSIONED or is_entity_part(table):  # kept as versions: the dates written are listed
         latest = latest_written(con, table)
     else:
         latest = con.execute(f"SELECT max(as_of_date) FROM {table}").fetchall()[0][0]

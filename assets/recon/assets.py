@@ -18,7 +18,7 @@ from assets.ops.exceptions import record_exceptions_from
 from assets import published_columns
 from assets.dependencies import deps_of
 from assets.partitions import as_of_partitions, by_date, entity_partitions, entity_partitions_of
-from assets.versions import ensure_firm_view, entity_parts, entity_table, latest_written, split_by_entity, write_rows
+from assets.versions import ensure_firm_view, entity_parts, entity_table, split_by_entity, write_rows
 from resources import Warehouse
 from resources.warehouse import bound_params, sql_text, table_exists
 from resources.settings import PssyncSettings
@@ -201,11 +201,8 @@ def reconcile(con, as_of: date, entities: list[str], settings: PssyncSettings) -
     con.execute("CREATE OR REPLACE TEMP TABLE _entity_entries (time_entry_id BIGINT, recompute BOOLEAN)")
     scopes = {}
     for e in entities:
-        scopes[e] = (
-            incremental.plan(con, as_of, params, incremental.for_entity(e))
-            if settings.recon_incremental
-            else (incremental.OFF)
-        )
+        planned = settings.recon_incremental
+        scopes[e] = incremental.plan(con, as_of, params, incremental.for_entity(e)) if planned else incremental.OFF
         if not scopes[e].full:
             con.execute("INSERT INTO _entity_entries SELECT time_entry_id, recompute FROM _recon_entries")
     full = next((sc for sc in scopes.values() if sc.full), None)
@@ -282,7 +279,7 @@ def record_entry_exceptions(con, as_of: date, now) -> str:
     ).fetchall()
     if not count:
         said = "nothing reconciled since the last recording"
-    elif not all(as_of >= (latest_written(con, p) or as_of) for p in parts):
+    elif not all(is_latest_as_of(con, p, as_of) for p in parts):
         said = "a later as-of date is reconciled: its exceptions stand"
     else:
         if not whole:
