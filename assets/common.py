@@ -8,7 +8,15 @@ from datetime import date, datetime, timezone
 
 import duckdb
 
-from assets.versions import VERSIONED, is_entity_part, latest_written, write_versions
+from assets.versions import (
+    VERSIONED,
+    ensure_firm_view,
+    entity_table,
+    is_kept_as_versions,
+    latest_written,
+    write_rows,
+    write_versions,
+)
 from resources.warehouse import bound_params, sql_text, table_exists
 
 TEAM = {"integration": "team:integration", "finance": "team:finance", "hr": "team:hr", "delivery": "team:delivery"}
@@ -63,6 +71,49 @@ def write_as_of(
     return write_partition(con, table, query_name, params)
 
 
+def write_by_entity(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    query: str,
+    params: dict,
+    as_of: date,
+    entities: list[str],
+    within: str | None = None,
+) -> dict[str, int]:
+    """One as-of date of a published table split by legal entity, for legal entities ``entities``: ``query`` (which
+    takes ``$legal_entities``) runs once for them all, and each entity's rows are written to its own part of the
+    table (`assets.versions.entity_table`), kept as the table is kept (`write_as_of`); the published name is the
+    firm-wide view over the parts. The caller holds the transaction. Returns each entity's rows on the date."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _entity_rows AS {query}",
+        bound_params(query, {**params, "legal_entities": entities}),
+    )
+    rows = {}
+    for e in entities:  # entity_table checks the name before it is written into the SQL
+        part = entity_table(table, e)
+        of_entity = f"SELECT * FROM _entity_rows WHERE legal_entity = '{e}'"
+        if table in VERSIONED:
+            rows[e] = write_rows(con, part, table, of_entity, [], as_of, within, materialized=True)
+        elif within:
+            raise ValueError(f"{table} is rewritten whole on each date: it cannot be written for some keys only")
+        else:
+            rows[e] = _replace_partition(con, part, of_entity, as_of)
+    ensure_firm_view(con, table)
+    con.execute("DROP TABLE _entity_rows")
+    return rows
+
+
+def _replace_partition(con: duckdb.DuckDBPyConnection, table: str, rows_sql: str, as_of: date) -> int:
+    """Replace the rows of ``table`` for ``as_of`` with those of ``rows_sql`` (a query without parameters)."""
+    if table_exists(con, table):
+        _add_new_columns(con, table, rows_sql, {})
+        con.execute(f"DELETE FROM {table} WHERE as_of_date = ?", [as_of])
+        con.execute(f"INSERT INTO {table} BY NAME {rows_sql}")
+    else:
+        con.execute(f"CREATE TABLE {table} AS {rows_sql}")
+    return con.execute(f"SELECT count(*) FROM {table} WHERE as_of_date = ?", [as_of]).fetchall()[0][0]
+
+
 def _add_new_columns(con: duckdb.DuckDBPyConnection, table: str, query: str, params: dict) -> None:
     """A column added to a published table (a version note in the docs) is added to an existing warehouse's
     table too; earlier partitions hold NULL in it until they are replayed."""
@@ -75,7 +126,7 @@ def _add_new_columns(con: duckdb.DuckDBPyConnection, table: str, query: str, par
 
 def is_latest_as_of(con: duckdb.DuckDBPyConnection, table: str, as_of: date) -> bool:
     """True when no later as-of date has been written: only the newest business date updates ops.exceptions."""
-    if table in VERSIONED or is_entity_part(table):  # kept as versions: the dates written are listed
+    if is_kept_as_versions(table):  # the dates written are listed
         latest = latest_written(con, table)
     else:
         latest = con.execute(f"SELECT max(as_of_date) FROM {table}").fetchall()[0][0]

@@ -117,16 +117,28 @@ def entity_table(table: str, entity: str) -> str:
 
 def is_entity_part(table: str) -> bool:
     """Whether ``table`` is one legal entity's part of a published table (`entity_table`)."""
-    return re.fullmatch(r"\w+\.\w+__le_[a-z0-9]{2,12}", table) is not None
+    return published_of(table) != table
+
+
+def published_of(table: str) -> str:
+    """The published table that ``table`` is one legal entity's part of (`entity_table`), else ``table`` itself."""
+    return re.sub(r"__le_[a-z0-9]{2,12}$", "", table)
+
+
+def is_kept_as_versions(table: str) -> bool:
+    """Whether ``table``, a published table or an entity's part of one, is kept as versions."""
+    return published_of(table) in VERSIONED
 
 
 def entity_parts(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     """The legal entities that have a part of ``table``, in order."""
     schema, name = table.split(".")
-    rows = con.execute(
-        "SELECT view_name FROM duckdb_views() WHERE database_name = current_database() AND schema_name = ? "
-        "AND regexp_full_match(view_name, ?) ORDER BY 1",
-        [schema, f"{name}__le_[a-z0-9]{{2,12}}"],
+    rows = con.execute(  # a part is a view over its versions, or a table rewritten per date
+        "SELECT view_name FROM duckdb_views() WHERE database_name = current_database() AND schema_name = $s "
+        "AND regexp_full_match(view_name, $p) UNION SELECT table_name FROM duckdb_tables() "
+        "WHERE database_name = current_database() AND schema_name = $s AND regexp_full_match(table_name, $p) "
+        "ORDER BY 1",
+        {"s": schema, "p": f"{name}__le_[a-z0-9]{{2,12}}"},
     ).fetchall()
     return [v.removeprefix(f"{name}__le_").upper() for (v,) in rows]
 
@@ -150,33 +162,49 @@ def ensure_firm_view(con: duckdb.DuckDBPyConnection, table: str) -> None:
     con.execute(f"CREATE OR REPLACE VIEW {table} AS {body}")
 
 
-def split_by_entity(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """A warehouse written before ``table`` was split by legal entity: its versions become each entity's part (by
-    the rows' ``legal_entity``; a table without that column is dropped, to be written again by the next run of each
-    date), and the published name becomes the firm-wide view."""
-    if table_exists(con, table) and _is_base_table(con, table):  # older still: one copy per date
+def split_by_entity(con: duckdb.DuckDBPyConnection, table: str, entity_of: str | None = None) -> None:
+    """A warehouse written before ``table`` was split by legal entity: its rows (versions, or a copy per date) become
+    each entity's part, by the rows' ``legal_entity``, or where they have none by ``entity_of`` (SQL over the stored
+    row ``r``); without either the table is dropped, to be written again by the next run of each date. The
+    published name becomes the firm-wide view. A row no entity owns is dropped: replaying its date restores it."""
+    spec = VERSIONED.get(table)
+    base = table_exists(con, table) and _is_base_table(con, table)
+    if spec and base:  # older still: one copy per date, first folded into versions
         columns = [(n, t) for n, t, *_ in con.execute(f"DESCRIBE {table}").fetchall()]
-        _ensure_store(con, table, VERSIONED[table], columns)
-    store = store_of(table)
-    if not table_exists(con, store):
+        _ensure_store(con, table, spec, columns)
+    source = store_of(table) if spec else (table if base else None)
+    if source is None or not table_exists(con, source):
         return
-    spec = VERSIONED[table]
     columns = [(n, t) for n, t, *_ in con.execute(f"DESCRIBE {table}").fetchall()]
-    stored = {r[0] for r in con.execute(f"DESCRIBE {store}").fetchall()}
-    con.execute(f"DROP VIEW IF EXISTS {table}")
-    if "legal_entity" in stored:
-        for (entity,) in con.execute(f"SELECT DISTINCT legal_entity FROM {store} ORDER BY 1").fetchall():
-            if not LEGAL_ENTITY.fullmatch(entity or ""):
-                continue  # a row no entity can own: written again by the next run of its date
-            part = entity_table(table, entity)
-            con.execute(f"CREATE TABLE {store_of(part)} AS SELECT * FROM {store} WHERE legal_entity = ?", [entity])
-            con.execute(
-                "INSERT INTO ops.as_of_dates SELECT ?, as_of_date FROM ops.as_of_dates WHERE table_name = ?",
-                [part, table],
+    have = {r[0] for r in con.execute(f"DESCRIBE {source}").fetchall()}
+    entity = "r.legal_entity" if "legal_entity" in have else entity_of
+    if spec:
+        con.execute(f"DROP VIEW IF EXISTS {table}")
+    if entity:
+        added = "" if "legal_entity" in have else f", {entity} AS legal_entity"
+        if "legal_entity" not in have:
+            columns.insert(
+                len(columns) - 1 if columns[-1][0] == "as_of_date" else len(columns), ("legal_entity", "VARCHAR")
             )
-            _ensure_store(con, part, spec, columns)
-    con.execute(f"DROP TABLE {store}")
-    con.execute("DELETE FROM ops.as_of_dates WHERE table_name = ?", [table])
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _split_old AS SELECT r.*{added} FROM {source} r")
+        for (e,) in con.execute("SELECT DISTINCT legal_entity FROM _split_old ORDER BY 1").fetchall():
+            if not LEGAL_ENTITY.fullmatch(e or ""):
+                continue  # a row no entity can own: written again by the next run of its date
+            part = entity_table(table, e)
+            con.execute(
+                f"CREATE TABLE {store_of(part) if spec else part} AS SELECT * FROM _split_old WHERE legal_entity = ?",
+                [e],
+            )
+            if spec:
+                con.execute(
+                    "INSERT INTO ops.as_of_dates SELECT ?, as_of_date FROM ops.as_of_dates WHERE table_name = ?",
+                    [part, table],
+                )
+                _ensure_store(con, part, spec, columns)
+        con.execute("DROP TABLE _split_old")
+    con.execute(f"DROP TABLE {source}")
+    if spec:
+        con.execute("DELETE FROM ops.as_of_dates WHERE table_name = ?", [table])
     ensure_firm_view(con, table)
 
 

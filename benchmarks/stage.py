@@ -209,6 +209,7 @@ def floor(root: Path, as_of: str) -> dict:
 
     import duckdb
 
+    from assets.billing.emit import billable_entities
     from assets.canonical.assets import XWALKS, create_asof_view
     from assets.canonical.entities import ENTITIES
     from assets.marts.assets import MARTS, mart_params
@@ -234,9 +235,10 @@ def floor(root: Path, as_of: str) -> dict:
     t_recon = _bare_recon(dst, d, memory_limit)
     t_recon_unlimited = _bare_recon(dst, d, None)
     con = duckdb.connect(str(dst), config={"memory_limit": memory_limit})
+    every = billable_entities(con, d)  # the marts split by entity, for every entity at once
     t2 = time.perf_counter()
     for m in MARTS:
-        _create_bare(con, f"marts.{m.name}", mart_params(d, current()))
+        _create_bare(con, f"marts.{m.name}", {**mart_params(d, current()), "legal_entities": every})
     t_marts = time.perf_counter() - t2
     n = con.execute("SELECT count(*) FROM recon.time_to_bill").fetchall()[0][0]
     con.close()

@@ -14,8 +14,11 @@ def _exact_sum(column: str, value: float) -> E.ExpectColumnSumToBeBetween:
     return E.ExpectColumnSumToBeBetween(column=column, min_value=value - 0.005, max_value=value + 0.005)
 
 
-def suite_for(name: str, con: duckdb.DuckDBPyConnection, as_of: date) -> list:
-    """The expectations of one published table; tie-outs are computed from recon and billing."""
+def suite_for(name: str, con: duckdb.DuckDBPyConnection, as_of: date, entities: list[str] | None = None) -> list:
+    """The expectations of one published table; tie-outs are computed from recon and billing (over the rows of legal
+    entities ``entities`` when the table is checked entity by entity)."""
+    scope = "" if entities is None else " AND list_contains(?, legal_entity)"
+    within = [as_of] if entities is None else [as_of, entities]
     if name == "utilization_weekly":
         return [
             E.ExpectCompoundColumnsToBeUnique(column_list=["employee_id", "week_start"]),
@@ -31,8 +34,9 @@ def suite_for(name: str, con: duckdb.DuckDBPyConnection, as_of: date) -> list:
             """SELECT coalesce(sum(CASE WHEN billable AND standard_rate IS NOT NULL
                                   THEN round(quantity * standard_rate, 2) END), 0)
                                   FROM recon.time_to_bill WHERE as_of_date = ? AND (entry_status = 'approved'
-                                  OR billed_line_count > 0)""",
-            [as_of],
+                                  OR billed_line_count > 0)"""
+            + scope,
+            within,
         ).fetchall()[0][0]
         return [
             E.ExpectCompoundColumnsToBeUnique(column_list=["project_code", "month"]),
@@ -50,8 +54,9 @@ def suite_for(name: str, con: duckdb.DuckDBPyConnection, as_of: date) -> list:
     if name == "unbilled_wip":
         recon = con.execute(
             """SELECT coalesce(sum(wip_value(expected_amount, quantity, standard_rate)), 0)
-               FROM recon.time_to_bill WHERE as_of_date = ? AND is_wip(recon_status)""",
-            [as_of],
+               FROM recon.time_to_bill WHERE as_of_date = ? AND is_wip(recon_status)"""
+            + scope,
+            within,
         ).fetchall()[0][0]
         return [
             E.ExpectColumnValuesToBeUnique(column="project_code"),
@@ -88,9 +93,18 @@ def suite_for(name: str, con: duckdb.DuckDBPyConnection, as_of: date) -> list:
     raise KeyError(name)
 
 
-def validate_mart(con: duckdb.DuckDBPyConnection, quality, schema: str, name: str, as_of: date):
-    """Run the suite of one published table for one as-of date; returns the outcome."""
-    frame = con.sql(f"SELECT * FROM {schema}.{name} WHERE as_of_date = $d", params={"d": as_of}).df()
+def validate_mart(
+    con: duckdb.DuckDBPyConnection, quality, schema: str, name: str, as_of: date, entities: list[str] | None = None
+):
+    """Run the suite of one published table for one as-of date (only legal entities ``entities``' rows of a table
+    written entity by entity, which other entities may be writing meanwhile); returns the outcome."""
+    if entities is None:
+        frame = con.sql(f"SELECT * FROM {schema}.{name} WHERE as_of_date = $d", params={"d": as_of}).df()
+    else:
+        frame = con.sql(
+            f"SELECT * FROM {schema}.{name} WHERE as_of_date = $d AND list_contains($e, legal_entity)",
+            params={"d": as_of, "e": entities},
+        ).df()
     for col in frame.columns:  # decimals to floats for GX's range checks
         if (
             frame[col].dtype == object
@@ -98,4 +112,4 @@ def validate_mart(con: duckdb.DuckDBPyConnection, quality, schema: str, name: st
             and frame[col].map(lambda v: v.__class__.__name__ == "Decimal").any()
         ):
             frame[col] = frame[col].astype(float)
-    return quality.run(f"{schema}_{name}", frame, suite_for(name, con, as_of), as_of=as_of)
+    return quality.run(f"{schema}_{name}", frame, suite_for(name, con, as_of, entities), as_of=as_of)

@@ -5,6 +5,7 @@ Celery workers on a shared one (dagster_home/production/dagster.yaml)."""
 import dagster as dg
 
 from assets.billing.assets import ENTITY_BILLING
+from assets.marts.assets import ENTITY_MARTS
 from assets.recon.assets import TIME_TO_BILL
 
 HOURLY = dg.AssetSelection.assets(
@@ -27,8 +28,9 @@ HOURLY = dg.AssetSelection.assets(
     ["workbench", "business_events"],
 )
 
-ENTITY_SETTLE = dg.AssetSelection.assets(TIME_TO_BILL) | ENTITY_BILLING
-"""The assets partitioned by (as-of date, legal entity): an entity's reconciliation and billing (job entity_settle)."""
+ENTITY_SETTLE = dg.AssetSelection.assets(TIME_TO_BILL) | ENTITY_BILLING | ENTITY_MARTS
+"""The assets partitioned by (as-of date, legal entity): an entity's reconciliation, billing and the marts of its
+projects (job entity_settle)."""
 
 FIRM_VIEW = ENTITY_SETTLE.downstream(include_self=False)
 """What reads every entity's reconciliation and batches of a date (the marts over them, the published snapshot, ERP

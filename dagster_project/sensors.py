@@ -226,15 +226,14 @@ def entity_settle_sensor(context: dg.RunStatusSensorContext, settings: PssyncSet
     request_job=firm_view,
     default_status=dg.DefaultSensorStatus.STOPPED,
     description="An entity_settle run succeeded and every legal entity of its date has now settled after the same "
-    "date run (its batch files written after a nightly, its reconciliation after an hourly): the firm-wide view of "
+    "date run (its entity_settle run succeeded): the firm-wide view of "
     "the date (marts, published snapshot, exception states, ERP publication, business events). Leaves alone a run "
     "that pssync run follows itself.",
 )
 def firm_view_sensor(context: dg.RunStatusSensorContext, settings: PssyncSettings):
-    from assets.billing.assets import BATCH_FILES
     from assets.partitions import entity_key
     from assets.recon.assets import TIME_TO_BILL
-    from dagster_project.jobs import ENTITY_SETTLE, FIRM_VIEW
+    from dagster_project.jobs import FIRM_VIEW
     from dagster_project.pipeline import entities_of_date
 
     run = context.dagster_run
@@ -242,19 +241,22 @@ def firm_view_sensor(context: dg.RunStatusSensorContext, settings: PssyncSetting
     if as_of is None:
         return dg.SkipReason(f"run {run.run_id} is followed by pssync run itself or has no single as-of date")
     chain, after = _chain_of(run), run.tags.get("pssync/after_run")
-    settled = _stage_keys(chain, ENTITY_SETTLE)
-    last = TIME_TO_BILL if settled and BATCH_FILES not in settled else BATCH_FILES  # what an entity's run ends with
     entities = entities_of_date(settings.warehouse, date.fromisoformat(as_of))
     wanted = [str(entity_key(as_of, e)) for e in entities]
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=last, asset_partitions=wanted), limit=10 * len(wanted) + 10
+    records = context.instance.fetch_materializations(  # every entity run reconciles first
+        dg.AssetRecordsFilter(asset_key=TIME_TO_BILL, asset_partitions=wanted), limit=10 * len(wanted) + 10
     ).records
     latest = {}
     for r in records:  # newest first: the run that last settled each entity
         latest.setdefault(r.partition_key, r.run_id)
-    if after:  # only the entity runs that followed the same date run count
-        runs = {rid: context.instance.get_run_by_id(rid) for rid in set(latest.values())}
-        latest = {k: rid for k, rid in latest.items() if runs[rid] and runs[rid].tags.get("pssync/after_run") == after}
+    runs = {rid: context.instance.get_run_by_id(rid) for rid in set(latest.values())}
+    latest = {  # settled: its run is over and succeeded, and (if any) it followed the same date run
+        k: rid
+        for k, rid in latest.items()
+        if runs[rid]
+        and runs[rid].status == dg.DagsterRunStatus.SUCCESS
+        and (not after or runs[rid].tags.get("pssync/after_run") == after)
+    }
     missing = sorted(set(wanted) - set(latest))
     if missing:
         return dg.SkipReason(f"{as_of}: waiting for {', '.join(k.split('|')[1] for k in missing)} to settle")

@@ -432,35 +432,42 @@ def test_every_legal_entity_bills_in_its_partition_and_the_sensor_requests_a_run
     inline = date_run.dagster_run.with_tags({**date_run.dagster_run.tags, "pssync/billing": "inline"})
     assert isinstance(sensor_on(inline)[0], dg.SkipReason)
 
-    # the firm view follows once every entity's files are written, and only then
-    from assets.billing.assets import BATCH_FILES
-    from dagster_project.sensors import firm_view_sensor
-
-    def billed_entity(entity):
-        key = str(entity_key(as_of, entity))
-        instance.report_runless_asset_event(dg.AssetMaterialization(BATCH_FILES, partition=key))
-        return date_run.dagster_run.with_tags({"dagster/partition": key, "dagster/partition/as_of": as_of})
-
-    for entity in entities[:-1]:
-        waiting = sensor_on(billed_entity(entity), firm_view_sensor, instance)[0]
-        assert isinstance(waiting, dg.SkipReason) and entities[-1] in waiting.skip_message
-    request = sensor_on(billed_entity(entities[-1]), firm_view_sensor, instance)[0]
-    assert (request.partition_key, request.run_key.startswith(f"firm-{as_of}-")) == (as_of, True)
-
-    # after an hourly run: the firm view waits for every entity's reconciliation that followed that same run, and
-    # then asks for the hourly's part of the firm view only
+    # the firm view follows once every entity's run has succeeded (its reconciliation, billing and marts), and only
+    # then; an entity run that reconciled and then failed does not count
     from assets.partitions import entity_partitions
     from assets.recon.assets import TIME_TO_BILL
+    from dagster_project.sensors import firm_view_sensor
 
     @dg.asset(key=TIME_TO_BILL, partitions_def=entity_partitions)
     def reconciled() -> None:
         """An entity's reconciliation, as far as the instance records it."""
 
-    def reconciled_after(entity: str, hourly_run: str):
+    @dg.asset(deps=[reconciled], partitions_def=entity_partitions)
+    def billing_that_fails() -> None:
+        raise RuntimeError("the entity's billing failed")
+
+    def settled(entity: str, after: str, chain: str = "nightly_sync", fails: bool = False):
         key = str(entity_key(as_of, entity))
-        tags = {"pssync/after_run": hourly_run, "pssync/chain": "hourly_sync"}
-        run = dg.materialize([reconciled], partition_key=key, instance=instance, tags=tags).dagster_run
+        tags = {"pssync/after_run": after, "pssync/chain": chain}
+        steps = [reconciled, billing_that_fails] if fails else [reconciled]
+        result = dg.materialize(steps, partition_key=key, instance=instance, tags=tags, raise_on_error=False)
+        assert result.success != fails
+        run = instance.get_run_by_id(result.run_id)
         return run.with_tags({**run.tags, "dagster/partition/as_of": as_of})
+
+    after = date_run.run_id
+    for entity in entities[:-1]:
+        waiting = sensor_on(settled(entity, after), firm_view_sensor, instance)[0]
+        assert isinstance(waiting, dg.SkipReason) and entities[-1] in waiting.skip_message
+    waiting = sensor_on(settled(entities[-1], after, fails=True), firm_view_sensor, instance)[0]
+    assert isinstance(waiting, dg.SkipReason) and entities[-1] in waiting.skip_message
+    request = sensor_on(settled(entities[-1], after), firm_view_sensor, instance)[0]
+    assert (request.partition_key, request.run_key.startswith(f"firm-{as_of}-")) == (as_of, True)
+
+    # after an hourly run: the firm view waits for every entity's reconciliation that followed that same run, and
+    # then asks for the hourly's part of the firm view only
+    def reconciled_after(entity: str, hourly_run: str):
+        return settled(entity, hourly_run, chain="hourly_sync")
 
     for entity in entities[:-1]:
         waiting = sensor_on(reconciled_after(entity, "hourly-2"), firm_view_sensor, instance)[0]

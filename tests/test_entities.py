@@ -202,3 +202,56 @@ def test_a_warehouse_written_before_the_split_keeps_every_date_in_the_entities_p
     assert read()[date(2026, 9, 4)] == [(1, "US01", 12, 3)]
     assert {d: r for d, r in read().items() if d.day < 4} == whole
     con.close()
+
+
+def test_marts_written_before_the_split_go_to_their_projects_entities(tmp_path):
+    """A mart written whole before it was split by legal entity has no legal_entity column: its rows go to their
+    project's entity (as the PSA has it now), kept as they were kept (versions, or a copy per date); every date
+    reads the same through the firm view, with the entity added; a row whose project no entity owns is dropped,
+    for its date's replay to write again."""
+    from assets.marts.assets import PROJECT_ENTITY
+    from assets.versions import split_by_entity, write_rows
+    from resources.warehouse import ensure_schema
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    ensure_schema(con)
+    con.execute("CREATE SCHEMA IF NOT EXISTS marts; CREATE SCHEMA IF NOT EXISTS canonical")
+    con.execute(
+        "CREATE TABLE canonical.project AS "
+        "SELECT * FROM (VALUES ('P1', 'US01'), ('P2', 'UK01')) t(project_code, legal_entity)"
+    )
+    d1, d2 = date(2026, 9, 1), date(2026, 9, 2)
+
+    # kept as a copy per date
+    con.execute(
+        """CREATE TABLE marts.unbilled_wip AS SELECT * FROM (VALUES
+           ('P1', 10.00, DATE '2026-09-01'), ('P2', 20.00, DATE '2026-09-01'), ('PX', 5.00, DATE '2026-09-01'),
+           ('P1', 11.00, DATE '2026-09-02')) t(project_code, unbilled_value, as_of_date)"""
+    )
+    split_by_entity(con, "marts.unbilled_wip", entity_of=PROJECT_ENTITY)
+    assert entity_parts(con, "marts.unbilled_wip") == ["UK01", "US01"]
+    assert con.execute("SELECT * FROM marts.unbilled_wip ORDER BY as_of_date, project_code").fetchall() == [
+        ("P1", 10, d1, "US01"),
+        ("P2", 20, d1, "UK01"),
+        ("P1", 11, d2, "US01"),
+    ]
+
+    # kept as versions
+    rows = "SELECT * FROM (VALUES {}) AS t(project_code, month, billed_value, as_of_date)"
+    for d, values in (
+        (d1, "('P1', DATE '2026-08-01', 100.00), ('P2', DATE '2026-08-01', 50.00)"),
+        (d2, "('P1', DATE '2026-08-01', 120.00), ('P2', DATE '2026-08-01', 50.00)"),
+    ):
+        values = values.replace("00)", f"00, DATE '{d}')")
+        write_rows(con, "marts.realization_monthly", "marts.realization_monthly", rows.format(values), [], d)
+    before = con.execute("SELECT * FROM marts.realization_monthly ORDER BY ALL").fetchall()
+    split_by_entity(con, "marts.realization_monthly", entity_of=PROJECT_ENTITY)
+    assert entity_parts(con, "marts.realization_monthly") == ["UK01", "US01"]
+    after = con.execute(
+        "SELECT project_code, month, billed_value, as_of_date, legal_entity FROM marts.realization_monthly ORDER BY ALL"
+    ).fetchall()
+    assert [r[:4] for r in after] == before and {r[0]: r[4] for r in after} == {"P1": "US01", "P2": "UK01"}
+    assert store_of("marts.realization_monthly") not in {
+        f"marts.{n}" for (n,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+    }
+    con.close()

@@ -13,6 +13,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 
+from assets.versions import entity_table
 from checks.gx_suites import validate_mart
 from resources.quality import DataQuality
 from tests.helpers import query as q, all_assets, materialize_as_of
@@ -170,9 +171,17 @@ def test_quality_suites_fail_on_a_corrupted_mart_and_write_data_docs(generated, 
         c.execute("UPDATE marts.utilization_weekly__versions SET billable_utilization = billable_utilization * 10 + 3")
         bad = validate_mart(c, quality, "marts", "utilization_weekly", d)
         assert not bad.success and "expect_column_values_to_be_between(billable_utilization)" in bad.failed
-        c.execute("INSERT INTO marts.unbilled_wip SELECT * FROM marts.unbilled_wip LIMIT 1")
-        wip = validate_mart(c, quality, "marts", "unbilled_wip", d)
-        assert not wip.success and any("unique" in f for f in wip.failed) and any("sum" in f for f in wip.failed)
+        # split by legal entity: one entity's part holds a project twice, which the firm view and that entity's
+        # check both see; another entity's check does not
+        entity, other = [
+            r[0] for r in c.execute("SELECT DISTINCT legal_entity FROM marts.unbilled_wip ORDER BY 1").fetchall()
+        ][:2]
+        part = entity_table("marts.unbilled_wip", entity)
+        c.execute(f"INSERT INTO {part} SELECT * FROM {part} LIMIT 1")
+        assert validate_mart(c, quality, "marts", "unbilled_wip", d, [other]).success
+        for entities in ([entity], None):
+            wip = validate_mart(c, quality, "marts", "unbilled_wip", d, entities)
+            assert not wip.success and any("unique" in f for f in wip.failed) and any("sum" in f for f in wip.failed)
     finally:
         c.close()
     gx_index = out / "data_quality" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
@@ -222,3 +231,43 @@ def test_analysts_keep_reading_the_published_snapshot_while_a_sync_runs(generate
     again = duckdb.connect(str(snapshot), read_only=True)
     assert again.execute("SELECT as_of_date FROM ops.published").fetchall() == [(date.fromisoformat(m["as_of"]),)]
     again.close()
+
+
+def test_the_marts_per_project_are_split_by_legal_entity_and_the_firm_view_loses_nothing(generated):
+    """Realization, margin and unbilled WIP are written per legal entity (issue #18): each entity's part holds only
+    its projects, the entity's sums tie out to its own reconciliation, and the firm-wide view holds exactly what one
+    query over every entity gives, row for row."""
+    from assets.versions import entity_parts
+    from resources.settings import PssyncSettings
+    from resources.warehouse import bound_params, sql_text
+
+    m, wh, out = generated
+    d = date.fromisoformat(m["as_of"])
+    c = duckdb.connect(str(wh), read_only=True)
+    try:
+        entities = entity_parts(c, "recon.time_to_bill")
+        assert len(entities) >= 3
+        for name in ("realization_monthly", "project_margin", "unbilled_wip"):
+            table = f"marts.{name}"
+            assert entity_parts(c, table) == entities
+            query = sql_text(f"marts/{name}")
+            params = {"as_of": d, "reporting": PssyncSettings().reporting_currency, "legal_entities": entities}
+            whole = c.execute(f"SELECT * FROM ({query}) ORDER BY ALL", bound_params(query, params)).fetchall()
+            view = c.execute(f"SELECT * FROM {table} WHERE as_of_date = ? ORDER BY ALL", [d]).fetchall()
+            assert view == whole and len(view) > 10, name
+            for e in entities:
+                owners = c.execute(f"SELECT DISTINCT legal_entity FROM {entity_table(table, e)}").fetchall()
+                assert owners == [(e,)], (name, e)
+        # an entity's WIP is the value of its own unbilled entries, to the cent
+        for e in entities:
+            [(wip,)] = c.execute(
+                f"SELECT sum(unbilled_value) FROM {entity_table('marts.unbilled_wip', e)} WHERE as_of_date = ?", [d]
+            ).fetchall()
+            [(recon,)] = c.execute(
+                """SELECT sum(wip_value(expected_amount, quantity, standard_rate)) FROM recon.time_to_bill
+                   WHERE as_of_date = ? AND is_wip(recon_status) AND legal_entity = ?""",
+                [d, e],
+            ).fetchall()
+            assert wip == recon and wip > 0, e
+    finally:
+        c.close()

@@ -46,10 +46,18 @@ def test_definitions_have_the_jobs_schedules_and_sensors():
     # tables, entity_settle each entity, firm_view what reads them all
     nightly_keys = {k.to_user_string() for k in defs.resolve_job_def("nightly_sync").asset_layer.executable_asset_keys}
     entity_keys = {k.to_user_string() for k in defs.resolve_job_def("entity_settle").asset_layer.executable_asset_keys}
-    assert entity_keys == {"recon/time_to_bill", "billing/batch_lines", "billing/batches", "billing/batch_files"}
+    assert entity_keys == {
+        "recon/time_to_bill",
+        "billing/batch_lines",
+        "billing/batches",
+        "billing/batch_files",
+        "marts/realization_monthly",
+        "marts/project_margin",
+        "marts/unbilled_wip",
+    }
     firm_keys = {k.to_user_string() for k in defs.resolve_job_def("firm_view").asset_layer.executable_asset_keys}
     assert {"billing/erp_publication", "marts/published_snapshot", "workbench/business_events"} <= firm_keys
-    assert {"marts/realization_monthly", "marts/unbilled_wip", "workbench/exception_states"} <= firm_keys
+    assert {"marts/backlog", "workbench/exception_states"} <= firm_keys
     assert not nightly_keys & (entity_keys | firm_keys)
     assert {"recon/billing_holds", "recon/billing_line_exceptions", "recon/contractor_hours"} <= nightly_keys
     # the hourly chain: its date run, each entity's reconciliation, then its part of the firm view; no new billing

@@ -1,4 +1,5 @@
-"""Mart assets, one partition per as-of date, each with its expectation suite as an asset check."""
+"""Mart assets, one partition per as-of date (the marts per project over reconciliation: one per as-of date and legal
+entity), each with its expectation suite as an asset check."""
 
 import time
 from dataclasses import dataclass
@@ -6,15 +7,17 @@ from datetime import date
 
 import dagster as dg
 
-from assets.common import TEAM, is_latest_as_of, write_as_of, writer_pool
+from assets.common import TEAM, is_latest_as_of, one_transaction, write_as_of, write_by_entity, writer_pool
 from assets.dependencies import deps_of
 from assets.marts.publish import publish_snapshot
-from assets.partitions import as_of_partitions
+from assets.partitions import as_of_partitions, by_date, entity_partitions, entity_partitions_of
+from assets.versions import split_by_entity
 from checks.gx_suites import validate_mart
 from resources import Warehouse
 from resources.outputs import OutputFolder
 from resources.quality import DataQuality
 from resources.settings import PssyncSettings
+from resources.warehouse import sql_text
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,11 @@ class Mart:
     name: str
     owner: str
     description: str
+    by_entity: bool = False  # a row per project: split by the project's legal entity, like reconciliation
+
+
+# a mart row written before the marts were split by legal entity: its project's entity as the PSA has it now
+PROJECT_ENTITY = "(SELECT max(p.legal_entity) FROM canonical.project p WHERE p.project_code = r.project_code)"
 
 
 MARTS = (
@@ -40,19 +48,22 @@ MARTS = (
         "finance",
         "Per project and month of work: billable hours, standard value (hours at the undiscounted rate), billed "
         "value (net billed lines plus milestones), realization (billed / standard) and write-down, with "
-        "reporting-currency twins.",
+        "reporting-currency twins, and the project's legal entity.",
+        by_entity=True,
     ),
     Mart(
         "project_margin",
         "finance",
         "Per project and month: revenue (billed value) against labor cost (hours x the worker's cost rate in force "
         "on the work date), in the reporting currency, with margin and margin %.",
+        by_entity=True,
     ),
     Mart(
         "unbilled_wip",
         "finance",
         "Per project: approved billable work not yet invoiced, by age since approval (0-30, 31-60, 61-90, 90+ days), "
         "and the leakage total (older than 30 days, or not billable as things stand).",
+        by_entity=True,
     ),
     Mart(
         "invoice_cycle",
@@ -79,20 +90,42 @@ def mart_params(as_of: date, settings: PssyncSettings) -> dict:
     return {"as_of": as_of, "reporting": settings.reporting_currency, "threshold": settings.staffing_threshold}
 
 
+def write_mart(con, mart: Mart, as_of: date, entities: list[str] | None, settings: PssyncSettings) -> int:
+    """Write one as-of date of a mart in one transaction (legal entities ``entities``' parts of a mart split by
+    entity); returns its rows."""
+    table = f"marts.{mart.name}"
+    with one_transaction(con):
+        if entities is None:
+            return write_as_of(con, table, f"marts/{mart.name}", mart_params(as_of, settings))
+        split_by_entity(con, table, entity_of=PROJECT_ENTITY)  # a warehouse written before the split
+        query = sql_text(f"marts/{mart.name}")
+        return sum(write_by_entity(con, table, query, mart_params(as_of, settings), as_of, entities).values())
+
+
 def build_mart_asset(mart: Mart) -> dg.AssetsDefinition:
     key = dg.AssetKey(["marts", mart.name])
+    split = (
+        " Per legal entity: each (date, entity) partition writes the rows of the entity's projects to a table of its "
+        f"own (`marts.{mart.name}__le_<entity>`), after the entity's reconciliation and billing; `marts.{mart.name}` "
+        "is the firm-wide view over them."
+        if mart.by_entity
+        else ""
+    )
 
+    # no writer pool for a mart split by entity: an entity's step writes only its entity's part
     @dg.asset(
         key=key,
         group_name="marts",
-        pool=writer_pool(key),
-        partitions_def=as_of_partitions,
+        pool=None if mart.by_entity else writer_pool(key),
+        partitions_def=entity_partitions if mart.by_entity else as_of_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run() if mart.by_entity else None,
         deps=deps_of(f"marts/{mart.name}", itself=key),
         owners=[TEAM[mart.owner]],
         kinds={"duckdb", "sql"},
         tags={"layer": "marts"},
         description=(
-            f"`marts.{mart.name}`: {mart.description} SQL: `sql/marts/{mart.name}.sql`; formulas in docs/marts.md."
+            f"`marts.{mart.name}`: {mart.description}{split} SQL: `sql/marts/{mart.name}.sql`; formulas in "
+            "docs/marts.md."
         ),
         check_specs=[
             dg.AssetCheckSpec(
@@ -106,33 +139,38 @@ def build_mart_asset(mart: Mart) -> dg.AssetsDefinition:
     def mart_asset(
         context: dg.AssetExecutionContext, warehouse: Warehouse, quality: DataQuality, settings: PssyncSettings
     ):
-        as_of = date.fromisoformat(context.partition_key)
+        if mart.by_entity:
+            dates = by_date(entity_partitions_of(context))
+        else:
+            dates = [(date.fromisoformat(context.partition_key), None)]
+        rows, outcomes, quality_seconds = 0, [], 0.0
         with warehouse.connect() as con:
-            con.begin()
-            rows = write_as_of(con, f"marts.{mart.name}", f"marts/{mart.name}", mart_params(as_of, settings))
-            con.commit()
+            for as_of, entities in dates:
+                rows += write_mart(con, mart, as_of, entities, settings)
+                started = time.perf_counter()
+                outcomes.append(validate_mart(con, quality, "marts", mart.name, as_of, entities))
+                quality_seconds += time.perf_counter() - started
             schema = con.execute(f"DESCRIBE marts.{mart.name}").fetchall()
-            started = time.perf_counter()
-            outcome = validate_mart(con, quality, "marts", mart.name, as_of)
-            quality_seconds = time.perf_counter() - started
+        docs = dg.MetadataValue.path(outcomes[-1].docs_index)
         yield dg.MaterializeResult(
             metadata={
                 "dagster/row_count": rows,
-                "as_of": as_of.isoformat(),
+                "as_of": ", ".join(d.isoformat() for d, _ in dates),
+                **({"legal_entities": ", ".join(sorted({e for _, es in dates for e in es}))} if mart.by_entity else {}),
                 "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(n, t) for n, t, *_ in schema]),
-                "data_docs": dg.MetadataValue.path(outcome.docs_index),
+                "data_docs": docs,
                 "quality_seconds": round(quality_seconds, 3),
             }
         )
         yield dg.AssetCheckResult(
             check_name="expectations",
             asset_key=key,
-            passed=outcome.success,
+            passed=all(o.success for o in outcomes),
             severity=dg.AssetCheckSeverity.ERROR,
             metadata={
-                "failed": outcome.failed or ["none"],
-                "evaluated": outcome.evaluated,
-                "data_docs": dg.MetadataValue.path(outcome.docs_index),
+                "failed": [f for o in outcomes for f in o.failed] or ["none"],
+                "evaluated": sum(o.evaluated for o in outcomes),
+                "data_docs": docs,
             },
         )
 
@@ -140,6 +178,9 @@ def build_mart_asset(mart: Mart) -> dg.AssetsDefinition:
 
 
 mart_assets = [build_mart_asset(m) for m in MARTS]
+
+ENTITY_MARTS = dg.AssetSelection.assets(*[dg.AssetKey(["marts", m.name]) for m in MARTS if m.by_entity])
+"""The marts partitioned by (as-of date, legal entity): run in each entity's settling, after its billing."""
 
 PUBLISHED = dg.AssetKey(["marts", "published_snapshot"])
 

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 import dagster as dg
 
 from assets.common import (
+    write_by_entity,
     TEAM,
     is_latest_as_of,
     now_utc,
@@ -18,7 +19,7 @@ from assets.ops.exceptions import record_exceptions_from
 from assets import published_columns
 from assets.dependencies import deps_of
 from assets.partitions import as_of_partitions, by_date, entity_partitions, entity_partitions_of
-from assets.versions import ensure_firm_view, entity_parts, entity_table, split_by_entity, write_rows
+from assets.versions import entity_parts, entity_table, split_by_entity
 from resources import Warehouse
 from resources.warehouse import bound_params, sql_text, table_exists
 from resources.settings import PssyncSettings
@@ -211,17 +212,9 @@ def reconcile(con, as_of: date, entities: list[str], settings: PssyncSettings) -
     con.execute("DROP TABLE _entity_entries")
     params["scoped"] = full is None
     within = None if full else "SELECT time_entry_id FROM ops.recon_scope WHERE recompute"
-    rows = 0
     for table in SPLIT:  # the caps' consumption first: time to bill reads it
-        query = sql_text(table.replace(".", "/"))
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _split_rows AS {query}", bound_params(query, params))
-        for e in entities:  # entity_table checks the name before it is written into the SQL
-            part = entity_table(table, e)
-            rows_sql = f"SELECT * FROM _split_rows WHERE legal_entity = '{e}'"
-            n = write_rows(con, part, table, rows_sql, [], as_of, within, materialized=True)
-            rows += n if table == "recon.time_to_bill" else 0
-        ensure_firm_view(con, table)
-    con.execute("DROP TABLE _split_rows")
+        written = write_by_entity(con, table, sql_text(table.replace(".", "/")), params, as_of, entities, within)
+    rows = sum(written.values())
     for e in entities:  # ops.exceptions is written once for every entity, after them (time_to_bill_exceptions)
         _leave_for_recording(con, entity_table("recon.time_to_bill", e), as_of, scoped=params["scoped"])
     recomputed = rows if full else con.execute("SELECT count(*) FROM ops.recon_scope WHERE recompute").fetchall()[0][0]

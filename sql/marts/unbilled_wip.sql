@@ -3,13 +3,14 @@
 -- standard rate where no expected rate exists). Leakage: the part older than 30 days, which missed a
 -- billing cycle, plus work that cannot be billed as things stand (INELIGIBLE, OVER_CAP) of any age. Empty
 -- buckets are 0. The *_reporting columns convert each entry at the ERP rate of its work date.
--- Parameters: $as_of (DATE), $reporting (currency).
+-- Parameters: $as_of (DATE), $reporting (currency), $legal_entities (VARCHAR[]: the entities whose projects are
+-- wanted; a project's entity on the as-of date).
 WITH fx AS (SELECT * FROM canonical.currency_rate_asof($as_of::DATE)),
 wip AS (
-    SELECT t.project_code, t.currency, t.recon_status, t.age_days, t.work_date,
+    SELECT t.project_code, t.legal_entity, t.currency, t.recon_status, t.age_days, t.work_date,
            wip_value(t.expected_amount, t.quantity, t.standard_rate) AS value
     FROM recon.time_to_bill t
-    WHERE t.as_of_date = $as_of::DATE AND is_wip(t.recon_status)
+    WHERE t.as_of_date = $as_of::DATE AND is_wip(t.recon_status) AND list_contains($legal_entities, t.legal_entity)
 ),
 converted AS (
     SELECT w.*, CASE WHEN w.currency = $reporting THEN w.value ELSE convert_money(w.value, f.rate, r.rate) END AS value_reporting,
@@ -35,5 +36,6 @@ SELECT project_code, currency,
        CAST(coalesce(sum(value_reporting) FILTER (WHERE bucket = '90+'), 0) AS DECIMAL(18, 2)) AS value_90_plus_reporting,
        CAST(sum(value_reporting) AS DECIMAL(18, 2)) AS unbilled_value_reporting,
        CAST(coalesce(sum(value_reporting) FILTER (WHERE leaked), 0) AS DECIMAL(18, 2)) AS leakage_total_reporting,
+       legal_entity,
        $as_of::DATE AS as_of_date
-FROM converted GROUP BY 1, 2 ORDER BY 1
+FROM converted GROUP BY project_code, currency, legal_entity ORDER BY 1
