@@ -82,10 +82,10 @@ def test_the_pools_sensor_creates_every_pool_a_run_from_the_ui_would_claim(insta
         first = writer_pools_sensor(ctx)
     pools = {p.name: p.limit for p in instance.event_log_storage.get_pool_limits()}
     # every pool a step of the nightly and the firm view after its billing claims (every asset of the date), with one
-    # slot each; an entity's billing steps claim none (they append only their entity's rows)
+    # slot each; an entity's steps claim none (they write only their entity's parts or rows)
     date = [n for job in ("nightly_sync", "firm_view") for n in repo.get_job(job).graph.nodes]
     assert set(pools) == {n.definition.pool for n in date if n.definition.pool}
-    assert len(pools) == 61 and set(pools.values()) == {1}
+    assert len(pools) == 58 and set(pools.values()) == {1}
     assert "pssync/billing/erp_publication" in pools and "pssync/marts/published_snapshot" in pools
     assert not {n.definition.pool for n in repo.get_job("entity_settle").graph.nodes} - {None}
     assert first.skip_message.startswith(f"created {len(pools)} pool(s): ")
@@ -115,7 +115,7 @@ def test_pssync_pools_creates_them_at_setup_and_names_a_wrong_instance(tmp_path)
 
     try:
         first, again = pools(), pools()
-        assert first.returncode == 0 and first.stdout.startswith("created 61 pool(s): "), first.stderr[-2000:]
+        assert first.returncode == 0 and first.stdout.startswith("created 58 pool(s): "), first.stderr[-2000:]
         assert "pssync/recon/billing_holds" in first.stdout
         assert again.returncode == 0 and again.stdout.strip() == "every pool exists"
 
