@@ -39,8 +39,14 @@ def _stage_times(result, instance) -> dict:
         g = {"raw": "extract", "batches": "billing", "batch_files": "billing"}.get(prefix, prefix)
         stages[g] = stages.get(g, 0.0) + (st.end_time or 0) - (st.start_time or 0)
     contracts = checks = 0.0
+    seen = set()
     for mat in result.get_asset_materialization_events():
         md = mat.event_specific_data.materialization.metadata
+        # a step over several partitions (every legal entity of a date) reports its timings once per partition
+        step = (mat.step_key, mat.asset_key, md["as_of"].value if "as_of" in md else None)
+        if step in seen:
+            continue
+        seen.add(step)
         contracts += md["contract_seconds"].value if "contract_seconds" in md else 0
         checks += md["quality_seconds"].value if "quality_seconds" in md else 0
     stages["canonical"] = stages.get("canonical", 0) - contracts

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 
+from assets.versions import entity_parts
 from resources.warehouse import table_exists
 
 PUBLISHED = [
@@ -46,8 +47,13 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, as_of: date, target: Path) 
             con.execute(f"CREATE SCHEMA IF NOT EXISTS pub.{schema}")
         for schema, table in PUBLISHED:
             if table_exists(con, f"{schema}.{table}"):
+                # a table split by legal entity is a union of its parts: sorted, its rows are copied in one order
+                # whatever order the parts hold them in, and written out as they are copied (a union's rows were
+                # left for the checkpoint to compress: 0.5 s more for recon.time_to_bill at M)
+                order = " ORDER BY ALL" if entity_parts(con, f"{schema}.{table}") else ""
                 con.execute(
-                    f"CREATE TABLE pub.{schema}.{table} AS SELECT * FROM {schema}.{table} WHERE as_of_date = ?", [as_of]
+                    f"CREATE TABLE pub.{schema}.{table} AS SELECT * FROM {schema}.{table} WHERE as_of_date = ?{order}",
+                    [as_of],
                 )
         con.execute("CREATE TABLE pub.ops.sync_runs AS SELECT * FROM ops.sync_runs")
         con.execute("CREATE TABLE pub.ops.exceptions AS SELECT * FROM ops.exceptions")

@@ -219,8 +219,9 @@ def reconcile(con, as_of: date, entities: list[str], settings: PssyncSettings) -
         _leave_for_recording(con, entity_table("recon.time_to_bill", e), as_of, scoped=params["scoped"])
     recomputed = rows if full else con.execute("SELECT count(*) FROM ops.recon_scope WHERE recompute").fetchall()[0][0]
     _scoped_to(con, None)  # emptied: the scope lives within this run
+    known: dict = {}  # the inputs are firm-wide: their states are read once for every entity
     for e in entities:
-        incremental.remember(con, as_of, params, incremental.for_entity(e), scopes[e])
+        incremental.remember(con, as_of, params, incremental.for_entity(e), scopes[e], known)
     holds = con.execute("SELECT hold FROM recon.billing_holds WHERE as_of_date = ? ORDER BY 1", [as_of]).fetchall()
     holds = [h for (h,) in holds]
     counts, status_md = _status_table(con, as_of, entities)

@@ -410,17 +410,27 @@ def _capped_closure(con) -> int:
 
 
 def remember(
-    con: duckdb.DuckDBPyConnection, as_of: date, params: dict, kept: Kept = TIME_TO_BILL, scope: Scope | None = None
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    params: dict,
+    kept: Kept = TIME_TO_BILL,
+    scope: Scope | None = None,
+    known: dict | None = None,
 ) -> None:
     """Keep what this write of the date saw, for the next run of the same date (the inputs' states the run's
-    ``scope`` read in this transaction, the others read now)."""
+    ``scope`` read in this transaction, the others read now). ``known``: the states already read in this
+    transaction for the same date (the legal entities of a date read the same firm-wide inputs), filled as read."""
     seen = scope.states if scope else {}
+    known = {} if known is None else known
     if "recon/billing_holds" in kept.queries:
         _keep_holds_seen(con, as_of, kept)
     kept_in = inputs_kept(con, kept)
     con.execute(f"DELETE FROM {kept_in} WHERE table_name = ? AND as_of_date = ?", [kept.table, as_of])
     rows = [(kept.table, as_of, "query", query_fingerprint(params, kept), None, 0)]
     for table in inputs(kept):
-        if table_exists(con, table):  # as the plan of this run saw it, in this transaction
-            rows.append((kept.table, as_of, table, *(seen.get(table) or _state_now(con, table, as_of))))
+        if table not in known:  # as the plan of this run saw it, in this transaction
+            exists = table_exists(con, table)
+            known[table] = (seen.get(table) or _state_now(con, table, as_of)) if exists else None
+        if known[table] is not None:
+            rows.append((kept.table, as_of, table, *known[table]))
     con.executemany(f"INSERT INTO {kept_in} VALUES (?, ?, ?, ?, ?, ?)", rows)
