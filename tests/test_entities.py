@@ -15,7 +15,7 @@ from assets.partitions import entity_key, legal_entities
 from assets.recon.assets import time_to_bill
 from assets.versions import entity_parts, entity_table, store_of
 from tests.conftest import manifest
-from tests.helpers import materialize_as_of, query, resources_for
+from tests.helpers import all_assets, materialize_as_of, query, resources_for
 
 
 def _parts(wh) -> list[str]:
@@ -43,7 +43,8 @@ def test_each_entity_reconciles_its_own_projects_and_a_moved_project_moves_with_
     d = date.fromisoformat(m["as_of"])
     d2 = d + timedelta(days=1)
     wh, out = tmp_path / "wh.duckdb", tmp_path / "out"
-    assert materialize_as_of(landing, wh, d.isoformat(), outputs=out).success
+    every = all_assets(marts=True)
+    assert materialize_as_of(landing, wh, d.isoformat(), outputs=out, assets=every).success
 
     entities = _parts(wh)
     assert len(entities) >= 3, "the estate reconciles in several legal entities"
@@ -73,7 +74,7 @@ def test_each_entity_reconciles_its_own_projects_and_a_moved_project_moves_with_
         "UPDATE projects SET legal_entity = ?, updated_at = ? WHERE project_id = ?",
         (b, f"{d2}T08:00:00", project_id),
     )
-    assert materialize_as_of(landing, wh, d2.isoformat(), outputs=out).success
+    assert materialize_as_of(landing, wh, d2.isoformat(), outputs=out, assets=every).success
 
     where = f"{{}} WHERE as_of_date = ? AND project_code = '{code}'"
     in_a = query(wh, f"SELECT count(*) FROM {where.format(entity_table('recon.time_to_bill', a))}", [d2])[0][0]
@@ -83,6 +84,20 @@ def test_each_entity_reconciles_its_own_projects_and_a_moved_project_moves_with_
     assert then == n  # d reads as it did: A's
     assert query(
         wh, "SELECT count(*) = count(DISTINCT time_entry_id) FROM recon.time_to_bill WHERE as_of_date = ?", [d2]
+    ) == [(True,)]
+    # its marts move with it: on d2 its months of realization and margin, and its WIP, are B's alone; d keeps A's
+    for mart in ("marts.realization_monthly", "marts.project_margin", "marts.unbilled_wip"):
+        rows = query(wh, f"SELECT count(*) FROM {where.format(mart)}", [d])[0][0]
+        assert rows > 0 or mart == "marts.unbilled_wip", mart  # its work may all be billed
+        owners = [(a,)] if rows else []
+        assert query(wh, f"SELECT DISTINCT legal_entity FROM {where.format(mart)}", [d]) == owners, mart
+        assert query(wh, f"SELECT count(*) FROM {where.format(entity_table(mart, a))}", [d2]) == [(0,)], mart
+        assert query(wh, f"SELECT DISTINCT legal_entity FROM {where.format(mart)}", [d2]) in ([(b,)], []), mart
+        assert query(wh, f"SELECT count(*) FROM {where.format(mart)}", [d2])[0][0] >= rows, mart
+    assert query(
+        wh,
+        "SELECT count(*) = count(DISTINCT (project_code, month)) FROM marts.realization_monthly WHERE as_of_date = ?",
+        [d2],
     ) == [(True,)]
 
     # one entity's run (as the sensor launches it, one partition) rewrites its own part only
