@@ -30,14 +30,7 @@ def now_utc() -> datetime:
 def write_partition(con: duckdb.DuckDBPyConnection, table: str, query_name: str, params: dict) -> int:
     """Replace the rows of ``table`` for ``params['as_of']`` with the result of ``sql/<query_name>.sql``.
     The caller holds the transaction."""
-    query = sql_text(query_name)
-    if table_exists(con, table):  # the query runs once, straight into the table
-        _add_new_columns(con, table, query, params)
-        con.execute(f"DELETE FROM {table} WHERE as_of_date = ?", [params["as_of"]])
-        con.execute(f"INSERT INTO {table} BY NAME {query}", bound_params(query, params))
-    else:
-        con.execute(f"CREATE TABLE {table} AS {query}", bound_params(query, params))
-    return con.execute(f"SELECT count(*) FROM {table} WHERE as_of_date = ?", [params["as_of"]]).fetchall()[0][0]
+    return _replace_partition(con, table, sql_text(query_name), params, params["as_of"])
 
 
 def rewrite_partition_within(
@@ -66,9 +59,13 @@ def write_as_of(
     what changed; ``within`` limits the rewrite to those keys), else as a partition rewritten whole."""
     if table in VERSIONED:
         return write_versions(con, table, query_name, params, within)
+    _whole_only(table, within)
+    return write_partition(con, table, query_name, params)
+
+
+def _whole_only(table: str, within: str | None) -> None:
     if within:
         raise ValueError(f"{table} is rewritten whole on each date: it cannot be written for some keys only")
-    return write_partition(con, table, query_name, params)
 
 
 def write_by_entity(
@@ -94,23 +91,22 @@ def write_by_entity(
         of_entity = f"SELECT * FROM _entity_rows WHERE legal_entity = '{e}'"
         if table in VERSIONED:
             rows[e] = write_rows(con, part, table, of_entity, [], as_of, within, materialized=True)
-        elif within:
-            raise ValueError(f"{table} is rewritten whole on each date: it cannot be written for some keys only")
         else:
-            rows[e] = _replace_partition(con, part, of_entity, as_of)
+            _whole_only(table, within)
+            rows[e] = _replace_partition(con, part, of_entity, {}, as_of)
     ensure_firm_view(con, table)
     con.execute("DROP TABLE _entity_rows")
     return rows
 
 
-def _replace_partition(con: duckdb.DuckDBPyConnection, table: str, rows_sql: str, as_of: date) -> int:
-    """Replace the rows of ``table`` for ``as_of`` with those of ``rows_sql`` (a query without parameters)."""
-    if table_exists(con, table):
-        _add_new_columns(con, table, rows_sql, {})
+def _replace_partition(con: duckdb.DuckDBPyConnection, table: str, rows_sql: str, params: dict, as_of: date) -> int:
+    """Replace the rows of ``table`` for ``as_of`` with those ``rows_sql`` yields with ``params``."""
+    if table_exists(con, table):  # the query runs once, straight into the table
+        _add_new_columns(con, table, rows_sql, params)
         con.execute(f"DELETE FROM {table} WHERE as_of_date = ?", [as_of])
-        con.execute(f"INSERT INTO {table} BY NAME {rows_sql}")
+        con.execute(f"INSERT INTO {table} BY NAME {rows_sql}", bound_params(rows_sql, params))
     else:
-        con.execute(f"CREATE TABLE {table} AS {rows_sql}")
+        con.execute(f"CREATE TABLE {table} AS {rows_sql}", bound_params(rows_sql, params))
     return con.execute(f"SELECT count(*) FROM {table} WHERE as_of_date = ?", [as_of]).fetchall()[0][0]
 
 

@@ -99,11 +99,11 @@ def validate_mart(
     """Run the suite of one published table for one as-of date (only legal entities ``entities``' rows of a table
     written entity by entity, which other entities may be writing meanwhile); returns the outcome."""
     if entities is None:
-        frame = con.sql(f"SELECT * FROM {schema}.{name} WHERE as_of_date = $d", params={"d": as_of}).df()
+        frame = con.execute(f"SELECT * FROM {schema}.{name} WHERE as_of_date = $d", {"d": as_of}).df()
     else:
-        frame = con.sql(
+        frame = con.execute(
             f"SELECT * FROM {schema}.{name} WHERE as_of_date = $d AND list_contains($e, legal_entity)",
-            params={"d": as_of, "e": entities},
+            {"d": as_of, "e": entities},
         ).df()
     for col in frame.columns:  # decimals to floats for GX's range checks
         if (
