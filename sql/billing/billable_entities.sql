@@ -1,19 +1,10 @@
 -- The legal entities that settle as-of date $as_of: every one whose projects stand on the date (every entry,
 -- billing line and mart row of the date belongs to one of them: a line's entity is its project's), and every one
 -- whose part of recon.time_to_bill holds the date already (its projects may have moved to another entity since: its
--- run of the date takes their rows out of its part), and every one whose ERP subsidiary invoiced a milestone on a
--- project code the PSA does not know (marts.realization_monthly gives such a row its invoice's subsidiary's entity).
--- One run per entity covers the date.
+-- run of the date takes their rows out of its part). One run per entity covers the date.
 SELECT DISTINCT legal_entity
 FROM canonical.project_asof($as_of::DATE)
 WHERE legal_entity IS NOT NULL
-UNION
-SELECT s.legal_entity
-FROM canonical.invoice_line_asof($as_of::DATE) AS l
-INNER JOIN canonical.live_invoice_asof($as_of::DATE) AS i ON l.invoice_id = i.invoice_id
-INNER JOIN canonical.subsidiary_asof($as_of::DATE) AS s ON i.subsidiary_id = s.subsidiary_id
-LEFT JOIN canonical.project_asof($as_of::DATE) AS p ON l.project_code = p.project_code
-WHERE l.item = 'PS-FF-MILESTONE' AND p.project_code IS NULL AND s.legal_entity IS NOT NULL
 UNION
 SELECT upper(regexp_extract(table_name, '__le_([a-z0-9]+)$', 1))
 FROM ops.as_of_dates
