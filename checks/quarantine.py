@@ -11,6 +11,8 @@ import pandera.polars as pa
 import polars as pl
 from pandera.errors import SchemaErrors
 
+from resources.warehouse import read_frame
+
 
 @dataclass
 class ContractOutcome:
@@ -40,7 +42,7 @@ def enforce(
     the rows that break it from ``rows`` and keep them whole in ``quarantine.canonical_rejects`` under
     ``table``. The exceptions to act on are those of ``still_broken``; the totals, ``outcome``."""
     source = rows or table
-    frame = con.sql(f"SELECT * FROM {source}").pl().with_row_index("_row")
+    frame = read_frame(con, f"SELECT * FROM {source}").with_row_index("_row")
     if rows is None:
         con.execute("DELETE FROM quarantine.canonical_rejects WHERE table_name = ?", [table])
     try:

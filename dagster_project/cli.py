@@ -554,7 +554,7 @@ def cmd_batches(args) -> int:
         print("pssync batches: --as-of is required to list batches", file=sys.stderr)
         return 2
 
-    from resources.warehouse import table_exists
+    from resources.warehouse import read_frame, table_exists
 
     from resources.warehouse import open_warehouse
 
@@ -564,14 +564,15 @@ def cmd_batches(args) -> int:
             print("no billing batches yet: run `pssync run --as-of DATE` first", file=sys.stderr)
             return 2
         if args.batch:
-            frame = con.sql(
+            frame = read_frame(
+                con,
                 "SELECT * EXCLUDE (as_of_date) FROM billing.batch_lines WHERE batch_id = $b ORDER BY line_no",
-                params={"b": args.batch},
-            ).pl()
+                {"b": args.batch},
+            )
         else:
-            frame = con.sql(
-                "SELECT * FROM billing.batches WHERE as_of_date = $d ORDER BY batch_id", params={"d": args.as_of}
-            ).pl()
+            frame = read_frame(
+                con, "SELECT * FROM billing.batches WHERE as_of_date = $d ORDER BY batch_id", {"d": args.as_of}
+            )
     finally:
         con.close()
     if args.batch and frame.height == 0:

@@ -79,7 +79,7 @@ def report_figures(con: duckdb.DuckDBPyConnection, as_of: date, reporting: str) 
     def q(name: str):
         text = sql_text(f"reports/{name}")
         params = {"as_of": as_of, "reporting": reporting}
-        return con.sql(text, params=bound_params(text, params)).fetchall()
+        return con.execute(text, bound_params(text, params)).fetchall()
 
     from assets.ops.exceptions import open_exceptions
 
