@@ -554,9 +554,7 @@ def cmd_batches(args) -> int:
         print("pssync batches: --as-of is required to list batches", file=sys.stderr)
         return 2
 
-    from resources.warehouse import read_frame, table_exists
-
-    from resources.warehouse import open_warehouse
+    from resources.warehouse import open_warehouse, read_frame, table_exists
 
     con = open_warehouse(_warehouse_path(args), read_only=True)
     try:
