@@ -80,7 +80,8 @@ def write_by_entity(
     """One as-of date of a published table split by legal entity, for legal entities ``entities``: ``query`` (which
     takes ``$legal_entities``) runs once for them all, and each entity's rows are written to its own part of the
     table (`assets.versions.entity_table`), kept as the table is kept (`write_as_of`); the published name is the
-    firm-wide view over the parts. The caller holds the transaction. Returns each entity's rows on the date."""
+    firm-wide view over the parts (typed and empty while no entity has a part, as for ``entities`` empty). The caller
+    holds the transaction. Returns each entity's rows on the date."""
     con.execute(  # held by entity, each entity's part reads its own row groups only (0.7 s less at M)
         f"CREATE OR REPLACE TEMP TABLE _entity_rows AS SELECT * FROM ({query}) ORDER BY legal_entity",
         bound_params(query, {**params, "legal_entities": entities}),
@@ -94,7 +95,7 @@ def write_by_entity(
         else:
             _whole_only(table, within)
             rows[e] = _replace_partition(con, part, of_entity, {}, as_of)
-    ensure_firm_view(con, table)
+    ensure_firm_view(con, table, typed_as="_entity_rows")
     con.execute("DROP TABLE _entity_rows")
     return rows
 

@@ -143,12 +143,18 @@ def entity_parts(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [v.removeprefix(f"{name}__le_").upper() for (v,) in rows]
 
 
-def ensure_firm_view(con: duckdb.DuckDBPyConnection, table: str) -> None:
+def ensure_firm_view(con: duckdb.DuckDBPyConnection, table: str, typed_as: str | None = None) -> None:
     """The published name of a table split by legal entity: a view over every entity's part (the firm-wide table),
-    replaced only when an entity was added, so that runs of known entities change no shared catalog entry."""
+    replaced only when an entity was added, so that runs of known entities change no shared catalog entry. Before
+    any entity has a part, and given ``typed_as`` (a table or view with the published columns), a view with those
+    columns and no row: a date no entity settles still reads an empty table, not a missing one."""
     schema, name = table.split(".")
     parts = entity_parts(con, table)
     if not parts:
+        if typed_as and not table_exists(con, table):
+            columns = con.execute(f"DESCRIBE {typed_as}").fetchall()
+            select = ", ".join(f'CAST(NULL AS {col_type}) AS "{col}"' for col, col_type, *_ in columns)
+            con.execute(f"CREATE VIEW {table} AS SELECT {select} WHERE false")
         return
     current = con.execute(
         "SELECT sql FROM duckdb_views() WHERE database_name = current_database() AND schema_name = ? AND view_name = ?",

@@ -119,6 +119,57 @@ def test_each_entity_reconciles_its_own_projects_and_a_moved_project_moves_with_
     assert query(wh, "SELECT * FROM recon.time_to_bill WHERE as_of_date = ? ORDER BY time_entry_id", [d2]) == before
 
 
+SPLIT_NAMES = (
+    "recon.cap_usage",
+    "recon.time_to_bill",
+    "marts.realization_monthly",
+    "marts.project_margin",
+    "marts.unbilled_wip",
+)
+
+
+def test_a_first_date_no_entity_settles_publishes_empty_firm_views_that_the_first_entities_take_over(
+    estate_copy, tmp_path
+):
+    """A firm whose PSA names no project on its first date: no legal entity reconciles or bills, and the firm view
+    still builds, reading the tables split by entity as empty ones with their published columns. Once the projects
+    arrive, the entities' parts replace the empty views, with the same columns."""
+    landing, m = estate_copy, manifest(estate_copy)
+    d = date.fromisoformat(m["as_of"])
+    d2 = d + timedelta(days=1)
+    wh, out = tmp_path / "wh.duckdb", tmp_path / "out"
+    every = all_assets(marts=True)
+    db = sqlite3.connect(landing / "psa" / "psa.db")
+    columns = [r[1] for r in db.execute("PRAGMA table_info(projects)")]
+    projects = db.execute("SELECT * FROM projects").fetchall()
+    db.execute("DELETE FROM projects")
+    db.commit()
+
+    result = materialize_as_of(landing, wh, d.isoformat(), outputs=out, assets=every)
+    assert result.success
+    assert dg.AssetKey(["marts", "backlog"]) in {e.asset_key for e in result.get_asset_materialization_events()}
+    assert _parts(wh) == [] and not list((out / "billing_batches").glob("*.json"))
+    empty = {}
+    for table in SPLIT_NAMES:
+        assert query(wh, f"SELECT count(*) FROM {table}") == [(0,)], table
+        empty[table] = query(wh, f"SELECT column_name, column_type FROM (DESCRIBE {table})")
+    assert ("legal_entity", "VARCHAR") in empty["recon.time_to_bill"]
+    assert ("expected_amount", "DECIMAL(18,2)") in empty["recon.time_to_bill"]
+
+    at = columns.index("updated_at")
+    marks = ", ".join("?" for _ in columns)
+    for row in projects:  # the projects arrive the next morning
+        db.execute(f"INSERT INTO projects VALUES ({marks})", (*row[:at], f"{d2}T08:00:00", *row[at + 1 :]))
+    db.commit()
+    db.close()
+    assert materialize_as_of(landing, wh, d2.isoformat(), outputs=out, assets=every).success
+    assert len(_parts(wh)) >= 3
+    for table in SPLIT_NAMES:
+        assert query(wh, f"SELECT column_name, column_type FROM (DESCRIBE {table})") == empty[table], table
+    assert query(wh, "SELECT count(*) > 100 FROM recon.time_to_bill WHERE as_of_date = ?", [d2]) == [(True,)]
+    assert query(wh, "SELECT count(*) FROM recon.time_to_bill WHERE as_of_date = ?", [d]) == [(0,)]
+
+
 def test_a_capped_contract_whose_projects_stand_in_two_entities_is_held_not_billed_twice(estate_copy, tmp_path):
     """Each entity counts a not-to-exceed cap over its own projects: a capped contract whose projects are spread over
     two entities would be counted twice, so it is held, and none of its work is billed until master data is fixed."""

@@ -17,7 +17,7 @@ from resources import Warehouse
 from resources.outputs import OutputFolder
 from resources.quality import DataQuality
 from resources.settings import PssyncSettings
-from resources.warehouse import sql_text
+from resources.warehouse import sql_text, table_exists
 
 
 @dataclass(frozen=True)
@@ -93,13 +93,25 @@ def mart_params(as_of: date, settings: PssyncSettings) -> dict:
 def write_mart(con, mart: Mart, as_of: date, entities: list[str] | None, settings: PssyncSettings) -> int:
     """Write one as-of date of a mart in one transaction (legal entities ``entities``' parts of a mart split by
     entity); returns its rows."""
-    table = f"marts.{mart.name}"
     with one_transaction(con):
-        if entities is None:
-            return write_as_of(con, table, f"marts/{mart.name}", mart_params(as_of, settings))
-        split_by_entity(con, table, entity_of=PROJECT_ENTITY)  # a warehouse written before the split
-        query = sql_text(f"marts/{mart.name}")
-        return sum(write_by_entity(con, table, query, mart_params(as_of, settings), as_of, entities).values())
+        return _write_mart_rows(con, mart, as_of, entities, settings)
+
+
+def _write_mart_rows(con, mart: Mart, as_of: date, entities: list[str] | None, settings: PssyncSettings) -> int:
+    table = f"marts.{mart.name}"
+    if entities is None:
+        return write_as_of(con, table, f"marts/{mart.name}", mart_params(as_of, settings))
+    split_by_entity(con, table, entity_of=PROJECT_ENTITY)  # a warehouse written before the split
+    query = sql_text(f"marts/{mart.name}")
+    return sum(write_by_entity(con, table, query, mart_params(as_of, settings), as_of, entities).values())
+
+
+def ensure_entity_mart_views(con, as_of: date, settings: PssyncSettings) -> None:
+    """The firm-wide names of the marts split by legal entity, typed and empty, where no entity has written a part
+    yet (a first date no entity settles). The caller holds the transaction."""
+    for mart in MARTS:  # in order: a mart may read one listed before it
+        if mart.by_entity and not table_exists(con, f"marts.{mart.name}"):
+            _write_mart_rows(con, mart, as_of, [], settings)
 
 
 def build_mart_asset(mart: Mart) -> dg.AssetsDefinition:

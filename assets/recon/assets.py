@@ -18,6 +18,7 @@ from assets.recon import incremental
 from assets.ops.exceptions import record_exceptions_from
 from assets import published_columns
 from assets.dependencies import deps_of
+from assets.marts.assets import ensure_entity_mart_views
 from assets.partitions import as_of_partitions, by_date, entity_partitions, entity_partitions_of
 from assets.versions import entity_parts, entity_table, split_by_entity
 from resources import Warehouse
@@ -393,8 +394,23 @@ def _write_contractor_hours(con, as_of: date, settings: PssyncSettings) -> tuple
 
 
 def _write_billing_holds(con, as_of: date, settings: PssyncSettings) -> tuple[int, str]:
-    """The holds of a date depend on every faulty input in force: the date is rewritten whole (the holds are few)."""
-    return write_partition(con, "recon.billing_holds", "recon/billing_holds", {"as_of": as_of}), "whole date"
+    """The holds of a date depend on every faulty input in force: the date is rewritten whole (the holds are few).
+    The last date-wide step before the legal entities settle, so it also gives the tables split by entity their
+    firm-wide names where no entity has written yet (`ensure_firm_views`)."""
+    rows = write_partition(con, "recon.billing_holds", "recon/billing_holds", {"as_of": as_of})
+    ensure_firm_views(con, as_of, settings)
+    return rows, "whole date"
+
+
+def ensure_firm_views(con, as_of: date, settings: PssyncSettings) -> None:
+    """The firm-wide names of the tables split by legal entity (recon's, then the marts'), typed and empty, where no
+    entity has written a part yet: on a first date no legal entity settles (no project names one), the firm view
+    reads empty tables rather than missing ones. The caller holds the transaction."""
+    params = {**params_for(as_of, settings), "legal_entities": [], "scoped": False}
+    for table in SPLIT:  # the caps' consumption first: time to bill reads it
+        if not table_exists(con, table):
+            write_by_entity(con, table, sql_text(table.replace(".", "/")), params, as_of, [])
+    ensure_entity_mart_views(con, as_of, settings)
 
 
 WRITERS = {
@@ -456,7 +472,9 @@ billing_holds = _simple_recon_asset(
     "`recon.billing_holds`: fail closed. Every rejected or quarantined input in force on the date that can change "
     "what is billed, at which rate or for which customer, with the scope it holds (a customer, contract, project, "
     "entry, or the whole date), owned by the input's team. Recon marks the entries there INELIGIBLE / INPUT_HELD "
-    "and billing emits nothing in a held scope; a hold ends when its input is fixed.",
+    "and billing emits nothing in a held scope; a hold ends when its input is fixed. The last date-wide step before "
+    "the legal entities settle: where no entity has written yet, it gives the tables split by entity their "
+    "firm-wide names, empty (a first date on which no entity settles).",
     "finance",
     also=FAULT_INPUTS,
 )
