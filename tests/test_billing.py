@@ -180,6 +180,62 @@ def test_batch_totals_equal_a_hand_computation(tmp_path, monkeypatch):
     assert doc["lines"][0]["idempotency_key"] == "PS-TM-HOURS:1:1"
 
 
+def test_a_batch_file_is_the_indented_json_of_its_header_and_lines_byte_for_byte():
+    """The batch file's bytes are those of ``json.dumps(..., sort_keys=True, indent=2, ensure_ascii=False)``, which
+    earlier releases wrote, for any text a line may carry (quotes, backslashes, newlines, accents, a key-like
+    string) and for a batch of no line: files written before and after stay byte-identical."""
+    from assets.billing.emit import batch_document
+
+    header = {
+        "batch_id": "BB-UK01-7-GBP-20260930",
+        "as_of_date": date(2026, 9, 30),
+        "legal_entity": "UK01",
+        "customer_id": 7,
+        "currency": "GBP",
+        "line_count": 2,
+        "net_amount": Decimal("12480.00"),
+        "tax_amount": Decimal("2496.00"),
+        "gross_amount": Decimal("14976.00"),
+    }
+    odd = 'Müller "Q3" \\ review\n"lines": [],\t{}'
+    lines = [
+        {
+            "batch_id": header["batch_id"],
+            "line_no": 1,
+            "item": TM,
+            "project_code": odd,
+            "service_date": date(2026, 9, 1),
+            "quantity": Decimal("8.00"),
+            "rate": Decimal("1560.0000"),
+            "amount": Decimal("12480.00"),
+            "tax_code": None,
+        },
+        {
+            "batch_id": header["batch_id"],
+            "line_no": 2,
+            "item": "PS-ADJUSTMENT",
+            "project_code": "P-2",
+            "service_date": date(2026, 9, 2),
+            "quantity": Decimal("-0.50"),
+            "rate": Decimal("0.0000"),
+            "amount": Decimal("0.00"),
+            "tax_code": "UK-VAT20",
+        },
+    ]
+
+    def written_before(header, lines):
+        plain = lambda v: str(v) if isinstance(v, Decimal) else v.isoformat() if isinstance(v, date) else v  # noqa: E731
+        doc = {**{k: plain(v) for k, v in header.items()}}
+        doc["lines"] = [{k: plain(v) for k, v in ln.items() if k != "batch_id"} for ln in lines]
+        return (json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+    for some in (lines, lines[:1], []):
+        assert batch_document(header, some) == written_before(header, some)
+    doc = json.loads(batch_document(header, lines))
+    assert doc["lines"][0]["project_code"] == odd and doc["gross_amount"] == "14976.00"
+    assert "batch_id" not in doc["lines"][0]
+
+
 def test_replays_and_crashes_reproduce_identical_files_and_never_duplicate_a_key(billed, tmp_path, monkeypatch):
     landing, wh, out, m = billed
     as_of = date.fromisoformat(m["as_of"])
