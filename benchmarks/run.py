@@ -23,13 +23,14 @@ SIZES = {"S": (200, 12), "M": (2000, 24), "L": (20000, 24)}
 STAGE_ORDER = ["extract", "canonical", "contracts", "recon", "billing", "marts", "checks"]
 
 
-def stage(name: str, root: Path, *args) -> dict:
+def stage(name: str, root: Path, *args, python: Path | str = sys.executable, env: dict | None = None) -> dict:
     os.sync()  # the previous stage's gigabytes of dirty pages are written back before, not during, this one
     out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.stage", name, str(root), *map(str, args)],
+        [str(python), "-m", "benchmarks.stage", name, str(root), *map(str, args)],
         cwd=ROOT,
         capture_output=True,
         text=True,
+        env={**os.environ, **(env or {})},
     )
     if out.returncode != 0:
         raise RuntimeError(f"benchmark stage {name} failed:\n{out.stderr[-4000:]}")
@@ -49,14 +50,56 @@ def _median_run(runs: list[dict]) -> dict:
     }
 
 
+SHARED_PYTHON = ROOT / ".venv-shared" / "bin" / "python"  # DuckDB 1.5 with DuckLake: `make .venv-shared/.installed`
+SHARED_RUNS = {"M": 2, "L": 1}  # the sizes compared on the shared warehouse, and the runs of each mode there
+SHARED_MEMORY = {"L": "8GB"}  # DuckDB 1.5 cannot run the L reconciliation under the default 4 GB (docs/deployment.md)
+
+
+def shared_comparison(size: str, landing: Path, as_of: str, workdir: Path, python: Path = SHARED_PYTHON) -> dict:
+    """The nightly from empty on the shared warehouse (DuckLake, catalog in PostgreSQL) against the embedded file,
+    both on the shared venv's DuckDB and in process, the modes alternated, each run on a fresh warehouse over the
+    same estate (``landing``, which neither writes). The median run of each mode, with every run's figures."""
+    if not Path(python).exists():
+        return {"skipped": f"no {python}: `make .venv-shared/.installed` first"}
+    version = subprocess.run(
+        [str(python), "-c", "import duckdb; print(duckdb.__version__)"], capture_output=True, text=True
+    ).stdout.strip()
+    env = {"PSSYNC_DUCKDB_MEMORY_LIMIT": SHARED_MEMORY[size]} if size in SHARED_MEMORY else {}
+    runs: dict[str, list[dict]] = {"embedded_nightly": [], "shared_nightly": []}
+    for _ in range(SHARED_RUNS.get(size, 1)):
+        for key, name in (("embedded_nightly", "nightly"), ("shared_nightly", "shared_nightly")):
+            root = workdir / f"{size}-{key}"
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir(parents=True)
+            (root / "landing").symlink_to(landing.resolve(), target_is_directory=True)
+            try:
+                runs[key].append(stage(name, root, as_of, python=python, env=env))
+            except RuntimeError as exc:
+                return {"error": str(exc).splitlines()[0][:300], "duckdb": version}
+            finally:
+                shutil.rmtree(root, ignore_errors=True)
+    when = datetime.now(timezone.utc).isoformat()
+    memory = {"duckdb_memory_limit": env.get("PSSYNC_DUCKDB_MEMORY_LIMIT", "4GB (default)")}
+    return {k: {**_median_run(v), "duckdb": version, "measured_at": when, **memory} for k, v in runs.items()}
+
+
 OPERATION_SIZES = ("M", "L")  # the month of operation runs at these sizes (L: about 70 minutes on this machine)
 
 
-def run_size(size: str, workdir: Path, skip_refs: bool, generator_only: bool = False, operation_days: int = 30) -> dict:
+def run_size(
+    size: str,
+    workdir: Path,
+    skip_refs: bool,
+    generator_only: bool = False,
+    operation_days: int = 30,
+    shared: str = "with",
+) -> dict:
     """Every stage of one size; the result file is rewritten after each stage, and a stage that fails
     (a process killed for memory, say) is recorded as such instead of losing the others. With
     ``generator_only`` the generator is measured again and the stored sync stages are kept (they do not
-    depend on how fast the estate was written, only on the estate, which is the same byte for byte)."""
+    depend on how fast the estate was written, only on the estate, which is the same byte for byte); with ``shared``
+    "only", the comparison on the shared warehouse is measured again and every other stage kept, with "without" it
+    is left out (its stored figures kept)."""
     employees, months = SIZES[size]
     root = workdir / size
     if root.exists():
@@ -65,8 +108,12 @@ def run_size(size: str, workdir: Path, skip_refs: bool, generator_only: bool = F
     RESULTS.mkdir(parents=True, exist_ok=True)
     now = datetime.now(timezone.utc).isoformat()
     stored = RESULTS / f"{size}.json"
-    if generator_only and stored.exists():
+    keep = generator_only or shared == "only"
+    if keep and stored.exists():
         result = json.loads(stored.read_text())
+    elif shared == "without" and stored.exists() and "shared" in json.loads(stored.read_text()):
+        result = {"size": size, "employees": employees, "months": months, "measured_at": now}
+        result["shared"] = json.loads(stored.read_text())["shared"]
     else:
         result = {"size": size, "employees": employees, "months": months, "measured_at": now}
 
@@ -80,16 +127,21 @@ def run_size(size: str, workdir: Path, skip_refs: bool, generator_only: bool = F
         return result[key]
 
     runs = []
-    for _ in range(GENERATOR_RUNS):  # this VM's throughput varies by 10-20 % from run to run: the median of three
+    for _ in range(1 if shared == "only" else GENERATOR_RUNS):  # this VM's throughput varies by 10-20 % from run
+        # to run: the generator's figure is the median of three
         shutil.rmtree(root / "landing", ignore_errors=True)
         runs.append(record("generate", "generate", employees, months))
         if "error" in runs[-1]:
             break
     gen = runs[-1]
-    if "error" not in gen:
+    if "error" not in gen and shared != "only":
         gen = result["generate"] = _median_run(runs)
         stored.write_text(json.dumps(result, indent=1) + "\n")
-    if "error" in gen or generator_only:
+    if "error" not in gen and shared != "without" and size in SHARED_RUNS:
+        print(f"[{size}] shared", flush=True)
+        result["shared"] = shared_comparison(size, root / "landing", gen["as_of"], workdir)
+        stored.write_text(json.dumps(result, indent=1) + "\n")
+    if "error" in gen or generator_only or shared == "only":
         shutil.rmtree(root)
         return result
     record("nightly", "nightly", gen["as_of"])
@@ -151,6 +203,7 @@ def render() -> None:
             + f" | {n['wall_seconds']} | {r['generate']['time_entries'] / n['wall_seconds']:,.0f}"
             + f" | {n['peak_rss_mb']:,} |"
         )
+    lines += _shared_lines(results)
     lines += _hourly_lines(results)
     refs = [r for r in results if "error" not in r.get("floor", {"error": 1})]
     if refs:
@@ -210,6 +263,51 @@ def render() -> None:
 
 def _recon_step(run: dict) -> float | None:
     return run.get("stages", {}).get("slowest_steps", {}).get("recon__time_to_bill")
+
+
+def _shared_lines(results: list[dict]) -> list[str]:
+    """The nightly on the shared warehouse against the embedded file (`shared_comparison`)."""
+    done = [r for r in results if "shared_nightly" in r.get("shared", {})]
+    lines = [
+        "",
+        "## Shared warehouse against the embedded file (issue #18)",
+        "",
+        "The nightly from an empty warehouse on the shared warehouse (DuckLake, its catalog in PostgreSQL on this "
+        "machine, its data files on local disk) against the embedded DuckDB file, both in process on the DuckDB of "
+        "the shared venv (DuckLake's packages exist for DuckDB 1.5, not for the 2.0 of the rows above), the modes "
+        "alternated, each from empty (`--shared only` measures this alone). Two cores show what the shared mode "
+        "costs one machine; what it buys is runs side by side and workers on other machines (deployment.md).",
+        "",
+        "| size | DuckDB | memory cap | embedded wall s (runs) | shared wall s (runs) | shared / embedded | "
+        "peak RSS MB, embedded / shared | extract, canonical, recon, billing, marts s: embedded / shared | "
+        "measured (UTC) |",
+        "|---|---|---|---:|---:|---:|---:|---|---|",
+    ]
+    for r in done:
+        e, sh = r["shared"]["embedded_nightly"], r["shared"]["shared_nightly"]
+
+        def runs(x: dict) -> str:
+            return f"{x['wall_seconds']} ({', '.join(map(str, x.get('runs_wall_seconds', [x['wall_seconds']])))})"
+
+        def steps(x: dict) -> str:
+            return ", ".join(
+                str(round(x["stages"].get(k, 0), 1)) for k in ("extract", "canonical", "recon", "billing", "marts")
+            )
+
+        lines.append(
+            f"| {r['size']} | {e.get('duckdb', '-')} | {e.get('duckdb_memory_limit', '-')} | "
+            f"{runs(e)} | {runs(sh)} | "
+            f"{sh['wall_seconds'] / e['wall_seconds']:.2f}x | {e['peak_rss_mb']:,} / {sh['peak_rss_mb']:,} | "
+            f"{steps(e)} / {steps(sh)} | {sh.get('measured_at', r['measured_at'])[:16].replace('T', ' ')} |"
+        )
+    skipped = [
+        f"{r['size']}: {r['shared'].get('skipped') or r['shared'].get('error')}"
+        for r in results
+        if r.get("shared") and r not in done
+    ]
+    if skipped:
+        lines += ["", "Not measured: " + "; ".join(skipped) + "."]
+    return lines if done or skipped else []
 
 
 def _hourly_lines(results: list[dict]) -> list[str]:
@@ -357,11 +455,25 @@ def main() -> int:
         default=30,
         help=f"days of the operation scenario at {', '.join(OPERATION_SIZES)} (0: none)",
     )
+    p.add_argument(
+        "--shared",
+        choices=("with", "only", "without"),
+        default="with",
+        help=f"the nightly on the shared warehouse against the embedded file at {', '.join(SHARED_RUNS)}: with the "
+        "other stages (default), only it (the other stored stages kept), or without it",
+    )
     args = p.parse_args()
     if not args.render_only:
         with tempfile.TemporaryDirectory(prefix="pssync-bench-") as tmp:
             for size in args.sizes.split(","):
-                run_size(size.strip(), Path(tmp), args.skip_references, args.generator_only, args.operation_days)
+                run_size(
+                    size.strip(),
+                    Path(tmp),
+                    args.skip_references,
+                    args.generator_only,
+                    args.operation_days,
+                    args.shared,
+                )
     render()
     print(f"wrote {ROOT / 'docs' / 'benchmarks.md'}")
     return 0

@@ -44,3 +44,12 @@ def test_every_benchmark_stage_runs_and_the_floor_reproduces_the_pipelines_recon
     [operated] = stage("operation", tmp_path, day, 1)["days"]
     assert [h["changed"] for h in operated["hourly"][:2]] == [0, 10] and operated["hourly"][2]["changed"] > 10
     assert operated["nightly"]["wall_seconds"] > 0 and operated["warehouse_bytes"] > 0
+
+
+def test_without_the_shared_venv_the_shared_comparison_says_what_to_install(tmp_path):
+    from benchmarks.run import _shared_lines, shared_comparison
+
+    measured = shared_comparison("M", tmp_path / "landing", "2026-09-30", tmp_path, python=tmp_path / "no-python")
+    assert measured == {"skipped": f"no {tmp_path / 'no-python'}: `make .venv-shared/.installed` first"}
+    lines = _shared_lines([{"size": "M", "measured_at": "", "shared": measured}])
+    assert lines[-1] == f"Not measured: M: {measured['skipped']}."
