@@ -676,7 +676,8 @@ def cmd_bench(args) -> int:
         return 2
     from benchmarks import run
 
-    sys.argv = ["pssync bench", "--sizes", args.sizes] + (["--skip-references"] if args.skip_references else [])
+    sys.argv = ["pssync bench", "--sizes", args.sizes, "--shared", args.shared]
+    sys.argv += ["--skip-references"] if args.skip_references else []
     return run.main()
 
 
@@ -833,11 +834,17 @@ def build_parser() -> argparse.ArgumentParser:
     bn = sub.add_parser(
         "bench",
         help="run the benchmarks (needs the bench extras: make bench)",
-        description="Generator, nightly and hourly syncs at S, M, L against the floor and pandas; "
-        "writes benchmarks/results and docs/benchmarks.md.",
+        description="Generator, nightly and hourly syncs at S, M, L against the floor and pandas, and the shared "
+        "warehouse against the embedded file at M and L; writes benchmarks/results and docs/benchmarks.md.",
     )
     bn.add_argument("--sizes", default="S,M,L")
     bn.add_argument("--skip-references", action="store_true")
+    bn.add_argument(
+        "--shared",
+        choices=("with", "only", "without"),
+        default="with",
+        help="the nightly on the shared warehouse against the embedded file at M and L (needs .venv-shared)",
+    )
     bn.set_defaults(func=cmd_bench)
 
     add_parsers(sub, _with_settings)
