@@ -24,6 +24,7 @@ from assets.versions import entity_parts, entity_table, split_by_entity
 from resources import Warehouse
 from resources.warehouse import bound_params, sql_text, table_exists
 from resources.settings import PssyncSettings
+from assets.billing.emit import billable_entities
 from assets.billing.release import free_rejected_keys
 
 # besides what its SQL reads: every canonical table whose rejected rows can hold billing (recon.billing_holds reads
@@ -395,10 +396,11 @@ def _write_contractor_hours(con, as_of: date, settings: PssyncSettings) -> tuple
 
 def _write_billing_holds(con, as_of: date, settings: PssyncSettings) -> tuple[int, str]:
     """The holds of a date depend on every faulty input in force: the date is rewritten whole (the holds are few).
-    The last date-wide step before the legal entities settle, so it also gives the tables split by entity their
-    firm-wide names where no entity has written yet (`ensure_firm_views`)."""
+    The last date-wide step before the legal entities settle: on a date no entity settles, it also gives the
+    tables split by entity their firm-wide names where no entity has written yet (`ensure_firm_views`)."""
     rows = write_partition(con, "recon.billing_holds", "recon/billing_holds", {"as_of": as_of})
-    ensure_firm_views(con, as_of, settings)
+    if not billable_entities(con, as_of):  # else the entities' runs write them, and their firm-wide views
+        ensure_firm_views(con, as_of, settings)
     return rows, "whole date"
 
 
@@ -473,8 +475,8 @@ billing_holds = _simple_recon_asset(
     "what is billed, at which rate or for which customer, with the scope it holds (a customer, contract, project, "
     "entry, or the whole date), owned by the input's team. Recon marks the entries there INELIGIBLE / INPUT_HELD "
     "and billing emits nothing in a held scope; a hold ends when its input is fixed. The last date-wide step before "
-    "the legal entities settle: where no entity has written yet, it gives the tables split by entity their "
-    "firm-wide names, empty (a first date on which no entity settles).",
+    "the legal entities settle: on a date no entity settles, it gives the tables split by entity that no entity has "
+    "written yet their firm-wide names, empty, so that the firm view still builds.",
     "finance",
     also=FAULT_INPUTS,
 )
