@@ -108,29 +108,31 @@ def run_size(
     RESULTS.mkdir(parents=True, exist_ok=True)
     now = datetime.now(timezone.utc).isoformat()
     stored = RESULTS / f"{size}.json"
-    keep = generator_only or shared == "only"
-    if keep and stored.exists():
-        result = json.loads(stored.read_text())
-    elif shared == "without" and stored.exists() and "shared" in json.loads(stored.read_text()):
-        result = {"size": size, "employees": employees, "months": months, "measured_at": now}
-        result["shared"] = json.loads(stored.read_text())["shared"]
+    previous = json.loads(stored.read_text()) if stored.exists() else {}
+    if previous and (generator_only or shared == "only"):
+        result = previous
     else:
         result = {"size": size, "employees": employees, "months": months, "measured_at": now}
+        if shared == "without" and "shared" in previous:
+            result["shared"] = previous["shared"]
 
-    def record(key: str, name: str, *args) -> dict | None:
+    def record(key: str, name: str, *args, keep: bool = True) -> dict:
+        """Run a stage; with ``keep``, its figures replace the stored ones."""
         print(f"[{size}] {key}", flush=True)
         try:
-            result[key] = {**stage(name, root, *args), "measured_at": datetime.now(timezone.utc).isoformat()}
+            out = {**stage(name, root, *args), "measured_at": datetime.now(timezone.utc).isoformat()}
         except RuntimeError as exc:
-            result[key] = {"error": str(exc).splitlines()[0][:300]}
-        stored.write_text(json.dumps(result, indent=1) + "\n")
-        return result[key]
+            out = {"error": str(exc).splitlines()[0][:300]}
+        if keep:
+            result[key] = out
+            stored.write_text(json.dumps(result, indent=1) + "\n")
+        return out
 
     runs = []
     for _ in range(1 if shared == "only" else GENERATOR_RUNS):  # this VM's throughput varies by 10-20 % from run
         # to run: the generator's figure is the median of three
         shutil.rmtree(root / "landing", ignore_errors=True)
-        runs.append(record("generate", "generate", employees, months))
+        runs.append(record("generate", "generate", employees, months, keep=shared != "only"))
         if "error" in runs[-1]:
             break
     gen = runs[-1]

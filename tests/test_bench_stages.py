@@ -53,3 +53,31 @@ def test_without_the_shared_venv_the_shared_comparison_says_what_to_install(tmp_
     assert measured == {"skipped": f"no {tmp_path / 'no-python'}: `make .venv-shared/.installed` first"}
     lines = _shared_lines([{"size": "M", "measured_at": "", "shared": measured}])
     assert lines[-1] == f"Not measured: M: {measured['skipped']}."
+
+
+def test_measuring_the_shared_comparison_alone_keeps_every_other_stored_figure(tmp_path, monkeypatch):
+    """`--shared only` replaces the stored comparison and nothing else (the generator's median of three included);
+    `--shared without` measures the rest again and keeps the stored comparison. The stages are stood in for: what
+    is checked is which figures the result file keeps."""
+    from benchmarks import run
+
+    monkeypatch.setattr(run, "RESULTS", tmp_path / "results")
+    run.RESULTS.mkdir()
+    stored = {"size": "M", "generate": {"wall_seconds": 9.0, "runs_wall_seconds": [9.0, 9.5, 8.8]}, "floor": {"x": 1}}
+    (run.RESULTS / "M.json").write_text(json.dumps({**stored, "shared": {"skipped": "old"}}))
+    generated = {"time_entries": 7, "as_of": "2026-09-30", "wall_seconds": 1.0, "peak_rss_mb": 1}
+
+    def stage(name, root, *args, **kw):
+        if name != "generate":
+            raise RuntimeError(f"{name}: not run in this test")
+        return generated
+
+    monkeypatch.setattr(run, "stage", stage)
+    monkeypatch.setattr(run, "shared_comparison", lambda *a, **kw: {"skipped": "new"})
+    only = run.run_size("M", tmp_path / "work", True, shared="only", operation_days=0)
+    assert only == {**stored, "shared": {"skipped": "new"}}
+    assert json.loads((run.RESULTS / "M.json").read_text()) == only
+
+    without = run.run_size("M", tmp_path / "work", True, shared="without", operation_days=0)
+    assert without["shared"] == {"skipped": "new"} and "floor" not in without
+    assert without["generate"]["runs_wall_seconds"] == [1.0, 1.0, 1.0]
