@@ -839,9 +839,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bn.add_argument("--sizes", default="S,M,L")
     bn.add_argument("--skip-references", action="store_true")
+    from benchmarks.run import SHARED_CHOICES
+
     bn.add_argument(
         "--shared",
-        choices=("with", "only", "without"),
+        choices=SHARED_CHOICES,
         default="with",
         help="the nightly on the shared warehouse against the embedded file at M and L (needs .venv-shared)",
     )
