@@ -321,3 +321,43 @@ def test_marts_written_before_the_split_go_to_their_projects_entities(tmp_path):
         f"marts.{n}" for (n,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
     }
     con.close()
+
+
+def test_the_published_snapshot_holds_a_split_table_in_one_order_whatever_order_its_parts_were_written_in(
+    tmp_path, monkeypatch
+):
+    """Two warehouses with the same rows of recon.time_to_bill, their parts written in different orders and one
+    entry in two entities' parts (its project moved): their snapshots hold the rows in the same order, by entry and
+    then legal entity, so a replay publishes the same file content whatever order the entities ran in."""
+    from assets import versions
+    from assets.marts.publish import publish_snapshot
+    from assets.versions import Versioned, ensure_firm_view, write_rows
+    from resources.warehouse import ensure_schema
+
+    monkeypatch.setitem(versions.VERSIONED, "recon.time_to_bill", Versioned(key=("time_entry_id",)))
+    d = date(2026, 9, 30)
+    rows = "SELECT * FROM (VALUES {}) AS t(time_entry_id, legal_entity, amount, as_of_date)"
+    parts = {"US01": [(3, "30.00"), (1, "10.00"), (2, "20.00")], "UK01": [(5, "50.00"), (2, "21.00")]}
+
+    def published(name: str, entity_order: list[str], reverse: bool) -> list[tuple]:
+        con = duckdb.connect(str(tmp_path / f"{name}.duckdb"))
+        ensure_schema(con)
+        for e in entity_order:
+            values = sorted(parts[e], reverse=reverse)
+            sql = rows.format(", ".join(f"({i}, '{e}', {a}, DATE '{d}')" for i, a in values))
+            write_rows(con, entity_table("recon.time_to_bill", e), "recon.time_to_bill", sql, [], d)
+        ensure_firm_view(con, "recon.time_to_bill")
+        target = publish_snapshot(con, d, tmp_path / f"{name}-published.duckdb")
+        con.close()
+        with duckdb.connect(str(target), read_only=True) as pub:  # no ORDER BY: the order the file holds
+            return pub.execute("SELECT time_entry_id, legal_entity, amount FROM recon.time_to_bill").fetchall()
+
+    first = published("a", ["US01", "UK01"], reverse=False)
+    assert first == [
+        (1, "US01", 10),
+        (2, "UK01", 21),
+        (2, "US01", 20),
+        (3, "US01", 30),
+        (5, "UK01", 50),
+    ]
+    assert published("b", ["UK01", "US01"], reverse=True) == first
