@@ -865,7 +865,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from resources.settings import SettingsError, uninstall
 
-    args = build_parser().parse_args(argv)
+    try:  # the jobs the parser lists read the settings in force when they load: a bad one is named, not traced
+        parser = build_parser()
+    except SettingsError as exc:
+        print(f"pssync: {exc}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
     try:
         return args.func(args)
     except SettingsError as exc:

@@ -344,6 +344,16 @@ def _unfinished_steps(result) -> tuple[list[str], bool]:
     return [s for s in started if s not in ended], succeeded
 
 
+def _memory_hint(error) -> str:
+    """What to change when a step ran out of DuckDB's memory cap: the setting, as it is in force."""
+    if "OutOfMemoryException" not in _error_classes(error):
+        return ""
+    from resources.settings import current
+
+    limit = current().duckdb_memory_limit
+    return f" (DuckDB's cap PSSYNC_DUCKDB_MEMORY_LIMIT={limit} is too small for this step: raise it; operations.md)"
+
+
 def verdict(result: dg.ExecuteInProcessResult, as_of: date, warehouse: str) -> tuple[str, int]:
     """One line that says how the run ended, and the exit code: 0 success, 3 success with billing held by a
     faulty input, 1 failure (the failed step or check and its reason)."""
@@ -366,7 +376,8 @@ def verdict(result: dg.ExecuteInProcessResult, as_of: date, warehouse: str) -> t
             reason = c.description or "; ".join(str(v.value) for v in c.metadata.values())
             why = f"check {c.asset_key.to_user_string()}:{c.check_name} failed: {reason}"
         else:
-            why = f"{first.step_key.replace('__', '/')} failed: {_root_message(first.event_specific_data.error)}"
+            error = first.event_specific_data.error
+            why = f"{first.step_key.replace('__', '/')} failed: {_root_message(error)}{_memory_hint(error)}"
         more = f" (and {len(failures) - 1} more step(s))" if len(failures) > 1 else ""
         return f"{head}: FAILED — {why}{more}", 1
     unfinished, any_success = _unfinished_steps(result)

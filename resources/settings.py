@@ -10,6 +10,7 @@ moment of connecting, see ``secret``).
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from datetime import date
@@ -114,6 +115,9 @@ class PssyncSettings(dg.ConfigurableResource):
             self.dual_above()
         except ArithmeticError:
             bad("dual_approval_above", "an amount such as 50000.00, or off")
+        refused = _memory_cap_refused(self.duckdb_memory_limit)
+        if refused:
+            bad("duckdb_memory_limit", f"not a memory cap DuckDB can work in, such as 4GB ({refused})")
         if self.event_max_attempts < 1:
             bad("event_max_attempts", "at least 1")
         for url in filter(None, (u.strip() for u in self.webhook_urls.split(","))):
@@ -212,6 +216,20 @@ class PssyncSettings(dg.ConfigurableResource):
         if as_of is not None:
             tags["pssync/as_of"] = as_of
         return tags
+
+
+@functools.lru_cache(maxsize=8)
+def _memory_cap_refused(cap: str) -> str | None:
+    """Why DuckDB refuses ``cap`` as its memory limit (its own reading of a size: the cap every warehouse session
+    opens with), or None. Once per value and process: a probe session costs about 17 ms."""
+    import duckdb
+
+    try:
+        with duckdb.connect(config={"memory_limit": cap}) as probe:
+            probe.execute("SELECT 1")
+    except duckdb.Error as exc:
+        return str(exc).splitlines()[0]
+    return None
 
 
 _installed: list[PssyncSettings] = []

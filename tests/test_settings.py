@@ -44,6 +44,8 @@ def test_options_win_over_the_environment_which_wins_over_defaults(monkeypatch, 
         ("PSSYNC_EXECUTOR", "threads", "one of in_process, celery"),
         ("PSSYNC_EXECUTOR", "celery", "they need a shared warehouse"),  # the default warehouse is an embedded file
         ("PSSYNC_CELERY_BROKER", "127.0.0.1:6379", "not a Celery URL"),
+        ("PSSYNC_DUCKDB_MEMORY_LIMIT", "4", "not a memory cap DuckDB can work in, such as 4GB"),
+        ("PSSYNC_DUCKDB_MEMORY_LIMIT", "four gigabytes", "not a memory cap DuckDB can work in, such as 4GB"),
     ],
 )
 def test_a_wrong_setting_names_its_variable_value_and_rule(monkeypatch, variable, value, says):
@@ -64,6 +66,41 @@ def test_the_command_line_refuses_a_wrong_setting_in_one_line(monkeypatch, tmp_p
         "pssync run: PSSYNC_REPORTING_CURRENCY='usd': not a three-letter ISO currency code such as USD"
     ]
     assert not (tmp_path / "w.duckdb").exists(), "nothing ran"
+
+
+def test_a_wrong_setting_in_the_environment_is_refused_in_one_line_before_anything_loads(tmp_path):
+    """The jobs that `pssync` lists read the settings when they load, before any option is parsed: a wrong variable
+    in the environment is named in one line, not a trace."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PSSYNC_DUCKDB_MEMORY_LIMIT": "4", "PSSYNC_WAREHOUSE": str(tmp_path / "w.duckdb")}
+    done = subprocess.run(
+        [sys.executable, "-m", "dagster_project.cli", "run", "--as-of", "2026-09-30"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        "pssync: PSSYNC_DUCKDB_MEMORY_LIMIT='4': not a memory cap DuckDB can work in, such as 4GB (Parser Error: "
+        "Unknown unit for memory: '' (expected: KB, MB, GB, TB for 1000^i units or KiB, MiB, GiB, TiB for 1024^i "
+        "units))"
+    ]
+    assert not (tmp_path / "w.duckdb").exists(), "nothing ran"
+
+
+def test_a_run_that_outgrows_duckdbs_memory_cap_says_which_setting_to_raise(
+    monkeypatch, tmp_path, capsys, small_estate
+):
+    isolate_settings(monkeypatch)
+    monkeypatch.setenv("PSSYNC_DUCKDB_MEMORY_LIMIT", "1MB")
+    args = ["run", "--as-of", "2026-09-30", "--landing-dir", str(small_estate), "--warehouse", str(tmp_path / "w")]
+    assert main(args) == 1
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("pssync run 2026-09-30: FAILED — raw/") and "OutOfMemoryException" in last
+    assert "(DuckDB's cap PSSYNC_DUCKDB_MEMORY_LIMIT=1MB is too small for this step: raise it; operations.md)" in last
 
 
 def test_a_run_whose_workflow_store_cannot_be_opened_does_not_start(monkeypatch, tmp_path, capsys, small_estate):
