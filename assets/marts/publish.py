@@ -66,8 +66,10 @@ def _copy_order(con: duckdb.DuckDBPyConnection, table: str) -> str:
     """How a published table's rows of one date are ordered in the snapshot. A table split by legal entity is a
     union of its parts: sorted, its rows are copied in one order whatever order the parts hold them in, and written
     out as they are copied (a union's rows were left for the checkpoint to compress: 0.5 s more for
-    recon.time_to_bill at M). A table kept as versions is sorted by its key within a date and the legal entity (one
-    key in two parts, a project moved, is two rows): a total order, and cheaper than sorting on every column."""
+    recon.time_to_bill at M; at L DuckDB writes the union as it copies and the sort costs about 4 s more, one rule
+    kept for both: docs/deployment.md). A table kept as versions is sorted by its key within a date and the legal
+    entity (one key in two parts, a project moved, is two rows): a total order, and cheaper than sorting on every
+    column."""
     if not entity_parts(con, table):
         return ""
     spec = VERSIONED.get(table)
