@@ -1,6 +1,7 @@
 """Partitions: the as-of business date of recon and billing runs, and the legal entity that reconciliation and billing
 are split by."""
 
+import warnings
 from datetime import date
 
 import dagster as dg
@@ -21,6 +22,14 @@ entity_partitions = dg.MultiPartitionsDefinition({"as_of": as_of_partitions, "le
 """Reconciliation and billing run once per (as-of date, legal entity): the entities of a date reconcile and emit
 their batches side by side, each in tables and a transaction of its own, and firm-wide tables and views
 (`recon.time_to_bill`, `billing.batches`) hold them all."""
+
+
+# Dagster marks the parameter beta; we depend on it knowingly, and the warning would otherwise follow every command
+# that loads the jobs (`pssync run --help` included) onto stderr
+warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
+ONE_RUN_PER_BACKFILL = dg.BackfillPolicy.single_run()
+"""A backfill of entity partitions runs as one run over the range: each step reads and writes every date and entity of
+the range in one pass (`entity_partitions_of`) instead of one run per partition."""
 
 
 def entity_key(as_of: str, entity: str) -> dg.MultiPartitionKey:

@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 import duckdb
-import great_expectations as gx
 
-E = gx.expectations
+if TYPE_CHECKING:
+    from great_expectations import expectations as E
+
+
+def _expectations():
+    """GX's expectation classes, imported when a suite is first built: importing GX takes 2-3 s, which every process
+    that loads the jobs paid before, `pssync --help` and the workbench included."""
+    from great_expectations import expectations
+
+    return expectations
 
 
 def _exact_sum(column: str, value: float) -> E.ExpectColumnSumToBeBetween:
-    return E.ExpectColumnSumToBeBetween(column=column, min_value=value - 0.005, max_value=value + 0.005)
+    return _expectations().ExpectColumnSumToBeBetween(column=column, min_value=value - 0.005, max_value=value + 0.005)
 
 
 def suite_for(name: str, con: duckdb.DuckDBPyConnection, as_of: date, entities: list[str] | None = None) -> list:
     """The expectations of one published table; tie-outs are computed from recon and billing (over the rows of legal
     entities ``entities`` when the table is checked entity by entity)."""
+    E = _expectations()  # noqa: N806 (GX's module of expectation classes, by the name its documentation uses)
     scope = "" if entities is None else " AND list_contains(?, legal_entity)"
     within = [as_of] if entities is None else [as_of, entities]
     if name == "utilization_weekly":

@@ -20,6 +20,7 @@ SUBCOMMANDS = ["generate", "run", "backfill", "demo", "exceptions", "batches", "
 def test_every_subcommand_has_help(sub):
     out = subprocess.run([sys.executable, "-m", "dagster_project.cli", sub, "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "usage: pssync" in out.stdout
+    assert out.stderr == "", "help writes nothing else: no library warning on stderr"
 
 
 def test_generate_run_and_list_for_finance(tmp_path, monkeypatch, capsys):

@@ -11,7 +11,7 @@ from assets.billing.emit import compute_and_record, recorded_emissions, write_fi
 from assets.billing.release import free_rejected_keys, released_lines
 from assets.common import TEAM, now_utc, writer_pool
 from checks.gx_suites import validate_mart
-from assets.partitions import as_of_partitions, by_date, entity_partitions, entity_partitions_of
+from assets.partitions import ONE_RUN_PER_BACKFILL, as_of_partitions, by_date, entity_partitions, entity_partitions_of
 from resources import Warehouse
 from resources.erp_staging import ErpStaging
 from resources.outputs import OutputFolder
@@ -99,7 +99,7 @@ def preview(batches: list[dict]) -> str:
         ),
     ],
     partitions_def=entity_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=ONE_RUN_PER_BACKFILL,
 )
 def batches(context: dg.AssetExecutionContext, warehouse: Warehouse, quality: DataQuality, settings: PssyncSettings):
     pairs = entity_partitions_of(context)
@@ -165,7 +165,7 @@ def batches(context: dg.AssetExecutionContext, warehouse: Warehouse, quality: Da
     group_name="billing",
     deps=[BATCHES],
     partitions_def=entity_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=ONE_RUN_PER_BACKFILL,
     owners=[TEAM["finance"]],
     kinds={"json", "sqlalchemy"},
     tags={"layer": "billing"},

@@ -10,7 +10,7 @@ import dagster as dg
 from assets.common import TEAM, is_latest_as_of, one_transaction, write_as_of, write_by_entity, writer_pool
 from assets.dependencies import deps_of
 from assets.marts.publish import publish_snapshot
-from assets.partitions import as_of_partitions, by_date, entity_partitions, entity_partitions_of
+from assets.partitions import ONE_RUN_PER_BACKFILL, as_of_partitions, by_date, entity_partitions, entity_partitions_of
 from assets.versions import split_by_entity
 from checks.gx_suites import validate_mart
 from resources import Warehouse
@@ -130,7 +130,7 @@ def build_mart_asset(mart: Mart) -> dg.AssetsDefinition:
         group_name="marts",
         pool=None if mart.by_entity else writer_pool(key),
         partitions_def=entity_partitions if mart.by_entity else as_of_partitions,
-        backfill_policy=dg.BackfillPolicy.single_run() if mart.by_entity else None,
+        backfill_policy=ONE_RUN_PER_BACKFILL if mart.by_entity else None,
         deps=deps_of(f"marts/{mart.name}", itself=key),
         owners=[TEAM[mart.owner]],
         kinds={"duckdb", "sql"},

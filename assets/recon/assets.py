@@ -19,7 +19,7 @@ from assets.ops.exceptions import record_exceptions_from
 from assets import published_columns
 from assets.dependencies import deps_of
 from assets.marts.assets import ensure_entity_mart_views
-from assets.partitions import as_of_partitions, by_date, entity_partitions, entity_partitions_of
+from assets.partitions import ONE_RUN_PER_BACKFILL, as_of_partitions, by_date, entity_partitions, entity_partitions_of
 from assets.versions import entity_parts, entity_table, split_by_entity
 from resources import Warehouse
 from resources.warehouse import bound_params, sql_text, table_exists
@@ -108,7 +108,7 @@ def _top_exceptions(con, as_of: date, entities: list[str]) -> str:
     key=TIME_TO_BILL,
     group_name="recon",
     partitions_def=entity_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=ONE_RUN_PER_BACKFILL,
     deps=deps_of("recon/time_to_bill", itself=TIME_TO_BILL),
     owners=[TEAM["finance"]],
     kinds={"duckdb", "sql"},
