@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from benchmarks.run import _shared_lines, shared_comparison
@@ -25,6 +26,7 @@ def _bench_databases() -> set[str]:
         engine.dispose()
 
 
+@pytest.mark.many_runs  # two whole nightlies, one per mode (about 50 s)
 def test_the_shared_comparison_runs_both_modes_on_one_estate_and_leaves_no_catalog_behind(estate, tmp_path):
     as_of = json.loads((estate / "_truth" / "manifest.json").read_text())["as_of"]
     before = _bench_databases()
