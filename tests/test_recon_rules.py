@@ -267,3 +267,30 @@ def test_reporting_currency_conversion(scenario, tmp_path):
     assert rows[1]["expected_rate"] is None
     # no version in force means no rate either: nothing at risk can be valued
     assert rows[1]["amount_at_risk"] is None
+
+
+def test_approved_hours_on_a_project_the_psa_lacks_are_held_for_delivery_until_the_project_arrives(scenario, tmp_path):
+    """An entry reconciles in its project's legal entity: on a project id the PSA does not have, no entity's run
+    would see it and its hours would vanish from every table. They are one exception, for delivery, naming them."""
+    s = scenario
+    s.entry(1, "2026-03-02")
+    s.entry(2, "2026-03-03", project=99)
+    s.entry(3, "2026-03-04", project=99, minutes=90)
+    s.entry(4, "2026-03-05", project=99, status="submitted")  # not approved: nothing to bill or to lose yet
+    rows = run(s, tmp_path)
+    assert status(rows, 1) == ("UNBILLED", None, None)
+    assert set(rows) == {1}
+    wh = str(tmp_path / "wh.duckdb")
+    open_ = "SELECT owner, rule, message FROM ops.exceptions WHERE resolved_at IS NULL AND rule LIKE '%unknown_project'"
+    c = duckdb.connect(wh, read_only=True)
+    [(owner, rule, message)] = c.execute(open_).fetchall()
+    c.close()
+    assert (owner, rule) == ("delivery", "BILLING_HELD:unknown_project")
+    assert "2 approved PSA time entries (9.5 h; entries 2, 3) on project id 99" in message
+
+    s.projects.append(Scenario.project_row(99))  # the PSA gains the project: the entries reconcile, the hold ends
+    rows = run(s, tmp_path)
+    assert {e: status(rows, e)[0] for e in rows} == {1: "UNBILLED", 2: "INELIGIBLE", 3: "INELIGIBLE"}
+    c = duckdb.connect(wh, read_only=True)
+    assert c.execute(open_).fetchall() == []
+    c.close()

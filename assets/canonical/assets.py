@@ -23,9 +23,11 @@ def create_asof_view(con, view: str) -> None:
     """``canonical.<view>_asof(as_of)``: the table as it stood at the end of any as-of date, and
     ``canonical.<view>``: the latest state. ``scoped := TRUE`` lets a macro keyed by time entry read only the
     entries an incremental recon run recomputes (ops.recon_scope), ``restamped := TRUE`` only those with a version
-    stamped after the date; the others ignore both."""
+    stamped after the date, ``unplaced := TRUE`` only those with a version on a project the PSA does not have on the
+    date; the others ignore all three."""
     con.execute(
-        f"CREATE OR REPLACE MACRO canonical.{view}_asof(as_of, scoped := FALSE, restamped := FALSE) AS TABLE "
+        f"CREATE OR REPLACE MACRO canonical.{view}_asof(as_of, scoped := FALSE, restamped := FALSE, "
+        f"unplaced := FALSE) AS TABLE "
         f"{sql_text(f'canonical/{view}_asof')}"
     )
     con.execute(f"CREATE OR REPLACE VIEW canonical.{view} AS SELECT * FROM canonical.{view}_asof({LATEST})")
@@ -131,9 +133,10 @@ def build_canonical_asset(entity: Entity) -> dg.AssetsDefinition:
         key=key,
         group_name="canonical",
         pool=writer_pool(key),
-        # a further as-of macro may read another entity's: DuckDB binds a macro when it is created
+        # an as-of macro may read another entity's (time entries on a project the PSA lacks: `unplaced`): DuckDB
+        # binds a macro when it is created
         deps=[dg.AssetKey(["raw", r]) for r in entity.raw]
-        + deps_of(*(f"canonical/{d}_asof" for d in entity.derived), itself=key),
+        + deps_of(*(f"canonical/{d}_asof" for d in (entity.view_name, *entity.derived)), itself=key),
         owners=[TEAM[entity.owner]],
         kinds={"duckdb", "pandera"},
         tags={"layer": "canonical", "source": entity.source},

@@ -6,10 +6,16 @@
 -- first known version stands in, `reconstructed` (what it said then is not known, so billing on it is held:
 -- recon.billing_holds). One merely approved after the date is not in force on it: it was awaiting approval.
 -- With `scoped`, only the entries of ops.recon_scope (an incremental recon run), filtered before aggregating; with
--- `restamped`, only entries with a version stamped after the date (the only ones that can be reconstructed).
-WITH latest AS (
+-- `restamped`, only entries with a version stamped after the date (the only ones that can be reconstructed); with
+-- `unplaced`, only entries with a version on a project the PSA does not have on the date (recon.billing_holds).
+WITH unplaced_entries AS (
+    SELECT DISTINCT time_entry_id FROM canonical.time_entry_history
+    WHERE unplaced AND project_id NOT IN (SELECT p.project_id FROM canonical.project_asof(as_of) AS p)
+),
+latest AS (
     SELECT time_entry_id, arg_max(_record_hash, {'revision': revision, 'updated_at': updated_at, 'extracted': _extracted_at}) AS h
     FROM canonical.time_entry_history WHERE updated_at < as_of_end(as_of) AND in_recon_scope(time_entry_id, scoped)
+        AND (NOT unplaced OR time_entry_id IN (SELECT time_entry_id FROM unplaced_entries))
         AND (NOT restamped OR time_entry_id IN (SELECT r.time_entry_id FROM canonical.time_entry_history AS r
                                                 WHERE r.updated_at >= as_of_end(as_of)))
     GROUP BY time_entry_id
@@ -18,6 +24,7 @@ first_known AS (  -- over the versions stamped after the date only: on the newes
     SELECT time_entry_id, arg_min(_record_hash, {'revision': revision, 'updated_at': updated_at}) AS h,
            min(submitted_at) AS submitted
     FROM canonical.time_entry_history WHERE updated_at >= as_of_end(as_of) AND in_recon_scope(time_entry_id, scoped)
+        AND (NOT unplaced OR time_entry_id IN (SELECT time_entry_id FROM unplaced_entries))
     GROUP BY time_entry_id
 ),
 chosen AS (

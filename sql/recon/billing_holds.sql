@@ -117,6 +117,22 @@ reconstructed AS (  -- PSA rows standing in with a version stamped after the dat
            CAST(json_object('project_id', project_id) AS VARCHAR)
     FROM canonical.time_entry_asof($as_of::DATE, restamped := TRUE) WHERE reconstructed
 ),
+unknown_projects AS (  -- live-approved entries on a project the PSA does not have on the date: an entry reconciles
+                      -- in its project's legal entity, so no entity's run has them and they would leave
+                      -- recon.time_to_bill unseen. One fault per project id, naming its entries.
+    SELECT 'psa_projects' AS object, 'canonical.time_entry_history' AS file, CAST(NULL AS BIGINT) AS row_number,
+           CAST(project_id AS VARCHAR) AS record_key, 'unknown_project' AS rule,
+           format('{} approved PSA time entr{} ({} h; {}{}) on project id {}, which the PSA does not have on this '
+                  'date: no legal entity reconciles or bills them', count(*),
+                  CASE WHEN count(*) = 1 THEN 'y' ELSE 'ies' END, sum(hours),
+                  CASE WHEN count(*) = 1 THEN 'entry ' ELSE 'entries ' END
+                  || array_to_string(list_sort(list(time_entry_id))[:10], ', '),
+                  CASE WHEN count(*) > 10 THEN ', ...' ELSE '' END, project_id) AS message,
+           CAST(json_object('project_id', project_id) AS VARCHAR) AS record
+    FROM canonical.time_entry_asof($as_of::DATE, unplaced := TRUE)
+    WHERE live_approved AND project_id NOT IN (SELECT p.project_id FROM canonical.project_asof($as_of::DATE) AS p)
+    GROUP BY project_id
+),
 split_caps AS (  -- a contract with a not-to-exceed cap whose projects stand in several legal entities on the date:
                  -- each entity reconciles its own projects, so none can count the cap whole (fail closed)
     SELECT 'crm_contract' AS object, 'canonical.project_history' AS file, CAST(NULL AS BIGINT) AS row_number,
@@ -132,7 +148,8 @@ split_caps AS (  -- a contract with a not-to-exceed cap whose projects stand in 
 ),
 faults AS (
     SELECT * FROM rejected_files UNION ALL SELECT * FROM rejected_rows UNION ALL SELECT * FROM contract_rejects
-    UNION ALL SELECT * FROM broken_feed UNION ALL SELECT * FROM reconstructed UNION ALL SELECT * FROM split_caps
+    UNION ALL SELECT * FROM broken_feed UNION ALL SELECT * FROM reconstructed UNION ALL SELECT * FROM unknown_projects
+    UNION ALL SELECT * FROM split_caps
 ),
 fields AS (  -- the keys a faulty record names, read from its text (extract) or typed (canonical) columns
     SELECT f.*, i.owner,
