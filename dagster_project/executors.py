@@ -7,6 +7,8 @@ themselves (docs/deployment.md)."""
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
 
 EXECUTORS = ("in_process", "celery")
@@ -18,6 +20,9 @@ def executor_for(settings) -> dg.ExecutorDefinition:
         return dg.in_process_executor
     from dagster_celery import celery_executor
 
+    # dagster_celery defines its one task again for every step it sends, and Celery warns each time that the name is
+    # taken (the first definition, the same function, serves): dozens of lines after a run's verdict, none of use
+    warnings.filterwarnings("ignore", message="Task name 'execute_plan' is already registered")
     return celery_executor.configured(celery_config(settings), name="celery")
 
 
