@@ -226,7 +226,7 @@ def _memory_cap_refused(cap: str) -> str | None:
 
     try:
         with duckdb.connect(config={"memory_limit": cap}) as probe:
-            probe.execute("SELECT 1")
+            probe.execute("SELECT current_setting('memory_limit')")  # allocates: a cap of 0 bytes fails here
     except duckdb.Error as exc:
         return str(exc).splitlines()[0]
     return None

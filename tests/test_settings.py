@@ -46,6 +46,7 @@ def test_options_win_over_the_environment_which_wins_over_defaults(monkeypatch, 
         ("PSSYNC_CELERY_BROKER", "127.0.0.1:6379", "not a Celery URL"),
         ("PSSYNC_DUCKDB_MEMORY_LIMIT", "4", "not a memory cap DuckDB can work in, such as 4GB"),
         ("PSSYNC_DUCKDB_MEMORY_LIMIT", "four gigabytes", "not a memory cap DuckDB can work in, such as 4GB"),
+        ("PSSYNC_DUCKDB_MEMORY_LIMIT", "0GB", "not a memory cap DuckDB can work in, such as 4GB (Out of Memory"),
     ],
 )
 def test_a_wrong_setting_names_its_variable_value_and_rule(monkeypatch, variable, value, says):
