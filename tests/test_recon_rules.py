@@ -286,7 +286,7 @@ def test_approved_hours_on_a_project_the_psa_lacks_are_held_for_delivery_until_t
     [(owner, rule, message)] = c.execute(open_).fetchall()
     c.close()
     assert (owner, rule) == ("delivery", "BILLING_HELD:unknown_project")
-    assert "2 approved PSA time entries (9.5 h; entries 2, 3) on project id 99" in message
+    assert "2 approved PSA time entries (9.5 h; entries 2, 3) on project id 99, which is not a valid" in message
 
     s.projects.append(Scenario.project_row(99))  # the PSA gains the project: the entries reconcile, the hold ends
     rows = run(s, tmp_path)

@@ -117,13 +117,15 @@ reconstructed AS (  -- PSA rows standing in with a version stamped after the dat
            CAST(json_object('project_id', project_id) AS VARCHAR)
     FROM canonical.time_entry_asof($as_of::DATE, restamped := TRUE) WHERE reconstructed
 ),
-unknown_projects AS (  -- live-approved entries on a project the PSA does not have on the date: an entry reconciles
-                      -- in its project's legal entity, so no entity's run has them and they would leave
-                      -- recon.time_to_bill unseen. One fault per project id, naming its entries.
+unknown_projects AS (  -- live-approved entries on a project the PSA does not have on the date, or whose row was
+                      -- rejected (canonical.project_asof has valid rows only): an entry reconciles in its project's
+                      -- legal entity, so no entity's run has them and they would leave recon.time_to_bill unseen.
+                      -- One fault per project id, naming its entries.
     SELECT 'psa_projects' AS object, 'canonical.time_entry_history' AS file, CAST(NULL AS BIGINT) AS row_number,
            CAST(project_id AS VARCHAR) AS record_key, 'unknown_project' AS rule,
-           format('{} approved PSA time entr{} ({} h; {}{}) on project id {}, which the PSA does not have on this '
-                  'date: no legal entity reconciles or bills them', count(*),
+           format('{} approved PSA time entr{} ({} h; {}{}) on project id {}, which is not a valid PSA project on '
+                  'this date (missing from the PSA, or rejected: see its own exception): no legal entity reconciles '
+                  'or bills them', count(*),
                   CASE WHEN count(*) = 1 THEN 'y' ELSE 'ies' END, sum(hours),
                   CASE WHEN count(*) = 1 THEN 'entry ' ELSE 'entries ' END
                   || array_to_string(list_sort(list(time_entry_id))[:10], ', '),
