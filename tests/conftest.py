@@ -41,6 +41,12 @@ def scenario(tmp_path):
     return Scenario(tmp_path / "landing")
 
 
+def pytest_collection_modifyitems(items):
+    """The tests marked ``long`` first: a worker that draws one last would run alone for a minute while the other
+    idles (xdist balances what is left, not what has started)."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 def manifest(landing: Path) -> dict:
     return json.loads((landing / "_truth" / "manifest.json").read_text())
 

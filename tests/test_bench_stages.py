@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,6 +25,7 @@ def stage(name: str, root: Path, *args) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.long
 def test_every_benchmark_stage_runs_and_the_floor_reproduces_the_pipelines_recon(tmp_path):
     gen = stage("generate", tmp_path, 20, 2)
     assert gen["time_entries"] > 0 and gen["as_of"] == "2026-09-30"

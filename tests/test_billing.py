@@ -236,6 +236,7 @@ def test_a_batch_file_is_the_indented_json_of_its_header_and_lines_byte_for_byte
     assert "batch_id" not in doc["lines"][0]
 
 
+@pytest.mark.long
 def test_replays_and_crashes_reproduce_identical_files_and_never_duplicate_a_key(billed, tmp_path, monkeypatch):
     landing, wh, out, m = billed
     as_of = date.fromisoformat(m["as_of"])

@@ -53,6 +53,7 @@ def test_parser_rejects_a_bad_date():
         build_parser().parse_args(["run", "--as-of", "30/09/2026"])
 
 
+@pytest.mark.long
 def test_backfill_settles_dates_in_order_stops_where_one_cannot_run_and_reruns_identically(
     tmp_path, monkeypatch, capsys
 ):

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from assets.billing.emit import billable_entities
 from assets.canonical.assets import canonical_assets
@@ -195,6 +196,7 @@ def _recomputed(result, table: str = "time_to_bill") -> str:
     return recomputed
 
 
+@pytest.mark.long
 def test_every_incremental_rerun_of_a_date_reads_exactly_what_a_full_recompute_reads(tmp_path):
     landing = tmp_path / "landing"
     m = generate_estate(EstateConfig(out=landing, employees=30, months=3, seed=11, progress=False))

@@ -6,6 +6,7 @@ import hashlib
 from datetime import date, timedelta
 
 import duckdb
+import pytest
 
 from estate import EstateConfig, generate_estate
 from tests.helpers import all_assets, materialize_as_of
@@ -43,6 +44,7 @@ def _stored_versions(con, after: date | None = None) -> int:
     return sum(con.execute(f"SELECT count(*) FROM {p}{since}").fetchall()[0][0] for p in parts)
 
 
+@pytest.mark.long
 def test_a_month_of_nights_stores_what_changed_and_replays_a_date_twenty_days_back_exactly(tmp_path):
     landing = tmp_path / "landing"
     m = generate_estate(EstateConfig(out=landing, employees=40, months=2, seed=5, progress=False))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
 
 from dagster_project.definitions import defs
 from dagster_project.schedules import hourly_sync_schedule, nightly_sync_schedule
@@ -185,6 +186,7 @@ def test_failed_runs_are_recorded_in_ops_alerts_and_posted_to_the_webhook(tmp_pa
     assert received and received[0]["run_id"] == result.run_id
 
 
+@pytest.mark.long
 def test_a_two_week_backfill_reproduces_the_batches_of_the_single_runs(tmp_path, monkeypatch):
     landing = tmp_path / "landing"
     m = generate_estate(EstateConfig(out=landing, employees=40, months=2, seed=5, progress=False))
