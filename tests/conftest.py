@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import pkgutil
 import shutil
 import uuid
 from pathlib import Path
@@ -14,6 +16,23 @@ import sqlalchemy as sa
 from estate import EstateConfig, generate_estate
 
 SMALL = dict(employees=80, months=4, seed=7)
+
+
+def _import_anyio_now() -> None:
+    """Every module of anyio, imported in the main thread. anyio imports its modules on first use, and the
+    workbench's TestClient first uses some of them in the thread that serves requests; pytest rewrites a plugin's
+    modules as they are imported (anyio is one), parsing their source there, and CPython 3.11's parser now and then
+    fails in a thread other than the main one ("SystemError: AST constructor recursion depth mismatch")."""
+    import anyio
+
+    for module in pkgutil.walk_packages(anyio.__path__, "anyio."):
+        try:
+            importlib.import_module(module.name)
+        except ImportError:  # a backend whose library is not installed (trio)
+            pass
+
+
+_import_anyio_now()
 PG_URL = os.environ.get("PSSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
