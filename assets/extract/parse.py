@@ -92,7 +92,9 @@ def read_file(spec: SourceObject, path: Path) -> pl.DataFrame:
         raise
     except (UnicodeDecodeError, json.JSONDecodeError, pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
         raise FileRejected("unparseable_file", f"cannot parse: {exc}") from exc
-    return frame.with_columns(pl.col(c).replace("", None) for c in frame.columns if frame.schema[c] == pl.Utf8)
+    # one expression over every text column: an expression per column cost about 1 ms a file, most of the
+    # ERP's read time (its files are daily drops of a few dozen rows)
+    return frame.with_columns(pl.when(pl.col(pl.Utf8) != "").then(pl.col(pl.Utf8)).name.keep())
 
 
 def _read_csv(spec: SourceObject, path: Path) -> pl.DataFrame:
