@@ -234,6 +234,41 @@ def _store_date(
     twice = con.execute(f"SELECT {keys} FROM _v_new GROUP BY ALL HAVING count(*) > 1 LIMIT 1").fetchall()
     if twice:  # the comparison below is by key: a key twice would store an arbitrary one of its rows
         raise ValueError(f"{table} on {as_of}: key ({', '.join(spec.key)}) = {twice[0]} appears twice")
+    if dates or con.execute(f"SELECT 1 FROM {store} LIMIT 1").fetchall():
+        _store_changes(con, store, spec, cols, as_of, prev, nxt, within)
+    else:  # no version yet (a table's first date, a new legal entity's part): every row is new, nothing to compare
+        con.execute(
+            f"INSERT INTO {store} ({col_list}, valid_from, valid_to) SELECT n.*, $d::DATE, $to::DATE FROM _v_new n",
+            {"d": as_of, "to": OPEN},
+        )
+    con.execute(
+        "MERGE INTO ops.as_of_dates AS t USING (SELECT ? AS table_name, ?::DATE AS as_of_date) AS s "
+        "ON t.table_name = s.table_name AND t.as_of_date = s.as_of_date WHEN NOT MATCHED THEN INSERT BY NAME",
+        [table, as_of],
+    )
+    if within:
+        rows = con.execute(f"SELECT count(*) FROM {store} WHERE valid_from <= $d AND valid_to >= $d", {"d": as_of})
+    else:
+        rows = con.execute("SELECT count(*) FROM _v_new")
+    rows = rows.fetchall()[0][0]
+    con.execute(f"DROP {new_kind} _v_new")
+    return rows
+
+
+def _store_changes(
+    con: duckdb.DuckDBPyConnection,
+    store: str,
+    spec: Versioned,
+    cols: list[str],
+    as_of: date,
+    prev: date | None,
+    nxt: date | None,
+    within: str | None,
+) -> None:
+    """Store what ``_v_new`` changes against the versions in force on ``as_of``, between the written dates ``prev``
+    and ``nxt`` around it."""
+    col_list = ", ".join(f'"{c}"' for c in cols)
+    keys = ", ".join(f'"{k}"' for k in spec.key)
     k0 = spec.key[0]
     on = " AND ".join(f'n."{k}" = o."{k}"' for k in spec.key)
     # the keys whose row on this date differs from the version in force, or exists on one side only
@@ -266,18 +301,7 @@ def _store_date(
         f"WHERE EXISTS (SELECT 1 FROM _v_changed c WHERE {match.replace('x.', 'n.')} AND c.has_new)",
         {"d": as_of, "to": as_of if nxt is not None else OPEN},
     )
-    con.execute(
-        "MERGE INTO ops.as_of_dates AS t USING (SELECT ? AS table_name, ?::DATE AS as_of_date) AS s "
-        "ON t.table_name = s.table_name AND t.as_of_date = s.as_of_date WHEN NOT MATCHED THEN INSERT BY NAME",
-        [table, as_of],
-    )
-    if within:
-        rows = con.execute(f"SELECT count(*) FROM {store} WHERE valid_from <= $d AND valid_to >= $d", {"d": as_of})
-    else:
-        rows = con.execute("SELECT count(*) FROM _v_new")
-    rows = rows.fetchall()[0][0]
-    con.execute(f"DROP {new_kind} _v_new; DROP TABLE _v_changed")
-    return rows
+    con.execute("DROP TABLE _v_changed")
 
 
 def _ensure_store(con: duckdb.DuckDBPyConnection, table: str, spec: Versioned, columns: list[tuple[str, str]]) -> None:
