@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,30 +26,6 @@ def _stamp(path: Path) -> tuple | None:
     return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
-_IMPORTING: list[threading.Thread] = []
-"""The thread importing GX ahead of a run's first suite, once per process."""
-
-
-def _import_gx() -> None:
-    try:
-        from great_expectations import expectations  # noqa: F401 - imported for its side effect, the import
-    except BaseException:  # noqa: BLE001 - the suite's own import, in the step, raises it with its step
-        pass
-
-
-def import_gx_in_background() -> None:
-    """Start importing GX on a thread of its own, once per process: the import takes 2-3 s of Python, which the
-    first suite of a run paid on its step. Started as a run that validates sets up, it overlaps the extract, whose
-    DuckDB and polars work leaves the GIL free most of the time. The first suite's own import waits for it (Python
-    locks a module being imported), so at worst it costs what it cost before."""
-    if _IMPORTING or "great_expectations.expectations" in sys.modules:
-        return
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    thread = threading.Thread(target=_import_gx, name="pssync-import-gx", daemon=True)
-    _IMPORTING.append(thread)
-    thread.start()
-
-
 @dataclass
 class SuiteOutcome:
     suite: str
@@ -65,12 +39,6 @@ class DataQuality(dg.ConfigurableResource):
     """Runs expectation suites and keeps a Data Docs site under ``<PSSYNC_OUTPUT_DIR>/data_quality``."""
 
     output_dir: str
-
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        """A run whose steps validate (Dagster sets a resource up only for the steps that need it) starts the
-        GX import on its way."""
-        if context.run is not None:
-            import_gx_in_background()
 
     @property
     def root(self) -> Path:
