@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
-from dagster_project.cli import build_parser, main
+from dagster_project.cli import JOB_NAMES, build_parser, main
+from dagster_project.jobs import JOBS
 from resources.fingerprint import file_digests
 from tests.helpers import isolate_settings, query
 from tests.scenario import Scenario
@@ -17,10 +19,17 @@ SUBCOMMANDS = ["generate", "run", "backfill", "demo", "exceptions", "batches", "
 
 
 @pytest.mark.parametrize("sub", SUBCOMMANDS)
-def test_every_subcommand_has_help(sub):
-    out = subprocess.run([sys.executable, "-m", "dagster_project.cli", sub, "--help"], capture_output=True, text=True)
+def test_every_subcommand_has_help_even_with_a_wrong_setting(sub):
+    wrong = {**os.environ, "PSSYNC_DUCKDB_MEMORY_LIMIT": "bogus"}  # refused by every command that reads settings
+    out = subprocess.run(
+        [sys.executable, "-m", "dagster_project.cli", sub, "--help"], capture_output=True, text=True, env=wrong
+    )
     assert out.returncode == 0 and "usage: pssync" in out.stdout
-    assert out.stderr == "", "help writes nothing else: no library warning on stderr"
+    assert out.stderr == "", "help writes nothing else: no library warning, no settings error on stderr"
+
+
+def test_the_jobs_run_offers_are_the_jobs_defined():
+    assert list(JOB_NAMES) == [j.name for j in JOBS]
 
 
 def test_generate_run_and_list_for_finance(tmp_path, monkeypatch, capsys):

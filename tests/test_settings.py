@@ -70,8 +70,8 @@ def test_the_command_line_refuses_a_wrong_setting_in_one_line(monkeypatch, tmp_p
 
 
 def test_a_wrong_setting_in_the_environment_is_refused_in_one_line_before_anything_loads(tmp_path):
-    """The jobs that `pssync` lists read the settings when they load, before any option is parsed: a wrong variable
-    in the environment is named in one line, not a trace."""
+    """A wrong variable in the environment is named in one line by the command that reads it, not a trace, and
+    nothing runs."""
     import os
     import subprocess
     import sys
@@ -85,7 +85,7 @@ def test_a_wrong_setting_in_the_environment_is_refused_in_one_line_before_anythi
     )
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.strip().splitlines() == [
-        "pssync: PSSYNC_DUCKDB_MEMORY_LIMIT='4': not a memory cap DuckDB can work in, such as 4GB (Parser Error: "
+        "pssync run: PSSYNC_DUCKDB_MEMORY_LIMIT='4': not a memory cap DuckDB can work in, such as 4GB (Parser Error: "
         "Unknown unit for memory: '' (expected: KB, MB, GB, TB for 1000^i units or KiB, MiB, GiB, TiB for 1024^i "
         "units))"
     ]
