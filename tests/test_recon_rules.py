@@ -269,14 +269,19 @@ def test_reporting_currency_conversion(scenario, tmp_path):
     assert rows[1]["amount_at_risk"] is None
 
 
-def test_approved_hours_on_a_project_the_psa_lacks_are_held_for_delivery_until_the_project_arrives(scenario, tmp_path):
+def test_approved_or_billed_hours_on_a_project_the_psa_lacks_are_held_for_delivery_until_the_project_arrives(
+    scenario, tmp_path
+):
     """An entry reconciles in its project's legal entity: on a project id the PSA does not have, no entity's run
-    would see it and its hours would vanish from every table. They are one exception, for delivery, naming them."""
+    would see it and its hours would vanish from every table, approved hours never billed and billed hours alike.
+    They are one exception, for delivery, naming them."""
     s = scenario
     s.entry(1, "2026-03-02")
     s.entry(2, "2026-03-03", project=99)
     s.entry(3, "2026-03-04", project=99, minutes=90)
-    s.entry(4, "2026-03-05", project=99, status="submitted")  # not approved: nothing to bill or to lose yet
+    s.entry(4, "2026-03-05", project=99, status="submitted")  # not approved, not billed: nothing to lose yet
+    s.entry(5, "2026-03-05", project=99, status="submitted", minutes=120)
+    s.invoice(500, "2026-03-06", [(TM, 5, "2.00", "200.0000")])  # billed before approval, on a code the PSA knows
     rows = run(s, tmp_path)
     assert status(rows, 1) == ("UNBILLED", None, None)
     assert set(rows) == {1}
@@ -286,11 +291,16 @@ def test_approved_hours_on_a_project_the_psa_lacks_are_held_for_delivery_until_t
     [(owner, rule, message)] = c.execute(open_).fetchall()
     c.close()
     assert (owner, rule) == ("delivery", "BILLING_HELD:unknown_project")
-    assert "2 approved PSA time entries (9.5 h; entries 2, 3) on project id 99, which is not a valid" in message
+    assert "3 approved or billed PSA time entries (11.5 h; entries 2, 3, 5) on project id 99, which is not" in message
 
     s.projects.append(Scenario.project_row(99))  # the PSA gains the project: the entries reconcile, the hold ends
     rows = run(s, tmp_path)
-    assert {e: status(rows, e)[0] for e in rows} == {1: "UNBILLED", 2: "INELIGIBLE", 3: "INELIGIBLE"}
+    assert {e: status(rows, e)[0] for e in rows} == {
+        1: "UNBILLED",
+        2: "INELIGIBLE",
+        3: "INELIGIBLE",
+        5: "NOT_APPROVED_BILLED",
+    }
     c = duckdb.connect(wh, read_only=True)
     assert c.execute(open_).fetchall() == []
     c.close()

@@ -117,22 +117,30 @@ reconstructed AS (  -- PSA rows standing in with a version stamped after the dat
            CAST(json_object('project_id', project_id) AS VARCHAR)
     FROM canonical.time_entry_asof($as_of::DATE, restamped := TRUE) WHERE reconstructed
 ),
-unknown_projects AS (  -- live-approved entries on a project the PSA does not have on the date, or whose row was
-                      -- rejected (canonical.project_asof has valid rows only): an entry reconciles in its project's
-                      -- legal entity, so no entity's run has them and they would leave recon.time_to_bill unseen.
-                      -- One fault per project id, naming its entries.
+unplaced AS (  -- entries on a project the PSA does not have on the date, or whose row was rejected
+               -- (canonical.project_asof has valid rows only): an entry reconciles in its project's legal entity,
+               -- so no entity's run has them and they would leave recon.time_to_bill unseen
+    SELECT time_entry_id, project_id, hours, live_approved
+    FROM canonical.time_entry_asof($as_of::DATE, unplaced := TRUE)
+    WHERE project_id NOT IN (SELECT p.project_id FROM canonical.project_asof($as_of::DATE) AS p)
+),
+unknown_projects AS (  -- those approved, or billed on a live invoice (billed hours unseen are as bad as approved
+                       -- hours never billed). One fault per project id, naming its entries.
     SELECT 'psa_projects' AS object, 'canonical.time_entry_history' AS file, CAST(NULL AS BIGINT) AS row_number,
            CAST(project_id AS VARCHAR) AS record_key, 'unknown_project' AS rule,
-           format('{} approved PSA time entr{} ({} h; {}{}) on project id {}, which is not a valid PSA project on '
-                  'this date (missing from the PSA, or rejected: see its own exception): no legal entity reconciles '
-                  'or bills them', count(*),
+           format('{} approved or billed PSA time entr{} ({} h; {}{}) on project id {}, which is not a valid PSA '
+                  'project on this date (missing from the PSA, or rejected: see its own exception): no legal entity '
+                  'reconciles or bills them', count(*),
                   CASE WHEN count(*) = 1 THEN 'y' ELSE 'ies' END, sum(hours),
                   CASE WHEN count(*) = 1 THEN 'entry ' ELSE 'entries ' END
                   || array_to_string(list_sort(list(time_entry_id))[:10], ', '),
                   CASE WHEN count(*) > 10 THEN ', ...' ELSE '' END, project_id) AS message,
            CAST(json_object('project_id', project_id) AS VARCHAR) AS record
-    FROM canonical.time_entry_asof($as_of::DATE, unplaced := TRUE)
-    WHERE live_approved AND project_id NOT IN (SELECT p.project_id FROM canonical.project_asof($as_of::DATE) AS p)
+    FROM unplaced
+    WHERE live_approved OR time_entry_id IN (
+        SELECT l.psa_time_entry_id FROM canonical.invoice_line_asof($as_of::DATE) AS l
+        JOIN canonical.live_invoice_asof($as_of::DATE) USING (invoice_id)
+        WHERE l.psa_time_entry_id IN (SELECT time_entry_id FROM unplaced))
     GROUP BY project_id
 ),
 split_caps AS (  -- a contract with a not-to-exceed cap whose projects stand in several legal entities on the date:
