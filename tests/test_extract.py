@@ -297,3 +297,40 @@ def test_a_record_fixed_then_broken_again_keeps_its_exception_open(tmp_path):
         page("20260104T000000Z", [account(b, False, "2026-01-04T00:00:00Z")])
         load_files(con, spec, landing)
         assert open_for_a() == [("invalid_boolean",)]
+
+
+def test_a_blank_field_is_a_missing_value_in_every_file_format(tmp_path):
+    """An empty CSV field, quoted or not, and an empty JSON string read as missing, so a required one rejects its row
+    as ``missing_value`` instead of passing as an empty text; a field with text stays as written."""
+    from assets.extract.loader import violation_sql
+    from assets.extract.parse import read_file
+
+    payments = tmp_path / "payments_2026-09-30.csv"
+    payments.write_text(
+        'Internal ID,Invoice Internal ID,Date,Amount,Currency\n1,10,2026-09-30,5.00,\n2,"",2026-09-30,6.00," "\n'
+    )
+    workers = tmp_path / "workers_2026-09-30.json"
+    workers.write_text(
+        json.dumps(
+            {
+                "Report_Entry": [
+                    {
+                        "Employee_ID": "",
+                        "Worker_Type": "Employee",
+                        "Hire_Date": "2020-01-01",
+                        "Company": "UK01",
+                        "Scheduled_Weekly_Hours": 40,
+                        "Hourly_Cost_Rate": "55.00",
+                    }
+                ]
+            }
+        )
+    )
+    checked = {}
+    for name, path in (("erp_payments", payments), ("hr_workers", workers)):
+        frame = read_file(BY_NAME[name], path)
+        checked[name] = duckdb.sql(f"SELECT {violation_sql(BY_NAME[name])} FROM frame").fetchall()
+        if name == "erp_payments":
+            assert frame["currency"].to_list() == [None, " "]
+    assert checked["erp_payments"] == [(None,), ("missing_value|Invoice Internal ID is required but empty",)]
+    assert checked["hr_workers"] == [("missing_value|Employee_ID is required but empty",)]
