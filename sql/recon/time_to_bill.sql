@@ -155,22 +155,17 @@ consumed AS (  -- billed and previously batched hours of every entry of the cont
     SELECT contract_id AS root_id, sum(used_hours) AS used FROM recon.cap_usage
     WHERE as_of_date = $as_of::DATE AND list_contains($legal_entities, legal_entity) GROUP BY 1
 ),
-running AS (  -- the cap window: unbilled entries of a capped contract in work-date order, each after what the
-                -- contract consumed before it (only the few columns it needs go through the sort)
-    SELECT s.time_entry_id,
-           coalesce(u.used, 0) + sum(s.quantity) OVER (PARTITION BY s.contract_id ORDER BY s.work_date, s.time_entry_id
-                                                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - s.quantity
-               AS before_hours
-    FROM staged s
-    JOIN cap_in_force c ON c.root_id = s.contract_id AND c.in_force AND c.cap_hours IS NOT NULL
-    LEFT JOIN consumed u ON u.root_id = s.contract_id
-    WHERE s.pre_status = 'UNBILLED'
-),
-capped AS (
-    SELECT s.*, CASE WHEN s.pre_status = 'UNBILLED' THEN c.cap_hours END AS cap_hours, r.before_hours
+capped AS (  -- the cap window: unbilled entries in work-date order, each after what the contract consumed before it
+    SELECT s.*,
+           CASE WHEN s.pre_status = 'UNBILLED' THEN c.cap_hours END AS cap_hours,
+           CASE WHEN s.pre_status = 'UNBILLED' THEN
+               coalesce(u.used, 0) + sum(s.quantity) OVER (PARTITION BY s.contract_id, s.pre_status = 'UNBILLED'
+                                                            ORDER BY s.work_date, s.time_entry_id
+                                                            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - s.quantity
+           END AS before_hours
     FROM staged s
     LEFT JOIN cap_in_force c ON c.root_id = s.contract_id AND c.in_force
-    LEFT JOIN running r ON r.time_entry_id = s.time_entry_id
+    LEFT JOIN consumed u ON u.root_id = s.contract_id
 ),
 final AS (
     SELECT *,
