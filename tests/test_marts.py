@@ -3,6 +3,7 @@ and analysts reading the published snapshot while a sync runs."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import threading
@@ -48,6 +49,37 @@ def test_utilization_of_a_mid_week_hire_in_a_holiday_week_with_half_a_day_off(sc
         """SELECT capacity_hours, billable_utilization FROM marts.utilization_weekly
                     WHERE employee_id = 'E000001' AND week_start = DATE '2026-03-02'""",
     ) == [(Decimal("32.00"), 0.0)]
+
+
+def test_utilization_weeks_of_a_mid_week_change_and_of_hours_after_leaving(scenario, tmp_path):
+    """A week takes the attributes of its first working day and the capacity of each day's version; a week with
+    hours and no capacity (hours logged after the termination date) still has its row, with no utilization."""
+    s = scenario
+    s.workers.append(Scenario.worker_row(2, termination="2026-03-06"))  # leaves on Friday
+    s.resources.append(dict(resource_id=2, hr_employee_id="E000002", role="Consultant", region="NA"))
+    s.entry(1, "2026-03-10", resource=2)  # 8 h on the Tuesday after leaving
+    s.write()
+    # from Wednesday 2026-03-04, E000001 works half time as a Manager
+    changed = [
+        dict(w, Job_Profile="Manager", Scheduled_Weekly_Hours="20") if w["Employee_ID"] == "E000001" else w
+        for w in s.workers
+    ]
+    (s.root / "hr" / "workers_2026-03-04.json").write_text(json.dumps({"Report_Entry": changed}))
+    wh = tmp_path / "wh.duckdb"
+    assert materialize_as_of(s.root, wh, AS_OF, assets=all_assets(marts=True)).success
+    weeks = q(
+        wh,
+        """SELECT employee_id, week_start, capacity_hours, available_hours, total_hours, total_utilization,
+                  job_profile, legal_entity
+           FROM marts.utilization_weekly WHERE week_start IN (DATE '2026-03-02', DATE '2026-03-09')
+           ORDER BY 1, 2""",
+    )
+    assert weeks == [
+        ("E000001", date(2026, 3, 2), Decimal("28.00"), Decimal("28.00"), 0.0, 0.0, "Consultant", "US01"),  # 2x8 + 3x4
+        ("E000001", date(2026, 3, 9), Decimal("20.00"), Decimal("20.00"), 0.0, 0.0, "Manager", "US01"),
+        ("E000002", date(2026, 3, 2), Decimal("40.00"), Decimal("40.00"), 0.0, 0.0, "Consultant", "US01"),
+        ("E000002", date(2026, 3, 9), Decimal("0.00"), Decimal("0.00"), 8.0, None, "Consultant", "US01"),
+    ]
 
 
 def test_realization_with_a_write_down_and_a_milestone_in_a_month(scenario, tmp_path):

@@ -14,21 +14,27 @@ work_days AS (
     FROM employment e JOIN days d ON d.day >= e.hire_date AND (e.termination_date IS NULL OR d.day <= e.termination_date)
     WHERE isodow(d.day) <= 5
 ),
-attributed AS (  -- the version in force that day; days before the first snapshot take the first version
-    SELECT w.employee_id, w.day, v.scheduled_weekly_hours, v.country, v.legal_entity, v.practice, v.cost_center, v.job_profile
+attributed AS (  -- the version in force that day (days before the first snapshot take the first version): only
+                 -- what capacity needs, and the version's start, by which the week's attributes are found again
+    SELECT w.employee_id, w.day, v.scheduled_weekly_hours, v.country, v.span_from
     FROM work_days w
     JOIN canonical.employee_spans_asof($as_of::DATE) v
       ON v.employee_id = w.employee_id AND w.day >= v.span_from AND w.day < v.span_to
 ),
-capacity AS (
+capacity_days AS (  -- per (employee, week): the capacity of its working days, and the version in force on the first
     SELECT a.employee_id, CAST(date_trunc('week', a.day) AS DATE) AS week_start,
-           sum(a.scheduled_weekly_hours / 5) AS capacity_hours,
-           arg_min(a.legal_entity, a.day) AS legal_entity, arg_min(a.practice, a.day) AS practice,
-           arg_min(a.cost_center, a.day) AS cost_center, arg_min(a.job_profile, a.day) AS job_profile
+           sum(a.scheduled_weekly_hours / 5) AS capacity_hours, arg_min(a.span_from, a.day) AS span_from
     FROM attributed a
     LEFT JOIN canonical.holiday_asof($as_of::DATE) h ON h.country = a.country AND h.holiday_date = a.day
     WHERE h.holiday_date IS NULL
     GROUP BY 1, 2
+),
+capacity AS (  -- a week's attributes are those of its first working day (millions of days, thousands of versions:
+               -- the attributes are joined to the weeks, not carried through every day)
+    SELECT c.employee_id, c.week_start, c.capacity_hours,
+           v.legal_entity, v.practice, v.cost_center, v.job_profile
+    FROM capacity_days c
+    JOIN canonical.employee_spans_asof($as_of::DATE) v ON v.employee_id = c.employee_id AND v.span_from = c.span_from
 ),
 time_off AS (
     SELECT employee_id, CAST(date_trunc('week', off_date) AS DATE) AS week_start, sum(hours) AS time_off_hours
@@ -43,13 +49,8 @@ hours AS (
     WHERE t.live_approved AND t.work_date <= $as_of::DATE
     GROUP BY 1, 2
 ),
-grid AS (
-    SELECT employee_id, week_start FROM capacity
-    UNION SELECT employee_id, week_start FROM hours
-    UNION SELECT employee_id, week_start FROM time_off
-),
 latest_attr AS (SELECT employee_id, legal_entity, practice, cost_center, job_profile FROM latest)
-SELECT g.employee_id, g.week_start,
+SELECT employee_id, week_start,
        coalesce(c.legal_entity, l.legal_entity) AS legal_entity, coalesce(c.practice, l.practice) AS practice,
        coalesce(c.cost_center, l.cost_center) AS cost_center, coalesce(c.job_profile, l.job_profile) AS job_profile,
        CAST(coalesce(c.capacity_hours, 0) AS DECIMAL(10, 2)) AS capacity_hours,
@@ -63,12 +64,11 @@ SELECT g.employee_id, g.week_start,
        (coalesce(h.billable_minutes, 0) + coalesce(h.non_billable_minutes, 0)) / 60.0
            / nullif(greatest(coalesce(c.capacity_hours, 0) - coalesce(o.time_off_hours, 0), 0), 0) AS total_utilization,
        -- the week of the as-of date is still being worked and approved: its utilization is not final
-       g.week_start + 6 <= $as_of::DATE AS week_complete,
+       week_start + 6 <= $as_of::DATE AS week_complete,
        $as_of::DATE AS as_of_date
-FROM grid g
-LEFT JOIN capacity c USING (employee_id, week_start)
-LEFT JOIN time_off o USING (employee_id, week_start)
-LEFT JOIN hours h USING (employee_id, week_start)
+FROM capacity c  -- every (employee, week) with capacity, hours or time off
+FULL JOIN hours h USING (employee_id, week_start)
+FULL JOIN time_off o USING (employee_id, week_start)
 LEFT JOIN latest_attr l USING (employee_id)
-WHERE g.week_start <= $as_of::DATE
-ORDER BY g.employee_id, g.week_start
+WHERE week_start <= $as_of::DATE
+ORDER BY employee_id, week_start
