@@ -21,9 +21,11 @@ attributed AS (  -- the version in force that day (days before the first snapsho
     JOIN canonical.employee_spans_asof($as_of::DATE) v
       ON v.employee_id = w.employee_id AND w.day >= v.span_from AND w.day < v.span_to
 ),
-capacity_days AS (  -- per (employee, week): the capacity of its working days, and the version in force on the first
+capacity_days AS (  -- per (employee, week): the capacity of its working days (weekly hours / 5 a day: the exact
+                    -- decimal hours summed, then divided once, so no order of the days changes a digit), and the
+                    -- version in force on the first
     SELECT a.employee_id, CAST(date_trunc('week', a.day) AS DATE) AS week_start,
-           sum(a.scheduled_weekly_hours / 5) AS capacity_hours, arg_min(a.span_from, a.day) AS span_from
+           sum(a.scheduled_weekly_hours) / 5 AS capacity_hours, arg_min(a.span_from, a.day) AS span_from
     FROM attributed a
     LEFT JOIN canonical.holiday_asof($as_of::DATE) h ON h.country = a.country AND h.holiday_date = a.day
     WHERE h.holiday_date IS NULL
