@@ -143,6 +143,7 @@ def sync_findings(engine: sa.Engine, findings: list[Finding], now: datetime, sla
             if row is None:
                 if f.resolved:
                     continue  # found and gone before the workbench knew it: nothing to work
+                amount, currency = f.at_risk
                 values = dict(
                     exception_key=f.key,
                     layer=f.layer,
@@ -156,9 +157,9 @@ def sync_findings(engine: sa.Engine, findings: list[Finding], now: datetime, sla
                     finding=f.digest,
                     opened_at=now,
                     updated_at=now,
-                    due_at=sla.due(now, f.owner, f.at_risk[0]),
-                    amount_at_risk=f.at_risk[0],
-                    currency=f.at_risk[1],
+                    due_at=sla.due(now, f.owner, amount),
+                    amount_at_risk=amount,
+                    currency=currency,
                 )
                 inserts.append(values)
                 audits.append(audit_row(now, PIPELINE, f.key, "opened", {}, _snapshot(values)))
