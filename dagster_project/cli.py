@@ -582,26 +582,46 @@ def cmd_batches(args) -> int:
     return 0
 
 
+# the analysts' SQL reads the snapshot and nothing else: no file, extension, ATTACH, COPY or setting (DuckDB's own
+# switches, locked so that no statement can turn them back on); docs/workbench.md, Security
+QUERY_CONFIG = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "allow_unsigned_extensions": False,
+    "lock_configuration": True,
+}
+
+
 def cmd_query(args) -> int:
     """Analysts' SQL on the published snapshot (read-only: it answers while syncs write the warehouse)."""
     import duckdb
 
-    path = Path(args.snapshot or Path(_settings(args).outputs) / "published" / "pssync.duckdb")
+    from resources.outputs import ANALYST_SNAPSHOT
+
+    path = Path(args.snapshot or Path(_settings(args).outputs) / "published" / ANALYST_SNAPSHOT)
     if not path.exists():
         print(
             f"no published snapshot at {path}: run `pssync run` (or `make demo`) first, or pass --snapshot",
             file=sys.stderr,
         )
         return 2
-    con = duckdb.connect(str(path), read_only=True)
     try:
-        frame = con.sql(args.sql).pl()
+        con = duckdb.connect(str(path), read_only=True, config=QUERY_CONFIG)
+    except duckdb.Error as exc:
+        print(f"pssync query: cannot open {path}: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
+    try:
+        relation = con.sql(args.sql)
+        frame = relation.pl() if relation is not None else None  # a statement that returns no rows
     except duckdb.Error as exc:
         print(f"pssync query: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
     finally:
         con.close()
-    _emit(frame, args.format)
+    if frame is not None:
+        _emit(frame, args.format)
     return 0
 
 

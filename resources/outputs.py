@@ -8,6 +8,12 @@ from pathlib import Path
 import dagster as dg
 
 
+# the published snapshots under <output>/published: what analysts query, and what is computed from HR cost rates
+# (finance, hr and admin read it through the workbench)
+ANALYST_SNAPSHOT = "pssync.duckdb"
+RESTRICTED_SNAPSHOT = "restricted.duckdb"
+
+
 def write_atomically(path: Path, data: bytes, durable: bool = True) -> None:
     """Complete or absent, never partial: write a temporary file beside it, then rename. ``durable`` also waits
     for the disk (fsync) before the rename; the estate generator, writing a whole new folder, does not."""

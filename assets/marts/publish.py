@@ -1,4 +1,8 @@
-"""The read-only snapshot analysts query while syncs write: a separate DuckDB file, swapped atomically."""
+"""The read-only snapshots read while syncs write: separate DuckDB files, each swapped atomically.
+
+``pssync.duckdb`` is what analysts query (``pssync query``): it never holds HR cost rates or what is computed from
+them. ``restricted.duckdb`` holds those tables (``RESTRICTED``) for the roles that see costs (finance, hr, admin),
+read by the workbench only."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from pathlib import Path
 import duckdb
 
 from assets.versions import VERSIONED, entity_parts
+from resources.outputs import RESTRICTED_SNAPSHOT
 from resources.warehouse import table_exists
 
 PUBLISHED = [
@@ -30,12 +35,20 @@ PUBLISHED = [
     ("billing", "batches"),
     ("billing", "batch_lines"),
 ]
+# computed from HR cost rates: never in the analysts' snapshot (docs/workbench.md, Security)
+RESTRICTED = {("marts", "project_margin")}
 
 
 def publish_snapshot(con: duckdb.DuckDBPyConnection, as_of: date, target: Path) -> Path:
-    """Copy the as-of rows of every published table, and ops.sync_runs / ops.exceptions, into a new file,
-    then rename it over ``target``. Sessions already reading the old file keep their snapshot; new ones
+    """Copy the as-of rows of every published table but the restricted ones, and ops.sync_runs / ops.exceptions,
+    into a new file, then rename it over ``target``; the restricted tables go the same way to
+    ``restricted.duckdb`` beside it. Sessions already reading the old file keep their snapshot; new ones
     see the new file; nobody ever sees a half-written one."""
+    _publish(con, as_of, target.with_name(RESTRICTED_SNAPSHOT), [t for t in PUBLISHED if t in RESTRICTED], ops=False)
+    return _publish(con, as_of, target, [t for t in PUBLISHED if t not in RESTRICTED], ops=True)
+
+
+def _publish(con: duckdb.DuckDBPyConnection, as_of: date, target: Path, tables: list, ops: bool) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
     for p in (tmp, Path(f"{tmp}.wal")):
@@ -45,15 +58,16 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, as_of: date, target: Path) 
     try:
         for schema in ("marts", "recon", "billing", "ops"):
             con.execute(f"CREATE SCHEMA IF NOT EXISTS pub.{schema}")
-        for schema, table in PUBLISHED:
+        for schema, table in tables:
             if table_exists(con, f"{schema}.{table}"):
                 order = _copy_order(con, f"{schema}.{table}")
                 con.execute(
                     f"CREATE TABLE pub.{schema}.{table} AS SELECT * FROM {schema}.{table} WHERE as_of_date = ?{order}",
                     [as_of],
                 )
-        con.execute("CREATE TABLE pub.ops.sync_runs AS SELECT * FROM ops.sync_runs")
-        con.execute("CREATE TABLE pub.ops.exceptions AS SELECT * FROM ops.exceptions")
+        if ops:
+            con.execute("CREATE TABLE pub.ops.sync_runs AS SELECT * FROM ops.sync_runs")
+            con.execute("CREATE TABLE pub.ops.exceptions AS SELECT * FROM ops.exceptions")
         con.execute("CREATE TABLE pub.ops.published AS SELECT ?::DATE AS as_of_date, now() AS published_at", [as_of])
         con.execute("CHECKPOINT pub")
     finally:

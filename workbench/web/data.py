@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import sqlalchemy as sa
 
+from resources.outputs import ANALYST_SNAPSHOT, RESTRICTED_SNAPSHOT
 from resources.warehouse import bound_params, sql_text
 from workbench.store import exception_states
 
@@ -91,14 +92,28 @@ def batch_lines(outputs: str, batch_id: str) -> list[dict]:
     return json.loads(path.read_text(encoding="utf-8"))["lines"]
 
 
-def snapshot_path(outputs: str) -> Path:
-    return Path(outputs) / "published" / "pssync.duckdb"
+# dashboard parts computed from HR cost rates: read from the restricted snapshot (assets/marts/publish.py)
+COST_PARTS = ("margin",)
+
+
+def snapshot_path(outputs: str, restricted: bool = False) -> Path:
+    return Path(outputs) / "published" / (RESTRICTED_SNAPSHOT if restricted else ANALYST_SNAPSHOT)
 
 
 def figures(outputs: str, parts: tuple[str, ...]) -> dict:
     """The rows of ``sql/workbench/dashboard_<part>.sql`` for each part, on the published as-of date (``as_of`` None
-    and no parts when nothing is published yet)."""
-    path = snapshot_path(outputs)
+    and no parts when nothing is published yet). Cost parts come from the restricted snapshot: the caller checks
+    that the role sees costs."""
+    out = _figures(snapshot_path(outputs), tuple(p for p in parts if p not in COST_PARTS))
+    costs = tuple(p for p in parts if p in COST_PARTS)
+    if costs and out["as_of"] is not None:
+        out.update({k: v for k, v in _figures(snapshot_path(outputs, True), costs).items() if k != "as_of"})
+        for name in costs:
+            out.setdefault(name, [])
+    return out
+
+
+def _figures(path: Path, parts: tuple[str, ...]) -> dict:
     if not path.exists():
         return {"as_of": None}
     con = duckdb.connect(str(path), read_only=True)
