@@ -8,8 +8,10 @@ import asyncio
 import json
 import os
 import threading
+import time
 import uuid
 from datetime import datetime, timedelta
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -19,7 +21,7 @@ from tests.helpers import materialize_as_of
 from tests.test_workbench import ASSETS
 from tests.conftest import manifest
 from workbench.events import Event, Nats, Webhook, deliver, record, retry_dead, sign
-from workbench.store import event_deliveries, open_store
+from workbench.store import event_deliveries, events, open_store
 
 NATS_URL = os.environ.get("PSSYNC_TEST_NATS_URL", "nats://127.0.0.1:4222")
 T0 = datetime(2026, 11, 26, 8, 0)
@@ -129,6 +131,7 @@ def test_a_nightly_run_tells_the_webhook_what_it_emitted_and_found(estate_copy, 
     try:
         assets = [*ASSETS, *[a for a in billing_assets if a not in ASSETS], business_events]
         assert materialize_as_of(estate_copy, wh, as_of, assets=assets).success
+        wait_delivered(tmp_path / "workflow.db")
         kinds: dict[str, int] = {}
         for headers, body in hook.received:
             assert headers["X-Pssync-Signature"] == sign(SECRET, body)
@@ -139,9 +142,29 @@ def test_a_nightly_run_tells_the_webhook_what_it_emitted_and_found(estate_copy, 
         # the same date again: nothing new happened, nothing is sent again
         before = len(hook.received)
         assert materialize_as_of(estate_copy, wh, as_of, assets=assets).success
+        wait_delivered(tmp_path / "workflow.db")
         assert len(hook.received) == before
     finally:
         hook.close()
+
+
+def wait_delivered(store: Path, timeout: float = 90) -> None:
+    """Wait for the run's own delivery process (workbench/deliver.py) to send every event of the outbox."""
+    engine = open_store(f"sqlite:///{store}")
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with engine.connect() as c:
+                n_events = c.execute(sa.select(sa.func.count()).select_from(events)).scalar()
+                done = c.execute(
+                    sa.select(sa.func.count()).where(event_deliveries.c.state == "delivered")
+                ).scalar()
+            if n_events and done == n_events:
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"{done} of {n_events} events delivered after {timeout} s")
+    finally:
+        engine.dispose()
 
 
 def _nats_or_skip():

@@ -1,8 +1,9 @@
 """Batch release: a person decides what reaches the ERP.
 
 The pipeline emits each billing batch ``pending`` (``register``, after its file is written). A finance user
-releases or rejects it (``decide``). A batch whose gross exceeds ``PSSYNC_DUAL_APPROVAL_ABOVE`` (in its own
-currency) is released by the second of two different finance users; the first approval leaves it pending. Only
+releases or rejects it (``decide``). A batch whose gross exceeds the store's dual-approval threshold (in its own
+currency, workbench/policy.py) is released by the second of two different finance people; the first approval leaves
+it pending. Only
 released batches are published to the ERP staging table (``to_publish``, by the pipeline's ``billing/erp_publication``
 step). A rejection is final: the pipeline then takes the batch's keys out of ``billing.ledger`` (kept in
 ``billing.rejected_ledger``), so a later date's batch may carry them; a released batch's keys are never freed, so a
@@ -14,15 +15,15 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from decimal import Decimal
 
 import sqlalchemy as sa
 
 from assets.billing.emit import HEADER_COLUMNS
 from workbench.events import Event, record
 from workbench.lifecycle import ActionRefused, audit_row
-from workbench.store import audit_trail, batch_reviews
-from workbench.users import role_of
+from workbench.policy import dual_above
+from workbench.store import audit_trail, batch_reviews, writing
+from workbench.users import active
 
 DECISIONS = ("release", "reject")
 STATES = ("pending", "released", "rejected")
@@ -36,7 +37,7 @@ def subject(batch_id: str) -> str:
 
 def register(engine: sa.Engine, headers: list[dict], now: datetime) -> int:
     """Record newly emitted batches as pending (a batch already known keeps its state); returns how many were new."""
-    with engine.begin() as con:
+    with writing(engine) as con:
         known = {
             r.batch_id
             for r in con.execute(
@@ -66,45 +67,51 @@ def _payload(h, state: str) -> dict:
 
 
 def decide(
-    engine: sa.Engine,
-    batch_id: str,
-    decision: str,
-    actor: str,
-    now: datetime,
-    reason: str | None = None,
-    dual_above: Decimal | None = None,
+    engine: sa.Engine, batch_id: str, decision: str, actor: str, now: datetime, reason: str | None = None
 ) -> dict:
-    """A finance user's release or rejection of a pending batch; returns the batch after. Raises ``ActionRefused``."""
+    """A finance person's release or rejection of a pending batch; returns the batch after. Raises ``ActionRefused``.
+
+    The actor is who was authenticated (a session, a token, a password): never a name typed. A service account
+    never decides. Above the store's dual-approval threshold for the batch's legal entity (workbench/policy.py) the
+    first release is an approval and a second finance person releases. The change is a compare-and-set: it applies
+    only to the state the decider read, so of two concurrent decisions one wins and the other is refused."""
     if decision not in DECISIONS:
         raise ActionRefused(f"{decision!r}: not a decision ({', '.join(DECISIONS)})")
-    with engine.begin() as con:
-        role = role_of(con, actor)
-        if role != "finance":
-            raise ActionRefused(
-                f"{actor!r} is {'not a user' if role is None else role}: only finance releases or rejects"
-            )
-        row = con.execute(
-            sa.select(batch_reviews).where(batch_reviews.c.batch_id == batch_id).with_for_update()
-        ).first()
+    with writing(engine) as con:
+        who = active(con, actor)
+        if who is None or who["role"] != "finance":
+            what = "not an active user" if who is None else who["role"]
+            raise ActionRefused(f"{actor!r} is {what}: only finance releases or rejects")
+        if not who["person"]:
+            raise ActionRefused(f"{actor!r} is a service account: only a person releases or rejects a batch")
+        t = batch_reviews.c
+        row = con.execute(sa.select(batch_reviews).where(t.batch_id == batch_id).with_for_update()).first()
         if row is None:
             raise ActionRefused(f"no batch {batch_id!r} in the workflow store")
         row = row._mapping
         if row["state"] != "pending":
             raise ActionRefused(f"{batch_id} is {row['state']}: only a pending batch can be released or rejected")
+        threshold = dual_above(con, row["legal_entity"])
+        two_needed = row["gross_amount"] > threshold
         if decision == "reject":
             if not (reason or "").strip():
                 raise ActionRefused("a rejection needs a reason")
             update = dict(state="rejected", decided_by=actor, decided_at=now, reason=reason)
-        elif dual_above is not None and row["gross_amount"] > dual_above and row["first_approver"] is None:
+        elif two_needed and row["first_approver"] is None:
             update = dict(first_approver=actor, first_approved_at=now)  # the first of two approvals
-        elif dual_above is not None and row["gross_amount"] > dual_above and row["first_approver"] == actor:
+        elif two_needed and row["first_approver"] == actor:
             raise ActionRefused(
-                f"{batch_id} grosses {row['gross_amount']} {row['currency']}, above {dual_above}: the second "
+                f"{batch_id} grosses {row['gross_amount']} {row['currency']}, above {threshold}: the second "
                 f"approval must come from another finance user than {actor}"
             )
         else:
             update = dict(state="released", decided_by=actor, decided_at=now, reason=reason)
-        con.execute(batch_reviews.update().where(batch_reviews.c.batch_id == batch_id).values(**update))
+        seen = (t.state == "pending") & (
+            t.first_approver.is_(None) if row["first_approver"] is None else t.first_approver == row["first_approver"]
+        )
+        changed = con.execute(batch_reviews.update().where((t.batch_id == batch_id) & seen).values(**update))
+        if changed.rowcount != 1:
+            raise ActionRefused(f"{batch_id} changed while you decided: reload it and decide again")
         after = {**dict(row), **update}
         action = decision if "state" in update else "approve"
         con.execute(
@@ -150,6 +157,14 @@ def rejected(engine: sa.Engine) -> list[str]:
         ]
 
 
+def emitted_line_counts(engine: sa.Engine) -> dict[str, int]:
+    """Line counts of every batch registered as emitted and not rejected: what the billing ledger must still hold
+    (assets/billing/ledger_guard.py)."""
+    t = batch_reviews.c
+    with engine.connect() as con:
+        return dict(con.execute(sa.select(t.batch_id, t.line_count).where(t.state != "rejected")).all())
+
+
 def to_publish(engine: sa.Engine) -> list[str]:
     """Released batches whose lines have not reached the ERP staging table yet, oldest first."""
     t = batch_reviews.c
@@ -159,5 +174,5 @@ def to_publish(engine: sa.Engine) -> list[str]:
 
 
 def mark_published(engine: sa.Engine, batch_id: str, now: datetime) -> None:
-    with engine.begin() as con:
+    with writing(engine) as con:
         con.execute(batch_reviews.update().where(batch_reviews.c.batch_id == batch_id).values(published_at=now))

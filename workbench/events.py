@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
-import urllib.error
-import urllib.request
+import threading
+import time
+import urllib.parse
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from workbench.store import event_deliveries, events
+from workbench.store import event_deliveries, events, writing
 
 TYPES = (
     "exception.opened",
@@ -31,8 +34,12 @@ TYPES = (
     "batch.released",
     "batch.rejected",
     "staffing.demand",
+    "policy.changed",
 )
 SIGNATURE_HEADER = "X-Pssync-Signature"
+# an error no retry mends (a sink configured against what it is): the delivery is dead-lettered at once
+PERMANENT = "configuration: "
+LEASE = timedelta(minutes=5)  # how long a sender holds the deliveries it took; a sender that died frees them then
 
 
 def event_id(type_: str, subject: str, occurrence: str) -> str:
@@ -100,7 +107,9 @@ def sign(secret: str, data: bytes) -> str:
 
 @dataclass
 class Webhook:
-    """An HTTP endpoint: each event POSTed as JSON, signed; any 2xx answer is a delivery."""
+    """An HTTP endpoint: each event POSTed as JSON, signed; any 2xx answer is a delivery. Each request has a
+    whole-request deadline (``timeout``, and never past the round's): a peer that answers a byte at a time is cut
+    off, not waited on."""
 
     url: str
     secret: str = ""
@@ -110,24 +119,44 @@ class Webhook:
     def name(self) -> str:
         return f"webhook:{self.url}"
 
-    def send(self, rows: list) -> dict[str, str | None]:
+    def send(self, rows: list, until: float | None = None) -> dict[str, str | None]:
         outcome = {}
         for row in rows:
+            left = self.timeout if until is None else min(self.timeout, until - time.monotonic())
+            if left <= 0:
+                break  # the round's deadline: the rest wait for the next round
             data = body(row)
             headers = {"Content-Type": "application/json", "X-Pssync-Event-Id": row["event_id"]}
             if self.secret:
                 headers[SIGNATURE_HEADER] = sign(self.secret, data)
-            request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as answer:  # noqa: S310 - configured URL
-                    outcome[row["event_id"]] = None if 200 <= answer.status < 300 else f"HTTP {answer.status}"
-            except urllib.error.HTTPError as exc:
-                outcome[row["event_id"]] = f"HTTP {exc.code}"
-            except (urllib.error.URLError, OSError) as exc:
-                outcome[row["event_id"]] = f"unreachable: {getattr(exc, 'reason', exc)}"
+            outcome[row["event_id"]] = post(self.url, data, headers, left)
             if outcome[row["event_id"]] is not None:
                 break  # the endpoint is failing: the rest wait for the next round rather than a timeout each
         return outcome
+
+
+def post(url: str, data: bytes, headers: dict, deadline: float) -> str | None:
+    """POST ``data``; None on a 2xx answer, else the error. The whole exchange ends within ``deadline`` seconds: the
+    request runs on a thread and its connection is closed when the time is up."""
+    parts = urllib.parse.urlsplit(url)
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = kind(parts.hostname, parts.port, timeout=deadline)
+    result: list = []
+
+    def exchange() -> None:
+        try:
+            conn.request("POST", parts.path + (f"?{parts.query}" if parts.query else "") or "/", data, headers)
+            answer = conn.getresponse()
+            answer.read()
+            result.append(None if 200 <= answer.status < 300 else f"HTTP {answer.status}")
+        except (OSError, http.client.HTTPException) as exc:
+            result.append(f"unreachable: {exc!r}")
+
+    worker = threading.Thread(target=exchange, daemon=True)
+    worker.start()
+    worker.join(deadline)
+    conn.close()  # ends a peer that is still dripping its answer
+    return result[0] if result else f"no whole answer within {deadline:.1f} s"
 
 
 @dataclass
@@ -144,10 +173,14 @@ class Nats:
     def name(self) -> str:
         return f"nats:{self.url}/{self.stream}"
 
-    def send(self, rows: list) -> dict[str, str | None]:
+    def send(self, rows: list, until: float | None = None) -> dict[str, str | None]:
         import asyncio
 
-        return asyncio.run(self._send(rows))
+        left = None if until is None else max(0.1, until - time.monotonic())
+        try:
+            return asyncio.run(asyncio.wait_for(self._send(rows), left))
+        except TimeoutError:
+            return {rows[0]["event_id"]: f"no acknowledgement within {left:.1f} s"}
 
     async def _send(self, rows: list) -> dict[str, str | None]:
         import asyncio
@@ -173,9 +206,13 @@ class Nats:
         try:
             js = nc.jetstream(timeout=self.timeout)
             try:
-                await js.stream_info(self.stream)
-            except NotFoundError:
-                await js.add_stream(name=self.stream, subjects=[f"{self.prefix}.>"])
+                try:
+                    await js.stream_info(self.stream)
+                except NotFoundError:
+                    await js.add_stream(name=self.stream, subjects=[f"{self.prefix}.>"])
+            except Exception as exc:  # noqa: BLE001 - e.g. subjects another stream already covers
+                why = f"{PERMANENT}stream {self.stream} ({self.prefix}.>) cannot be used: {exc}"
+                return {row["event_id"]: why for row in rows}
             for row in rows:
                 try:
                     await js.publish(
@@ -197,65 +234,101 @@ def deliver(
     max_attempts: int = 8,
     backoff: timedelta = timedelta(seconds=30),
     limit: int = 5_000,
+    deadline: float | None = None,
 ) -> dict[str, int]:
     """One round of delivery: every event not yet delivered to a sink and due is sent, oldest first, until the sink
     fails once (the rest of its events wait for the next round, so an endpoint that hangs costs one timeout a round,
     not one per event); a failure waits ``backoff`` x 2^(attempts - 1) before its next try and is dead after
-    ``max_attempts``. Returns counts."""
+    ``max_attempts`` (at once for a configuration error). A sender leases what it sends: two rounds at once never
+    send one event twice to one sink. The round ends within ``deadline`` seconds (None: no limit). Returns counts."""
     counts = {"delivered": 0, "failed": 0, "dead": 0}
+    until = None if deadline is None else time.monotonic() + deadline
+    me = uuid.uuid4().hex
     d = event_deliveries.c
     for sink in sinks:
-        with engine.begin() as con:  # a sink gets every event of the outbox (one added later, the backlog too)
-            missing = (
-                sa.select(events.c.event_id)
-                .where(~sa.exists().where((d.event_id == events.c.event_id) & (d.sink == sink.name)))
-                .order_by(events.c.occurred_at, events.c.event_id)
-            )
-            new = [r.event_id for r in con.execute(missing)]
-            if new:
-                con.execute(
-                    event_deliveries.insert(),
-                    [dict(event_id=e, sink=sink.name, state="pending", attempts=0, next_attempt_at=now) for e in new],
-                )
-            due = [
-                r._mapping
-                for r in con.execute(
-                    sa.select(events, d.attempts)
-                    .join(event_deliveries, d.event_id == events.c.event_id)
-                    .where((d.sink == sink.name) & (d.state == "pending") & (d.next_attempt_at <= now))
-                    .order_by(events.c.occurred_at, events.c.event_id)
-                    .limit(limit)
-                )
-            ]
+        if until is not None and time.monotonic() >= until:
+            break
+        due = _lease(engine, sink, now, me, limit)
         if not due:
             continue
-        outcome = sink.send(due)  # the events a sink stopped before (it was failing) are not attempted
-        with engine.begin() as con:
-            for row in (r for r in due if r["event_id"] in outcome):
+        outcome = sink.send(due, until)  # the events a sink stopped before (it was failing) are not attempted
+        with writing(engine) as con:
+            for row in due:
+                where = (d.event_id == row["event_id"]) & (d.sink == sink.name) & (d.leased_by == me)
+                if row["event_id"] not in outcome:
+                    con.execute(event_deliveries.update().where(where).values(leased_by=None, leased_until=None))
+                    continue
                 error = outcome[row["event_id"]]
-                where = (d.event_id == row["event_id"]) & (d.sink == sink.name)
                 attempts = row["attempts"] + 1
                 if error is None:
                     values = dict(state="delivered", attempts=attempts, delivered_at=now, last_error=None)
                     counts["delivered"] += 1
-                elif attempts >= max_attempts:
+                elif attempts >= max_attempts or error.startswith(PERMANENT):
                     values = dict(state="dead", attempts=attempts, last_error=error)
                     counts["dead"] += 1
                 else:
                     wait = backoff * (2 ** (attempts - 1))
                     values = dict(attempts=attempts, next_attempt_at=now + wait, last_error=error)
                     counts["failed"] += 1
-                con.execute(event_deliveries.update().where(where).values(**values))
+                con.execute(event_deliveries.update().where(where).values(**values, leased_by=None, leased_until=None))
     return counts
+
+
+def _lease(engine: sa.Engine, sink, now: datetime, me: str, limit: int) -> list:
+    """Take the sink's due deliveries that no other sender holds (a sink gets every event of the outbox: one added
+    later, the backlog too)."""
+    d = event_deliveries.c
+    with writing(engine) as con:
+        missing = (
+            sa.select(events.c.event_id)
+            .where(~sa.exists().where((d.event_id == events.c.event_id) & (d.sink == sink.name)))
+            .order_by(events.c.occurred_at, events.c.event_id)
+        )
+        new = [r.event_id for r in con.execute(missing)]
+        if new:
+            con.execute(
+                event_deliveries.insert(),
+                [dict(event_id=e, sink=sink.name, state="pending", attempts=0, next_attempt_at=now) for e in new],
+            )
+        free = (d.sink == sink.name) & (d.state == "pending") & (d.next_attempt_at <= now)
+        free &= d.leased_until.is_(None) | (d.leased_until < now)
+        ids = [
+            r.event_id
+            for r in con.execute(
+                sa.select(d.event_id)
+                .join(events, d.event_id == events.c.event_id)
+                .where(free)
+                .order_by(events.c.occurred_at, events.c.event_id)
+                .limit(limit)
+                .with_for_update(skip_locked=True, of=event_deliveries)
+            )
+        ]
+        for i in range(0, len(ids), 500):
+            con.execute(
+                event_deliveries.update()
+                .where(free & d.event_id.in_(ids[i : i + 500]))
+                .values(leased_by=me, leased_until=now + LEASE)
+            )
+        return [
+            r._mapping
+            for r in con.execute(
+                sa.select(events, d.attempts)
+                .join(event_deliveries, d.event_id == events.c.event_id)
+                .where((d.sink == sink.name) & (d.leased_by == me))
+                .order_by(events.c.occurred_at, events.c.event_id)
+            )
+        ]
 
 
 def retry_dead(engine: sa.Engine, now: datetime, sink: str | None = None) -> int:
     """Dead-lettered deliveries back to pending, due now, their attempts counted afresh."""
     d = event_deliveries.c
     where = (d.state == "dead") & ((d.sink == sink) if sink else sa.true())
-    with engine.begin() as con:
+    with writing(engine) as con:
         return con.execute(
-            event_deliveries.update().where(where).values(state="pending", attempts=0, next_attempt_at=now)
+            event_deliveries.update()
+            .where(where)
+            .values(state="pending", attempts=0, next_attempt_at=now, leased_by=None, leased_until=None)
         ).rowcount
 
 

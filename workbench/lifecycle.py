@@ -26,8 +26,9 @@ import sqlalchemy as sa
 
 from workbench.access import may_act_on_exception
 from workbench.events import Event, record
-from workbench.store import audit_trail, exception_states, pipeline_syncs
-from workbench.users import role_of
+from workbench.policy import waiver_limit
+from workbench.store import audit_trail, exception_states, pipeline_syncs, writing
+from workbench.users import active
 
 PIPELINE = "pssync"
 WAIVER_REASONS = (
@@ -136,7 +137,7 @@ def sync_findings(engine: sa.Engine, findings: list[Finding], now: datetime, sla
     sla = sla or Sla({})
 
     inserts, updates, audits, told = [], [], [], []
-    with engine.begin() as con:
+    with writing(engine) as con:
         known = _states_of(con, [f.key for f in findings])
         for f in findings:
             row = known.get(f.key)
@@ -282,30 +283,57 @@ def act(
         raise ActionRefused(f"{action!r}: not an action ({', '.join(ACTIONS)})")
     if not actor.strip():
         raise ActionRefused("an action needs the person who takes it")
-    with engine.begin() as con:
-        row = con.execute(
-            sa.select(exception_states).where(exception_states.c.exception_key == key).with_for_update()
-        ).first()
+    with writing(engine) as con:
+        t = exception_states.c
+        row = con.execute(sa.select(exception_states).where(t.exception_key == key).with_for_update()).first()
         if row is None:
             raise ActionRefused(f"no exception {key!r} in the workflow store (run a sync first)")
         row = row._mapping
-        role = role_of(con, actor)
-        if role is None:
-            raise ActionRefused(f"{actor!r} is not a workbench user (pssync users add)")
+        who = active(con, actor)
+        if who is None:
+            raise ActionRefused(f"{actor!r} is not an active workbench user (pssync users add)")
+        role = who["role"]
         if not may_act_on_exception(role, row["owner"]):
             raise ActionRefused(f"{actor} ({role}) cannot act on an exception owned by {row['owner'] or 'integration'}")
+        if action == "waive":
+            _check_waiver(con, who, row)
+        if assignee is not None and action in ("ack", "assign"):
+            _check_assignee(con, assignee, row)
         update = _transition(row, action, actor, assignee, reason, comment)
         after = {**dict(row), **update}
-        if update:
-            con.execute(
-                exception_states.update()
-                .where(exception_states.c.exception_key == key)
-                .values(**update, updated_at=now)
-            )
+        if update:  # compare-and-set: only from the state the actor read
+            seen = (t.exception_key == key) & (t.state == row["state"]) & (t.finding == row["finding"])
+            seen &= t.assignee.is_(None) if row["assignee"] is None else t.assignee == row["assignee"]
+            if con.execute(exception_states.update().where(seen).values(**update, updated_at=now)).rowcount != 1:
+                raise ActionRefused(f"{key} changed while you acted: reload it and act again")
         con.execute(
             audit_trail.insert().values(audit_row(now, actor, key, action, _snapshot(row), _snapshot(after), comment))
         )
     return _snapshot(after)
+
+
+def _check_waiver(con, who: dict, row) -> None:
+    """A waiver accepts money at risk: a person's, within their role's limit (workbench/policy.py)."""
+    if not who["person"]:
+        raise ActionRefused(f"{who['username']!r} is a service account: only a person waives an exception")
+    limit = waiver_limit(con, who["role"])
+    amount = row["amount_at_risk"]
+    if limit is not None and amount is not None and amount > limit:
+        raise ActionRefused(
+            f"{amount} {row['currency'] or ''} at risk is above the {who['role']} waiver limit of {limit} "
+            f"(policy waiver_limit.{who['role']}): a user of a role with a higher limit must waive it"
+        )
+
+
+def _check_assignee(con, assignee: str, row) -> None:
+    """Work goes to an active user whose role may work the exception."""
+    found = active(con, assignee)
+    if found is None:
+        raise ActionRefused(f"{assignee!r} is not an active workbench user: assign it to someone who is")
+    if not may_act_on_exception(found["role"], row["owner"]):
+        raise ActionRefused(
+            f"{assignee} ({found['role']}) cannot work an exception owned by {row['owner'] or 'integration'}"
+        )
 
 
 def _transition(row, action: str, actor: str, assignee, reason, comment) -> dict:

@@ -9,6 +9,7 @@ PostgreSQL in production (``PSSYNC_WORKFLOW_URL``). Its schema is migrated with 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from pathlib import Path
 
@@ -112,6 +113,8 @@ event_deliveries = sa.Table(
     sa.Column("next_attempt_at", sa.DateTime, nullable=False),
     sa.Column("last_error", sa.Text),
     sa.Column("delivered_at", sa.DateTime),
+    sa.Column("leased_by", sa.String(64)),  # the sender that took it (events.deliver): no other sends it meanwhile
+    sa.Column("leased_until", sa.DateTime),
 )
 
 # the workbench's people and service accounts: a role each, passwords as scrypt hashes, API tokens as SHA-256
@@ -122,6 +125,9 @@ users = sa.Table(
     sa.Column("role", sa.String(20), nullable=False),  # finance | delivery | hr | analyst | admin
     sa.Column("password_hash", sa.String(300)),  # NULL: a service account, API tokens only
     sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("disabled_at", sa.DateTime),  # set: signs in no more, every session and token void
+    # raised by a change of role or password and by disablement: sessions and tokens of an older version are void
+    sa.Column("auth_version", sa.Integer, nullable=False, server_default="1"),
 )
 
 api_tokens = sa.Table(
@@ -130,6 +136,41 @@ api_tokens = sa.Table(
     sa.Column("token_hash", sa.String(64), primary_key=True),
     sa.Column("username", sa.String(120), nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime),
+    sa.Column("revoked_at", sa.DateTime),
+    sa.Column("auth_version", sa.Integer, nullable=False, server_default="1"),
+)
+
+# failed sign-ins per user ("user:NAME") and per address ("addr:IP"): backoff, then a lockout
+sign_in_failures = sa.Table(
+    "sign_in_failures",
+    metadata,
+    sa.Column("subject", sa.String(200), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("last_failure_at", sa.DateTime, nullable=False),
+    sa.Column("locked_until", sa.DateTime),
+)
+
+# the workbench's sessions, on the server: the cookie names one, and signing out ends it for every copy of the cookie
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("session_id", sa.String(64), primary_key=True),
+    sa.Column("username", sa.String(120), nullable=False, index=True),
+    sa.Column("auth_version", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+    sa.Column("ended_at", sa.DateTime),
+)
+
+# the controls' settings (workbench/policy.py): changed by an admin only, each change audited and told as an event
+policies = sa.Table(
+    "policies",
+    metadata,
+    sa.Column("name", sa.String(120), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
+    sa.Column("updated_by", sa.String(120), nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
 )
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -159,11 +200,22 @@ def head() -> str:
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
+@contextlib.contextmanager
+def writing(engine: sa.Engine):
+    """A transaction that changes the store: on SQLite it takes the write lock first (BEGIN IMMEDIATE), so two
+    writers never both read a state and then both change it; the second waits and reads what the first wrote
+    (PostgreSQL's row locks do the same for ``SELECT ... FOR UPDATE``)."""
+    with engine.begin() as con:
+        if con.dialect.name == "sqlite":
+            con.exec_driver_sql("BEGIN IMMEDIATE")
+        yield con
+
+
 def open_store(url: str) -> sa.Engine:
     """An engine on the store, migrated to the newest revision first if it is not there yet."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url)
+    engine = sa.create_engine(url, **({"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {}))
     try:
         with engine.connect() as con:
             current = con.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()

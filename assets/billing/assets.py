@@ -8,7 +8,7 @@ import dagster as dg
 from assets import published_columns
 from assets.dependencies import deps_of
 from assets.billing.emit import compute_and_record, recorded_emissions, write_files
-from assets.billing.release import free_rejected_keys, released_lines
+from assets.billing.release import check_ledger, free_rejected_keys, released_lines
 from assets.common import TEAM, now_utc, writer_pool
 from checks.gx_suites import validate_mart
 from assets.partitions import ONE_RUN_PER_BACKFILL, as_of_partitions, by_date, entity_partitions, entity_partitions_of
@@ -106,6 +106,7 @@ def batches(context: dg.AssetExecutionContext, warehouse: Warehouse, quality: Da
     outcomes, gx_errors = [], []
     with warehouse.connect() as con:
         free_rejected_keys(con, settings.workflow, context.log)
+        check_ledger(con, settings.workflow, context.log)
         emissions = emit_every_date(con, pairs)
         problems = [f"{em.legal_entity} on {em.as_of}: {p}" for em in emissions for p in em.problems]
         for as_of in sorted({d for d, _ in pairs}):

@@ -7,6 +7,7 @@ import duckdb
 
 from assets.common import now_utc, rollback
 from assets.billing.emit import LINE_COLUMNS
+from assets.billing.ledger_guard import LedgerTampered, ledger_problems
 
 
 def apply_rejections(con: duckdb.DuckDBPyConnection, rejected: list[str]) -> int:
@@ -62,3 +63,28 @@ def released_lines(con: duckdb.DuckDBPyConnection, batch_id: str) -> list[dict]:
         f"SELECT {', '.join(LINE_COLUMNS)} FROM billing.batch_lines WHERE batch_id = ? ORDER BY line_no", [batch_id]
     ).fetchall()
     return [dict(zip(LINE_COLUMNS, r)) for r in rows]
+
+
+def check_ledger(con: duckdb.DuckDBPyConnection, workflow_url: str, log) -> None:
+    """Refuse to bill (``LedgerTampered``, one line) when the ledger lost keys of emitted batches. A store that
+    cannot be read leaves the warehouse's own batch lines as the record, and the log says so."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from workbench.batches import emitted_line_counts
+    from workbench.store import open_store
+
+    try:
+        engine = open_store(workflow_url)
+        try:
+            emitted = emitted_line_counts(engine)
+        finally:
+            engine.dispose()
+    except SQLAlchemyError as exc:
+        log.warning(
+            f"the workflow store could not be read ({str(exc).splitlines()[0]}): the ledger is checked "
+            "against the warehouse's batch lines only"
+        )
+        emitted = None
+    problems = ledger_problems(con, emitted)
+    if problems:
+        raise LedgerTampered(problems[0])

@@ -10,11 +10,12 @@ from assets.common import TEAM, now_utc, writer_pool
 from assets.partitions import as_of_partitions
 from assets.recon.assets import recon_assets
 from resources import Warehouse
-from resources.settings import PssyncSettings
+from resources.settings import PssyncSettings, secret
 from resources.warehouse import table_exists
-from workbench.events import Event, deliver, record
+from workbench.deliver import start as start_delivery
+from workbench.events import Event, record
 from workbench.lifecycle import findings_of, last_sync, sync_findings
-from workbench.store import open_store
+from workbench.store import open_store, writing
 
 EXCEPTION_WORKFLOW = dg.AssetKey(["workbench", "exception_states"])
 
@@ -86,14 +87,23 @@ def business_events(context: dg.AssetExecutionContext, warehouse: Warehouse, set
         demand = staffing_demand(con, as_of, now)
     engine = open_store(settings.workflow)
     try:
-        with engine.begin() as con:
+        with writing(engine) as con:
             added = record(con, demand)
-        counts = deliver(engine, settings.sinks(), now, settings.event_max_attempts)
     finally:
         engine.dispose()
-    if counts["failed"] or counts["dead"]:
-        context.log.warning(f"event delivery: {counts['failed']} to retry, {counts['dead']} dead-lettered")
-    return dg.MaterializeResult(metadata={"staffing_demand_added": added, **counts})
+    if not settings.sinks():
+        return dg.MaterializeResult(metadata={"staffing_demand_added": added, "delivery": "no sink configured"})
+    pid = start_delivery(
+        settings.workflow,
+        settings.webhook_urls,
+        secret("PSSYNC_WEBHOOK_SECRET") or "",
+        settings.nats_url,
+        settings.nats_stream,
+        settings.event_max_attempts,
+    )
+    return dg.MaterializeResult(
+        metadata={"staffing_demand_added": added, "delivery": f"started in its own process ({pid})"}
+    )
 
 
 workbench_assets = [exception_states, business_events]
