@@ -22,6 +22,46 @@ def open_workflow(settings, command: str):
         raise SystemExit(2) from None
 
 
+class NotProven(Exception):
+    """The command line could not prove who acts; the message says what to give."""
+
+
+def acting_user(engine, actor: str | None) -> str:
+    """Who acts, proven, never typed: the user of the API token in ``PSSYNC_TOKEN``, or ``--as NAME`` with that
+    person's password (``PSSYNC_PASSWORD``, else asked for on a terminal). Wrong passwords count toward the same
+    lockout as the web's sign-in. Raises ``NotProven``."""
+    import getpass
+    import os
+    import socket
+
+    from assets.common import now_utc
+    from workbench.users import SignInRefused, sign_in, user_for_token
+
+    token = os.environ.get("PSSYNC_TOKEN", "").strip()
+    if token:
+        found = user_for_token(engine, token, now_utc())
+        if found is None:
+            raise NotProven("PSSYNC_TOKEN is no valid API token (unknown, expired, revoked, or its user changed)")
+        if actor and actor != found["username"]:
+            raise NotProven(f"--as {actor} but PSSYNC_TOKEN is {found['username']}'s token")
+        return found["username"]
+    if not actor:
+        raise NotProven("say who acts: --as NAME with PSSYNC_PASSWORD (or on a terminal), or PSSYNC_TOKEN")
+    password = os.environ.get("PSSYNC_PASSWORD")
+    if password is None and sys.stdin.isatty():
+        password = getpass.getpass(f"password for {actor}: ")
+    if not password:
+        raise NotProven(
+            f"--as {actor} alone acts for no one: give {actor}'s password in PSSYNC_PASSWORD (or run it on a "
+            "terminal to be asked), or an API token in PSSYNC_TOKEN"
+        )
+    try:
+        sign_in(engine, actor, password, f"cli:{getpass.getuser()}@{socket.gethostname()}", now_utc())
+    except SignInRefused as exc:
+        raise NotProven(str(exc)) from None
+    return actor
+
+
 def cmd_batch_decision(args, settings) -> int:
     """``pssync batches release|reject|status BATCH``."""
     from assets.common import now_utc
@@ -41,8 +81,8 @@ def cmd_batch_decision(args, settings) -> int:
         if not args.key:
             print(f"pssync batches {args.action}: name the batch (BB-...)", file=sys.stderr)
             return 2
-        after = decide(engine, args.key, args.action, args.actor or "", now_utc(), args.reason, settings.dual_above())
-    except ActionRefused as exc:
+        after = decide(engine, args.key, args.action, acting_user(engine, args.actor), now_utc(), args.reason)
+    except (ActionRefused, NotProven) as exc:
         print(f"pssync batches {args.action}: {exc}", file=sys.stderr)
         return 2
     finally:
@@ -54,26 +94,93 @@ def cmd_batch_decision(args, settings) -> int:
     return 0
 
 
+USER_ACTIONS = ("add", "token", "list", "tokens", "role", "password", "disable", "enable", "revoke")
+
+
 def cmd_users(args, settings) -> int:
-    """``pssync users add NAME --role R`` (password from PSSYNC_NEW_PASSWORD or a prompt), ``pssync users token``."""
+    """``pssync users add|token|list|tokens|role|password|disable|enable|revoke``: every one but the first admin's
+    creation is done by an authenticated admin (``token`` and ``password``: also the user for themself)."""
     import getpass
     import os
 
     from assets.common import now_utc
-    from workbench.users import UserError, add_user, issue_token
+    from workbench import users as u
 
     engine = open_workflow(settings, f"users {args.action}")
+    now = now_utc()
     try:
+        if args.action == "add" and not _has_admin(engine):
+            actor = "pssync"  # the first admin of a new store: whoever can open the store makes them
+            if args.role != "admin" or args.service:
+                raise u.UserError("the store has no admin yet: add a person with --role admin first")
+        else:
+            actor = acting_user(engine, args.actor)
+            found = u.user(engine, actor)
+            own = args.action in ("token", "password") and args.name == actor
+            if not own and (found is None or found["role"] != "admin" or not found["person"]):
+                raise u.UserError(f"{actor} is not an admin: only an admin manages users and tokens")
         if args.action == "add":
             password = None
             if not args.service:
                 password = os.environ.get("PSSYNC_NEW_PASSWORD") or getpass.getpass(f"password for {args.name}: ")
-            add_user(engine, args.name, args.role or "", password, now_utc())
+            u.add_user(engine, args.name, args.role or "", password, now, actor)
             print(f"{args.name}: {args.role}" + (" (service account: API tokens only)" if args.service else ""))
+        elif args.action == "token":
+            print(u.issue_token(engine, args.name, now, args.days, actor))
+        elif args.action == "list":
+            for row in u.list_users(engine):
+                print(json.dumps(row, default=str, sort_keys=True))
+        elif args.action == "tokens":
+            for row in u.list_tokens(engine, None if args.name == "all" else args.name):
+                print(json.dumps(row, default=str, sort_keys=True))
+        elif args.action == "role":
+            u.set_role(engine, args.name, args.role or "", now, actor)
+            print(f"{args.name}: {args.role} (their sessions and tokens are void)")
+        elif args.action == "password":
+            password = os.environ.get("PSSYNC_NEW_PASSWORD") or getpass.getpass(f"new password for {args.name}: ")
+            u.set_password(engine, args.name, password, now, actor)
+            print(f"{args.name}: new password (their sessions and tokens are void)")
+        elif args.action in ("disable", "enable"):
+            (u.disable if args.action == "disable" else u.enable)(engine, args.name, now, actor)
+            print(f"{args.name}: {args.action}d")
         else:
-            print(issue_token(engine, args.name, now_utc()))
-    except UserError as exc:
+            print(f"{u.revoke(engine, args.name, now, actor)} token(s) revoked")
+    except (u.UserError, NotProven) as exc:
         print(f"pssync users {args.action}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _has_admin(engine) -> bool:
+    import sqlalchemy as sa
+
+    from workbench.store import users
+
+    t = users.c
+    with engine.connect() as con:
+        q = sa.select(t.username).where((t.role == "admin") & t.disabled_at.is_(None) & t.password_hash.is_not(None))
+        return con.execute(q.limit(1)).first() is not None
+
+
+def cmd_policy(args, settings) -> int:
+    """``pssync policy show`` and ``pssync policy set NAME VALUE --as ADMIN`` (``--remove``: drop an override)."""
+    from assets.common import now_utc
+    from workbench.policy import PolicyError, all_policies, set_policy
+
+    engine = open_workflow(settings, f"policy {args.action}")
+    try:
+        if args.action == "show":
+            for row in all_policies(engine):
+                print(json.dumps(row, default=str, sort_keys=True))
+            return 0
+        if not args.name or (args.value is None) == (not args.remove):
+            raise PolicyError("set NAME VALUE, or set NAME --remove")
+        change = set_policy(engine, args.name, args.value, acting_user(engine, args.actor), now_utc())
+        print(f"{change['name']}: {change['before']} -> {change['after']} (by {change['by']})")
+    except (PolicyError, NotProven) as exc:
+        print(f"pssync policy {args.action}: {exc}", file=sys.stderr)
         return 2
     finally:
         engine.dispose()
@@ -97,7 +204,7 @@ def cmd_events(args, settings) -> int:
                     "pssync events deliver: no sink configured (PSSYNC_WEBHOOK_URLS, PSSYNC_NATS_URL)", file=sys.stderr
                 )
                 return 2
-            print(json.dumps(deliver(engine, sinks, now_utc(), settings.event_max_attempts)))
+            print(json.dumps(deliver(engine, sinks, now_utc(), settings.event_max_attempts, deadline=args.deadline)))
         elif args.action == "retry":
             print(f"{retry_dead(engine, now_utc())} dead-lettered deliveries are pending again")
         else:
@@ -134,17 +241,41 @@ def add_parsers(sub, with_settings) -> None:
     """The workbench's subcommands; ``with_settings(func)`` wraps a command so it receives the settings."""
     u = sub.add_parser(
         "users",
-        help="add a workbench user or service account, or issue an API token",
+        help="workbench users, service accounts and API tokens (an admin's work)",
         description="add NAME --role ROLE: a person (password from PSSYNC_NEW_PASSWORD, else asked for) or, with "
-        "--service, a service account that signs in with API tokens only. token NAME: a new API token (shown once).",
+        "--service, a service account that calls the API with tokens only; a name that exists is refused. "
+        "token NAME [--days N]: a new API token (shown once, 90 days by default). list; tokens NAME|all; "
+        "role NAME --role R; password NAME; disable NAME; enable NAME; revoke NAME|TOKEN_ID. Each is done by an "
+        "admin proven as for any action (--as NAME with PSSYNC_PASSWORD, or PSSYNC_TOKEN); the first admin of a "
+        "new store is added without one. A change of role or password, or a disablement, ends the user's sessions "
+        "and voids their tokens.",
     )
-    u.add_argument("action", choices=["add", "token"])
-    u.add_argument("name")
+    u.add_argument("action", choices=USER_ACTIONS)
+    u.add_argument("name", nargs="?", default="all")
     u.add_argument("--role", choices=["finance", "delivery", "hr", "analyst", "admin"])
     u.add_argument("--service", action="store_true", help="a service account (no password)")
+    u.add_argument("--days", type=int, default=90, help="token: days until it expires (1-366)")
+    u.add_argument("--as", dest="actor", help="the admin who acts (proven by PSSYNC_PASSWORD or PSSYNC_TOKEN)")
     u.add_argument("--workflow-url", help="the workflow store (PSSYNC_WORKFLOW_URL)")
     u.add_argument("--warehouse", help="DuckDB warehouse file (PSSYNC_WAREHOUSE); the default store is beside it")
     u.set_defaults(func=with_settings(cmd_users))
+
+    po = sub.add_parser(
+        "policy",
+        help="the approval policy in the workflow store: show, or set as an admin",
+        description="show: every policy. set NAME VALUE --as ADMIN: dual_approval_above (the gross above which two "
+        "finance people release a batch), dual_approval_above.<ENTITY> (one legal entity's), waiver_limit.<role> "
+        "(the largest amount at risk a role waives). Each change is audited and sent as a policy.changed event; "
+        "no environment variable of a deciding process changes them.",
+    )
+    po.add_argument("action", choices=["show", "set"])
+    po.add_argument("name", nargs="?")
+    po.add_argument("value", nargs="?")
+    po.add_argument("--remove", action="store_true", help="set: drop an override or limit")
+    po.add_argument("--as", dest="actor", help="the admin who acts (proven by PSSYNC_PASSWORD or PSSYNC_TOKEN)")
+    po.add_argument("--workflow-url", help="the workflow store (PSSYNC_WORKFLOW_URL)")
+    po.add_argument("--warehouse", help="DuckDB warehouse file (PSSYNC_WAREHOUSE); the default store is beside it")
+    po.set_defaults(func=with_settings(cmd_policy))
 
     ev = sub.add_parser(
         "events",
@@ -154,6 +285,9 @@ def add_parsers(sub, with_settings) -> None:
     )
     ev.add_argument("action", choices=["deliver", "retry", "list"])
     ev.add_argument("--limit", type=int, default=20)
+    ev.add_argument(
+        "--deadline", type=float, default=300, help="deliver: seconds the round may take; what is left waits"
+    )
     ev.add_argument("--workflow-url", help="the workflow store (PSSYNC_WORKFLOW_URL)")
     ev.add_argument("--warehouse", help="DuckDB warehouse file (PSSYNC_WAREHOUSE); the default store is beside it")
     ev.set_defaults(func=with_settings(cmd_events))
@@ -178,7 +312,9 @@ def add_batch_actions(b: argparse.ArgumentParser) -> None:
 
     b.add_argument("action", nargs="?", choices=["release", "reject", "status"])
     b.add_argument("key", nargs="?", help="release / reject / status: the batch id")
-    b.add_argument("--as", dest="actor", help="release / reject: the finance user who decides")
+    b.add_argument(
+        "--as", dest="actor", help="release / reject: the finance person who decides (PSSYNC_PASSWORD or PSSYNC_TOKEN)"
+    )
     b.add_argument("--reason", help="reject: why (required); release: a note")
     b.add_argument("--state", choices=STATES, help="status: only batches in this state")
     b.add_argument("--workflow-url", help="the workflow store (PSSYNC_WORKFLOW_URL)")

@@ -11,6 +11,7 @@ moment of connecting, see ``secret``).
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 from datetime import date
@@ -26,6 +27,13 @@ SECRETS = (
     "PSSYNC_WEB_SECRET",  # signs the workbench's session cookies
 )
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+MAX_DAYS = 3650  # ten years: a longer span is a typo, not a policy
+MAX_AMOUNT = 999_999_999_999  # what DECIMAL(18, 2) holds with room
+# variables that are no longer read: set, they stop the command rather than be silently ignored
+RETIRED = {
+    "PSSYNC_DUAL_APPROVAL_ABOVE": "no longer read: the dual-approval threshold lives in the workflow store, changed "
+    "by an admin (pssync policy set dual_approval_above AMOUNT --as ADMIN)",
+}
 
 
 class SettingsError(ValueError):
@@ -56,8 +64,6 @@ class PssyncSettings(dg.ConfigurableResource):
     # AMOUNT:DAYS: an exception with at least AMOUNT at risk (its currency) is due within DAYS whoever owns it
     exception_sla_urgent: str = "10000:2"
     recon_incremental: bool = True  # a rerun of a reconciled date recomputes only what changed (false: all of it)
-    # a batch whose gross (in its currency) exceeds this needs two different finance users; "off": one always does
-    dual_approval_above: str = "50000.00"
     webhook_urls: str = ""  # business events POSTed here (comma-separated URLs; docs/workbench.md)
     nats_url: str = ""  # business events published to NATS JetStream here, such as nats://127.0.0.1:4222
     nats_stream: str = "PSSYNC_EVENTS"
@@ -111,15 +117,16 @@ class PssyncSettings(dg.ConfigurableResource):
             self.sla()
         except SettingsError as exc:
             bad(*exc.args)
-        try:
-            self.dual_above()
-        except ArithmeticError:
-            bad("dual_approval_above", "an amount such as 50000.00, or off")
+        if not math.isfinite(self.psa_timeout) or self.psa_timeout > 86_400:
+            bad("psa_timeout", "seconds, more than 0 and at most 86400 (a day)")
+        if not 1 <= self.event_max_attempts <= 100:
+            bad("event_max_attempts", "from 1 to 100")
+        for name, rule in RETIRED.items():
+            if os.environ.get(name):
+                raise SettingsError(f"{name}={os.environ[name]!r}: {rule}")
         refused = _memory_cap_refused(self.duckdb_memory_limit)
         if refused:
             bad("duckdb_memory_limit", f"not a memory cap DuckDB can work in, such as 4GB ({refused})")
-        if self.event_max_attempts < 1:
-            bad("event_max_attempts", "at least 1")
         for url in filter(None, (u.strip() for u in self.webhook_urls.split(","))):
             if not re.match(r"https?://[^/\s]+", url):
                 bad("webhook_urls", f"{url!r} is not an http(s) URL")
@@ -159,31 +166,22 @@ class PssyncSettings(dg.ConfigurableResource):
         try:
             pairs = [p.split(":") for p in self.exception_sla_days.split(",") if p.strip()]
             days = {owner.strip(): int(d) for owner, d in pairs}
-            if any(d < 0 for d in days.values()):
-                raise ValueError("negative days")
+            if any(not 0 <= d <= MAX_DAYS for d in days.values()):
+                raise ValueError("days out of range")
         except ValueError:
-            raise SettingsError("exception_sla_days", "owner:days pairs separated by commas, such as finance:5,hr:10")
+            raise SettingsError(
+                "exception_sla_days", f"owner:days pairs (0 to {MAX_DAYS} days) separated by commas, such as finance:5"
+            ) from None
         amount = urgent = None
         if self.exception_sla_urgent.strip().lower() != "off":
             try:
                 a, d = self.exception_sla_urgent.split(":")
                 amount, urgent = Decimal(a), int(d)
-                if not amount.is_finite() or urgent < 0:
+                if not amount.is_finite() or not 0 <= amount <= MAX_AMOUNT or not 0 <= urgent <= MAX_DAYS:
                     raise ValueError("negative days")
             except (ValueError, ArithmeticError):
                 raise SettingsError("exception_sla_urgent", "AMOUNT:DAYS such as 10000:2, or off") from None
         return Sla(days, amount, urgent)
-
-    def dual_above(self):
-        """The gross above which a batch needs two approvals (a Decimal), or None when switched off."""
-        from decimal import Decimal
-
-        if self.dual_approval_above.strip().lower() == "off":
-            return None
-        amount = Decimal(self.dual_approval_above)
-        if not amount.is_finite() or amount < 0:
-            raise ArithmeticError(self.dual_approval_above)
-        return amount
 
     def sinks(self) -> list:
         """Where business events go (workbench/events.py)."""

@@ -156,9 +156,7 @@ def wait_delivered(store: Path, timeout: float = 90) -> None:
         while time.monotonic() < deadline:
             with engine.connect() as c:
                 n_events = c.execute(sa.select(sa.func.count()).select_from(events)).scalar()
-                done = c.execute(
-                    sa.select(sa.func.count()).where(event_deliveries.c.state == "delivered")
-                ).scalar()
+                done = c.execute(sa.select(sa.func.count()).where(event_deliveries.c.state == "delivered")).scalar()
             if n_events and done == n_events:
                 return
             time.sleep(0.2)

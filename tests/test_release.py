@@ -3,7 +3,7 @@ ERP staging table, a rejected batch's keys billed again on a later date and neve
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -15,6 +15,7 @@ from tests.test_billing import billed, files_digest  # noqa: F401 - the fixture
 from workbench.batches import batches, decide
 from workbench.lifecycle import ActionRefused
 from workbench.store import events, open_store
+from workbench.policy import set_policy
 from workbench.users import add_user
 
 NOW = datetime(2026, 11, 26, 9, 0)
@@ -24,9 +25,17 @@ def _store(wh):
     return open_store(f"sqlite:///{wh.parent / 'workflow.db'}")
 
 
-def _people(engine):
-    for name, role in (("fin1", "finance"), ("fin2", "finance"), ("del1", "delivery"), ("ana1", "analyst")):
+def _people(engine, threshold: Decimal = Decimal("999999999.99")):
+    """Two finance people, one of delivery, an analyst and an admin who sets the dual-approval threshold."""
+    for name, role in (
+        ("fin1", "finance"),
+        ("fin2", "finance"),
+        ("del1", "delivery"),
+        ("ana1", "analyst"),
+        ("adm1", "admin"),
+    ):
         add_user(engine, name, role, "correct horse battery", NOW)
+    set_policy(engine, "dual_approval_above", str(threshold), "adm1", NOW)
 
 
 def _staged(url) -> dict[str, int]:
@@ -52,25 +61,26 @@ def test_only_released_batches_reach_staging_and_large_ones_need_two_finance_use
     small, large = by_gross[0], by_gross[-1]
     threshold = small["gross_amount"]  # the smallest batch is at the threshold (one approval), the largest above it
     assert large["gross_amount"] > threshold
+    set_policy(engine, "dual_approval_above", str(threshold), "adm1", NOW)
 
     staging = f"sqlite:///{tmp_path / 'staging.db'}"
     assert materialize_as_of(landing, wh, m["as_of"], outputs=out, staging_url=staging).success
     assert _staged(staging) == {}, "nothing reaches the ERP before a person releases it"
 
     with pytest.raises(ActionRefused, match="only finance"):
-        decide(engine, large["batch_id"], "release", "del1", NOW, dual_above=threshold)
+        decide(engine, large["batch_id"], "release", "del1", NOW)
     with pytest.raises(ActionRefused, match="only finance"):
-        decide(engine, large["batch_id"], "release", "ana1", NOW, dual_above=threshold)
-    first = decide(engine, large["batch_id"], "release", "fin1", NOW, dual_above=threshold)
+        decide(engine, large["batch_id"], "release", "ana1", NOW)
+    first = decide(engine, large["batch_id"], "release", "fin1", NOW)
     assert first["state"] == "pending" and first["first_approver"] == "fin1"
     with pytest.raises(ActionRefused, match="another finance user"):
-        decide(engine, large["batch_id"], "release", "fin1", NOW, dual_above=threshold)
+        decide(engine, large["batch_id"], "release", "fin1", NOW)
     assert materialize_as_of(landing, wh, m["as_of"], outputs=out, staging_url=staging).success
     assert _staged(staging) == {}, "one approval of a batch above the threshold releases nothing"
-    assert decide(engine, large["batch_id"], "release", "fin2", NOW, dual_above=threshold)["state"] == "released"
-    assert decide(engine, small["batch_id"], "release", "fin1", NOW, dual_above=threshold)["state"] == "released"
+    assert decide(engine, large["batch_id"], "release", "fin2", NOW)["state"] == "released"
+    assert decide(engine, small["batch_id"], "release", "fin1", NOW)["state"] == "released"
     with pytest.raises(ActionRefused, match="released"):
-        decide(engine, small["batch_id"], "reject", "fin2", NOW, reason="late", dual_above=threshold)
+        decide(engine, small["batch_id"], "reject", "fin2", NOW, reason="late")
 
     for _ in range(2):  # published once, however often the pipeline runs
         assert materialize_as_of(landing, wh, m["as_of"], outputs=out, staging_url=staging).success
@@ -84,7 +94,7 @@ def test_only_released_batches_reach_staging_and_large_ones_need_two_finance_use
     engine.dispose()
 
 
-def test_a_rejected_batch_is_billed_again_later_and_no_key_is_in_two_released_batches(billed, tmp_path):  # noqa: F811
+def test_a_rejected_batch_is_billed_again_later_and_no_key_is_in_two_released_batches(billed, tmp_path, monkeypatch):  # noqa: F811
     landing, wh, out, m = billed
     d0 = date.fromisoformat(m["as_of"])
     first_files = files_digest(out)
@@ -95,13 +105,14 @@ def test_a_rejected_batch_is_billed_again_later_and_no_key_is_in_two_released_ba
         r[0]
         for r in q(wh, "SELECT idempotency_key FROM billing.batch_lines WHERE batch_id = ?", [rejected["batch_id"]])
     }
-    # the CLI twin, as a script would call it
+    # the CLI twin, as a script would call it: the person proven by their password
+    monkeypatch.setenv("PSSYNC_PASSWORD", "correct horse battery")
     argv = ["batches", "reject", rejected["batch_id"], "--as", "fin1", "--warehouse", str(wh)]
     assert main(argv) == 2, "a rejection needs a reason"
     assert main([*argv, "--reason", "customer disputes the rates"]) == 0
     assert main(["batches", "release", rejected["batch_id"], "--as", "fin2", "--warehouse", str(wh)]) == 2
     for b in batches(engine, "pending"):
-        decide(engine, b["batch_id"], "release", "fin1", NOW, dual_above=None)
+        decide(engine, b["batch_id"], "release", "fin1", NOW)
 
     d1 = d0 + timedelta(days=1)
     assert materialize_as_of(landing, wh, d1.isoformat(), outputs=out).success
@@ -118,7 +129,7 @@ def test_a_rejected_batch_is_billed_again_later_and_no_key_is_in_two_released_ba
         (len(rejected_keys),)
     ]
     for b in batches(engine, "pending"):
-        decide(engine, b["batch_id"], "release", "fin2", NOW, dual_above=None)
+        decide(engine, b["batch_id"], "release", "fin2", NOW)
     released = [b["batch_id"] for b in batches(engine, "released")]
     keys = q(
         wh,
@@ -139,9 +150,10 @@ def test_release_decisions_are_in_the_audit_trail(billed):  # noqa: F811
     landing, wh, out, m = billed
     engine = _store(wh)
     _people(engine)
+    set_policy(engine, "dual_approval_above", "0", "adm1", NOW)
     b = batches(engine)[0]
-    decide(engine, b["batch_id"], "release", "fin1", NOW, dual_above=Decimal("0"))
-    decide(engine, b["batch_id"], "release", "fin2", NOW + timedelta(minutes=5), dual_above=Decimal("0"))
+    decide(engine, b["batch_id"], "release", "fin1", NOW)
+    decide(engine, b["batch_id"], "release", "fin2", NOW + timedelta(minutes=5))
     from workbench.lifecycle import history
 
     trail = history(engine, f"batch|{b['batch_id']}")
@@ -149,7 +161,11 @@ def test_release_decisions_are_in_the_audit_trail(billed):  # noqa: F811
     engine.dispose()
 
 
-def test_decisions_taken_while_a_nightly_sync_holds_the_warehouse_are_honoured_by_the_next_run(billed, tmp_path):  # noqa: F811
+def test_decisions_taken_while_a_nightly_sync_holds_the_warehouse_are_honoured_by_the_next_run(
+    billed,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+):
     """A real `pssync run` in another process holds the warehouse; meanwhile finance rejects a batch and a person
     waives an exception through the web API. Both succeed at once; the run keeps the waiver; the next date bills the
     rejected batch's items again."""
@@ -178,7 +194,8 @@ def test_decisions_taken_while_a_nightly_sync_holds_the_warehouse_are_honoured_b
         key = c.execute(
             sa.text("SELECT exception_key FROM exception_states WHERE state = 'open' AND owner = 'finance' LIMIT 1")
         ).scalar()
-    token = issue_token(engine, "fin1", NOW)
+    token = issue_token(engine, "fin1", datetime.now(timezone.utc).replace(tzinfo=None))
+    monkeypatch.setenv("PSSYNC_PASSWORD", "correct horse battery")
     settings = PssyncSettings.from_env({"warehouse": str(wh), "landing_dir": str(landing), "output_dir": str(out)})
     api = TestClient(create_app(settings, secret="t"))
 

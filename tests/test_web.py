@@ -16,10 +16,12 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings as hypothesis_settings
 
+from assets.common import now_utc
 from resources.settings import PssyncSettings
 from workbench.batches import register
 from workbench.lifecycle import Finding, sync_findings
 from workbench.store import exception_states, open_store
+from workbench.policy import set_policy
 from workbench.users import add_user, issue_token
 from workbench.web.app import create_app
 
@@ -67,7 +69,6 @@ def workbench(tmp_path):
     cfg = PssyncSettings.from_env(
         {
             "warehouse": str(tmp_path / "wh.duckdb"),
-            "dual_approval_above": "1000.00",
             "output_dir": str(tmp_path / "out"),
         }
     )
@@ -75,10 +76,11 @@ def workbench(tmp_path):
     for role in ROLES:
         add_user(engine, f"{role}1", role, PASSWORD, T0)
     add_user(engine, "finance2", "finance", PASSWORD, T0)
-    tokens = {role: issue_token(engine, f"{role}1", T0) for role in ROLES}
+    set_policy(engine, "dual_approval_above", "1000.00", "admin1", T0)
+    tokens = {role: issue_token(engine, f"{role}1", now_utc()) for role in ROLES}
     sync_findings(engine, list(FINDINGS.values()), T0, cfg.sla())
     register(engine, [_header(BATCH_SMALL, 1001, "600.00"), _header(BATCH_LARGE, 1002, "12480.00")], T0)
-    app = create_app(cfg, secret="test-secret")
+    app = create_app(cfg, secret="test-secret", per_second=1000, burst=100_000)
     yield app, engine, tokens
     engine.dispose()
 

@@ -44,7 +44,7 @@ def _over_cap_exceptions(wh, as_of: date) -> list[tuple[str, int]]:
     return [(f"recon|recon|time_to_bill|{e}|OVER_CAP", e) for (e,) in entries]
 
 
-def test_the_lifecycle_of_exceptions_found_by_real_runs(estate_copy, tmp_path, capsys):
+def test_the_lifecycle_of_exceptions_found_by_real_runs(estate_copy, tmp_path, capsys, monkeypatch):
     landing, wh = estate_copy, tmp_path / "wh.duckdb"
     url = f"sqlite:///{tmp_path / 'workflow.db'}"  # beside the warehouse: the default store
     as_of = date(2026, 9, 30)
@@ -62,8 +62,11 @@ def test_the_lifecycle_of_exceptions_found_by_real_runs(estate_copy, tmp_path, c
     add_user(store, "fiona", "delivery", "correct horse battery", datetime(2026, 9, 30))  # OVER_CAP is delivery's
     add_user(store, "frank", "finance", "correct horse battery", datetime(2026, 9, 30))
     store.dispose()
+    assert main(["exceptions", "ack", taken, "--as", "fiona", *common]) == 2
+    assert "--as fiona alone acts for no one" in capsys.readouterr().err
+    monkeypatch.setenv("PSSYNC_PASSWORD", "correct horse battery")  # each person's password (they share one here)
     assert main(["exceptions", "ack", taken, "--as", "mallory", *common]) == 2
-    assert "not a workbench user" in capsys.readouterr().err
+    assert "wrong user name or password" in capsys.readouterr().err
     assert main(["exceptions", "ack", taken, "--as", "frank", *common]) == 2
     assert "cannot act on an exception owned by delivery" in capsys.readouterr().err
 
@@ -152,7 +155,12 @@ def test_a_waiver_holds_while_the_finding_is_the_same_on_postgresql(pg_database)
     assert sync_findings(engine, [], later + timedelta(days=1), sla)["escalated"] == 0
     assert sync_findings(engine, [], later + timedelta(days=3), sla)["escalated"] == 1
     with engine.connect() as con:
-        actions = [r.action for r in con.execute(sa.text("SELECT action FROM audit_trail ORDER BY id"))]
+        actions = [
+            r.action
+            for r in con.execute(
+                sa.text("SELECT action FROM audit_trail WHERE exception_key = :k ORDER BY id"), {"k": finding.key}
+            )
+        ]
     assert actions == ["opened", "escalated", "waive", "reopened", "resolved", "reopened", "escalated"]
     for statement in ("UPDATE audit_trail SET actor = 'mallory'", "DELETE FROM audit_trail"):
         with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as con:

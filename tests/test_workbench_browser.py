@@ -29,6 +29,7 @@ def served(small_estate, tmp_path, monkeypatch):
     import dagster as dg
 
     from dagster_project.pipeline import run_pipeline
+    from workbench.policy import set_policy
     from workbench.store import open_store
     from workbench.users import add_user
 
@@ -46,8 +47,10 @@ def served(small_estate, tmp_path, monkeypatch):
     with engine.connect() as c:
         found = c.execute(sa.text("SELECT count(*) FROM exception_states WHERE owner = 'finance'")).scalar()
     assert found >= 2, "the nightly run synced the finance exceptions into the store beside its warehouse"
-    for name, role in (("fiona", "finance"), ("dmitri", "delivery")):
+    for name, role in (("fiona", "finance"), ("dmitri", "delivery"), ("ada", "admin")):
         add_user(engine, name, role, PASSWORD, __import__("datetime").datetime(2026, 11, 26))
+    # one finance person releases here (two people: tests/test_web.py and tests/security): the admin's policy
+    set_policy(engine, "dual_approval_above", "999999999.99", "ada", __import__("datetime").datetime(2026, 11, 26))
     port = free_port()
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "pssync"), "serve", "--port", str(port)],
@@ -55,7 +58,6 @@ def served(small_estate, tmp_path, monkeypatch):
             **os.environ,
             **env,
             "PSSYNC_WEB_SECRET": "browser-test-secret",
-            "PSSYNC_DUAL_APPROVAL_ABOVE": "off",  # one finance user releases (two users: tests/test_web.py)
         },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -325,3 +325,52 @@ def user_for_token(engine: sa.Engine, token: str, now: datetime) -> dict | None:
     if row is None or (row.expires_at is not None and row.expires_at <= now):
         return None
     return {"username": row.username, "role": row.role, "person": row.password_hash is not None}
+
+
+# ---- web sessions --------------------------------------------------------------------------------------------------
+
+SESSION_LIFE = timedelta(hours=8)
+
+
+def start_session(engine: sa.Engine, signed_in: dict, now: datetime) -> str:
+    """A new server-side session for a person who just signed in; the cookie carries only its id."""
+    sid = secrets.token_urlsafe(32)
+    with writing(engine) as con:
+        con.execute(
+            web_sessions.insert().values(
+                session_id=sid,
+                username=signed_in["username"],
+                auth_version=signed_in["auth_version"],
+                created_at=now,
+                expires_at=now + SESSION_LIFE,
+            )
+        )
+    return sid
+
+
+def session_user(engine: sa.Engine, sid: str, now: datetime) -> dict | None:
+    """The user of a live session: not ended (signed out), not expired, and their role, password and standing the
+    same as when it began (else None: every copy of the cookie is void)."""
+    s = web_sessions.c
+    with engine.connect() as con:
+        row = con.execute(
+            sa.select(users.c.username, users.c.role, users.c.password_hash)
+            .join(web_sessions, s.username == users.c.username)
+            .where(
+                (s.session_id == sid)
+                & s.ended_at.is_(None)
+                & (s.expires_at > now)
+                & users.c.disabled_at.is_(None)
+                & (s.auth_version == users.c.auth_version)
+            )
+        ).first()
+    return {"username": row.username, "role": row.role, "person": row.password_hash is not None} if row else None
+
+
+def end_session(engine: sa.Engine, sid: str, now: datetime) -> None:
+    with writing(engine) as con:
+        con.execute(
+            web_sessions.update()
+            .where((web_sessions.c.session_id == sid) & web_sessions.c.ended_at.is_(None))
+            .values(ended_at=now)
+        )

@@ -32,10 +32,13 @@ from assets.common import now_utc
 from resources.settings import secret as env_secret
 from workbench import batches as batch_store
 from workbench.lifecycle import WAIVER_REASONS, ActionRefused, act, history
+from workbench.policy import dual_above
 from workbench.store import open_store
-from workbench.users import authenticate, user_for_token
 from workbench import access
+from workbench import users as people
 from workbench.web import data
+from workbench.web.admin import add_admin_routes
+from workbench.web.guard import Guard
 
 HERE = Path(__file__).parent
 BATCH_ID = re.compile(r"BB-[A-Z0-9]{2,12}-[0-9]{1,18}-[A-Z]{3}-[0-9]{8}")
@@ -102,8 +105,34 @@ def clean(*texts: str | None) -> None:
             raise HTTPException(422, "text with a NUL character")
 
 
-def create_app(settings, secret: str | None = None) -> FastAPI:
-    """The workbench for the settings' workflow store and outputs."""
+class Problem(BaseModel):
+    """Why a request was refused."""
+
+    detail: str
+
+
+# every status an API operation may answer besides its success, documented so that clients (and schemathesis) can
+# rely on the document
+PROBLEMS = {
+    code: {"model": Problem, "description": text}
+    for code, text in (
+        (401, "no valid session or token"),
+        (403, "the caller's role may not do this"),
+        (404, "no such thing, or not one the role sees"),
+        (409, "the state does not allow it (already decided, changed meanwhile)"),
+        (411, "a body without its length"),
+        (413, "a body over the limit"),
+        (422, "a parameter or body that is not valid"),
+        (429, "too many requests: see Retry-After"),
+    )
+}
+
+
+def create_app(
+    settings, secret: str | None = None, per_second: float = 20, burst: int = 100, max_body: int | None = None
+) -> FastAPI:
+    """The workbench for the settings' workflow store and outputs; ``per_second`` and ``burst``: the rate limit per
+    address and per token (workbench/web/guard.py)."""
     engine = open_store(settings.workflow)
     secret = secret or env_secret("PSSYNC_WEB_SECRET") or secrets.token_urlsafe(32)
     app = FastAPI(
@@ -114,10 +143,12 @@ def create_app(settings, secret: str | None = None) -> FastAPI:
         openapi_url="/api/v1/openapi.json",
         docs_url=None,  # the interactive docs load scripts from a CDN: not served
         redoc_url=None,
+        responses=PROBLEMS,
     )
     app.add_middleware(
         SessionMiddleware, secret_key=secret, session_cookie="pssync_session", max_age=8 * 3600, same_site="strict"
     )
+    app.add_middleware(Guard, per_second=per_second, burst=burst, **({"max_body": max_body} if max_body else {}))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
     env.filters["money"] = lambda v: "" if v is None else f"{v:,.2f}"
@@ -133,6 +164,12 @@ def create_app(settings, secret: str | None = None) -> FastAPI:
         response = await call_next(request)
         for k, v in SECURITY_HEADERS.items():
             response.headers.setdefault(k, v)
+        if request.url.scheme == "https":  # served over HTTPS (directly or behind a proxy that says so)
+            cookies = response.headers.getlist("set-cookie")
+            if cookies:
+                del response.headers["set-cookie"]
+                for c in cookies:
+                    response.headers.append("set-cookie", c if "; secure" in c.lower() else f"{c}; Secure")
         return response
 
     # ---- who is asking -------------------------------------------------------------------------------------------
@@ -147,8 +184,17 @@ def create_app(settings, secret: str | None = None) -> FastAPI:
         if not expected or not sent or not hmac.compare_digest(expected, sent):
             raise HTTPException(403, "missing or wrong CSRF token: reload the page and try again")
 
+    def session_user(request: Request) -> dict | None:
+        """The signed-in person of a live server-side session (signing out, a change of role or password and a
+        disablement end it for every copy of the cookie)."""
+        sid = request.session.get("sid")
+        user = people.session_user(engine, sid, now_utc()) if isinstance(sid, str) else None
+        if user is None and sid:
+            request.session.clear()
+        return user
+
     def page_user(request: Request) -> dict:
-        user = request.session.get("user")
+        user = session_user(request)
         if not user:
             raise NotSignedIn()
         return user
@@ -158,11 +204,11 @@ def create_app(settings, secret: str | None = None) -> FastAPI:
     def api_user(request: Request, credentials: Credentials) -> dict:
         if credentials is not None:
             clean(credentials.credentials)
-            user = user_for_token(engine, credentials.credentials)
+            user = people.user_for_token(engine, credentials.credentials, now_utc())
             if user is None:
-                raise HTTPException(401, "unknown API token")
+                raise HTTPException(401, "unknown, expired or revoked API token")
             return {**user, "via": "token"}
-        user = request.session.get("user")
+        user = session_user(request)
         if not user:
             raise HTTPException(401, "sign in or send an API token")
         return {**user, "via": "session"}
@@ -189,7 +235,7 @@ def create_app(settings, secret: str | None = None) -> FastAPI:
         return templates.TemplateResponse(
             request,
             name,
-            {"user": request.session.get("user"), "csrf": csrf_token(request), "flash": flash, **context},
+            {"user": session_user(request), "csrf": csrf_token(request), "flash": flash, **context},
             status_code=status,
         )
 
@@ -214,18 +260,22 @@ def create_app(settings, secret: str | None = None) -> FastAPI:
     ):
         check_csrf(request, csrf)
         clean(username, password)
-        user = authenticate(engine, username, password)
-        if user is None:
-            flash(request, "wrong user name or password", "error")
+        address = request.client.host if request.client else "?"
+        try:
+            user = people.sign_in(engine, username, password, address, now_utc())
+        except people.SignInRefused as exc:
+            flash(request, str(exc), "error")
             return RedirectResponse("/signin", status_code=303)
         request.session.clear()  # a new session: no fixation
-        request.session.update(user=user, csrf=secrets.token_urlsafe(24))
+        request.session.update(sid=people.start_session(engine, user, now_utc()), csrf=secrets.token_urlsafe(24))
         target = next if next.startswith("/") and not next.startswith("//") else "/exceptions"
         return RedirectResponse(target, status_code=303)
 
     @app.post("/signout", include_in_schema=False)
     def signout(request: Request, csrf: str = Form("")):
         check_csrf(request, csrf)
+        if isinstance(request.session.get("sid"), str):
+            people.end_session(engine, request.session["sid"], now_utc())
         request.session.clear()
         return RedirectResponse("/signin", status_code=303)
 
@@ -359,8 +409,10 @@ def create_app(settings, secret: str | None = None) -> FastAPI:
                 "b": row,
                 "lines": data.batch_lines(settings.outputs, batch_id),
                 "history": history(engine, batch_store.subject(batch_id)),
-                "may_decide": user["role"] in access.BATCH_DECIDERS and row["state"] == "pending",
-                "dual_above": settings.dual_above(),
+                "may_decide": user["role"] in access.BATCH_DECIDERS
+                and row["state"] == "pending"
+                and row["first_approver"] != user["username"],
+                "dual_above": _threshold(row["legal_entity"]),
             },
         )
 
@@ -368,9 +420,11 @@ def create_app(settings, secret: str | None = None) -> FastAPI:
         clean(body.reason)
         _batch(user, batch_id)
         access.require(user["role"] in access.BATCH_DECIDERS, f"{user['role']} cannot release or reject batches")
-        return batch_store.decide(
-            engine, batch_id, body.decision, user["username"], now_utc(), body.reason, settings.dual_above()
-        )
+        return batch_store.decide(engine, batch_id, body.decision, user["username"], now_utc(), body.reason)
+
+    def _threshold(legal_entity: str):
+        with engine.connect() as con:
+            return dual_above(con, legal_entity)
 
     @app.post("/batch/{batch_id}/decide", include_in_schema=False)
     def batch_decision(
@@ -469,5 +523,6 @@ def create_app(settings, secret: str | None = None) -> FastAPI:
         margin = data.figures(settings.outputs, ("margin",))  # only the margin query: the API asks for nothing else
         return JSONResponse(plain({"as_of": margin["as_of"], "items": margin.get("margin", [])}))
 
+    add_admin_routes(app, engine, page_user, render, check_csrf, flash, now_utc)
     app.state.engine = engine
     return app
