@@ -81,6 +81,9 @@ def _warn_secrets(args) -> None:
             )
 
 
+STOP_GRACE = 8.0  # seconds a run has, after SIGTERM or Ctrl-C, to stop by itself before the process ends
+
+
 def _terminate_on_sigterm():
     """SIGTERM ends a run like Ctrl-C: the step in progress rolls back its transaction, nothing is half-written.
     Returns a function that tells whether a stop was asked for: Dagster takes the signals over while it executes
@@ -92,7 +95,26 @@ def _terminate_on_sigterm():
 
     def stop(signum, frame):
         request_stop()
+        if not watchdog.is_alive():
+            watchdog.start()
         raise KeyboardInterrupt(f"signal {signum}")
+
+    def hard_stop() -> None:
+        # a step blocked inside a driver (a PSA statement that hangs) never returns to Python to see the signal:
+        # the process ends anyway. Safe as a kill is: each step's writes are one transaction, a replay completes it
+        sys.stdout.flush()
+        print(
+            f"pssync: stopped: a step did not end within {STOP_GRACE:.0f} s of the signal (its transaction is rolled "
+            "back; run again to complete)",
+            file=sys.stderr,
+            flush=True,
+        )
+        os._exit(130)
+
+    import threading
+
+    watchdog = threading.Timer(STOP_GRACE, hard_stop)
+    watchdog.daemon = True
 
     signal.signal(signal.SIGTERM, stop)
     default_hook = sys.unraisablehook

@@ -13,10 +13,17 @@ def open_workflow(settings, command: str):
 
     from workbench.store import open_store
 
+    url = sa.engine.make_url(settings.workflow)
+    if url.password:
+        print(
+            f"pssync {command}: warning: the workflow store's URL carries a password, visible to every user of this "
+            "machine (ps, shell history); leave it out and use PGPASSWORD or ~/.pgpass",
+            file=sys.stderr,
+        )
     try:
         return open_store(settings.workflow)
     except Exception as exc:  # unreachable server, unwritable folder
-        url = sa.engine.make_url(settings.workflow).render_as_string(hide_password=True)
+        url = url.render_as_string(hide_password=True)
         why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"pssync {command}: cannot open the workflow store {url}: {why}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -226,13 +233,15 @@ def cmd_events(args, settings) -> int:
 
 def cmd_serve(args, settings) -> int:
     """``pssync serve``: the web workbench."""
+    import sqlalchemy as sa
     import uvicorn
 
     from workbench.web.app import create_app
 
     open_workflow(settings, "serve").dispose()  # a store that cannot be opened: one line, before the server starts
     app = create_app(settings)
-    print(f"pssync workbench on http://{args.host}:{args.port} (workflow store {settings.workflow})")
+    store = sa.engine.make_url(settings.workflow).render_as_string(hide_password=True)
+    print(f"pssync workbench on http://{args.host}:{args.port} (workflow store {store})")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 

@@ -22,10 +22,12 @@ from assets.billing.emit import HEADER_COLUMNS
 from workbench.events import Event, record
 from workbench.lifecycle import ActionRefused, audit_row
 from workbench.policy import dual_above
-from workbench.store import audit_trail, batch_reviews, writing
+from workbench.store import audit_trail, batch_reviews, exception_states, writing
 from workbench.users import active
 
 DECISIONS = ("release", "reject")
+# work a pending batch carries that the PSA has since deleted or sent back (assets/workbench/withdrawn.py)
+WITHDRAWN_RULE = "WITHDRAWN_WORK"
 STATES = ("pending", "released", "rejected")
 SUMMARY = ("state", "first_approver", "decided_by", "reason", "published_at")
 
@@ -91,6 +93,8 @@ def decide(
         row = row._mapping
         if row["state"] != "pending":
             raise ActionRefused(f"{batch_id} is {row['state']}: only a pending batch can be released or rejected")
+        if decision == "release":
+            _refuse_if_held(con, batch_id)
         threshold = dual_above(con, row["legal_entity"])
         two_needed = row["gross_amount"] > threshold
         if decision == "reject":
@@ -124,6 +128,21 @@ def decide(
                 con, [Event(f"batch.{after['state']}", batch_id, now, {**_payload(after, after["state"]), "by": actor})]
             )
     return _plain(after)
+
+
+def _refuse_if_held(con, batch_id: str) -> None:
+    """A batch carrying withdrawn work is released only once each such exception is decided (waived)."""
+    t = exception_states.c
+    held = con.execute(
+        sa.select(t.exception_key).where(
+            (t.rule == WITHDRAWN_RULE) & t.record_key.startswith(f"{batch_id}|") & t.state.in_(("open", "acknowledged"))
+        )
+    ).first()
+    if held is not None:
+        raise ActionRefused(
+            f"{batch_id} is held: it carries work the PSA no longer holds as approved ({held.exception_key}); "
+            "waive that exception to bill the work as it stands, or reject the batch"
+        )
 
 
 def _summary(row) -> dict:

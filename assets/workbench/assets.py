@@ -12,6 +12,7 @@ from assets.recon.assets import recon_assets
 from resources import Warehouse
 from resources.settings import PssyncSettings, secret
 from resources.warehouse import table_exists
+from assets.workbench.withdrawn import withdrawn_findings
 from workbench.deliver import start as start_delivery
 from workbench.events import Event, record
 from workbench.lifecycle import findings_of, last_sync, sync_findings
@@ -32,14 +33,17 @@ EXCEPTION_WORKFLOW = dg.AssetKey(["workbench", "exception_states"])
     "warehouse by default): every exception of `ops.exceptions` is open, acknowledged, waived or resolved. A new "
     "finding opens; one the pipeline no longer finds is resolved; a resolved one found again, or a waived one whose "
     "finding changed (its amount at risk, its owner), reopens. People act on them with `pssync exceptions "
-    "ack|assign|waive|comment`; every change is in the audit trail. See docs/workbench.md.",
+    "ack|assign|waive|comment`; every change is in the audit trail. Work that a pending batch carries and the PSA "
+    "has since deleted or sent back is a `WITHDRAWN_WORK` exception for finance that holds the batch. See "
+    "docs/workbench.md.",
 )
 def exception_states(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: PssyncSettings):
     engine = open_store(settings.workflow)
     try:
         now, since = now_utc(), last_sync(engine)
+        as_of = date.fromisoformat(context.partition_key)
         with warehouse.connect() as con:
-            findings = findings_of(con, since)
+            findings = findings_of(con, since) + withdrawn_findings(con, engine, as_of)
         changes = sync_findings(engine, findings, now, settings.sla())
     finally:
         engine.dispose()

@@ -50,6 +50,10 @@ SECURITY_HEADERS = {
 }
 
 
+# text a database can store, as the API's schema says: no NUL character (``clean`` checks that and valid Unicode)
+TEXT = r"^[^\x00]*$"
+
+
 class NotSignedIn(Exception):
     pass
 
@@ -57,18 +61,18 @@ class NotSignedIn(Exception):
 class ExceptionAction(BaseModel):
     """A person's action on one exception (the key is layer|source|object|record_key|rule)."""
 
-    key: str = Field(min_length=1, max_length=600)
+    key: str = Field(min_length=1, max_length=600, pattern=TEXT)
     action: Literal["ack", "assign", "waive", "comment"]
-    assignee: str | None = Field(None, max_length=120)
+    assignee: str | None = Field(None, max_length=120, pattern=TEXT)
     reason: Literal[WAIVER_REASONS] | None = None  # type: ignore[valid-type]
-    comment: str | None = Field(None, max_length=4000)
+    comment: str | None = Field(None, max_length=4000, pattern=TEXT)
 
 
 class BatchDecision(BaseModel):
     """A finance user's decision on a pending batch."""
 
     decision: Literal["release", "reject"]
-    reason: str | None = Field(None, max_length=2000)
+    reason: str | None = Field(None, max_length=2000, pattern=TEXT)
 
 
 def plain(value):
@@ -470,15 +474,15 @@ def create_app(
         user: ApiUser,
         owner: Literal["finance", "delivery", "hr", "integration"] | None = None,
         state: Literal["open", "acknowledged", "waived", "resolved"] | None = None,
-        rule: str | None = Query(None, max_length=120),
-        q: str | None = Query(None, max_length=200),
+        rule: str | None = Query(None, max_length=120, pattern=TEXT),
+        q: str | None = Query(None, max_length=200, pattern=TEXT),
         offset: int = Query(0, ge=0, le=10_000_000),
     ):
         rows, total = _worklist(user, owner, state, rule, q, offset)
         return JSONResponse(plain({"total": total, "offset": offset, "items": rows}))
 
     @app.get("/api/v1/exception", tags=["exceptions"], summary="One exception and its history")
-    def api_exception(user: ApiUser, key: str = Query(..., max_length=600)):
+    def api_exception(user: ApiUser, key: str = Query(..., min_length=1, max_length=600, pattern=TEXT)):
         row = _exception(user, key)
         return JSONResponse(plain({**row, "history": history(engine, key)}))
 
