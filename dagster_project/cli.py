@@ -90,13 +90,12 @@ def _terminate_on_sigterm():
     (and DuckDB turns one that lands in a query into a plain error), so the signal numbers are also written to a
     pipe (signal.set_wakeup_fd) that no handler can swallow."""
     import signal
+    import threading
 
     from resources.warehouse import request_stop
 
     def stop(signum, frame):
         request_stop()
-        if not watchdog.is_alive():
-            watchdog.start()
         raise KeyboardInterrupt(f"signal {signum}")
 
     def hard_stop() -> None:
@@ -110,11 +109,6 @@ def _terminate_on_sigterm():
             flush=True,
         )
         os._exit(130)
-
-    import threading
-
-    watchdog = threading.Timer(STOP_GRACE, hard_stop)
-    watchdog.daemon = True
 
     signal.signal(signal.SIGTERM, stop)
     default_hook = sys.unraisablehook
@@ -130,17 +124,28 @@ def _terminate_on_sigterm():
         default_hook(unraisable)
 
     sys.unraisablehook = quiet_interrupt
+    # the C-level handler writes each signal's number to this pipe at once, whatever Python is doing (Dagster takes
+    # the handlers over while it executes; a driver call may hold the main thread): a thread reads it and, on a stop,
+    # gives the run STOP_GRACE seconds to end by itself
     read_end, write_end = os.pipe()
-    os.set_blocking(read_end, False)
     os.set_blocking(write_end, False)
     signal.set_wakeup_fd(write_end)
     seen = bytearray()
+    watchdog = threading.Timer(STOP_GRACE, hard_stop)
+    watchdog.daemon = True
+
+    def listen() -> None:
+        while True:
+            got = os.read(read_end, 1024)
+            if not got:
+                return
+            seen.extend(got)
+            if (signal.SIGTERM in seen or signal.SIGINT in seen) and not watchdog.is_alive():
+                watchdog.start()
+
+    threading.Thread(target=listen, daemon=True, name="pssync-signals").start()
 
     def stop_asked() -> bool:
-        try:
-            seen.extend(os.read(read_end, 1024))
-        except BlockingIOError:
-            pass
         return signal.SIGTERM in seen or signal.SIGINT in seen
 
     return stop_asked
