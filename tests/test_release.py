@@ -57,10 +57,11 @@ def test_only_released_batches_reach_staging_and_large_ones_need_two_finance_use
     emitted = batches(engine)
     assert emitted and all(b["state"] == "pending" for b in emitted), "every batch is emitted pending"
     assert {b["batch_id"] for b in emitted} == {r[0] for r in q(wh, "SELECT batch_id FROM billing.batches")}
-    by_gross = sorted(emitted, key=lambda b: b["gross_amount"])
+    assert all(b["gross_reporting"] is not None and b["reporting_currency"] == "USD" for b in emitted)
+    by_gross = sorted(emitted, key=lambda b: b["gross_reporting"])
     small, large = by_gross[0], by_gross[-1]
-    threshold = small["gross_amount"]  # the smallest batch is at the threshold (one approval), the largest above it
-    assert large["gross_amount"] > threshold
+    threshold = small["gross_reporting"]  # the smallest batch is at the threshold (one approval), the largest above it
+    assert large["gross_reporting"] > threshold
     set_policy(engine, "dual_approval_above", str(threshold), "adm1", NOW)
 
     staging = f"sqlite:///{tmp_path / 'staging.db'}"

@@ -59,6 +59,8 @@ def _header(batch_id: str, customer: int, gross: str) -> dict:
         net_amount=Decimal(gross),
         tax_amount=Decimal("0.00"),
         gross_amount=Decimal(gross),
+        gross_reporting=Decimal(gross),
+        reporting_currency="USD",
     )
 
 

@@ -1,9 +1,9 @@
 """Batch release: a person decides what reaches the ERP.
 
 The pipeline emits each billing batch ``pending`` (``register``, after its file is written). A finance user
-releases or rejects it (``decide``). A batch whose gross exceeds the store's dual-approval threshold (in its own
-currency, workbench/policy.py) is released by the second of two different finance people; the first approval leaves
-it pending. Only
+releases or rejects it (``decide``). A batch whose gross in the reporting currency exceeds the store's dual-approval
+threshold (workbench/policy.py), or whose gross could not be converted, is released by the second of two different
+finance people; the first approval leaves it pending. Only
 released batches are published to the ERP staging table (``to_publish``, by the pipeline's ``billing/erp_publication``
 step). A rejection is final: the pipeline then takes the batch's keys out of ``billing.ledger`` (kept in
 ``billing.rejected_ledger``), so a later date's batch may carry them; a released batch's keys are never freed, so a
@@ -96,7 +96,8 @@ def decide(
         if decision == "release":
             _refuse_if_held(con, batch_id)
         threshold = dual_above(con, row["legal_entity"])
-        two_needed = row["gross_amount"] > threshold
+        gross = row["gross_reporting"]
+        two_needed = gross is None or gross > threshold  # no rate known: two approvals (fail closed)
         if decision == "reject":
             if not (reason or "").strip():
                 raise ActionRefused("a rejection needs a reason")
@@ -105,8 +106,8 @@ def decide(
             update = dict(first_approver=actor, first_approved_at=now)  # the first of two approvals
         elif two_needed and row["first_approver"] == actor:
             raise ActionRefused(
-                f"{batch_id} grosses {row['gross_amount']} {row['currency']}, above {threshold}: the second "
-                f"approval must come from another finance user than {actor}"
+                f"{batch_id} grosses {_reporting(row)}, above {threshold}: the second approval must come "
+                f"from another finance user than {actor}"
             )
         else:
             update = dict(state="released", decided_by=actor, decided_at=now, reason=reason)
@@ -128,6 +129,12 @@ def decide(
                 con, [Event(f"batch.{after['state']}", batch_id, now, {**_payload(after, after["state"]), "by": actor})]
             )
     return _plain(after)
+
+
+def _reporting(row) -> str:
+    if row["gross_reporting"] is None:
+        return f"{row['gross_amount']} {row['currency']} (no rate to the reporting currency)"
+    return f"{row['gross_reporting']} {row['reporting_currency']}"
 
 
 def _refuse_if_held(con, batch_id: str) -> None:

@@ -1,8 +1,9 @@
 """The controls' policy: settings of the workflow store, not of the process that acts.
 
-* ``dual_approval_above``: the gross (in the batch's currency) above which a billing batch needs two different
-  finance people to release it; ``dual_approval_above.<LEGAL_ENTITY>`` overrides it for one entity. ``off`` is not a
-  value: a firm that wants one approval for everything sets 999999999999.99 and that choice is audited.
+* ``dual_approval_above``: the gross in the reporting currency (at the rate of the batch's date) above which a
+  billing batch needs two different finance people to release it (a batch whose gross has no rate needs two);
+  ``dual_approval_above.<LEGAL_ENTITY>`` overrides it for one entity. ``off`` is not a value: a firm that wants one
+  approval for everything sets 999999999999.99 and that choice is audited.
 * ``waiver_limit.<role>``: the largest amount at risk a person of that role may waive; above it, the waiver is
   refused and names the limit (unset: no limit for the role).
 

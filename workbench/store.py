@@ -67,7 +67,7 @@ pipeline_syncs = sa.Table(
 )
 
 # every billing batch the pipeline emitted, and what finance decided: emitted pending, released (after one approval,
-# or two by different finance users above PSSYNC_DUAL_APPROVAL_ABOVE) or rejected; published to the ERP staging
+# or two by different finance people above the policy's threshold) or rejected; published to the ERP staging
 # table only once released (workbench/batches.py)
 batch_reviews = sa.Table(
     "batch_reviews",
@@ -89,6 +89,10 @@ batch_reviews = sa.Table(
     sa.Column("decided_at", sa.DateTime),
     sa.Column("reason", sa.Text),
     sa.Column("published_at", sa.DateTime),  # when its lines reached the ERP staging table
+    # the gross in the reporting currency at its date's rate: what the dual-approval threshold is compared with
+    # (NULL: no rate known, two approvals needed)
+    sa.Column("gross_reporting", sa.Numeric(18, 2)),
+    sa.Column("reporting_currency", sa.String(3)),
 )
 
 # the outbox of business events, each with a stable id; delivered at least once to every sink (events.py)

@@ -17,6 +17,7 @@ from resources.erp_staging import ErpStaging
 from resources.outputs import OutputFolder
 from resources.quality import DataQuality
 from resources.settings import PssyncSettings
+from resources.warehouse import bound_params, sql_text
 from workbench.batches import mark_published, register, to_publish
 from workbench.store import open_store
 
@@ -30,6 +31,19 @@ def emit_every_date(con, pairs: list[tuple[date, str]], emit=compute_and_record)
     """The emissions of (as-of date, legal entity) pairs: the entities of a date in one transaction, dates in order
     (a date's lines leave out what an earlier date's batches carry). ``emit``: `recorded_emissions` to read only."""
     return [em for d, entities in by_date(pairs) for em in emit(con, d, entities)]
+
+
+def with_gross_reporting(con, headers: list[dict], reporting: str) -> list[dict]:
+    """Batch headers with their gross in the reporting currency (``sql/billing/batch_gross_reporting.sql``): what
+    the dual-approval threshold is compared with when finance releases them."""
+    query = sql_text("billing/batch_gross_reporting")
+    out = []
+    for as_of in sorted({h["as_of_date"] for h in headers}):
+        day = [h for h in headers if h["as_of_date"] == as_of]
+        params = {"as_of": as_of, "reporting": reporting, "batches": [h["batch_id"] for h in day]}
+        gross = dict(con.execute(query, bound_params(query, params)).fetchall())
+        out += [{**h, "gross_reporting": gross.get(h["batch_id"]), "reporting_currency": reporting} for h in day]
+    return out
 
 
 def preview(batches: list[dict]) -> str:
@@ -182,6 +196,8 @@ def batch_files(
         emissions = emit_every_date(con, entity_partitions_of(context), recorded_emissions)
     paths = [p for em in emissions for p in write_files(em, outputs)]
     emitted = [b for em in emissions for b in em.batches]
+    with warehouse.connect() as con:
+        emitted = with_gross_reporting(con, emitted, settings.reporting_currency)
     engine = open_store(settings.workflow)
     try:
         registered = register(engine, emitted, now_utc())

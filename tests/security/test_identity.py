@@ -32,7 +32,7 @@ def store(own_copy, monkeypatch):
 
 
 def _largest(engine) -> dict:
-    return max(batches(engine, "pending"), key=lambda b: b["gross_amount"])
+    return max(batches(engine, "pending"), key=lambda b: b["gross_reporting"])
 
 
 def _cli(*argv, wh) -> int:
@@ -42,7 +42,7 @@ def _cli(*argv, wh) -> int:
 def test_a_typed_name_releases_nothing(store, capsys):
     engine, wh = store
     b = _largest(engine)
-    assert b["gross_amount"] > Decimal("1000.00")
+    assert b["gross_reporting"] > Decimal("1000.00")
     for who in ("fiona", "fred"):
         assert _cli("batches", "release", b["batch_id"], "--as", who, wh=wh) == 2
         assert f"--as {who} alone acts for no one" in capsys.readouterr().err
@@ -124,7 +124,7 @@ def test_a_legal_entitys_own_threshold(store, monkeypatch):
     from workbench.policy import set_policy
 
     engine, wh = store
-    large = [b for b in batches(engine, "pending") if b["gross_amount"] > Decimal("1000.00")]
+    large = [b for b in batches(engine, "pending") if b["gross_reporting"] > Decimal("1000.00")]
     entities = sorted({b["legal_entity"] for b in large})
     assert len(entities) >= 2
     set_policy(engine, f"dual_approval_above.{entities[0]}", "999999999.99", "adam", now_utc())
@@ -191,3 +191,36 @@ def test_a_password_in_the_workflow_url_is_warned_about_and_never_printed(capsys
     err = capsys.readouterr().err
     assert "carries a password" in err and "cannot open the workflow store" in err
     assert "s3cret-pw" not in err and "***" in err
+
+
+def test_the_threshold_is_compared_in_the_reporting_currency(store):
+    from workbench.batches import decide
+    from workbench.policy import set_policy
+
+    engine, wh = store
+    foreign = [
+        b for b in batches(engine, "pending") if b["currency"] != "USD" and b["gross_reporting"] != b["gross_amount"]
+    ]
+    assert foreign, "a batch in another currency than the reporting one"
+    b = foreign[0]
+    threshold = ((b["gross_amount"] + b["gross_reporting"]) / 2).quantize(Decimal("0.01"))
+    set_policy(engine, "dual_approval_above", str(threshold), "adam", now_utc())
+    after = decide(engine, b["batch_id"], "release", "fiona", now_utc())
+    # between its own gross and its reporting gross: only the reporting figure decides
+    assert after["state"] == ("pending" if b["gross_reporting"] > threshold else "released")
+    # and the figure is the batch's gross at its date's ERP rates, half-up to the cent
+    f, t = rate_on(wh, b["currency"], b["as_of_date"]), rate_on(wh, "USD", b["as_of_date"])
+    assert b["gross_reporting"] == (b["gross_amount"] * f / t).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
+
+
+def rate_on(wh, currency: str, day) -> Decimal:
+    """The ERP rate of a currency in force on a date (the latest effective by then)."""
+    from tests.helpers import query
+
+    rows = query(
+        wh,
+        "SELECT rate FROM canonical.currency_rate_asof(?::DATE) WHERE currency = ? AND effective_date <= ? "
+        "ORDER BY effective_date DESC LIMIT 1",
+        [day, currency, day],
+    )
+    return Decimal(str(rows[0][0]))

@@ -36,6 +36,8 @@ def _header(n: int, gross: str) -> dict:
         net_amount=Decimal(gross),
         tax_amount=Decimal("0.00"),
         gross_amount=Decimal(gross),
+        gross_reporting=Decimal(gross),
+        reporting_currency="USD",
     )
 
 
@@ -144,3 +146,12 @@ def test_two_delivery_rounds_at_once_send_each_event_once(tmp_path):
     finally:
         hook.close()
         engine.dispose()
+
+
+def test_a_batch_whose_gross_has_no_rate_needs_two_people(tmp_path):
+    engine = _store(f"sqlite:///{tmp_path / 'workflow.db'}")
+    header = {**_header(1, "10.00"), "currency": "XAU", "gross_reporting": None}
+    register(engine, [header], T0)
+    assert decide(engine, header["batch_id"], "release", "fiona", T0)["state"] == "pending", "fail closed"
+    assert decide(engine, header["batch_id"], "release", "fred", T0)["state"] == "released"
+    engine.dispose()

@@ -1,6 +1,7 @@
 """Controls: users can be disabled and carry an auth version (a session or token of an older version is void),
 API tokens expire and are revoked, sign-in failures are throttled, web sessions are records on the server, the
-approval policy lives in the store, and event deliveries are leased to one sender at a time.
+approval policy lives in the store (with each batch's gross in the reporting currency), and event deliveries are
+leased to one sender at a time.
 
 Revision ID: 0006
 Revises: 0005
@@ -25,6 +26,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("expires_at", sa.DateTime))
         batch.add_column(sa.Column("revoked_at", sa.DateTime))
         batch.add_column(sa.Column("auth_version", sa.Integer, nullable=False, server_default="1"))
+    with op.batch_alter_table("batch_reviews") as batch:
+        batch.add_column(sa.Column("gross_reporting", sa.Numeric(18, 2)))
+        batch.add_column(sa.Column("reporting_currency", sa.String(3)))
     with op.batch_alter_table("event_deliveries") as batch:
         batch.add_column(sa.Column("leased_by", sa.String(64)))
         batch.add_column(sa.Column("leased_until", sa.DateTime))
@@ -64,6 +68,9 @@ def downgrade() -> None:
     with op.batch_alter_table("event_deliveries") as batch:
         batch.drop_column("leased_until")
         batch.drop_column("leased_by")
+    with op.batch_alter_table("batch_reviews") as batch:
+        batch.drop_column("reporting_currency")
+        batch.drop_column("gross_reporting")
     with op.batch_alter_table("api_tokens") as batch:
         batch.drop_column("auth_version")
         batch.drop_column("revoked_at")
