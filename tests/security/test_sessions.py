@@ -122,3 +122,26 @@ def test_cookies_are_secure_over_https(app):
     assert "secure" in r.headers["set-cookie"].lower()
     plain = TestClient(app).get("/signin")
     assert "secure" not in plain.headers["set-cookie"].lower()
+
+
+def test_only_an_admin_uses_the_admin_page_and_its_changes_take_effect(app):
+    app, engine = app
+    finance, csrf_f = _sign_in(app, "fiona")
+    assert finance.get("/admin").status_code == 403
+    assert (
+        finance.post("/admin/policy", data={"name": "dual_approval_above", "value": "0", "csrf": csrf_f}).status_code
+        == 403
+    )
+    victim, _ = _sign_in(app, "fred")
+    admin, csrf = _sign_in(app, "adam")
+    page = admin.get("/admin").text
+    assert "dual_approval_above" in page and "finbot" in page and "service" in page
+    page = admin.post("/admin/policy", data={"name": "dual_approval_above", "value": "1e99999", "csrf": csrf}).text
+    assert "must be an amount" in page
+    page = admin.post("/admin/policy", data={"name": "dual_approval_above", "value": "75000", "csrf": csrf}).text
+    assert "1000.00 → 75000.00" in page
+    assert admin.post("/admin/user", data={"username": "fred", "action": "disable"}).status_code == 403, "CSRF"
+    page = admin.post("/admin/user", data={"username": "fred", "action": "disable", "csrf": csrf}).text
+    assert "fred: disabled" in page
+    assert victim.get("/api/v1/me").status_code == 401, "fred's session ended with the disablement"
+    assert _sign_in(app, "fred")[1] is None
