@@ -35,26 +35,31 @@ def apply_rejections(con: duckdb.DuckDBPyConnection, rejected: list[str]) -> int
     return n
 
 
-def free_rejected_keys(con: duckdb.DuckDBPyConnection, workflow_url: str, log) -> int:
-    """Apply the rejections recorded in the workflow store. A store that cannot be read frees nothing (the keys stay
-    taken: nothing can be billed twice) and says so in the run's log."""
+def _read_store(workflow_url: str, read, log, otherwise: str):
+    """``read(engine)`` on the workflow store; None when the store cannot be read, said in the run's log with what
+    the run does ``otherwise``."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from workbench.batches import rejected
     from workbench.store import open_store
 
     try:
         engine = open_store(workflow_url)
         try:
-            ids = rejected(engine)
+            return read(engine)
         finally:
             engine.dispose()
     except SQLAlchemyError as exc:
-        log.warning(
-            f"the workflow store could not be read ({str(exc).splitlines()[0]}): rejected batches keep their keys"
-        )
-        return 0
-    return apply_rejections(con, ids)
+        log.warning(f"the workflow store could not be read ({str(exc).splitlines()[0]}): {otherwise}")
+        return None
+
+
+def free_rejected_keys(con: duckdb.DuckDBPyConnection, workflow_url: str, log) -> int:
+    """Apply the rejections recorded in the workflow store. A store that cannot be read frees nothing (the keys stay
+    taken: nothing can be billed twice) and says so in the run's log."""
+    from workbench.batches import rejected
+
+    ids = _read_store(workflow_url, rejected, log, "rejected batches keep their keys")
+    return apply_rejections(con, ids) if ids is not None else 0
 
 
 def released_lines(con: duckdb.DuckDBPyConnection, batch_id: str) -> list[dict]:
@@ -68,23 +73,9 @@ def released_lines(con: duckdb.DuckDBPyConnection, batch_id: str) -> list[dict]:
 def check_ledger(con: duckdb.DuckDBPyConnection, workflow_url: str, log) -> None:
     """Refuse to bill (``LedgerTampered``, one line) when the ledger lost keys of emitted batches. A store that
     cannot be read leaves the warehouse's own batch lines as the record, and the log says so."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from workbench.batches import emitted_line_counts
-    from workbench.store import open_store
 
-    try:
-        engine = open_store(workflow_url)
-        try:
-            emitted = emitted_line_counts(engine)
-        finally:
-            engine.dispose()
-    except SQLAlchemyError as exc:
-        log.warning(
-            f"the workflow store could not be read ({str(exc).splitlines()[0]}): the ledger is checked "
-            "against the warehouse's batch lines only"
-        )
-        emitted = None
-    problems = ledger_problems(con, emitted)
+    otherwise = "the ledger is checked against the warehouse's batch lines only"
+    problems = ledger_problems(con, _read_store(workflow_url, emitted_line_counts, log, otherwise))
     if problems:
         raise LedgerTampered(problems[0])

@@ -121,3 +121,34 @@ class Served:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return ""
+
+
+class Listener:
+    """A loopback TCP server that hands each connection to ``serve(conn)`` on a thread of its own."""
+
+    def __init__(self, serve):
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.accepted = threading.Event()
+        self._serve = serve
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import threading
+
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            self.accepted.set()
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def close(self):
+        self.sock.close()

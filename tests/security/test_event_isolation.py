@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-import socket
-import threading
 import time
 import uuid
 from datetime import datetime
@@ -15,6 +13,7 @@ from datetime import datetime
 import dagster as dg
 
 from tests.helpers import QUIET, resources_for
+from tests.security.conftest import Listener
 from tests.test_events import NATS_URL, _nats_or_skip
 from workbench.events import Event, Nats, Webhook, deliver, record
 from workbench.store import open_store
@@ -22,26 +21,13 @@ from workbench.store import open_store
 T0 = datetime(2026, 11, 26, 9, 0)
 
 
-class Drip:
+class Drip(Listener):
     """A webhook that reads the request, then answers one byte every ``every`` seconds for ``for_s`` seconds."""
 
     def __init__(self, every: float = 1.0, for_s: float = 40.0):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/hook"
-        self.connections = 0
         self.every, self.for_s = every, for_s
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+        super().__init__(self._drip)
+        self.url = f"http://127.0.0.1:{self.port}/hook"
 
     def _drip(self, conn):
         answer = b"HTTP/1.1 204 No Content\r\nX-Slow: " + b"x" * 200
@@ -57,9 +43,6 @@ class Drip:
             pass
         finally:
             conn.close()
-
-    def close(self):
-        self.sock.close()
 
 
 def test_a_drip_feeding_webhook_costs_the_run_nothing_and_holds_no_lock(published, monkeypatch):

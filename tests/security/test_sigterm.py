@@ -5,38 +5,24 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 
+from tests.security.conftest import Listener
 
-class Silent:
+
+class Silent(Listener):
     """A 'database' that accepts connections and never says a word."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = threading.Event()
         self.held = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.held.append(conn)
-            self.accepted.set()
+        super().__init__(self.held.append)
 
     def close(self):
         for c in self.held:
             c.close()
-        self.sock.close()
+        super().close()
 
 
 def test_sigterm_ends_a_run_stuck_on_the_psa_within_ten_seconds(published, tmp_path):
