@@ -412,8 +412,12 @@ def test_staging_publication_is_keyed_and_all_or_nothing(billed, tmp_path, reque
     from workbench.store import open_store
     from workbench.users import add_user
 
+    from workbench.policy import set_policy
+
     store = open_store(f"sqlite:///{wh.parent / 'workflow.db'}")
     add_user(store, "fin1", "finance", "correct horse battery", datetime(2026, 11, 26))
+    add_user(store, "adm1", "admin", "correct horse battery", datetime(2026, 11, 26))
+    set_policy(store, "dual_approval_above", "999999999.99", "adm1", datetime(2026, 11, 26))  # one person releases
     for b in batches(store):
         decide(store, b["batch_id"], "release", "fin1", datetime(2026, 11, 26))
     store.dispose()

@@ -197,7 +197,10 @@ def test_a_capped_contract_whose_projects_stand_in_two_entities_is_held_not_bill
         (contract, f"{d2}T08:00:00", other),
     )
 
-    wh, out = tmp_path / "wh.duckdb", tmp_path / "out"  # a first run on d2: nothing billed before
+    # a first run on d2 in a warehouse (and workflow store) of its own: nothing billed before (beside the first
+    # warehouse, the store would know its batches of d, and the ledger guard would rightly refuse to bill again)
+    (tmp_path / "second").mkdir()
+    wh, out = tmp_path / "second" / "wh.duckdb", tmp_path / "second" / "out"
     assert materialize_as_of(landing, wh, d2.isoformat(), outputs=out).success
     [(scope, rule, owner, hold)] = query(
         wh,

@@ -183,12 +183,13 @@ def rejected(engine: sa.Engine) -> list[str]:
         ]
 
 
-def emitted_line_counts(engine: sa.Engine) -> dict[str, int]:
-    """Line counts of every batch registered as emitted and not rejected: what the billing ledger must still hold
-    (assets/billing/ledger_guard.py)."""
+def emitted_line_counts(engine: sa.Engine) -> dict[str, tuple]:
+    """(as-of date, line count) of every batch registered as emitted and not rejected: what the billing ledger must
+    still hold (assets/billing/ledger_guard.py)."""
     t = batch_reviews.c
     with engine.connect() as con:
-        return dict(con.execute(sa.select(t.batch_id, t.line_count).where(t.state != "rejected")).all())
+        rows = con.execute(sa.select(t.batch_id, t.as_of_date, t.line_count).where(t.state != "rejected")).all()
+    return {b: (d, n) for b, d, n in rows}
 
 
 def to_publish(engine: sa.Engine) -> list[str]:

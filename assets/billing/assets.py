@@ -120,7 +120,7 @@ def batches(context: dg.AssetExecutionContext, warehouse: Warehouse, quality: Da
     outcomes, gx_errors = [], []
     with warehouse.connect() as con:
         free_rejected_keys(con, settings.workflow, context.log)
-        check_ledger(con, settings.workflow, context.log)
+        check_ledger(con, settings.workflow, context.log, min(d for d, _ in pairs))
         emissions = emit_every_date(con, pairs)
         problems = [f"{em.legal_entity} on {em.as_of}: {p}" for em in emissions for p in em.problems]
         for as_of in sorted({d for d, _ in pairs}):

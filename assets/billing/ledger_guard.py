@@ -11,6 +11,8 @@ batch is rejected in the workbench, which gives its keys back on purpose).
 
 from __future__ import annotations
 
+from datetime import date
+
 import duckdb
 
 from resources.warehouse import table_exists
@@ -20,21 +22,31 @@ class LedgerTampered(RuntimeError):
     """The billing ledger lost keys that emitted batches still carry: billing again would bill them twice."""
 
 
-def ledger_problems(con: duckdb.DuckDBPyConnection, emitted: dict[str, int] | None) -> list[str]:
-    """Batches whose keys are missing from the ledger. ``emitted``: line counts by batch id of the batches the
-    workflow store registered and not rejected (None: the store could not be read; the warehouse's lines alone
-    are compared)."""
+def ledger_problems(
+    con: duckdb.DuckDBPyConnection, emitted: dict[str, tuple[date, int]] | None, before: date
+) -> list[str]:
+    """Batches of dates before ``before`` (the first date this run bills) whose keys are missing from the ledger.
+    ``emitted``: (as-of date, line count) by batch id of the batches the workflow store registered and not rejected
+    (None: the store could not be read; the warehouse's lines alone are compared). A batch of the date being billed,
+    or a later one, is not counted: billing that date replays it (the same batch ids and keys, as a rebuild of the
+    warehouse from its sources does), while an earlier date's lost keys would be billed again under a new batch."""
     if not table_exists(con, "billing.batch_lines"):
-        con.execute("CREATE OR REPLACE TEMP TABLE _no_lines (batch_id VARCHAR)")
+        con.execute("CREATE OR REPLACE TEMP TABLE _no_lines (batch_id VARCHAR, as_of_date DATE)")
     lines = "billing.batch_lines" if table_exists(con, "billing.batch_lines") else "_no_lines"
     con.execute("CREATE OR REPLACE TEMP TABLE _emitted (batch_id VARCHAR, line_count BIGINT)")
-    if emitted:
-        con.executemany("INSERT INTO _emitted VALUES (?, ?)", list(emitted.items()))
-    rows = con.execute(f"""
+    earlier = [(b, n) for b, (d, n) in (emitted or {}).items() if d < before]
+    if earlier:
+        con.execute(
+            "INSERT INTO _emitted SELECT unnest($ids::VARCHAR[]), unnest($counts::BIGINT[])",
+            {"ids": [b for b, _ in earlier], "counts": [n for _, n in earlier]},
+        )
+    rows = con.execute(
+        f"""
         WITH kept AS (SELECT batch_id, count(*) AS n FROM billing.ledger GROUP BY batch_id),
              rejected AS (SELECT DISTINCT batch_id FROM billing.rejected_ledger),
              lines AS (SELECT batch_id, count(*) AS n FROM {lines}
-                       WHERE batch_id NOT IN (SELECT batch_id FROM rejected) GROUP BY batch_id),
+                       WHERE as_of_date < $before AND batch_id NOT IN (SELECT batch_id FROM rejected)
+                       GROUP BY batch_id),
              expected AS (
                  SELECT batch_id, max(n) AS n FROM (
                      SELECT batch_id, n FROM lines
@@ -42,7 +54,9 @@ def ledger_problems(con: duckdb.DuckDBPyConnection, emitted: dict[str, int] | No
                      WHERE batch_id NOT IN (SELECT batch_id FROM rejected))
                  GROUP BY batch_id)
         SELECT e.batch_id, e.n, coalesce(k.n, 0) FROM expected e LEFT JOIN kept k USING (batch_id)
-        WHERE coalesce(k.n, 0) < e.n ORDER BY e.batch_id""").fetchall()
+        WHERE coalesce(k.n, 0) < e.n ORDER BY e.batch_id""",
+        {"before": before},
+    ).fetchall()
     con.execute("DROP TABLE _emitted")
     if not rows:
         return []

@@ -70,12 +70,13 @@ def released_lines(con: duckdb.DuckDBPyConnection, batch_id: str) -> list[dict]:
     return [dict(zip(LINE_COLUMNS, r)) for r in rows]
 
 
-def check_ledger(con: duckdb.DuckDBPyConnection, workflow_url: str, log) -> None:
-    """Refuse to bill (``LedgerTampered``, one line) when the ledger lost keys of emitted batches. A store that
-    cannot be read leaves the warehouse's own batch lines as the record, and the log says so."""
+def check_ledger(con: duckdb.DuckDBPyConnection, workflow_url: str, log, first_date) -> None:
+    """Refuse to bill (``LedgerTampered``, one line) when the ledger lost keys of batches emitted for dates before
+    ``first_date``. A store that cannot be read leaves the warehouse's own batch lines as the record, and the log
+    says so."""
     from workbench.batches import emitted_line_counts
 
     otherwise = "the ledger is checked against the warehouse's batch lines only"
-    problems = ledger_problems(con, _read_store(workflow_url, emitted_line_counts, log, otherwise))
+    problems = ledger_problems(con, _read_store(workflow_url, emitted_line_counts, log, otherwise), first_date)
     if problems:
         raise LedgerTampered(problems[0])
