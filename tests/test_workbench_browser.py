@@ -152,6 +152,14 @@ def test_finance_works_exceptions_and_releases_a_batch_delivery_is_refused(serve
         assert page.locator("h1").inner_text() == "Not allowed"
         page.screenshot(path=ARTIFACTS / "refused.png")
         assert page.locator("h2", has_text="Project margin").count() == 0
+        page.click("text=Sign out")
+        page.wait_for_url(f"{base}/signin")
+
+        _sign_in(page, base, "ada")  # the admin: users, their tokens and the approval policy
+        page.goto(f"{base}/admin")
+        assert page.locator("h1").inner_text() == "Users and policy"
+        assert page.locator("td", has_text="999999999.99").count() == 1
+        page.screenshot(path=ARTIFACTS / "admin.png", full_page=True)
         browser.close()
 
     with engine.connect() as c:
@@ -169,5 +177,5 @@ def test_finance_works_exceptions_and_releases_a_batch_delivery_is_refused(serve
         ).all()
     assert states == {batch: "released", other: "pending"}
     assert sorted(tuple(w) for w in worked) == [("acknowledged", "fiona", None), ("waived", None, "CUSTOMER_AGREED")]
-    for name in ("signin", "exceptions", "exception", "batches", "batch", "dashboard", "refused"):
+    for name in ("signin", "exceptions", "exception", "batches", "batch", "dashboard", "refused", "admin"):
         assert (ARTIFACTS / f"{name}.png").stat().st_size > 5_000, name
