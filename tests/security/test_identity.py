@@ -79,12 +79,20 @@ def test_a_service_accounts_token_never_approves(store, capsys, monkeypatch):
     monkeypatch.setenv("PSSYNC_TOKEN", bot)
     assert _cli("batches", "release", b, wh=wh) == 2
     assert "finbot' is a service account" in capsys.readouterr().err
-    api = TestClient(create_app(PssyncSettings.from_env({"warehouse": str(wh)}), secret="t"))
+    settings = PssyncSettings.from_env({"warehouse": str(wh), "output_dir": str(wh.parent / "out")})
+    api = TestClient(create_app(settings, secret="t"))
     r = api.post(
         f"/api/v1/batches/{b}/decision", json={"decision": "release"}, headers={"Authorization": f"Bearer {bot}"}
     )
     assert r.status_code == 409 and "service account" in r.json()["detail"]
     assert api.get("/api/v1/batches", headers={"Authorization": f"Bearer {bot}"}).status_code == 200, "it still reads"
+    # what it reads is what the OpenAPI document says, lines and money as text included
+    from workbench.web.schemas import BatchDetail
+
+    detail = BatchDetail.model_validate(
+        api.get(f"/api/v1/batches/{b}", headers={"Authorization": f"Bearer {bot}"}).json()
+    )
+    assert detail.lines and all(isinstance(line.amount, str) for line in detail.lines)
     # a person's token is theirs alone: naming someone else beside it is refused
     monkeypatch.setenv("PSSYNC_TOKEN", issue_token(engine, "fiona", now_utc()))
     assert _cli("batches", "release", b, "--as", "fred", wh=wh) == 2

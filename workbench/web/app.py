@@ -37,6 +37,7 @@ from workbench.store import open_store
 from workbench import access
 from workbench import users as people
 from workbench.web import data
+from workbench.web import schemas as S  # noqa: N812 - short, read as a namespace
 from workbench.web.admin import add_admin_routes
 from workbench.web.guard import Guard
 
@@ -130,6 +131,11 @@ PROBLEMS = {
         (429, "too many requests: see Retry-After"),
     )
 }
+
+
+def ok(model) -> dict:
+    """The success answer of an API operation, documented (the routes return JSONResponse, so FastAPI adds none)."""
+    return {200: {"model": model, "description": "the answer"}}
 
 
 def create_app(
@@ -465,11 +471,16 @@ def create_app(
 
     # ---- the JSON API --------------------------------------------------------------------------------------------
 
-    @app.get("/api/v1/me", tags=["access"], summary="Who the token or session belongs to")
+    @app.get("/api/v1/me", responses=ok(S.Me), tags=["access"], summary="Who the token or session belongs to")
     def api_me(user: ApiUser):
         return {"username": user["username"], "role": user["role"]}
 
-    @app.get("/api/v1/exceptions", tags=["exceptions"], summary="The exceptions the caller's role sees")
+    @app.get(
+        "/api/v1/exceptions",
+        responses=ok(S.ExceptionPage),
+        tags=["exceptions"],
+        summary="The exceptions the caller's role sees",
+    )
     def api_exceptions(
         user: ApiUser,
         owner: Literal["finance", "delivery", "hr", "integration"] | None = None,
@@ -481,12 +492,22 @@ def create_app(
         rows, total = _worklist(user, owner, state, rule, q, offset)
         return JSONResponse(plain({"total": total, "offset": offset, "items": rows}))
 
-    @app.get("/api/v1/exception", tags=["exceptions"], summary="One exception and its history")
+    @app.get(
+        "/api/v1/exception",
+        responses=ok(S.ExceptionDetail),
+        tags=["exceptions"],
+        summary="One exception and its history",
+    )
     def api_exception(user: ApiUser, key: str = Query(..., min_length=1, max_length=600, pattern=TEXT)):
         row = _exception(user, key)
         return JSONResponse(plain({**row, "history": history(engine, key)}))
 
-    @app.post("/api/v1/exception/actions", tags=["exceptions"], summary="Acknowledge, assign, waive or comment")
+    @app.post(
+        "/api/v1/exception/actions",
+        responses=ok(S.ExceptionState),
+        tags=["exceptions"],
+        summary="Acknowledge, assign, waive or comment",
+    )
     def api_exception_action(body: ExceptionAction, request: Request, user: ApiUser):
         api_write(request, user)
         try:
@@ -494,17 +515,29 @@ def create_app(
         except ActionRefused as exc:
             raise HTTPException(409, str(exc)) from None
 
-    @app.get("/api/v1/batches", tags=["batches"], summary="Billing batches and their release state")
+    @app.get(
+        "/api/v1/batches",
+        responses=ok(list[S.Batch]),
+        tags=["batches"],
+        summary="Billing batches and their release state",
+    )
     def api_batches(user: ApiUser, state: Literal["pending", "released", "rejected"] | None = None):
         access.require(user["role"] in access.BATCH_VIEWERS, f"{user['role']} does not see billing batches")
         return JSONResponse(plain(batch_store.batches(engine, state)))
 
-    @app.get("/api/v1/batches/{batch_id}", tags=["batches"], summary="One batch with its lines")
+    @app.get(
+        "/api/v1/batches/{batch_id}", responses=ok(S.BatchDetail), tags=["batches"], summary="One batch with its lines"
+    )
     def api_batch(user: ApiUser, batch_id: str = PathParam(..., max_length=80)):
         row = _batch(user, batch_id)
         return JSONResponse(plain({**row, "lines": data.batch_lines(settings.outputs, batch_id)}))
 
-    @app.post("/api/v1/batches/{batch_id}/decision", tags=["batches"], summary="Release or reject a pending batch")
+    @app.post(
+        "/api/v1/batches/{batch_id}/decision",
+        responses=ok(S.Batch),
+        tags=["batches"],
+        summary="Release or reject a pending batch",
+    )
     def api_batch_decision(
         body: BatchDecision,
         request: Request,
@@ -517,11 +550,18 @@ def create_app(
         except ActionRefused as exc:
             raise HTTPException(409, str(exc)) from None
 
-    @app.get("/api/v1/dashboard", tags=["figures"], summary="Leakage, realization, utilization (margin by role)")
+    @app.get(
+        "/api/v1/dashboard",
+        responses=ok(S.Figures),
+        tags=["figures"],
+        summary="Leakage, realization, utilization (margin by role)",
+    )
     def api_dashboard(user: ApiUser):
         return JSONResponse(plain(data.dashboard(settings.outputs, user["role"] in access.COST_VIEWERS)))
 
-    @app.get("/api/v1/project-margin", tags=["figures"], summary="Project margin at HR cost rates")
+    @app.get(
+        "/api/v1/project-margin", responses=ok(S.Margin), tags=["figures"], summary="Project margin at HR cost rates"
+    )
     def api_margin(user: ApiUser):
         access.require(user["role"] in access.COST_VIEWERS, f"{user['role']} does not see HR cost rates")
         margin = data.figures(settings.outputs, ("margin",))  # only the margin query: the API asks for nothing else
