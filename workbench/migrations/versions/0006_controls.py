@@ -7,7 +7,7 @@ Revision ID: 0006
 Revises: 0005
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from alembic import op
@@ -32,6 +32,18 @@ def upgrade() -> None:
     with op.batch_alter_table("event_deliveries") as batch:
         batch.add_column(sa.Column("leased_by", sa.String(64)))
         batch.add_column(sa.Column("leased_until", sa.DateTime))
+    # tokens issued before expiry existed live 90 days from their issue, like new ones (fail closed: none lives forever)
+    tokens = sa.table(
+        "api_tokens",
+        sa.column("token_hash"),
+        sa.column("created_at", sa.DateTime),
+        sa.column("expires_at", sa.DateTime),
+    )
+    bind = op.get_bind()
+    for token_hash, created in bind.execute(sa.select(tokens.c.token_hash, tokens.c.created_at)).all():
+        bind.execute(
+            tokens.update().where(tokens.c.token_hash == token_hash).values(expires_at=created + timedelta(days=90))
+        )
     op.create_table(
         "sign_in_failures",
         sa.Column("subject", sa.String(200), primary_key=True),
