@@ -155,3 +155,36 @@ def test_a_batch_whose_gross_has_no_rate_needs_two_people(tmp_path):
     assert decide(engine, header["batch_id"], "release", "fiona", T0)["state"] == "pending", "fail closed"
     assert decide(engine, header["batch_id"], "release", "fred", T0)["state"] == "released"
     engine.dispose()
+
+
+def _acks_at_once(engine) -> None:
+    from workbench.lifecycle import Finding, act, sync_findings
+
+    findings = [
+        Finding("recon", "recon", "time_to_bill", str(n), "OVER_CAP", f"entry {n}: 10.00 USD at risk", "finance", False)
+        for n in range(40)
+    ]
+    sync_findings(engine, findings, T0)
+    for f in findings:
+        outcomes = _race(
+            [
+                lambda f=f: act(engine, f.key, "ack", "fiona", T0),
+                lambda f=f: act(engine, f.key, "ack", "fred", T0),
+            ]
+        )
+        assert sum(isinstance(o, dict) for o in outcomes) == 1, "one acknowledgement; the other is told it is taken"
+    with engine.connect() as c:
+        acks = Counter(c.execute(sa.select(audit_trail.c.exception_key).where(audit_trail.c.action == "ack")).scalars())
+    assert len(acks) == 40 and set(acks.values()) == {1}
+
+
+def test_two_acknowledgements_at_once_leave_one_owner_on_sqlite(tmp_path):
+    engine = _store(f"sqlite:///{tmp_path / 'workflow.db'}")
+    _acks_at_once(engine)
+    engine.dispose()
+
+
+def test_two_acknowledgements_at_once_leave_one_owner_on_postgresql(pg_database):
+    engine = _store(pg_database)
+    _acks_at_once(engine)
+    engine.dispose()
