@@ -4,9 +4,11 @@ published table atomically and reproducibly."""
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from datetime import date
 
 import duckdb
+
+from resources.clock import now_utc  # noqa: F401 - the assets' clock is the one clock
 
 from assets.versions import (
     VERSIONED,
@@ -20,11 +22,6 @@ from assets.versions import (
 from resources.warehouse import bound_params, sql_text, table_exists
 
 TEAM = {"integration": "team:integration", "finance": "team:finance", "hr": "team:hr", "delivery": "team:delivery"}
-
-
-def now_utc() -> datetime:
-    """Now, in UTC without a zone, as the warehouse stores times."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def write_partition(con: duckdb.DuckDBPyConnection, table: str, query_name: str, params: dict) -> int:

@@ -18,7 +18,7 @@ from datetime import date
 
 import duckdb
 
-from resources.warehouse import bound_params, sql_text, table_exists
+from resources.warehouse import LEGAL_ENTITY, bound_params, sql_text, table_exists
 
 OPEN = date(9999, 12, 31)
 
@@ -104,8 +104,6 @@ def write_rows(
 # --- published tables split by legal entity -------------------------------------------------------------------
 # Each legal entity writes a table of its own (a shared warehouse detects conflicting writes per table, so entities
 # writing one table side by side would refuse each other's commits); the published name is a view over them all.
-
-LEGAL_ENTITY = re.compile(r"[A-Z0-9]{2,12}")  # as the canonical contracts admit it (checks/contracts.py)
 
 
 def entity_table(table: str, entity: str) -> str:

@@ -199,13 +199,13 @@ def cmd_events(args, settings) -> int:
     import sqlalchemy as sa
 
     from assets.common import now_utc
-    from workbench.events import deliver, retry_dead
+    from workbench.events import deliver, retry_dead, sinks_of
     from workbench.store import event_deliveries, events
 
     engine = open_workflow(settings, f"events {args.action}")
     try:
         if args.action == "deliver":
-            sinks = settings.sinks()
+            sinks = sinks_of(settings)
             if not sinks:
                 print(
                     "pssync events deliver: no sink configured (PSSYNC_WEBHOOK_URLS, PSSYNC_NATS_URL)", file=sys.stderr

@@ -11,7 +11,7 @@ import warnings
 
 import dagster as dg
 
-EXECUTORS = ("in_process", "celery")
+from resources.settings import EXECUTORS  # noqa: F401 - the names, checked where the settings are
 
 
 def executor_for(settings) -> dg.ExecutorDefinition:

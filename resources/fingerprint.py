@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from assets.marts.publish import PUBLISHED
+from resources.outputs import PUBLISHED
 from resources.warehouse import table_exists
 
 

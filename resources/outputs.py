@@ -12,6 +12,29 @@ import dagster as dg
 # (finance, hr and admin read it through the workbench)
 ANALYST_SNAPSHOT = "pssync.duckdb"
 RESTRICTED_SNAPSHOT = "restricted.duckdb"
+# the published catalog: the tables the snapshots carry (assets/marts/publish.py writes them; resources/fingerprint.py
+# digests them)
+PUBLISHED = [
+    ("marts", t)
+    for t in (
+        "utilization_weekly",
+        "realization_monthly",
+        "project_margin",
+        "unbilled_wip",
+        "invoice_cycle",
+        "backlog",
+        "staffing_forecast",
+    )
+] + [
+    ("recon", "time_to_bill"),
+    ("recon", "billing_line_exceptions"),
+    ("recon", "contractor_hours"),
+    ("recon", "billing_holds"),
+    ("billing", "batches"),
+    ("billing", "batch_lines"),
+]
+# computed from HR cost rates: never in the analysts' snapshot (docs/workbench.md, Security)
+RESTRICTED = {("marts", "project_margin")}
 
 
 def write_atomically(path: Path, data: bytes, durable: bool = True) -> None:

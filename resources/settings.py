@@ -27,6 +27,7 @@ SECRETS = (
     "PSSYNC_WEB_SECRET",  # signs the workbench's session cookies
 )
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+EXECUTORS = ("in_process", "celery")  # where a run's steps execute (dagster_project/executors.py builds each)
 MAX_DAYS = 3650  # ten years: a longer span is a typo, not a policy
 MAX_AMOUNT = 999_999_999_999  # what DECIMAL(18, 2) holds with room
 # variables that are no longer read: set, they stop the command rather than be silently ignored
@@ -132,7 +133,6 @@ class PssyncSettings(dg.ConfigurableResource):
                 bad("webhook_urls", f"{url!r} is not an http(s) URL")
         if self.nats_url and not re.match(r"(nats|tls)://[^/\s]+", self.nats_url):
             bad("nats_url", "not a NATS URL such as nats://127.0.0.1:4222")
-        from dagster_project.executors import EXECUTORS
         from resources.warehouse import is_shared
 
         if self.executor not in EXECUTORS:
@@ -161,7 +161,7 @@ class PssyncSettings(dg.ConfigurableResource):
         """When an exception is due (``PSSYNC_EXCEPTION_SLA_DAYS``, ``PSSYNC_EXCEPTION_SLA_URGENT``)."""
         from decimal import Decimal
 
-        from workbench.lifecycle import Sla
+        from resources.sla import Sla
 
         try:
             pairs = [p.split(":") for p in self.exception_sla_days.split(",") if p.strip()]
@@ -183,17 +183,10 @@ class PssyncSettings(dg.ConfigurableResource):
                 raise SettingsError("exception_sla_urgent", "AMOUNT:DAYS such as 10000:2, or off") from None
         return Sla(days, amount, urgent)
 
-    def sinks(self) -> list:
-        """Where business events go (workbench/events.py)."""
-        from workbench.events import sinks_from
-
-        return sinks_from(self.webhook_urls, secret("PSSYNC_WEBHOOK_SECRET") or "", self.nats_url, self.nats_stream)
-
     @property
     def workflow(self) -> str:
-        from workbench.store import default_url
-
-        return self.workflow_url or default_url(self.warehouse)
+        """The workflow store's URL: ``PSSYNC_WORKFLOW_URL``, else SQLite ``workflow.db`` in the warehouse's folder."""
+        return self.workflow_url or f"sqlite:///{Path(self.warehouse).resolve().parent / 'workflow.db'}"
 
     @property
     def psa(self) -> str:

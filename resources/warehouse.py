@@ -14,6 +14,10 @@ from pydantic import PrivateAttr
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
+# a legal entity as the canonical contracts admit it (checks/contracts.py): what a table part, a turn and a batch id
+# may carry
+LEGAL_ENTITY = re.compile(r"[A-Z0-9]{2,12}")
+
 
 def sql_text(name: str) -> str:
     """The text of ``sql/<name>.sql``."""

@@ -18,7 +18,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from assets.billing.emit import HEADER_COLUMNS
+from resources.batch_files import HEADER_COLUMNS
 from workbench.events import Event, record
 from workbench.lifecycle import ActionRefused, audit_row
 from workbench.policy import dual_above

@@ -338,3 +338,13 @@ def sinks_from(webhook_urls: str, webhook_secret: str, nats_url: str, nats_strea
     if nats_url:
         sinks.append(Nats(nats_url, nats_stream))
     return sinks
+
+
+def sinks_of(settings) -> list:
+    """The sinks of the settings in force (``PSSYNC_WEBHOOK_URLS``, ``PSSYNC_WEBHOOK_SECRET``, ``PSSYNC_NATS_URL``,
+    ``PSSYNC_NATS_STREAM``)."""
+    from resources.settings import secret
+
+    return sinks_from(
+        settings.webhook_urls, secret("PSSYNC_WEBHOOK_SECRET") or "", settings.nats_url, settings.nats_stream
+    )

@@ -19,11 +19,12 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
 
+from resources.sla import Sla
 from workbench.access import may_act_on_exception
 from workbench.events import Event, record
 from workbench.policy import waiver_limit
@@ -43,22 +44,6 @@ STATE_COLUMNS = ("state", "assignee", "owner", "message", "waiver_reason", "due_
 
 
 AT_RISK = re.compile(r"(-?[0-9][0-9,]*\.[0-9]{2}) ([A-Z]{3}) at risk")
-
-
-@dataclass(frozen=True)
-class Sla:
-    """When an exception is due: ``days`` per owner from (re)opening; at or above ``urgent_amount`` at risk (in the
-    finding's currency), within ``urgent_days`` whatever the owner."""
-
-    days: dict
-    urgent_amount: Decimal | None = None
-    urgent_days: int | None = None
-
-    def due(self, now: datetime, owner: str | None, amount: Decimal | None) -> datetime | None:
-        spans = [self.days[owner]] if owner in self.days else []
-        if self.urgent_amount is not None and amount is not None and amount >= self.urgent_amount:
-            spans.append(self.urgent_days)
-        return now + timedelta(days=min(spans)) if spans else None
 
 
 class ActionRefused(ValueError):

@@ -180,11 +180,6 @@ policies = sa.Table(
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def default_url(warehouse: str) -> str:
-    """SQLite beside the warehouse: ``workflow.db`` in the warehouse's folder."""
-    return f"sqlite:///{Path(warehouse).resolve().parent / 'workflow.db'}"
-
-
 def migrate(url: str) -> None:
     """Bring the store at ``url`` to the newest Alembic revision (creating it if new)."""
     from alembic import command

@@ -10,56 +10,23 @@ conflict, and two runs of one entity never both record it.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import duckdb
 
 from assets.common import now_utc, rollback
-from assets.versions import LEGAL_ENTITY
+from resources.batch_files import (  # noqa: F401 - the batch files' shape, shared with the workbench
+    BATCH_ENTITY,
+    BATCH_ID,
+    HEADER_COLUMNS,
+    LINE_COLUMNS,
+    BatchIntegrityError,
+    batch_path,
+)
 from resources.outputs import OutputFolder, write_atomically
 from resources.warehouse import bound_params, ddl_for, ensure_turn, sql_text, table_exists, take_turn
-
-LINE_COLUMNS = [
-    "batch_id",
-    "line_no",
-    "idempotency_key",
-    "item",
-    "source_id",
-    "source_revision",
-    "project_code",
-    "customer_id",
-    "legal_entity",
-    "currency",
-    "service_date",
-    "quantity",
-    "rate",
-    "amount",
-    "tax_code",
-    "tax_rate",
-    "tax_amount",
-]
-HEADER_COLUMNS = [
-    "batch_id",
-    "as_of_date",
-    "legal_entity",
-    "customer_id",
-    "currency",
-    "line_count",
-    "net_amount",
-    "tax_amount",
-    "gross_amount",
-]
-
-
-BATCH_ENTITY = LEGAL_ENTITY  # a legal entity as a batch id, a turn and a table's part may carry it
-
-
-class BatchIntegrityError(RuntimeError):
-    """The computed batch lines break a rule that must hold before anything is emitted."""
 
 
 @dataclass
@@ -299,21 +266,6 @@ def batch_document(header: dict, lines: list[dict]) -> bytes:
         body = ",\n    ".join(_line_json(line) for line in lines)
         text = text.replace('"lines": []', f'"lines": [\n    {body}\n  ]', 1)
     return (text + "\n").encode("utf-8")
-
-
-BATCH_ID = re.compile(rf"BB-{BATCH_ENTITY.pattern}-[0-9]{{1,18}}-[A-Z]{{3}}-[0-9]{{8}}")
-
-
-def batch_path(out: OutputFolder, batch_id: str) -> Path:
-    """Where a batch's file goes; an id that is not a well-formed batch id never becomes a path (the contracts
-    quarantine such a legal entity or currency upstream: this is the last line)."""
-    folder = out.file("billing_batches").resolve()
-    path = (folder / f"{batch_id}.json").resolve()
-    if not BATCH_ID.fullmatch(batch_id) or path.parent != folder:
-        raise BatchIntegrityError(
-            f"batch id {batch_id!r} is not BB-<entity>-<customer>-<currency>-<YYYYMMDD>: no file written"
-        )
-    return path
 
 
 def write_files(em: Emission, out: OutputFolder) -> list[str]:

@@ -13,30 +13,8 @@ from pathlib import Path
 import duckdb
 
 from assets.versions import VERSIONED, entity_parts
-from resources.outputs import RESTRICTED_SNAPSHOT
+from resources.outputs import PUBLISHED, RESTRICTED, RESTRICTED_SNAPSHOT
 from resources.warehouse import table_exists
-
-PUBLISHED = [
-    ("marts", t)
-    for t in (
-        "utilization_weekly",
-        "realization_monthly",
-        "project_margin",
-        "unbilled_wip",
-        "invoice_cycle",
-        "backlog",
-        "staffing_forecast",
-    )
-] + [
-    ("recon", "time_to_bill"),
-    ("recon", "billing_line_exceptions"),
-    ("recon", "contractor_hours"),
-    ("recon", "billing_holds"),
-    ("billing", "batches"),
-    ("billing", "batch_lines"),
-]
-# computed from HR cost rates: never in the analysts' snapshot (docs/workbench.md, Security)
-RESTRICTED = {("marts", "project_margin")}
 
 
 def publish_snapshot(con: duckdb.DuckDBPyConnection, as_of: date, target: Path) -> Path:

@@ -14,7 +14,7 @@ from resources.settings import PssyncSettings, secret
 from resources.warehouse import table_exists
 from assets.workbench.withdrawn import withdrawn_findings
 from workbench.deliver import start as start_delivery
-from workbench.events import Event, record
+from workbench.events import Event, record, sinks_of
 from workbench.lifecycle import findings_of, last_sync, sync_findings
 from workbench.store import open_store, writing
 
@@ -95,7 +95,7 @@ def business_events(context: dg.AssetExecutionContext, warehouse: Warehouse, set
             added = record(con, demand)
     finally:
         engine.dispose()
-    if not settings.sinks():
+    if not sinks_of(settings):
         return dg.MaterializeResult(metadata={"staffing_demand_added": added, "delivery": "no sink configured"})
     pid = start_delivery(
         settings.workflow,

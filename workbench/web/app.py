@@ -10,7 +10,6 @@ tokens (``pssync users token``). What a role may see and do is in ``workbench/we
 
 import hmac
 import json
-import re
 import secrets
 from datetime import date, datetime
 from decimal import Decimal
@@ -28,7 +27,8 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 from starlette.middleware.sessions import SessionMiddleware
 
-from assets.common import now_utc
+from resources.batch_files import BATCH_ID
+from resources.clock import now_utc
 from resources.settings import secret as env_secret
 from workbench import batches as batch_store
 from workbench.lifecycle import WAIVER_REASONS, ActionRefused, act, history
@@ -42,7 +42,6 @@ from workbench.web.admin import add_admin_routes
 from workbench.web.guard import Guard
 
 HERE = Path(__file__).parent
-BATCH_ID = re.compile(r"BB-[A-Z0-9]{2,12}-[0-9]{1,18}-[A-Z]{3}-[0-9]{8}")
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",

@@ -80,7 +80,7 @@ def rules(engine: sa.Engine, owners: tuple[str, ...] | None) -> list[str]:
 
 def batch_lines(outputs: str, batch_id: str) -> list[dict]:
     """A batch's lines from its emitted file (the bytes the ERP gets), or none if the file is not there."""
-    from assets.billing.emit import BatchIntegrityError, batch_path
+    from resources.batch_files import BatchIntegrityError, batch_path
     from resources.outputs import OutputFolder
 
     try:
