@@ -17,6 +17,7 @@ the user (and, past a higher count, the address they came from) for a while (``s
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -220,15 +221,22 @@ def _fail(con, subject: str, limit: int, now: datetime) -> datetime | None:
     return locked
 
 
+@functools.cache
+def _decoy() -> str:
+    """A hash to check an unknown user's password against: one scrypt either way, so the time taken does not tell
+    whether the user exists."""
+    return hash_password(secrets.token_urlsafe(16))
+
+
 def sign_in(engine: sa.Engine, username: str, password: str, address: str, now: datetime) -> dict:
     """The active person whose password this is; else ``SignInRefused``. After ``USER_FAILURES`` wrong passwords
     for a user, or ``ADDRESS_FAILURES`` from one address, sign-in is refused for ``LOCKOUT`` even with the right
     password (the same work whether or not the user exists; lockouts are audited)."""
     subjects = (f"user:{username}", f"addr:{address}")
-    with writing(engine) as con:
+    with engine.connect() as con:
         locked = [_locked_until(con, s, now) for s in subjects]
         row = con.execute(sa.select(users).where(users.c.username == username)).first()
-    ok = verify_password(password, row.password_hash if row else hash_password("-"))
+    ok = verify_password(password, row.password_hash if row and row.password_hash else _decoy())
     if any(locked):
         raise SignInRefused(f"too many failed sign-ins: try again after {max(d for d in locked if d):%H:%M} UTC")
     if row is not None and ok and row.disabled_at is None:
@@ -240,14 +248,6 @@ def sign_in(engine: sa.Engine, username: str, password: str, address: str, now: 
             if _fail(con, subject, limit, now):
                 _audit(con, now, "pssync", subject, "locked_out", {}, {"until": now + LOCKOUT})
     raise SignInRefused("wrong user name or password" if row is None or not ok else f"{username} is disabled")
-
-
-def authenticate(engine: sa.Engine, username: str, password: str) -> dict | None:
-    """The active person whose password this is, else None (no throttle: ``sign_in`` is the guarded door)."""
-    with engine.connect() as con:
-        row = con.execute(sa.select(users).where(users.c.username == username)).first()
-    ok = verify_password(password, row.password_hash if row else hash_password("-"))
-    return {"username": row.username, "role": row.role} if row and ok and row.disabled_at is None else None
 
 
 # ---- API tokens ----------------------------------------------------------------------------------------------------
