@@ -7,13 +7,13 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
 
 from tests.test_events import Receiver
+from tests.test_web import _header as web_header
 from workbench.batches import batches, decide, register
 from workbench.events import Event, Webhook, deliver, record
 from workbench.lifecycle import ActionRefused
@@ -26,19 +26,8 @@ PAIRS = 100
 
 
 def _header(n: int, gross: str) -> dict:
-    return dict(
-        batch_id=f"BB-US01-{1000 + n}-USD-20261125",
-        as_of_date=date(2026, 11, 25),
-        legal_entity="US01",
-        customer_id=1000 + n,
-        currency="USD",
-        line_count=1,
-        net_amount=Decimal(gross),
-        tax_amount=Decimal("0.00"),
-        gross_amount=Decimal(gross),
-        gross_reporting=Decimal(gross),
-        reporting_currency="USD",
-    )
+    """Batch n of a date, in the reporting currency (tests/test_web.py's header, numbered)."""
+    return web_header(f"BB-US01-{1000 + n}-USD-20261120", 1000 + n, gross)
 
 
 def _store(url: str):
