@@ -253,11 +253,8 @@ def deliver(
             continue
         outcome = sink.send(due, until)  # the events a sink stopped before (it was failing) are not attempted
         with writing(engine) as con:
-            for row in due:
+            for row in (r for r in due if r["event_id"] in outcome):
                 where = (d.event_id == row["event_id"]) & (d.sink == sink.name) & (d.leased_by == me)
-                if row["event_id"] not in outcome:
-                    con.execute(event_deliveries.update().where(where).values(leased_by=None, leased_until=None))
-                    continue
                 error = outcome[row["event_id"]]
                 attempts = row["attempts"] + 1
                 if error is None:
@@ -271,6 +268,9 @@ def deliver(
                     values = dict(attempts=attempts, next_attempt_at=now + wait, last_error=error)
                     counts["failed"] += 1
                 con.execute(event_deliveries.update().where(where).values(**values, leased_by=None, leased_until=None))
+            # what the sink was not sent (it failed first, or the deadline came) is free for the next round at once
+            mine = (d.sink == sink.name) & (d.leased_by == me)
+            con.execute(event_deliveries.update().where(mine).values(leased_by=None, leased_until=None))
     return counts
 
 

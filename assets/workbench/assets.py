@@ -10,7 +10,7 @@ from assets.common import TEAM, now_utc, writer_pool
 from assets.partitions import as_of_partitions
 from assets.recon.assets import recon_assets
 from resources import Warehouse
-from resources.settings import PssyncSettings, secret
+from resources.settings import PssyncSettings
 from resources.warehouse import table_exists
 from assets.workbench.withdrawn import withdrawn_findings
 from workbench.deliver import start as start_delivery
@@ -97,14 +97,7 @@ def business_events(context: dg.AssetExecutionContext, warehouse: Warehouse, set
         engine.dispose()
     if not sinks_of(settings):
         return dg.MaterializeResult(metadata={"staffing_demand_added": added, "delivery": "no sink configured"})
-    pid = start_delivery(
-        settings.workflow,
-        settings.webhook_urls,
-        secret("PSSYNC_WEBHOOK_SECRET") or "",
-        settings.nats_url,
-        settings.nats_stream,
-        settings.event_max_attempts,
-    )
+    pid = start_delivery(settings)
     return dg.MaterializeResult(
         metadata={"staffing_demand_added": added, "delivery": f"started in its own process ({pid})"}
     )
