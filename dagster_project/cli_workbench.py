@@ -116,7 +116,7 @@ def cmd_users(args, settings) -> int:
     engine = open_workflow(settings, f"users {args.action}")
     now = now_utc()
     try:
-        if args.action == "add" and not _has_admin(engine):
+        if args.action == "add" and not u.has_admin(engine):
             actor = "pssync"  # the first admin of a new store: whoever can open the store makes them
             if args.role != "admin" or args.service:
                 raise u.UserError("the store has no admin yet: add a person with --role admin first")
@@ -124,7 +124,7 @@ def cmd_users(args, settings) -> int:
             actor = acting_user(engine, args.actor)
             found = u.user(engine, actor)
             own = args.action in ("token", "password") and args.name == actor
-            if not own and (found is None or found["role"] != "admin" or not found["person"]):
+            if not own and not u.is_admin(found):
                 raise u.UserError(f"{actor} is not an admin: only an admin manages users and tokens")
         if args.action == "add":
             password = None
@@ -158,17 +158,6 @@ def cmd_users(args, settings) -> int:
     finally:
         engine.dispose()
     return 0
-
-
-def _has_admin(engine) -> bool:
-    import sqlalchemy as sa
-
-    from workbench.store import users
-
-    t = users.c
-    with engine.connect() as con:
-        q = sa.select(t.username).where((t.role == "admin") & t.disabled_at.is_(None) & t.password_hash.is_not(None))
-        return con.execute(q.limit(1)).first() is not None
 
 
 def cmd_policy(args, settings) -> int:

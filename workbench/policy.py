@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from workbench.events import Event, record
 from workbench.store import audit_trail, policies, writing
-from workbench.users import ROLES, active
+from workbench.users import ROLES, active, is_admin
 
 NAME = re.compile(r"(dual_approval_above)(\.[A-Z0-9]{2,12})?|(waiver_limit)\.(" + "|".join(ROLES) + ")")
 MAX_AMOUNT = Decimal("999999999999.99")  # what DECIMAL(18, 2) holds with room
@@ -74,7 +74,7 @@ def set_policy(engine: sa.Engine, name: str, value: str | None, actor: str, now:
     shown = None if value is None else str(amount(name, value))
     with writing(engine) as con:
         who = active(con, actor)
-        if who is None or who["role"] != "admin" or not who["person"]:
+        if not is_admin(who):
             raise PolicyError(f"{actor!r} is not an active admin person: only an admin changes the policy")
         before = read(con).get(name)
         if shown is None:

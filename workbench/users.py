@@ -170,10 +170,17 @@ def active(con, username: str) -> dict | None:
     }
 
 
-def role_of(con, username: str) -> str | None:
-    """The role of an active user inside the caller's transaction (None: no such user, or disabled)."""
-    found = active(con, username)
-    return found["role"] if found else None
+def is_admin(who: dict | None) -> bool:
+    """Whether an active user (``active``, ``session_user``) is an admin person: who manages users and policy."""
+    return who is not None and who["role"] == "admin" and who["person"]
+
+
+def has_admin(engine: sa.Engine) -> bool:
+    """Whether the store has an active admin person (none yet: the first may be added without one)."""
+    t = users.c
+    with engine.connect() as con:
+        q = sa.select(t.username).where((t.role == "admin") & t.disabled_at.is_(None) & t.password_hash.is_not(None))
+        return con.execute(q.limit(1)).first() is not None
 
 
 def list_users(engine: sa.Engine) -> list[dict]:

@@ -19,7 +19,7 @@ def add_admin_routes(
 ) -> None:
     def admin(request: Request) -> dict:
         user = page_user(request)
-        access.require(user["role"] == "admin" and user["person"], f"{user['role']} does not manage users")
+        access.require(people.is_admin(user), f"{user['role']} does not manage users")
         return user
 
     @app.get("/admin", include_in_schema=False)
