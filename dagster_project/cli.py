@@ -631,9 +631,9 @@ def cmd_query(args) -> int:
     """Analysts' SQL on the published snapshot (read-only: it answers while syncs write the warehouse)."""
     import duckdb
 
-    from resources.outputs import ANALYST_SNAPSHOT
+    from resources.outputs import snapshot_path
 
-    path = Path(args.snapshot or Path(_settings(args).outputs) / "published" / ANALYST_SNAPSHOT)
+    path = Path(args.snapshot) if args.snapshot else snapshot_path(_settings(args).outputs)
     if not path.exists():
         print(
             f"no published snapshot at {path}: run `pssync run` (or `make demo`) first, or pass --snapshot",

@@ -12,6 +12,13 @@ import dagster as dg
 # (finance, hr and admin read it through the workbench)
 ANALYST_SNAPSHOT = "pssync.duckdb"
 RESTRICTED_SNAPSHOT = "restricted.duckdb"
+
+
+def snapshot_path(outputs: str, restricted: bool = False) -> Path:
+    """Where the analysts' snapshot (or, ``restricted``, the one of what cost rates give) is published."""
+    return Path(outputs) / "published" / (RESTRICTED_SNAPSHOT if restricted else ANALYST_SNAPSHOT)
+
+
 # the published catalog: the tables the snapshots carry (assets/marts/publish.py writes them; resources/fingerprint.py
 # digests them)
 PUBLISHED = [

@@ -14,7 +14,7 @@ from assets.partitions import ONE_RUN_PER_BACKFILL, as_of_partitions, by_date, e
 from assets.versions import split_by_entity
 from checks.gx_suites import validate_mart
 from resources import Warehouse
-from resources.outputs import OutputFolder
+from resources.outputs import ANALYST_SNAPSHOT, OutputFolder
 from resources.quality import DataQuality
 from resources.settings import PssyncSettings
 from resources.warehouse import sql_text, table_exists
@@ -218,7 +218,7 @@ PUBLISHED = dg.AssetKey(["marts", "published_snapshot"])
 )
 def published_snapshot(context: dg.AssetExecutionContext, warehouse: Warehouse, outputs: OutputFolder):
     as_of = date.fromisoformat(context.partition_key)
-    target = outputs.file("published", "pssync.duckdb")
+    target = outputs.file("published", ANALYST_SNAPSHOT)
     with warehouse.connect() as con:
         if not is_latest_as_of(con, "marts.utilization_weekly", as_of):
             return dg.MaterializeResult(

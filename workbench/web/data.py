@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import sqlalchemy as sa
 
-from resources.outputs import ANALYST_SNAPSHOT, RESTRICTED_SNAPSHOT
+from resources.outputs import snapshot_path
 from resources.warehouse import bound_params, sql_text
 from workbench.store import exception_states
 
@@ -94,10 +94,6 @@ def batch_lines(outputs: str, batch_id: str) -> list[dict]:
 
 # dashboard parts computed from HR cost rates: read from the restricted snapshot (assets/marts/publish.py)
 COST_PARTS = ("margin",)
-
-
-def snapshot_path(outputs: str, restricted: bool = False) -> Path:
-    return Path(outputs) / "published" / (RESTRICTED_SNAPSHOT if restricted else ANALYST_SNAPSHOT)
 
 
 def figures(outputs: str, parts: tuple[str, ...]) -> dict:
