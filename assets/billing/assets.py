@@ -194,10 +194,8 @@ def batch_files(
 ) -> dg.MaterializeResult:
     with warehouse.connect() as con:  # the batches step committed them: their stored lines
         emissions = emit_every_date(con, entity_partitions_of(context), recorded_emissions)
+        emitted = with_gross_reporting(con, [b for em in emissions for b in em.batches], settings.reporting_currency)
     paths = [p for em in emissions for p in write_files(em, outputs)]
-    emitted = [b for em in emissions for b in em.batches]
-    with warehouse.connect() as con:
-        emitted = with_gross_reporting(con, emitted, settings.reporting_currency)
     engine = open_store(settings.workflow)
     try:
         registered = register(engine, emitted, now_utc())

@@ -30,9 +30,10 @@ def ledger_problems(
     (None: the store could not be read; the warehouse's lines alone are compared). A batch of the date being billed,
     or a later one, is not counted: billing that date replays it (the same batch ids and keys, as a rebuild of the
     warehouse from its sources does), while an earlier date's lost keys would be billed again under a new batch."""
-    if not table_exists(con, "billing.batch_lines"):
-        con.execute("CREATE OR REPLACE TEMP TABLE _no_lines (batch_id VARCHAR, as_of_date DATE)")
-    lines = "billing.batch_lines" if table_exists(con, "billing.batch_lines") else "_no_lines"
+    lines = "billing.batch_lines"
+    if not table_exists(con, lines):  # nothing emitted into this warehouse yet
+        lines = "_no_lines"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {lines} (batch_id VARCHAR, as_of_date DATE)")
     con.execute("CREATE OR REPLACE TEMP TABLE _emitted (batch_id VARCHAR, line_count BIGINT)")
     earlier = [(b, n) for b, (d, n) in (emitted or {}).items() if d < before]
     if earlier:
