@@ -15,6 +15,7 @@ import math
 import os
 import re
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
@@ -29,7 +30,7 @@ SECRETS = (
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 EXECUTORS = ("in_process", "celery")  # where a run's steps execute (dagster_project/executors.py builds each)
 MAX_DAYS = 3650  # ten years: a longer span is a typo, not a policy
-MAX_AMOUNT = 999_999_999_999  # what DECIMAL(18, 2) holds with room
+MAX_AMOUNT = Decimal("999999999999.99")  # the largest amount a setting or policy takes: DECIMAL(18, 2) with room
 # variables that are no longer read: set, they stop the command rather than be silently ignored
 RETIRED = {
     "PSSYNC_DUAL_APPROVAL_ABOVE": "no longer read: the dual-approval threshold lives in the workflow store, changed "
@@ -159,8 +160,6 @@ class PssyncSettings(dg.ConfigurableResource):
 
     def sla(self):
         """When an exception is due (``PSSYNC_EXCEPTION_SLA_DAYS``, ``PSSYNC_EXCEPTION_SLA_URGENT``)."""
-        from decimal import Decimal
-
         from resources.sla import Sla
 
         try:

@@ -20,12 +20,12 @@ from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
 
+from resources.settings import MAX_AMOUNT
 from workbench.events import Event, record
 from workbench.store import audit_trail, policies, writing
 from workbench.users import ROLES, active, is_admin
 
 NAME = re.compile(r"(dual_approval_above)(\.[A-Z0-9]{2,12})?|(waiver_limit)\.(" + "|".join(ROLES) + ")")
-MAX_AMOUNT = Decimal("999999999999.99")  # what DECIMAL(18, 2) holds with room
 
 
 class PolicyError(ValueError):
