@@ -8,8 +8,6 @@ from datetime import date
 
 import duckdb
 
-from resources.clock import now_utc  # noqa: F401 - the assets' clock is the one clock
-
 from assets.versions import (
     VERSIONED,
     ensure_firm_view,
@@ -19,6 +17,7 @@ from assets.versions import (
     write_rows,
     write_versions,
 )
+from resources.clock import now_utc  # noqa: F401 - the assets' clock is the one clock
 from resources.warehouse import bound_params, sql_text, table_exists
 
 TEAM = {"integration": "team:integration", "finance": "team:finance", "hr": "team:hr", "delivery": "team:delivery"}

@@ -17,6 +17,8 @@ import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from dagster_project.cli.parser import BENCH_SHARED
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 SIZES = {"S": (200, 12), "M": (2000, 24), "L": (20000, 24)}
@@ -54,7 +56,6 @@ def _median_run(runs: list[dict]) -> dict:
 
 SHARED_PYTHON = ROOT / ".venv-shared" / "bin" / "python"  # DuckDB 1.5 with DuckLake: `make .venv-shared/.installed`
 SHARED_RUNS = {"M": 2, "L": 1}  # the sizes compared on the shared warehouse, and the runs of each mode there
-SHARED_CHOICES = ("with", "only", "without")  # --shared: the comparison with the other stages, alone, or left out
 SHARED_MEMORY = {"L": "8GB"}  # DuckDB 1.5 cannot run the L reconciliation under the default 4 GB (docs/deployment.md)
 
 
@@ -462,7 +463,7 @@ def main() -> int:
     )
     p.add_argument(
         "--shared",
-        choices=SHARED_CHOICES,
+        choices=BENCH_SHARED,
         default="with",
         help=f"the nightly on the shared warehouse against the embedded file at {', '.join(SHARED_RUNS)}: with the "
         "other stages (default), only it (the other stored stages kept), or without it",

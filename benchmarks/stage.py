@@ -61,9 +61,9 @@ def _stage_times(result, instance) -> dict:
 
 def nightly(root: Path, as_of: str) -> dict:
     _env(root)
-    from dagster_project.pipeline import run_pipeline
-
     import dagster as dg
+
+    from dagster_project.runner import run_pipeline
 
     inst = dg.DagsterInstance.ephemeral()
     result = run_pipeline(date.fromisoformat(as_of), job_name="nightly_sync", raise_on_error=True, on=inst)
@@ -97,9 +97,9 @@ def shared_nightly(root: Path, as_of: str) -> dict:
     os.environ["PSSYNC_OUTPUT_DIR"] = str(root / "output")
     os.environ["PSSYNC_WORKFLOW_URL"] = f"sqlite:///{root / 'workflow.db'}"
     try:
-        from dagster_project.pipeline import run_pipeline
-
         import dagster as dg
+
+        from dagster_project.runner import run_pipeline
 
         inst = dg.DagsterInstance.ephemeral()
         result = run_pipeline(date.fromisoformat(as_of), job_name="nightly_sync", raise_on_error=True, on=inst)
@@ -142,9 +142,9 @@ def one_day_of_changes(root: Path, as_of: str, hour: int = 9) -> int:
 
 def timed_run(day: date, job: str = "hourly_sync") -> dict:
     """One run of a job through Dagster in process: its wall time, its stage times, and what recon recomputed."""
-    from dagster_project.pipeline import run_pipeline
-
     import dagster as dg
+
+    from dagster_project.runner import run_pipeline
 
     inst = dg.DagsterInstance.ephemeral()
     t0 = time.perf_counter()

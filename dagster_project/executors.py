@@ -18,7 +18,7 @@ def executor_for(settings) -> dg.ExecutorDefinition:
     """The executor of every job, from the settings in force."""
     if settings.executor != "celery":
         return dg.in_process_executor
-    from dagster_celery import celery_executor
+    from dagster_celery import celery_executor  # installed with pssync[shared] only (docs/deployment.md)
 
     # dagster_celery defines its one task again for every step it sends, and Celery warns each time that the name is
     # taken (the first definition, the same function, serves): dozens of lines after a run's verdict, none of use

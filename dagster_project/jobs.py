@@ -43,7 +43,7 @@ partition of one partitions definition)."""
 
 DATE_STAGES = (("date", DATE_ASSETS), ("entity_settle", ENTITY_SETTLE), ("firm_view", FIRM_VIEW))
 """The runs that settle a date, in order: its assets, then every legal entity's reconciliation and billing, then the
-firm-wide view over them (dagster_project/pipeline.py, run_pipeline; the sensors chain them on the production
+firm-wide view over them (dagster_project/runner.py, run_pipeline; the sensors chain them on the production
 instance). A job of the date stage is followed by the other two stages' part of its selection (STAGED)."""
 
 full_pipeline = dg.define_asset_job(

@@ -5,6 +5,7 @@ from datetime import timedelta
 import dagster as dg
 
 from dagster_project.jobs import hourly_sync, nightly_sync
+from dagster_project.pools import create_pools, instance_of
 from resources.settings import current
 
 
@@ -37,10 +38,8 @@ def hourly_sync_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest
 
 def _pools_ready(context: dg.ScheduleEvaluationContext, job_name: str) -> None:
     """Create the writer pools of the job before its run is launched: a pool Dagster creates when two runs first
-    claim it at once fails one of them on PostgreSQL (dagster_project/pipeline.py, create_pools). A context without
+    claim it at once fails one of them on PostgreSQL (dagster_project/pools.py, create_pools). A context without
     an instance (a test's) has nothing to create them in."""
-    from dagster_project.pipeline import create_pools, instance_of
-
     instance = instance_of(context)
     if instance is not None:
         create_pools(instance, context.repository_def.get_job(job_name))

@@ -9,10 +9,26 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 
-from dagster_project.jobs import entity_settle, file_drop_sync, firm_view, hourly_sync, nightly_sync, staffing_refresh
+from assets.partitions import entity_key
+from assets.recon.assets import TIME_TO_BILL
+from dagster_project.entities import entities_of_date, register_entities
+from dagster_project.jobs import (
+    ENTITY_SETTLE,
+    FIRM_VIEW,
+    STAGED,
+    entity_settle,
+    file_drop_sync,
+    firm_view,
+    hourly_sync,
+    nightly_sync,
+    staffing_refresh,
+)
+from dagster_project.pools import create_pools, instance_of, pools_message
 from resources import LandingFolder, Warehouse
 from resources.settings import PssyncSettings, current
+from resources.warehouse import open_warehouse
 
 DROP_PATTERNS = ("hr/*.json", "erp/*.csv")
 
@@ -44,8 +60,6 @@ def file_drop_sensor(context: dg.SensorEvaluationContext, landing: LandingFolder
     "and two runs doing that at once on PostgreSQL fail one of them. Launches no run.",
 )
 def writer_pools_sensor(context: dg.SensorEvaluationContext):
-    from dagster_project.pipeline import create_pools, instance_of, pools_message
-
     instance = instance_of(context)
     if instance is None:
         return dg.SkipReason("no instance to create pools in")
@@ -103,10 +117,6 @@ def staffing_threshold_sensor(context: dg.SensorEvaluationContext, landing: Land
 def record_alert(warehouse_path: str, output_dir: str, alert: dict) -> str:
     """Write the alert to ops.alerts; if the warehouse is locked by a running sync, to a JSON-lines
     file beside the outputs instead (loaded into ops.alerts by the next successful write)."""
-    import duckdb
-
-    from resources.warehouse import open_warehouse
-
     try:
         con = open_warehouse(warehouse_path)
         try:
@@ -167,14 +177,12 @@ def _chain_of(run: dg.DagsterRun) -> str:
     return run.tags.get("pssync/chain", nightly_sync.name)
 
 
-def _stage_keys(chain: str, stage) -> list[dg.AssetKey] | None:
-    """The asset keys of a stage that a run of ``chain`` asks for: None for the whole stage."""
-    from dagster_project.definitions import defs
-    from dagster_project.jobs import STAGED
-
+def _stage_keys(context: dg.RunStatusSensorContext, chain: str, stage) -> list[dg.AssetKey] | None:
+    """The asset keys of a stage that a run of ``chain`` asks for: None for the whole stage. Read from the code
+    location's definitions, which Dagster hands to the sensor with its context."""
     if chain not in STAGED:  # a run launched by hand over any selection: the whole stage follows
         return None
-    graph = defs.resolve_asset_graph()
+    graph = context.repository_def.asset_graph
     whole, wanted = set(stage.resolve(graph)), set(STAGED[chain].resolve(graph))
     return None if whole <= wanted else sorted(whole & wanted)
 
@@ -190,10 +198,6 @@ def _stage_keys(chain: str, stage) -> list[dg.AssetKey] | None:
     "date itself (pssync run).",
 )
 def entity_settle_sensor(context: dg.RunStatusSensorContext, settings: PssyncSettings):
-    from assets.partitions import entity_key
-    from dagster_project.jobs import ENTITY_SETTLE, FIRM_VIEW
-    from dagster_project.pipeline import register_entities
-
     run = context.dagster_run
     as_of = _date_to_follow(run, "dagster/partition")
     if as_of is None:
@@ -206,7 +210,7 @@ def entity_settle_sensor(context: dg.RunStatusSensorContext, settings: PssyncSet
             partition_key=entity_key(as_of, entity),
             tags=tags,
             job_name=entity_settle.name,
-            asset_selection=_stage_keys(run.job_name, ENTITY_SETTLE),
+            asset_selection=_stage_keys(context, run.job_name, ENTITY_SETTLE),
         )
         for entity in entities
     ] or [
@@ -215,7 +219,7 @@ def entity_settle_sensor(context: dg.RunStatusSensorContext, settings: PssyncSet
             partition_key=as_of,
             tags=tags,
             job_name=firm_view.name,
-            asset_selection=_stage_keys(run.job_name, FIRM_VIEW),
+            asset_selection=_stage_keys(context, run.job_name, FIRM_VIEW),
         )
     ]
 
@@ -231,11 +235,6 @@ def entity_settle_sensor(context: dg.RunStatusSensorContext, settings: PssyncSet
     "that pssync run follows itself.",
 )
 def firm_view_sensor(context: dg.RunStatusSensorContext, settings: PssyncSettings):
-    from assets.partitions import entity_key
-    from assets.recon.assets import TIME_TO_BILL
-    from dagster_project.jobs import FIRM_VIEW
-    from dagster_project.pipeline import entities_of_date
-
     run = context.dagster_run
     as_of = _date_to_follow(run, "dagster/partition/as_of")
     if as_of is None:
@@ -266,7 +265,7 @@ def firm_view_sensor(context: dg.RunStatusSensorContext, settings: PssyncSetting
         run_key=f"firm-{as_of}-{digest}",
         partition_key=as_of,
         tags={**settings.as_tags(as_of), "pssync/chain": chain},
-        asset_selection=_stage_keys(chain, FIRM_VIEW),
+        asset_selection=_stage_keys(context, chain, FIRM_VIEW),
     )
 
 

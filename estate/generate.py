@@ -25,7 +25,6 @@ from estate.reference import ENTITIES, ROLE_NAMES
 from estate.truth import billed_stats, classify, flagged
 from estate.work import DAY, make_work
 
-
 # what pricing, invoicing and the oracle read of an entry (the PSA's text columns stay out: at L they are GBs)
 RATED_COLUMNS = (
     "time_entry_id",

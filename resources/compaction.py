@@ -11,6 +11,8 @@ from pathlib import Path
 
 import duckdb
 
+from resources.warehouse import LAKE, open_warehouse
+
 
 class CompactionError(RuntimeError):
     """The copy does not hold what the warehouse holds: the warehouse is left as it was."""
@@ -64,8 +66,6 @@ def compact_lake(target: str) -> tuple[int, int]:
     before them ends; every as-of date stays in the tables), merge small Parquet files, rewrite files mostly deleted,
     and remove the files no snapshot references. Safe while runs write: it commits like any writer. Returns the
     data files' bytes before and after."""
-    from resources.warehouse import LAKE, open_warehouse
-
     con = open_warehouse(target)
     try:
         folder = con.execute(f"SELECT value FROM __ducklake_metadata_{LAKE}.ducklake_metadata WHERE key = 'data_path'")

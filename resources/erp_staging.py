@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from resources.settings import secret
 
@@ -57,10 +58,7 @@ class ErpStaging(dg.ConfigurableResource):
         engine = sa.create_engine(self.engine_url())
         try:
             metadata.create_all(engine)
-            if engine.dialect.name == "postgresql":
-                from sqlalchemy.dialects.postgresql import insert
-            else:
-                from sqlalchemy.dialects.sqlite import insert
+            insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
             stmt = (
                 insert(staging)
                 .on_conflict_do_nothing(index_elements=["idempotency_key"])

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import dagster as dg
 
-
 # the published snapshots under <output>/published: what analysts query, and what is computed from HR cost rates
 # (finance, hr and admin read it through the workbench)
 ANALYST_SNAPSHOT = "pssync.duckdb"

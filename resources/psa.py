@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
-from urllib.parse import quote, urlencode
 from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote, urlencode
 
+import adbc_driver_postgresql.dbapi as adbc_postgresql
+import adbc_driver_sqlite.dbapi as adbc_sqlite
 import dagster as dg
 import polars as pl
 import pyarrow as pa
@@ -107,12 +110,9 @@ class PsaDatabase(dg.ConfigurableResource):
 
     def _execute(self, query: str):
         if self.dialect == "sqlite":
-            import adbc_driver_sqlite.dbapi as driver
-            from pathlib import Path
-
             if not Path(self.adbc_uri()).exists():
                 raise FileNotFoundError(f"no SQLite database at {self.adbc_uri()}")
-            conn = driver.connect(self.adbc_uri())
+            conn = adbc_sqlite.connect(self.adbc_uri())
             cur = conn.cursor()
             try:  # another session's lock waits this long, then fails instead of hanging
                 cur.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
@@ -120,9 +120,7 @@ class PsaDatabase(dg.ConfigurableResource):
             finally:
                 cur.close()
         else:
-            import adbc_driver_postgresql.dbapi as driver
-
-            conn = driver.connect(self.adbc_uri())
+            conn = adbc_postgresql.connect(self.adbc_uri())
         try:
             cur = conn.cursor()
             cur.execute(query)

@@ -6,13 +6,19 @@ pandas frames (decimals as floats: the checks are ranges and tie-outs, not money
 
 from __future__ import annotations
 
+import html
+import json
 import logging
 import os
+import shutil
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
 
+from resources.outputs import write_atomically
+from resources.quality_views import site_config
 
 _CONTEXTS: dict[str, tuple[tuple | None, object]] = {}
 """Data Docs root -> (the stamp of its project file when last used, its GX context)."""
@@ -29,8 +35,6 @@ def _stamp(path: Path) -> tuple | None:
 def _keep_variables_only(path: Path) -> None:
     """GX reads ``config_variables.yml`` again for each of its settings it looks up, about 50 times a suite, and the
     file it writes is mostly comments that its YAML parser scans each time: only the variables are kept."""
-    from resources.outputs import write_atomically
-
     try:
         text = path.read_text(encoding="utf-8")
     except OSError:
@@ -71,15 +75,14 @@ class DataQuality(dg.ConfigurableResource):
         cached = _CONTEXTS.get(str(self.root))
         if cached and cached[0] is not None and cached[0] == _stamp(self._config):
             return cached[1]
-        import great_expectations as gx
+        import great_expectations as gx  # 2-3 s to import: paid only by a process that runs a suite
 
         self.root.mkdir(parents=True, exist_ok=True)
         context = gx.get_context(mode="file", project_root_dir=str(self.root))
-        from resources.quality_views import site_config
 
         context.variables.data_docs_sites = site_config()
         try:
-            from great_expectations.data_context.types.base import ProgressBarsConfig
+            from great_expectations.data_context.types.base import ProgressBarsConfig  # GX: imported late
 
             context.variables.progress_bars = ProgressBarsConfig(globally=False)
         except Exception:  # noqa: BLE001 - progress bars are cosmetic
@@ -98,7 +101,6 @@ class DataQuality(dg.ConfigurableResource):
 
     def _prune(self, suite_name: str) -> None:
         """Keep only the newest result of a suite: Data Docs re-render every stored result on each update."""
-        import shutil
 
         for folder in (
             self.root / "gx" / "uncommitted" / "validations" / suite_name,
@@ -112,7 +114,6 @@ class DataQuality(dg.ConfigurableResource):
         (project config, suites, checkpoints) are derived state, re-declared on every run: when a crash left
         them unreadable (a 0-byte ``great_expectations.yml`` after a kill), they are rebuilt and the run retried
         once, so no crash can stop later runs."""
-        import shutil
 
         try:
             outcome = self._run(suite_name, frame, expectations, as_of)
@@ -127,10 +128,6 @@ class DataQuality(dg.ConfigurableResource):
     def _record(self, outcome: SuiteOutcome, as_of) -> None:
         """Our own index of the Data Docs: every suite's latest result, with the as-of date it checked, as a
         static page that needs no network (GX's own index builds its list with scripts from public CDNs)."""
-        import json
-        from datetime import datetime, timezone
-
-        from resources.outputs import write_atomically
 
         store = self.root / "results.json"
         try:
@@ -149,7 +146,7 @@ class DataQuality(dg.ConfigurableResource):
         outcome.docs_index = str(self.root / "index.html")
 
     def _run(self, suite_name: str, frame, expectations: list, as_of) -> SuiteOutcome:
-        import great_expectations as gx
+        import great_expectations as gx  # imported late, as above
 
         self._prune(suite_name)
         context = self._context()
@@ -176,7 +173,7 @@ class DataQuality(dg.ConfigurableResource):
                 actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
             )
         )
-        from great_expectations.core.run_identifier import RunIdentifier
+        from great_expectations.core.run_identifier import RunIdentifier  # GX: imported late
 
         result = checkpoint.run(
             batch_parameters={"dataframe": frame},
@@ -196,8 +193,6 @@ class DataQuality(dg.ConfigurableResource):
 
 def _index_page(results: dict) -> str:
     """The Data Docs index: one row per suite, newest result, failed expectations spelled out."""
-    import html
-
     rows = []
     for suite, r in sorted(results.items()):
         state = "passed" if r["success"] else "FAILED"

@@ -7,8 +7,8 @@ are the same bytes. They are named in the Data Docs site's configuration (`DataQ
 
 from __future__ import annotations
 
-from jinja2 import BytecodeCache
 from great_expectations.render.view import DefaultJinjaIndexPageView, DefaultJinjaPageView
+from jinja2 import BytecodeCache
 
 
 class _CompiledTemplates(BytecodeCache):

@@ -19,6 +19,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
+import duckdb
+import sqlalchemy as sa
+
+from resources.sla import Sla
+from resources.warehouse import is_shared
 
 PREFIX = "PSSYNC_"
 SECRETS = (
@@ -134,7 +139,6 @@ class PssyncSettings(dg.ConfigurableResource):
                 bad("webhook_urls", f"{url!r} is not an http(s) URL")
         if self.nats_url and not re.match(r"(nats|tls)://[^/\s]+", self.nats_url):
             bad("nats_url", "not a NATS URL such as nats://127.0.0.1:4222")
-        from resources.warehouse import is_shared
 
         if self.executor not in EXECUTORS:
             bad("executor", f"one of {', '.join(EXECUTORS)}")
@@ -147,8 +151,6 @@ class PssyncSettings(dg.ConfigurableResource):
             if not re.match(r"(redis|rediss|amqp|amqps|pyamqp|rpc)://", getattr(self, name)):
                 bad(name, "not a Celery URL such as redis://127.0.0.1:6379/0 or amqp://guest:guest@127.0.0.1:5672//")
         if self.workflow_url:
-            import sqlalchemy as sa
-
             try:
                 sa.engine.make_url(self.workflow_url)
             except sa.exc.ArgumentError:
@@ -160,7 +162,6 @@ class PssyncSettings(dg.ConfigurableResource):
 
     def sla(self):
         """When an exception is due (``PSSYNC_EXCEPTION_SLA_DAYS``, ``PSSYNC_EXCEPTION_SLA_URGENT``)."""
-        from resources.sla import Sla
 
         try:
             pairs = [p.split(":") for p in self.exception_sla_days.split(",") if p.strip()]
@@ -194,7 +195,6 @@ class PssyncSettings(dg.ConfigurableResource):
     def as_tags(self, as_of: str | None = None) -> dict[str, str]:
         """The effective settings as run tags (``pssync/<field>``, defaults resolved, passwords in URLs masked),
         with the run's as-of date when it has one."""
-        import sqlalchemy as sa
 
         effective = {name: getattr(self, name) for name in type(self).model_fields}
         effective.update(output_dir=self.outputs, psa_url=self.psa, workflow_url=self.workflow)
@@ -212,8 +212,6 @@ class PssyncSettings(dg.ConfigurableResource):
 def _memory_cap_refused(cap: str) -> str | None:
     """Why DuckDB refuses ``cap`` as its memory limit (its own reading of a size: the cap every warehouse session
     opens with), or None. Once per value and process: a probe session costs about 17 ms."""
-    import duckdb
-
     try:
         with duckdb.connect(config={"memory_limit": cap}) as probe:
             probe.execute("SELECT current_setting('memory_limit')")  # allocates: a cap of 0 bytes fails here

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+import importlib
+import os
+import random
 import re
+import shutil
+import tempfile
 import threading
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
-
 import duckdb
 from pydantic import PrivateAttr
+
+from resources.sql_reads import parameters
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
@@ -26,8 +34,6 @@ def sql_text(name: str) -> str:
 
 def bound_params(query: str, params: dict) -> dict:
     """The named parameters a query uses (DuckDB refuses parameters a statement does not reference)."""
-    from resources.sql_reads import parameters
-
     used = parameters(query)
     return {k: v for k, v in params.items() if k in used}
 
@@ -89,8 +95,6 @@ def is_shared(target: str) -> bool:
 def _load_lake_extensions(con: duckdb.DuckDBPyConnection) -> None:
     """Load DuckLake and the PostgreSQL scanner from their PyPI packages (no download at run time), else from
     DuckDB's own extension folder."""
-    import importlib
-
     for package, name in (("duckdb_extension_ducklake", "ducklake"), ("duckdb_extension_postgres_scanner", "postgres")):
         try:
             folder = Path(importlib.import_module(package).__file__).parent
@@ -122,10 +126,6 @@ def open_warehouse(
 
 
 def _attach_lake(target: str, read_only: bool, config: dict, data_path: str) -> duckdb.DuckDBPyConnection:
-    import shutil
-    import tempfile
-    import weakref
-
     # an in-memory instance spills past its memory cap only into a temp_directory: without one nothing can spill and
     # the cap is a hard wall. One per instance, removed with it
     spill = tempfile.mkdtemp(prefix="pssync-spill-")
@@ -172,8 +172,6 @@ def _lake_session(target: str, read_only: bool, memory_limit: str | None, data_p
 
 
 def _lake_key(target: str, read_only: bool, memory_limit: str | None, data_path: str) -> tuple:
-    import os
-
     return (os.getpid(), target, read_only, memory_limit, data_path)
 
 
@@ -200,8 +198,6 @@ def ddl_for(con: duckdb.DuckDBPyConnection, ddl: str) -> str:
     warehouse the keys are dropped from table definitions: the statements that write those tables merge on the
     same columns in both modes, and the billing ledger's one-batch-per-key rule holds through the emission's turn
     (assets/billing/emit.py)."""
-    import re
-
     if con.execute("SELECT current_database()").fetchall()[0][0] != LAKE:
         return ddl
     ddl = re.sub(r",\s*PRIMARY KEY\s*\([^)]*\)", "", ddl)
@@ -212,8 +208,6 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create or upgrade the schemas, operational tables and macros (sql/ddl), unless this warehouse already has
     exactly this version of them: every step opens its own session, and re-running the DDL each time cost
     a tenth of a second per step."""
-    import hashlib
-
     ddl = sql_text("ddl/ops") + "\n" + sql_text("ddl/macros")
     version = hashlib.sha256(ddl.encode()).hexdigest()
     try:
@@ -342,7 +336,6 @@ class Warehouse(dg.ConfigurableResource):
                     self._close_run_instance()  # DuckDB invalidated the instance: a later step opens the file afresh
                 raise
             # a concurrent run committed first: the step runs again on its rows (every step is safe to re-run)
-            import random
 
             raise dg.RetryRequested(max_retries=CONFLICT_RETRIES, seconds_to_wait=1 + 4 * random.random()) from exc
         finally:

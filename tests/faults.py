@@ -43,7 +43,7 @@ def run(landing: Path, warehouse: Path, as_of: date, outputs: Path, psa_url: str
     import dagster as dg
 
     from assets.billing.assets import BATCH_FILES
-    from dagster_project.pipeline import verdict
+    from dagster_project.verdict import verdict
 
     result = materialize_as_of(
         landing,

@@ -102,11 +102,12 @@ def materialize_as_of(
     selection=None,
 ):
     """The pipeline for one as-of date (a partition key), in process, with real resources, in the runs `pssync run`
-    starts (dagster_project/pipeline.py): the assets of the date; then, when billing assets are among them and the
+    starts (dagster_project/runner.py): the assets of the date; then, when billing assets are among them and the
     date succeeded, the billing over every legal entity of the date (a partition range); then what reads the
     batches (the firm-wide view)."""
     from assets.partitions import entity_partitions, every_entity_of_date, legal_entities
-    from dagster_project.pipeline import DateRuns, register_entities
+    from dagster_project.entities import register_entities
+    from dagster_project.runner import DateRuns
 
     chosen = assets or all_assets()
     billing = {k for a in chosen if a.partitions_def == entity_partitions for k in a.keys}

@@ -19,7 +19,8 @@ from resources import Warehouse
 from resources.erp_staging import ErpStaging
 from resources.outputs import OutputFolder
 from tests.conftest import manifest
-from tests.helpers import emit_every_entity, materialize_as_of, query as q
+from tests.helpers import emit_every_entity, materialize_as_of
+from tests.helpers import query as q
 from tests.scenario import Scenario
 
 TM = "PS-TM-HOURS"
@@ -409,10 +410,9 @@ def test_staging_publication_is_keyed_and_all_or_nothing(billed, tmp_path, reque
     # through Dagster: every released batch, published once however often the date runs (tests/test_release.py
     # has pending, rejected and dual-approval batches)
     from workbench.batches import batches, decide
+    from workbench.policy import set_policy
     from workbench.store import open_store
     from workbench.users import add_user
-
-    from workbench.policy import set_policy
 
     store = open_store(f"sqlite:///{wh.parent / 'workflow.db'}")
     add_user(store, "fin1", "finance", "correct horse battery", datetime(2026, 11, 26))
@@ -436,6 +436,7 @@ def test_every_legal_entity_bills_in_its_partition_and_the_sensor_requests_a_run
     schedule launched, entity_settle_sensor one run per entity, side by side; a run that billed its date itself
     (pssync run) gets none."""
     from assets.partitions import entity_key
+    from dagster_project.definitions import build_definitions
     from dagster_project.sensors import entity_settle_sensor
     from resources.settings import PssyncSettings
 
@@ -469,6 +470,8 @@ def test_every_legal_entity_bills_in_its_partition_and_the_sensor_requests_a_run
     succeeded = runs.instance.all_logs(date_run.run_id, of_type=dg.DagsterEventType.RUN_SUCCESS)[0].dagster_event
     settings = PssyncSettings(warehouse=str(wh), landing_dir=str(landing))
 
+    code_location = build_definitions().get_repository_def()  # what Dagster hands a sensor with its context
+
     def sensor_on(run, sensor=entity_settle_sensor, instance=None):
         instance = instance or dg.DagsterInstance.ephemeral()
         with dg.build_run_status_sensor_context(
@@ -477,6 +480,7 @@ def test_every_legal_entity_bills_in_its_partition_and_the_sensor_requests_a_run
             dagster_instance=instance,
             dagster_run=run,
             resources={"settings": settings},
+            repository_def=code_location,
         ) as ctx:
             return sensor(ctx), instance
 

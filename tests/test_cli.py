@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from dagster_project.cli import JOB_NAMES, build_parser, main
+from dagster_project.cli import COMMANDS, JOB_NAMES, build_parser, main
+from dagster_project.cli.main import command
 from dagster_project.jobs import JOBS
 from resources.fingerprint import file_digests
 from tests.helpers import isolate_settings, query
@@ -27,6 +28,20 @@ def test_every_subcommand_has_help_even_with_a_wrong_setting(sub):
     )
     assert out.returncode == 0 and "usage: pssync" in out.stdout
     assert out.stderr == "", "help writes nothing else: no library warning, no settings error on stderr"
+
+
+def test_the_dispatch_table_runs_every_subcommand_and_only_those():
+    assert sorted(COMMANDS) == SUBCOMMANDS
+    assert all(callable(command(name)) for name in SUBCOMMANDS)
+
+
+def test_help_loads_neither_dagster_nor_the_generator():
+    """`pssync --help` answers at once: the parser imports no asset, no Dagster, and never the estate generator or
+    the benchmarks (they stand beside the product)."""
+    code = "import sys; from dagster_project.cli import build_parser; build_parser(); print(sorted(sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    for heavy in ("'dagster'", "'duckdb'", "'estate'", "'benchmarks'", "'assets'"):
+        assert heavy not in loaded
 
 
 def test_the_jobs_run_offers_are_the_jobs_defined():
@@ -69,7 +84,7 @@ def test_parser_rejects_a_bad_date(capsys):
 def test_backfill_settles_dates_in_order_stops_where_one_cannot_run_and_reruns_identically(
     tmp_path, monkeypatch, capsys
 ):
-    from dagster_project.pipeline import warehouse_lock
+    from dagster_project.lock import warehouse_lock
 
     isolate_settings(monkeypatch)
     s = Scenario(tmp_path / "landing")

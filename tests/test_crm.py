@@ -4,6 +4,7 @@ contract, two invoices (one overdue and part paid), an unbilled entry, one entry
 from __future__ import annotations
 
 import csv
+
 from assets.crm.assets import crm_assets
 from tests.helpers import all_assets, materialize_as_of
 from tests.scenario import Scenario, acc, con

@@ -11,15 +11,15 @@ import threading
 import time
 import uuid
 from datetime import datetime, timedelta
-from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import manifest
 from tests.helpers import materialize_as_of
 from tests.test_workbench import ASSETS
-from tests.conftest import manifest
 from workbench.events import Event, Nats, Webhook, deliver, record, retry_dead, sign
 from workbench.store import event_deliveries, events, open_store
 

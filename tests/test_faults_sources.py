@@ -175,7 +175,7 @@ def test_a_psa_that_never_answers_fails_its_steps_in_bounded_time_and_releases_t
 
 
 def test_a_second_run_on_the_same_warehouse_leaves_at_once_naming_the_first(tmp_path):
-    from dagster_project.pipeline import warehouse_lock
+    from dagster_project.lock import warehouse_lock
 
     wh = tmp_path / "warehouse.duckdb"
     with warehouse_lock(str(wh), AS_OF):
@@ -206,7 +206,7 @@ def test_a_second_run_on_the_same_warehouse_leaves_at_once_naming_the_first(tmp_
 
 
 def test_passwords_come_from_the_environment_not_the_command_line(monkeypatch, capsys):
-    from dagster_project.cli import _warn_secrets
+    from dagster_project.cli.common import warn_secrets as _warn_secrets
     from resources import PsaDatabase
     from resources.erp_staging import ErpStaging
 
@@ -279,7 +279,7 @@ def test_a_stop_that_lands_in_a_finaliser_prints_no_traceback_and_is_not_lost(mo
     import signal
     import sys
 
-    from dagster_project.cli import _terminate_on_sigterm
+    from dagster_project.cli.signals import terminate_on_sigterm as _terminate_on_sigterm
     from resources import warehouse
 
     monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)

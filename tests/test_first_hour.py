@@ -46,7 +46,7 @@ def boutique(root) -> Scenario:
 
 
 def test_a_boutique_firm_with_an_unmapped_customer_bills_the_rest_and_builds_the_marts(tmp_path):
-    from dagster_project.pipeline import verdict
+    from dagster_project.verdict import verdict
 
     s = boutique(tmp_path / "landing")
     s.write()
@@ -131,8 +131,9 @@ def test_each_wrong_setting_is_one_line_naming_it(case, tmp_path, monkeypatch, c
     option, value, named = expected
     if case == "psa_database":
         request.getfixturevalue("pg_database")  # skips outside CI without a server
-        from tests.conftest import PG_URL
         import sqlalchemy as sa
+
+        from tests.conftest import PG_URL
 
         value = sa.engine.make_url(PG_URL).set(database="no_such_database").render_as_string(hide_password=False)
     args[option] = value
@@ -156,7 +157,7 @@ def test_a_plain_run_on_an_estate_that_ended_weeks_ago_asks_for_the_date(tmp_pat
 def test_open_exceptions_are_one_number_in_the_cli_the_summary_and_the_report(
     small_estate, tmp_path, monkeypatch, capsys
 ):
-    from dagster_project.cli import _print_warehouse_summary
+    from dagster_project.cli.demo import print_warehouse_summary as _print_warehouse_summary
     from tests.conftest import manifest
 
     isolate_settings(monkeypatch)

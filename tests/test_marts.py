@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-
 import threading
 import time
 from datetime import date
@@ -17,7 +16,8 @@ import pytest
 from assets.versions import entity_table
 from checks.gx_suites import validate_mart
 from resources.quality import DataQuality
-from tests.helpers import query as q, all_assets, materialize_as_of
+from tests.helpers import all_assets, materialize_as_of
+from tests.helpers import query as q
 from tests.scenario import Scenario, con
 
 AS_OF = "2026-03-31"

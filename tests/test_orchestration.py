@@ -62,7 +62,7 @@ def test_definitions_have_the_jobs_schedules_and_sensors():
     assert not nightly_keys & (entity_keys | firm_keys)
     assert {"recon/billing_holds", "recon/billing_line_exceptions", "recon/contractor_hours"} <= nightly_keys
     # the hourly chain: its date run, each entity's reconciliation, then its part of the firm view; no new billing
-    from dagster_project.pipeline import stages_of
+    from dagster_project.runner import stages_of
 
     hourly = stages_of(defs.resolve_asset_graph(), "hourly_sync", None)
     assert [(job, keys and [k.to_user_string() for k in keys]) for job, keys in hourly] == [
@@ -228,7 +228,7 @@ def test_two_recorded_runs_in_one_process_each_use_their_own_settings(small_esta
     process, so a second run with other settings once wrote into the first run's warehouse."""
     import shutil
 
-    from dagster_project.pipeline import run_pipeline
+    from dagster_project.runner import run_pipeline
     from tests.conftest import manifest
 
     home = tmp_path / "dagster_home"
@@ -251,7 +251,7 @@ def test_a_run_whose_steps_never_report_back_fails_in_one_line(tmp_path):
     as a success with nothing billed."""
     from types import SimpleNamespace
 
-    from dagster_project.pipeline import verdict
+    from dagster_project.verdict import verdict
 
     @dg.asset
     def extracted():

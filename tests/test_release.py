@@ -10,12 +10,13 @@ import pytest
 import sqlalchemy as sa
 
 from dagster_project.cli import main
-from tests.helpers import materialize_as_of, query as q
+from tests.helpers import materialize_as_of
+from tests.helpers import query as q
 from tests.test_billing import billed, files_digest  # noqa: F401 - the fixture
 from workbench.batches import batches, decide
 from workbench.lifecycle import ActionRefused
-from workbench.store import events, open_store
 from workbench.policy import set_policy
+from workbench.store import events, open_store
 from workbench.users import add_user
 
 NOW = datetime(2026, 11, 26, 9, 0)

@@ -42,7 +42,7 @@ def graphql(port: int, query: str) -> dict:
 def webserver(small_estate, tmp_path, monkeypatch):
     import dagster as dg
 
-    from dagster_project.pipeline import run_pipeline
+    from dagster_project.runner import run_pipeline
 
     chromium()  # skip early (or fail under CI) without a browser
     m = manifest(small_estate)

@@ -14,14 +14,15 @@ import pytest
 import schemathesis
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, settings as hypothesis_settings
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from assets.common import now_utc
 from resources.settings import PssyncSettings
 from workbench.batches import register
 from workbench.lifecycle import Finding, sync_findings
-from workbench.store import exception_states, open_store
 from workbench.policy import set_policy
+from workbench.store import exception_states, open_store
 from workbench.users import add_user, issue_token
 from workbench.web.app import create_app
 

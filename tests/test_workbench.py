@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from assets.workbench.assets import exception_states
 from dagster_project.cli import main
-from dagster_project.pipeline import warehouse_lock
+from dagster_project.lock import warehouse_lock
 from tests.helpers import all_assets, materialize_as_of
 from workbench.lifecycle import Finding, Sla, act, history, sync_findings
 from workbench.store import exception_states as states_table

@@ -28,7 +28,7 @@ PASSWORD = "correct horse battery"
 def served(small_estate, tmp_path, monkeypatch):
     import dagster as dg
 
-    from dagster_project.pipeline import run_pipeline
+    from dagster_project.runner import run_pipeline
     from workbench.policy import set_policy
     from workbench.store import open_store
     from workbench.users import add_user

@@ -28,7 +28,6 @@ from workbench.users import active
 DECISIONS = ("release", "reject")
 # work a pending batch carries that the PSA has since deleted or sent back (assets/workbench/withdrawn.py)
 WITHDRAWN_RULE = "WITHDRAWN_WORK"
-STATES = ("pending", "released", "rejected")
 SUMMARY = ("state", "first_approver", "decided_by", "reason", "published_at")
 
 

@@ -14,6 +14,11 @@ import os
 import subprocess
 import sys
 
+from resources.clock import now_utc
+from resources.settings import PssyncSettings
+from workbench.events import deliver, sinks_of
+from workbench.store import open_store
+
 DEADLINE = 300  # seconds a background round may take before it leaves the rest to the next one
 
 
@@ -40,11 +45,6 @@ def start(settings, deadline: float = DEADLINE) -> int:
 
 
 def main(argv: list[str]) -> int:
-    from resources.clock import now_utc
-    from resources.settings import PssyncSettings
-    from workbench.events import deliver, sinks_of
-    from workbench.store import open_store
-
     settings = PssyncSettings.from_env()
     engine = open_store(settings.workflow)
     try:

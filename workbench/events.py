@@ -11,10 +11,12 @@ de-duplicates within the stream's window.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import http.client
 import json
+import socket
 import threading
 import time
 import urllib.parse
@@ -22,8 +24,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import nats
 import sqlalchemy as sa
+from nats.js.errors import NotFoundError
 
+from resources.settings import secret
 from workbench.store import event_deliveries, events, writing
 
 TYPES = (
@@ -174,8 +179,6 @@ class Nats:
         return f"nats:{self.url}/{self.stream}"
 
     def send(self, rows: list, until: float | None = None) -> dict[str, str | None]:
-        import asyncio
-
         left = None if until is None else max(0.1, until - time.monotonic())
         try:
             return asyncio.run(asyncio.wait_for(self._send(rows), left))
@@ -183,13 +186,6 @@ class Nats:
             return {rows[0]["event_id"]: f"no acknowledgement within {left:.1f} s"}
 
     async def _send(self, rows: list) -> dict[str, str | None]:
-        import asyncio
-        import socket
-        import urllib.parse
-
-        import nats
-        from nats.js.errors import NotFoundError
-
         async def quiet(exc):  # nats-py logs every failed connection attempt; the delivery records the error
             pass
 
@@ -343,8 +339,6 @@ def sinks_from(webhook_urls: str, webhook_secret: str, nats_url: str, nats_strea
 def sinks_of(settings) -> list:
     """The sinks of the settings in force (``PSSYNC_WEBHOOK_URLS``, ``PSSYNC_WEBHOOK_SECRET``, ``PSSYNC_NATS_URL``,
     ``PSSYNC_NATS_STREAM``)."""
-    from resources.settings import secret
-
     return sinks_from(
         settings.webhook_urls, secret("PSSYNC_WEBHOOK_SECRET") or "", settings.nats_url, settings.nats_stream
     )

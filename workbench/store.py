@@ -14,6 +14,9 @@ import functools
 from pathlib import Path
 
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 metadata = sa.MetaData()
 
@@ -182,9 +185,6 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def migrate(url: str) -> None:
     """Bring the store at ``url`` to the newest Alembic revision (creating it if new)."""
-    from alembic import command
-    from alembic.config import Config
-
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -194,8 +194,6 @@ def migrate(url: str) -> None:
 @functools.cache
 def head() -> str:
     """The newest revision of the migrations."""
-    from alembic.script import ScriptDirectory
-
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 

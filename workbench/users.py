@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import json
 import re
 import secrets
 from datetime import datetime, timedelta
@@ -68,8 +69,6 @@ def _check_password(password: str) -> None:
 
 
 def _audit(con, now: datetime, actor: str, username: str, action: str, before: dict, after: dict) -> None:
-    import json
-
     con.execute(
         audit_trail.insert().values(
             at=now,

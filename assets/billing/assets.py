@@ -6,12 +6,12 @@ from datetime import date
 import dagster as dg
 
 from assets import published_columns
-from assets.dependencies import deps_of
 from assets.billing.emit import compute_and_record, recorded_emissions, write_files
 from assets.billing.release import check_ledger, free_rejected_keys, released_lines
 from assets.common import TEAM, now_utc, writer_pool
-from checks.gx_suites import validate_mart
+from assets.dependencies import deps_of
 from assets.partitions import ONE_RUN_PER_BACKFILL, as_of_partitions, by_date, entity_partitions, entity_partitions_of
+from checks.gx_suites import validate_mart
 from resources import Warehouse
 from resources.erp_staging import ErpStaging
 from resources.outputs import OutputFolder

@@ -4,10 +4,13 @@ ones are published to the ERP staging table (workbench/batches.py has the rule).
 from __future__ import annotations
 
 import duckdb
+from sqlalchemy.exc import SQLAlchemyError
 
-from assets.common import now_utc, rollback
 from assets.billing.emit import LINE_COLUMNS
 from assets.billing.ledger_guard import LedgerTampered, ledger_problems
+from assets.common import now_utc, rollback
+from workbench.batches import emitted_line_counts, rejected
+from workbench.store import open_store
 
 
 def apply_rejections(con: duckdb.DuckDBPyConnection, rejected: list[str]) -> int:
@@ -38,10 +41,6 @@ def apply_rejections(con: duckdb.DuckDBPyConnection, rejected: list[str]) -> int
 def _read_store(workflow_url: str, read, log, otherwise: str):
     """``read(engine)`` on the workflow store; None when the store cannot be read, said in the run's log with what
     the run does ``otherwise``."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from workbench.store import open_store
-
     try:
         engine = open_store(workflow_url)
         try:
@@ -56,8 +55,6 @@ def _read_store(workflow_url: str, read, log, otherwise: str):
 def free_rejected_keys(con: duckdb.DuckDBPyConnection, workflow_url: str, log) -> int:
     """Apply the rejections recorded in the workflow store. A store that cannot be read frees nothing (the keys stay
     taken: nothing can be billed twice) and says so in the run's log."""
-    from workbench.batches import rejected
-
     ids = _read_store(workflow_url, rejected, log, "rejected batches keep their keys")
     return apply_rejections(con, ids) if ids is not None else 0
 
@@ -74,8 +71,6 @@ def check_ledger(con: duckdb.DuckDBPyConnection, workflow_url: str, log, first_d
     """Refuse to bill (``LedgerTampered``, one line) when the ledger lost keys of batches emitted for dates before
     ``first_date``. A store that cannot be read leaves the warehouse's own batch lines as the record, and the log
     says so."""
-    from workbench.batches import emitted_line_counts
-
     otherwise = "the ledger is checked against the warehouse's batch lines only"
     problems = ledger_problems(con, _read_store(workflow_url, emitted_line_counts, log, otherwise), first_date)
     if problems:

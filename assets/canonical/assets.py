@@ -7,8 +7,8 @@ from pathlib import Path
 import dagster as dg
 
 from assets.canonical.entities import ENTITIES, Entity
-from assets.dependencies import deps_of
 from assets.common import TEAM, now_utc, writer_pool
+from assets.dependencies import deps_of
 from assets.ops.exceptions import record_exceptions
 from checks import contracts as contracts_module
 from checks.quarantine import enforce, outcome, still_broken

@@ -5,7 +5,7 @@ from datetime import timedelta
 import dagster as dg
 
 from assets.common import TEAM, writer_pool
-from assets.extract.loader import load_files, load_psa
+from assets.extract.loader import load_files, load_psa, raw_column_type
 from assets.extract.specs import ALL, SourceObject
 from resources import LandingFolder, PsaDatabase, Warehouse
 
@@ -22,8 +22,6 @@ def freshness(spec: SourceObject) -> dg.FreshnessPolicy:
 
 
 def column_schema(spec: SourceObject) -> dg.TableSchema:
-    from assets.extract.loader import raw_column_type
-
     cols = [
         dg.TableColumn(
             f.column,

@@ -17,8 +17,8 @@ import polars as pl
 
 from assets.common import now_utc, one_transaction
 from assets.extract.parse import NOT_AN_OBJECT, FileRejected, file_date, read_file
-from assets.ops.exceptions import record_exceptions
 from assets.extract.specs import BOOL, DATE, INT, JSON, NUM, PERCENT, TEXT, TS, YESNO, SourceObject
+from assets.ops.exceptions import record_exceptions
 from resources.landing import LandingFolder, file_sha256, file_stat
 from resources.psa import PsaDatabase
 

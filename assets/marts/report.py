@@ -6,14 +6,15 @@ Charts are inline SVG, so the page needs no network and renders the same everywh
 from __future__ import annotations
 
 import html
-from datetime import date
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 
+from assets.ops.exceptions import open_exceptions
 from resources.outputs import write_atomically
-from resources.warehouse import bound_params, sql_text
+from resources.warehouse import bound_params, open_warehouse, sql_text
 
 COLORS = ["#1f6feb", "#2da44e", "#bf8700", "#cf222e", "#8250df", "#1b7c83"]
 
@@ -80,8 +81,6 @@ def report_figures(con: duckdb.DuckDBPyConnection, as_of: date, reporting: str) 
         text = sql_text(f"reports/{name}")
         params = {"as_of": as_of, "reporting": reporting}
         return con.execute(text, bound_params(text, params)).fetchall()
-
-    from assets.ops.exceptions import open_exceptions
 
     con.register("open_exceptions", open_exceptions(con, as_of).to_arrow())
     try:
@@ -191,14 +190,11 @@ def render(figures: dict, as_of: date, generated_at: str) -> str:
 
 
 def write_report(warehouse_path: str, as_of: date, reporting: str, out: Path) -> Path:
-    from resources.warehouse import open_warehouse
-
     con = open_warehouse(warehouse_path, read_only=True)
     try:
         figures = report_figures(con, as_of, reporting)
     finally:
         con.close()
-    from datetime import datetime, timezone
 
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     write_atomically(out, render(figures, as_of, generated).encode("utf-8"))

@@ -7,6 +7,8 @@ from datetime import datetime
 import duckdb
 import polars as pl
 
+from resources.warehouse import sql_text
+
 COLUMNS = ["record_key", "rule", "message", "owner", "file", "row_number"]
 
 
@@ -110,8 +112,6 @@ def record_exceptions_from(
 def open_exceptions(con: duckdb.DuckDBPyConnection, as_of) -> pl.DataFrame:
     """The open exceptions as of a reconciled date: the one definition (``sql/reports/open_exceptions.sql``)
     that ``pssync exceptions``, the report and the demo summary all count."""
-    from resources.warehouse import sql_text
-
     return con.sql(sql_text("reports/open_exceptions"), params={"as_of": as_of}).pl()
 
 

@@ -5,27 +5,27 @@ from datetime import date, timedelta
 
 import dagster as dg
 
+from assets import published_columns
+from assets.billing.emit import billable_entities
+from assets.billing.release import free_rejected_keys
 from assets.common import (
-    write_by_entity,
     TEAM,
     is_latest_as_of,
     now_utc,
     rewrite_partition_within,
+    write_by_entity,
     write_partition,
     writer_pool,
 )
-from assets.recon import incremental
-from assets.ops.exceptions import record_exceptions_from
-from assets import published_columns
 from assets.dependencies import deps_of
 from assets.marts.assets import ensure_entity_mart_views
+from assets.ops.exceptions import record_exceptions_from
 from assets.partitions import ONE_RUN_PER_BACKFILL, as_of_partitions, by_date, entity_partitions, entity_partitions_of
+from assets.recon import incremental
 from assets.versions import entity_parts, entity_table, split_by_entity
 from resources import Warehouse
-from resources.warehouse import bound_params, sql_text, table_exists
 from resources.settings import PssyncSettings
-from assets.billing.emit import billable_entities
-from assets.billing.release import free_rejected_keys
+from resources.warehouse import bound_params, sql_text, table_exists
 
 # besides what its SQL reads: every canonical table whose rejected rows can hold billing (recon.billing_holds reads
 # their exceptions, which those assets write)

@@ -39,7 +39,6 @@ from assets.versions import entity_table, is_entity_part, store_of
 from resources.sql_reads import tables_read
 from resources.warehouse import sql_text, table_exists
 
-
 # rows arrived in an input (temp table _arrived, the input's own columns) -> the entries, or the projects, they touch
 _INVOICE_ENTRIES = (
     "SELECT psa_time_entry_id FROM canonical.invoice_line_history WHERE invoice_id IN (SELECT invoice_id FROM _arrived)"

@@ -9,10 +9,10 @@ from assets.billing.assets import ERP_PUBLICATION
 from assets.common import TEAM, now_utc, writer_pool
 from assets.partitions import as_of_partitions
 from assets.recon.assets import recon_assets
+from assets.workbench.withdrawn import withdrawn_findings
 from resources import Warehouse
 from resources.settings import PssyncSettings
 from resources.warehouse import table_exists
-from assets.workbench.withdrawn import withdrawn_findings
 from workbench.deliver import start as start_delivery
 from workbench.events import Event, record, sinks_of
 from workbench.lifecycle import findings_of, last_sync, sync_findings

@@ -8,7 +8,7 @@ import shutil
 import dagster as dg
 import pytest
 
-from dagster_project.pipeline import create_pools
+from dagster_project.pools import create_pools
 from tests.distributed.conftest import ROOT, Databases
 
 

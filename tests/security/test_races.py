@@ -17,9 +17,9 @@ from tests.test_web import _header as web_header
 from workbench.batches import batches, decide, register
 from workbench.events import Event, Webhook, deliver, record
 from workbench.lifecycle import ActionRefused
+from workbench.policy import set_policy
 from workbench.store import audit_trail, events, open_store
 from workbench.users import add_user
-from workbench.policy import set_policy
 
 T0 = datetime(2026, 11, 26, 9, 0)
 PAIRS = 100

@@ -30,12 +30,12 @@ from starlette.middleware.sessions import SessionMiddleware
 from resources.batch_files import BATCH_ID
 from resources.clock import now_utc
 from resources.settings import secret as env_secret
+from workbench import access
 from workbench import batches as batch_store
+from workbench import users as people
 from workbench.lifecycle import WAIVER_REASONS, ActionRefused, act, history
 from workbench.policy import dual_above
 from workbench.store import open_store
-from workbench import access
-from workbench import users as people
 from workbench.web import data
 from workbench.web import schemas as S  # noqa: N812 - short, read as a namespace
 from workbench.web.admin import add_admin_routes

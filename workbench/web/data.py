@@ -12,7 +12,8 @@ from pathlib import Path
 import duckdb
 import sqlalchemy as sa
 
-from resources.outputs import snapshot_path
+from resources.batch_files import BatchIntegrityError, batch_path
+from resources.outputs import OutputFolder, snapshot_path
 from resources.warehouse import bound_params, sql_text
 from workbench.store import exception_states
 
@@ -80,9 +81,6 @@ def rules(engine: sa.Engine, owners: tuple[str, ...] | None) -> list[str]:
 
 def batch_lines(outputs: str, batch_id: str) -> list[dict]:
     """A batch's lines from its emitted file (the bytes the ERP gets), or none if the file is not there."""
-    from resources.batch_files import BatchIntegrityError, batch_path
-    from resources.outputs import OutputFolder
-
     try:
         path = batch_path(OutputFolder(path=outputs), batch_id)
     except BatchIntegrityError:
