@@ -183,8 +183,8 @@ def test_money_is_exact_decimal_text_and_the_urgent_finding_is_due_sooner(workbe
     items = {e["owner"]: e for e in client.get("/api/v1/exceptions", headers=_bearer(tokens["admin"])).json()["items"]}
     assert items["hr"]["amount_at_risk"] == "15000.00" and items["hr"]["currency"] == "EUR"
     # 15,000 at risk is at or above the urgent amount (10,000 by default): due in 2 days, not hr's 10
-    assert items["hr"]["due_at"] == "2026-11-22T09:00:00"
-    assert items["finance"]["due_at"] == "2026-11-25T09:00:00"
+    assert items["hr"]["due_at"] == "2026-11-22T09:00:00Z"  # UTC, said so
+    assert items["finance"]["due_at"] == "2026-11-25T09:00:00Z"
 
 
 def test_pages_refuse_what_the_role_may_not_do(workbench):

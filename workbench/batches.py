@@ -80,10 +80,10 @@ def decide(
         raise ActionRefused(f"{decision!r}: not a decision ({', '.join(DECISIONS)})")
     with writing(engine) as con:
         who = active(con, actor)
-        if who is None or who["role"] != "finance":
-            what = "not an active user" if who is None else who["role"]
+        if who is None or who.role != "finance":
+            what = "not an active user" if who is None else who.role
             raise ActionRefused(f"{actor!r} is {what}: only finance releases or rejects")
-        if not who["person"]:
+        if not who.person:
             raise ActionRefused(f"{actor!r} is a service account: only a person releases or rejects a batch")
         t = batch_reviews.c
         row = con.execute(sa.select(batch_reviews).where(t.batch_id == batch_id).with_for_update()).first()

@@ -277,7 +277,7 @@ def act(
         who = active(con, actor)
         if who is None:
             raise ActionRefused(f"{actor!r} is not an active workbench user (pssync users add)")
-        role = who["role"]
+        role = who.role
         if not may_act_on_exception(role, row["owner"]):
             raise ActionRefused(f"{actor} ({role}) cannot act on an exception owned by {row['owner'] or 'integration'}")
         if action == "waive":
@@ -299,14 +299,14 @@ def act(
 
 def _check_waiver(con, who: dict, row) -> None:
     """A waiver accepts money at risk: a person's, within their role's limit (workbench/policy.py)."""
-    if not who["person"]:
-        raise ActionRefused(f"{who['username']!r} is a service account: only a person waives an exception")
-    limit = waiver_limit(con, who["role"])
+    if not who.person:
+        raise ActionRefused(f"{who.username!r} is a service account: only a person waives an exception")
+    limit = waiver_limit(con, who.role)
     amount = row["amount_at_risk"]
     if limit is not None and amount is not None and amount > limit:
         raise ActionRefused(
-            f"{amount} {row['currency'] or ''} at risk is above the {who['role']} waiver limit of {limit} "
-            f"(policy waiver_limit.{who['role']}): a user of a role with a higher limit must waive it"
+            f"{amount} {row['currency'] or ''} at risk is above the {who.role} waiver limit of {limit} "
+            f"(policy waiver_limit.{who.role}): a user of a role with a higher limit must waive it"
         )
 
 
@@ -315,9 +315,9 @@ def _check_assignee(con, assignee: str, row) -> None:
     found = active(con, assignee)
     if found is None:
         raise ActionRefused(f"{assignee!r} is not an active workbench user: assign it to someone who is")
-    if not may_act_on_exception(found["role"], row["owner"]):
+    if not may_act_on_exception(found.role, row["owner"]):
         raise ActionRefused(
-            f"{assignee} ({found['role']}) cannot work an exception owned by {row['owner'] or 'integration'}"
+            f"{assignee} ({found.role}) cannot work an exception owned by {row['owner'] or 'integration'}"
         )
 
 

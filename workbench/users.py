@@ -17,6 +17,8 @@ the user (and, past a higher count, the address they came from) for a while (``s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import functools
 import hashlib
 import hmac
@@ -150,28 +152,34 @@ def enable(engine: sa.Engine, username: str, now: datetime, actor: str) -> None:
     _change(engine, username, now, actor, "enabled", disabled_at=None)
 
 
-def user(engine: sa.Engine, username: str) -> dict | None:
+def user(engine: sa.Engine, username: str) -> User | None:
     """An active user's name, role and whether a person (None: no such user, or disabled)."""
     with engine.connect() as con:
         return active(con, username)
 
 
-def active(con, username: str) -> dict | None:
+@dataclass(frozen=True)
+class User:
+    """An active user: a person (signs in with a password) or a service account (API tokens only)."""
+
+    username: str
+    role: str
+    person: bool
+    auth_version: int | None = None  # what a session or token began under (a change of role or password bumps it)
+    via: str | None = None  # how a web caller proved who they are: "session" or "token"
+
+
+def active(con, username: str) -> User | None:
     """An active user inside the caller's transaction: name, role, ``person`` (has a password) and auth version."""
     row = con.execute(sa.select(users).where(users.c.username == username)).first()
     if row is None or row.disabled_at is not None:
         return None
-    return {
-        "username": row.username,
-        "role": row.role,
-        "person": row.password_hash is not None,
-        "auth_version": row.auth_version,
-    }
+    return User(row.username, row.role, row.password_hash is not None, row.auth_version)
 
 
-def is_admin(who: dict | None) -> bool:
+def is_admin(who: User | None) -> bool:
     """Whether an active user (``active``, ``session_user``) is an admin person: who manages users and policy."""
-    return who is not None and who["role"] == "admin" and who["person"]
+    return who is not None and who.role == "admin" and who.person
 
 
 def has_admin(engine: sa.Engine) -> bool:
@@ -234,7 +242,7 @@ def _decoy() -> str:
     return hash_password(secrets.token_urlsafe(16))
 
 
-def sign_in(engine: sa.Engine, username: str, password: str, address: str, now: datetime) -> dict:
+def sign_in(engine: sa.Engine, username: str, password: str, address: str, now: datetime) -> User:
     """The active person whose password this is; else ``SignInRefused``. After ``USER_FAILURES`` wrong passwords
     for a user, or ``ADDRESS_FAILURES`` from one address, sign-in is refused for ``LOCKOUT`` even with the right
     password (the same work whether or not the user exists; lockouts are audited)."""
@@ -248,7 +256,7 @@ def sign_in(engine: sa.Engine, username: str, password: str, address: str, now: 
     if row is not None and ok and row.disabled_at is None:
         with writing(engine) as con:
             con.execute(sign_in_failures.delete().where(sign_in_failures.c.subject == subjects[0]))
-        return {"username": row.username, "role": row.role, "auth_version": row.auth_version}
+        return User(row.username, row.role, person=True, auth_version=row.auth_version)
     with writing(engine) as con:
         for subject, limit in zip(subjects, (USER_FAILURES, ADDRESS_FAILURES)):
             if _fail(con, subject, limit, now):
@@ -279,7 +287,7 @@ def issue_token(engine: sa.Engine, username: str, now: datetime, days: int = TOK
                 username=username,
                 created_at=now,
                 expires_at=expires,
-                auth_version=found["auth_version"],
+                auth_version=found.auth_version,
             )
         )
         _audit(con, now, actor, username, "token_issued", {}, {"token_id": token_hash(token)[:12], "expires": expires})
@@ -314,7 +322,7 @@ def revoke(engine: sa.Engine, what: str, now: datetime, actor: str) -> int:
     return n
 
 
-def user_for_token(engine: sa.Engine, token: str, now: datetime) -> dict | None:
+def user_for_token(engine: sa.Engine, token: str, now: datetime) -> User | None:
     """The active user of a token that is neither revoked, expired nor older than the user's last change."""
     t = api_tokens.c
     with engine.connect() as con:
@@ -330,7 +338,7 @@ def user_for_token(engine: sa.Engine, token: str, now: datetime) -> dict | None:
         ).first()
     if row is None or (row.expires_at is not None and row.expires_at <= now):
         return None
-    return {"username": row.username, "role": row.role, "person": row.password_hash is not None}
+    return User(row.username, row.role, row.password_hash is not None, via="token")
 
 
 # ---- web sessions --------------------------------------------------------------------------------------------------
@@ -338,15 +346,15 @@ def user_for_token(engine: sa.Engine, token: str, now: datetime) -> dict | None:
 SESSION_LIFE = timedelta(hours=8)
 
 
-def start_session(engine: sa.Engine, signed_in: dict, now: datetime) -> str:
+def start_session(engine: sa.Engine, signed_in: User, now: datetime) -> str:
     """A new server-side session for a person who just signed in; the cookie carries only its id."""
     sid = secrets.token_urlsafe(32)
     with writing(engine) as con:
         con.execute(
             web_sessions.insert().values(
                 session_id=sid,
-                username=signed_in["username"],
-                auth_version=signed_in["auth_version"],
+                username=signed_in.username,
+                auth_version=signed_in.auth_version,
                 created_at=now,
                 expires_at=now + SESSION_LIFE,
             )
@@ -354,7 +362,7 @@ def start_session(engine: sa.Engine, signed_in: dict, now: datetime) -> str:
     return sid
 
 
-def session_user(engine: sa.Engine, sid: str, now: datetime) -> dict | None:
+def session_user(engine: sa.Engine, sid: str, now: datetime) -> User | None:
     """The user of a live session: not ended (signed out), not expired, and their role, password and standing the
     same as when it began (else None: every copy of the cookie is void)."""
     s = web_sessions.c
@@ -370,7 +378,7 @@ def session_user(engine: sa.Engine, sid: str, now: datetime) -> dict | None:
                 & (s.auth_version == users.c.auth_version)
             )
         ).first()
-    return {"username": row.username, "role": row.role, "person": row.password_hash is not None} if row else None
+    return User(row.username, row.role, row.password_hash is not None, via="session") if row else None
 
 
 def end_session(engine: sa.Engine, sid: str, now: datetime) -> None:

@@ -46,9 +46,9 @@ def acting_user(engine: sa.Engine, actor: str | None) -> str:
         found = user_for_token(engine, token, now_utc())
         if found is None:
             raise NotProven("PSSYNC_TOKEN is no valid API token (unknown, expired, revoked, or its user changed)")
-        if actor and actor != found["username"]:
-            raise NotProven(f"--as {actor} but PSSYNC_TOKEN is {found['username']}'s token")
-        return found["username"]
+        if actor and actor != found.username:
+            raise NotProven(f"--as {actor} but PSSYNC_TOKEN is {found.username}'s token")
+        return found.username
     if not actor:
         raise NotProven("say who acts: --as NAME with PSSYNC_PASSWORD (or on a terminal), or PSSYNC_TOKEN")
     password = os.environ.get("PSSYNC_PASSWORD")

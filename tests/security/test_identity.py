@@ -89,10 +89,10 @@ def test_a_service_accounts_token_never_approves(store, capsys, monkeypatch):
     # what it reads is what the OpenAPI document says, lines and money as text included
     from workbench.web.schemas import BatchDetail
 
-    detail = BatchDetail.model_validate(
-        api.get(f"/api/v1/batches/{b}", headers={"Authorization": f"Bearer {bot}"}).json()
-    )
-    assert detail.lines and all(isinstance(line.amount, str) for line in detail.lines)
+    sent = api.get(f"/api/v1/batches/{b}", headers={"Authorization": f"Bearer {bot}"}).json()
+    detail = BatchDetail.model_validate(sent)
+    assert detail.lines and all(isinstance(line["amount"], str) for line in sent["lines"]), "money travels as text"
+    assert sum(line.amount for line in detail.lines) == detail.net_amount
     # a person's token is theirs alone: naming someone else beside it is refused
     monkeypatch.setenv("PSSYNC_TOKEN", issue_token(engine, "fiona", now_utc()))
     assert _cli("batches", "release", b, "--as", "fred", wh=wh) == 2
