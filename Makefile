@@ -44,6 +44,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/sqlfluff lint sql --processes 2 --nocolor
 
 # the page tests look at the report, the Data Docs and the Dagster UI in a real browser: Debian's chromium

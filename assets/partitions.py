@@ -2,6 +2,7 @@
 are split by."""
 
 import warnings
+from collections.abc import Sequence
 from datetime import date
 
 import dagster as dg
@@ -14,7 +15,8 @@ as_of_partitions = dg.DailyPartitionsDefinition(start_date=PARTITION_START, time
 """One partition per as-of date D: the run sees every source record as it stood at the end of D (UTC).
 The nightly sync settles yesterday; today's partition exists for the hourly intraday reconciliation."""
 
-legal_entities = dg.DynamicPartitionsDefinition(name="legal_entity")
+LEGAL_ENTITY = "legal_entity"  # the dynamic partitions of the legal entities, registered as they first bill
+legal_entities = dg.DynamicPartitionsDefinition(name=LEGAL_ENTITY)
 """The legal entities that settle: added to the instance, as the projects of a date name them, before that date's
 entity runs (`sql/billing/billable_entities.sql`), so an entity acquired tomorrow needs no code change."""
 
@@ -36,7 +38,7 @@ def entity_key(as_of: str, entity: str) -> dg.MultiPartitionKey:
     return dg.MultiPartitionKey({"as_of": as_of, "legal_entity": entity})
 
 
-def every_entity_of_date(as_of: str, registered: list[str]) -> dict[str, str]:
+def every_entity_of_date(as_of: str, registered: Sequence[str]) -> dict[str, str]:
     """The run tags of the partition range that holds every legal entity of one date: a date's partitions are
     contiguous, in the order the entities were added to the instance (``registered``, as the instance lists them)."""
     return {

@@ -253,8 +253,8 @@ def run(warehouse: Path, as_of: date) -> dict:
         "recon": round(t_recon, 2),
         "utilization": round(t_util, 2),
         "total": round(t_load + t_recon + t_util, 2),
-        "recon_rows": int(len(df)),
-        "utilization_rows": int(len(util)),
+        "recon_rows": len(df),
+        "utilization_rows": len(util),
         "status_counts": df.recon_status.value_counts().to_dict(),
     }
 

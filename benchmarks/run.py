@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from dagster_project.cli.parser import BENCH_SHARED
@@ -82,7 +82,7 @@ def shared_comparison(size: str, landing: Path, as_of: str, workdir: Path, pytho
                 return {"error": str(exc).splitlines()[0][:300], "duckdb": version}
             finally:
                 shutil.rmtree(root, ignore_errors=True)
-    when = datetime.now(timezone.utc).isoformat()
+    when = datetime.now(UTC).isoformat()
     memory = {"duckdb_memory_limit": env.get("PSSYNC_DUCKDB_MEMORY_LIMIT", "4GB (default)")}
     return {k: {**_median_run(v), "duckdb": version, "measured_at": when, **memory} for k, v in runs.items()}
 
@@ -110,7 +110,7 @@ def run_size(
         shutil.rmtree(root)
     root.mkdir(parents=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     stored = RESULTS / f"{size}.json"
     previous = json.loads(stored.read_text()) if stored.exists() else {}
     if previous and (generator_only or shared == "only"):
@@ -124,7 +124,7 @@ def run_size(
         """Run a stage; with ``keep``, its figures replace the stored ones."""
         print(f"[{size}] {key}", flush=True)
         try:
-            out = {**stage(name, root, *args), "measured_at": datetime.now(timezone.utc).isoformat()}
+            out = {**stage(name, root, *args), "measured_at": datetime.now(UTC).isoformat()}
         except RuntimeError as exc:
             out = {"error": str(exc).splitlines()[0][:300]}
         if keep:
@@ -249,9 +249,9 @@ def render() -> None:
             )
     by = {r["size"]: r for r in results}
     if "M" in by and "L" in by:
-        m, l = by["M"], by["L"]
-        exp = math.log(l["nightly"]["wall_seconds"] / m["nightly"]["wall_seconds"]) / math.log(
-            l["generate"]["time_entries"] / m["generate"]["time_entries"]
+        m, large = by["M"], by["L"]
+        exp = math.log(large["nightly"]["wall_seconds"] / m["nightly"]["wall_seconds"]) / math.log(
+            large["generate"]["time_entries"] / m["generate"]["time_entries"]
         )
         lines += ["", f"Growth from M to L: nightly wall time scales with time entries to the power **{exp:.2f}**."]
     lines += _operation_lines(results)

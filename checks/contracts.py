@@ -7,7 +7,7 @@ contract are quarantined by ``checks.quarantine``; the rest flow on.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Optional
+from typing import Annotated
 
 import pandera.polars as pa
 import polars as pl
@@ -36,7 +36,7 @@ class ClientContract(Contract):
     crm_account_id: str = pa.Field(str_length={"min_value": 18, "max_value": 18})
     client_name: str
     currency: str = pa.Field(str_length=3)
-    erp_customer_id: Optional[int] = pa.Field(nullable=True, gt=0)
+    erp_customer_id: int | None = pa.Field(nullable=True, gt=0)
     is_deleted: bool
     system_modstamp: dt.datetime
 
@@ -60,11 +60,11 @@ class ContractVersionContract(Contract):
     contract_id: str = pa.Field(str_length={"min_value": 18, "max_value": 18})
     status: str = pa.Field(isin=["Draft", "Activated", "Expired", "Terminated"])
     start_date: dt.date
-    billing_type: Optional[str] = pa.Field(nullable=True, isin=["tm", "fixed_fee"])
+    billing_type: str | None = pa.Field(nullable=True, isin=["tm", "fixed_fee"])
     discount_percent: Annotated[pe.Decimal, 9, 4] = pa.Field(ge=0, le=100)
-    nte_hours: Optional[Money] = pa.Field(nullable=True, ge=0)
+    nte_hours: Money | None = pa.Field(nullable=True, ge=0)
     currency: str = pa.Field(str_matches=CURRENCY)
-    legal_entity: Optional[str] = pa.Field(nullable=True, str_matches=LEGAL_ENTITY)
+    legal_entity: str | None = pa.Field(nullable=True, str_matches=LEGAL_ENTITY)
 
     @pa.dataframe_check(name="start_before_end")
     def start_before_end(cls, data) -> pl.LazyFrame:
@@ -81,7 +81,7 @@ class ProjectContract(Contract):
     project_id: int
     project_code: str
     legal_entity: str = pa.Field(str_matches=LEGAL_ENTITY)
-    currency: Optional[str] = pa.Field(nullable=True, str_matches=CURRENCY)
+    currency: str | None = pa.Field(nullable=True, str_matches=CURRENCY)
     billing_type: str = pa.Field(isin=["tm", "fixed_fee", "non_billable"])
     status: str = pa.Field(isin=["active", "on_hold", "closed"])
     updated_at: dt.datetime
@@ -92,7 +92,7 @@ class AssignmentContract(Contract):
     project_id: int
     resource_id: int
     role: str
-    hours_per_week: Optional[Hours] = pa.Field(nullable=True, ge=0)
+    hours_per_week: Hours | None = pa.Field(nullable=True, ge=0)
 
     @pa.dataframe_check(name="start_before_end")
     def start_before_end(cls, data) -> pl.LazyFrame:
@@ -119,7 +119,7 @@ class MilestoneContract(Contract):
     milestone_id: int
     project_id: int
     amount: Money = pa.Field(ge=0)
-    currency: Optional[str] = pa.Field(nullable=True, str_matches=CURRENCY)
+    currency: str | None = pa.Field(nullable=True, str_matches=CURRENCY)
     status: str = pa.Field(isin=["open", "accepted", "cancelled"])
 
     @pa.dataframe_check(name="accepted_has_accepted_at")

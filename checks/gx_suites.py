@@ -26,7 +26,7 @@ def _exact_sum(column: str, value: float) -> E.ExpectColumnSumToBeBetween:
 def suite_for(name: str, con: duckdb.DuckDBPyConnection, as_of: date, entities: list[str] | None = None) -> list:
     """The expectations of one published table; tie-outs are computed from recon and billing (over the rows of legal
     entities ``entities`` when the table is checked entity by entity)."""
-    E = _expectations()  # noqa: N806 (GX's module of expectation classes, by the name its documentation uses)
+    E = _expectations()
     scope = "" if entities is None else " AND list_contains(?, legal_entity)"
     within = [as_of] if entities is None else [as_of, entities]
     if name == "utilization_weekly":

@@ -7,7 +7,7 @@ from datetime import date
 import dagster as dg
 
 from assets.billing.emit import billable_entities
-from assets.partitions import legal_entities
+from assets.partitions import LEGAL_ENTITY
 from resources.warehouse import open_warehouse
 
 
@@ -23,7 +23,7 @@ def entities_of_date(warehouse: str, as_of: date) -> list[str]:
 def register_entities(where: dg.DagsterInstance, as_of: date, warehouse: str) -> list[str]:
     """The legal entities that bill on ``as_of``, added to the instance's legal_entity partitions."""
     entities = entities_of_date(warehouse, as_of)
-    known = set(where.get_dynamic_partitions(legal_entities.name))
+    known = set(where.get_dynamic_partitions(LEGAL_ENTITY))
     if set(entities) - known:
-        where.add_dynamic_partitions(legal_entities.name, sorted(set(entities) - known))
+        where.add_dynamic_partitions(LEGAL_ENTITY, sorted(set(entities) - known))
     return entities

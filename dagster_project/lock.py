@@ -5,7 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from resources.warehouse import is_shared
@@ -40,7 +40,7 @@ def warehouse_lock(path: str, as_of: date | None, wait: bool = False, holder: st
         fh.seek(0)
         fh.truncate()
         label = f"{holder} as-of {as_of}" if as_of else holder  # compaction holds the warehouse for no date
-        fh.write(f"{label} (pid {os.getpid()}, started {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%SZ})")
+        fh.write(f"{label} (pid {os.getpid()}, started {datetime.now(UTC):%Y-%m-%d %H:%M:%SZ})")
         fh.flush()
         yield
     finally:

@@ -25,7 +25,7 @@ def create_pools(where: dg.DagsterInstance, *job_defs) -> list[str]:
         try:
             storage.initialize_concurrency_limit_to_default(pool)
             created.append(pool)
-        except Exception:  # noqa: BLE001 - another run created it at the same moment; anything else is raised
+        except Exception:
             if pool not in {p.name for p in storage.get_pool_limits()}:
                 raise
     return created

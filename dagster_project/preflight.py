@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -43,10 +43,10 @@ def open_dagster_instance() -> tuple[dg.DagsterInstance | None, str | None]:
     logging.disable(logging.WARNING)  # Dagster logs a warning at each retry of its database connection
     try:
         return dg.DagsterInstance.get(), None
-    except Exception as exc:  # noqa: BLE001 - reported as the setting to fix
-        cause = exc
-        while cause.__cause__ is not None or cause.__context__ is not None:
-            cause = cause.__cause__ or cause.__context__
+    except Exception as exc:
+        cause: BaseException = exc
+        while (inner := cause.__cause__ or cause.__context__) is not None:
+            cause = inner
         text = (str(cause).strip() or str(exc).strip() or type(exc).__name__).splitlines()[0]
         # a config error's first line is Dagster's schema; the reason is in the error it wraps: an unset variable
         wrapped = re.search(r"^[\w.]*(?:Error|Exception): (.+?\.)(?: |$)", str(cause), re.MULTILINE)
@@ -76,7 +76,7 @@ def _dagster_database_problem(config: Path) -> str | None:
 
     try:
         engine = sa.create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": 5})
-    except Exception:  # noqa: BLE001 - a URL SQLAlchemy cannot read, a driver not installed: Dagster says which
+    except Exception:
         return None
     try:
         with engine.connect():
@@ -84,7 +84,7 @@ def _dagster_database_problem(config: Path) -> str | None:
     except sa.exc.OperationalError as exc:
         text = str(exc.orig or exc).strip()
         return text.splitlines()[0] if text else type(exc.orig or exc).__name__
-    except Exception:  # noqa: BLE001 - anything else is Dagster's to report, in its own words
+    except Exception:
         return None
     finally:
         engine.dispose()
@@ -144,14 +144,14 @@ def _workflow_problem(url: str) -> str | None:
                 return None
         finally:
             engine.dispose()
-    except Exception as exc:  # noqa: BLE001 - reported as the setting to fix
+    except Exception as exc:
         shown = sa.engine.make_url(url).render_as_string(hide_password=True)
         return f"cannot open {shown}: {str(exc).splitlines()[0]}"
 
 
 def as_of_problem(as_of: date, option: str = "--as-of") -> str | None:
     """Why ``as_of`` is not an as-of date a run can settle (before the first partition, or in the future)."""
-    start, today = date.fromisoformat(PARTITION_START), datetime.now(timezone.utc).date()
+    start, today = date.fromisoformat(PARTITION_START), datetime.now(UTC).date()
     if start <= as_of <= today:
         return None
     return f"{option} {as_of} is outside the as-of dates {start}..{today} (PSSYNC_PARTITION_START sets the first)"
@@ -177,7 +177,7 @@ def preflight(as_of: date, as_of_defaulted: bool = False) -> list[str]:
         psa = PsaDatabase(url=settings.psa, retries=1, timeout_seconds=min(settings.psa_timeout, 30))
         try:
             psa.ping()
-        except Exception as exc:  # noqa: BLE001 - reported as the setting to fix
+        except Exception as exc:
             problems.append(f"PSSYNC_PSA_URL (--psa-url): {str(exc).splitlines()[0]}")
     why = _workflow_problem(settings.workflow_url) if settings.workflow_url else None  # default: beside the warehouse
     if why:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from dagster._core.definitions.reconstruct import ReconstructableJob, ReconstructableRepository
@@ -17,7 +18,7 @@ from dagster._core.remote_origin import (
     RemoteRepositoryOrigin,
 )
 
-from assets.partitions import every_entity_of_date, legal_entities
+from assets.partitions import LEGAL_ENTITY, every_entity_of_date
 from dagster_project.definitions import build_definitions
 from dagster_project.entities import register_entities
 from dagster_project.jobs import DATE_STAGES, STAGED
@@ -26,7 +27,7 @@ from resources.settings import current
 
 
 def yesterday_utc() -> date:
-    return datetime.now(timezone.utc).date() - timedelta(days=1)
+    return datetime.now(UTC).date() - timedelta(days=1)
 
 
 def instance() -> dg.DagsterInstance:
@@ -81,17 +82,18 @@ def run_pipeline(
     stages = stages_of(defs.resolve_asset_graph(), job_name, selection)
     if any(job == "entity_settle" for job, _ in stages):
         tags["pssync/billing"] = "inline"  # billed by this sequence of runs: the sensors leave the date alone
-    results = []
+    results: list[Any] = []
     for job, keys in stages:
         if results and not results[-1].success:
             break  # fail closed: billing never runs on a recon that failed, nor the firm view on a failed billing
-        partition, run_tags = as_of.isoformat(), tags
+        partition: str | None = as_of.isoformat()
+        run_tags = tags
         if job == "entity_settle":
             if not register_entities(where, as_of, settings.warehouse):
                 continue  # no legal entity bills on the date
 
             # one run of every entity of the date (a partition range): entities one after another in its step
-            every = every_entity_of_date(as_of.isoformat(), where.get_dynamic_partitions(legal_entities.name))
+            every = every_entity_of_date(as_of.isoformat(), where.get_dynamic_partitions(LEGAL_ENTITY))
             partition, run_tags = None, {**tags, **every}
         results.append(_run_one(where, defs, job, partition, keys, run_config, raise_on_error, run_tags))
     return DateRuns(results, where)
@@ -110,7 +112,7 @@ def stages_of(graph, job_name: str, selection: str | None) -> list[tuple[str, li
     if job_name not in STAGED:
         return [(job_name, None)]
     wanted = set(STAGED[job_name].resolve(graph))
-    stages = []
+    stages: list[tuple[str, list | None]] = []
     for job, sel in DATE_STAGES:
         stage = set(sel.resolve(graph))
         if job == "date":

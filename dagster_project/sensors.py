@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import urllib.request
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -61,7 +61,7 @@ def file_drop_sensor(context: dg.SensorEvaluationContext, landing: LandingFolder
 )
 def writer_pools_sensor(context: dg.SensorEvaluationContext):
     instance = instance_of(context)
-    if instance is None:
+    if instance is None or context.repository_def is None:
         return dg.SkipReason("no instance to create pools in")
     return dg.SkipReason(pools_message(create_pools(instance, *context.repository_def.get_all_jobs())))
 
@@ -94,7 +94,8 @@ def _opportunities_above(folder: Path, threshold: float) -> set[str]:
 def staffing_threshold_sensor(context: dg.SensorEvaluationContext, landing: LandingFolder, settings: PssyncSettings):
     threshold = settings.staffing_threshold
     state = json.loads(context.cursor) if context.cursor else {"folder": "", "above": []}
-    folders = sorted(p for p in (landing.root / "crm").glob("*") if p.is_dir() and p.name > state["folder"])
+    seen_folder = str(state["folder"])
+    folders = sorted(p for p in (landing.root / "crm").glob("*") if p.is_dir() and p.name > seen_folder)
     if not folders:
         return dg.SkipReason("no new CRM extract")
     above = set(state["above"])
@@ -106,7 +107,7 @@ def staffing_threshold_sensor(context: dg.SensorEvaluationContext, landing: Land
     context.update_cursor(json.dumps({"folder": folders[-1].name, "above": sorted(above)}))
     if not crossed:
         return dg.SkipReason(f"no opportunity crossed {threshold:g}% in {folders[-1].name}")
-    as_of = (datetime.now(timezone.utc).date() - timedelta(days=1)).isoformat()
+    as_of = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
     return dg.RunRequest(
         run_key=f"staffing-{folders[-1].name}",
         partition_key=as_of,
@@ -154,7 +155,7 @@ def post_webhook(url: str, alert: dict) -> None:
 def run_failure_alert(context: dg.RunFailureSensorContext, warehouse: Warehouse, settings: PssyncSettings):
     run = context.dagster_run
     alert = {
-        "alerted_at": datetime.now(timezone.utc).replace(tzinfo=None),
+        "alerted_at": datetime.now(UTC).replace(tzinfo=None),
         "run_id": run.run_id,
         "job_name": run.job_name,
         "partition_key": run.tags.get("dagster/partition"),
@@ -181,6 +182,8 @@ def _stage_keys(context: dg.RunStatusSensorContext, chain: str, stage) -> list[d
     """The asset keys of a stage that a run of ``chain`` asks for: None for the whole stage. Read from the code
     location's definitions, which Dagster hands to the sensor with its context."""
     if chain not in STAGED:  # a run launched by hand over any selection: the whole stage follows
+        return None
+    if context.repository_def is None:  # Dagster hands every evaluation its code location; a bare test context: all
         return None
     graph = context.repository_def.asset_graph
     whole, wanted = set(stage.resolve(graph)), set(STAGED[chain].resolve(graph))
@@ -245,16 +248,15 @@ def firm_view_sensor(context: dg.RunStatusSensorContext, settings: PssyncSetting
     records = context.instance.fetch_materializations(  # every entity run reconciles first
         dg.AssetRecordsFilter(asset_key=TIME_TO_BILL, asset_partitions=wanted), limit=10 * len(wanted) + 10
     ).records
-    latest = {}
+    latest: dict[str | None, str] = {}
     for r in records:  # newest first: the run that last settled each entity
         latest.setdefault(r.partition_key, r.run_id)
     runs = {rid: context.instance.get_run_by_id(rid) for rid in set(latest.values())}
+    settled = {r.run_id: r for r in runs.values() if r is not None and r.status == dg.DagsterRunStatus.SUCCESS}
     latest = {  # settled: its run is over and succeeded, and (if any) it followed the same date run
         k: rid
         for k, rid in latest.items()
-        if runs[rid]
-        and runs[rid].status == dg.DagsterRunStatus.SUCCESS
-        and (not after or runs[rid].tags.get("pssync/after_run") == after)
+        if rid in settled and (not after or settled[rid].tags.get("pssync/after_run") == after)
     }
     missing = sorted(set(wanted) - set(latest))
     if missing:

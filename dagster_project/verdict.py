@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Any, Protocol
 
 import dagster as dg
 
 from resources.settings import current
 from resources.warehouse import open_warehouse, table_exists
+
+
+class RunResult(Protocol):
+    """A finished run (Dagster's result), or a date's runs read as one (runner.DateRuns). Its events are Dagster's,
+    whose ``event_specific_data`` is a union by event type: read by type here, hence ``Any``."""
+
+    @property
+    def success(self) -> bool: ...
+
+    @property
+    def all_events(self) -> list[Any]: ...
 
 
 def _error_classes(error) -> str:
@@ -29,7 +41,7 @@ def _root_message(error) -> str:
     return re.sub(r"^(?:[\w]+\.)+(\w+: )", r"\1", first)
 
 
-def was_interrupted(result: dg.ExecuteInProcessResult) -> bool:
+def was_interrupted(result: RunResult) -> bool:
     """Whether a step ended because the run was asked to stop (SIGTERM, Ctrl-C)."""
     return any(
         "DagsterExecutionInterruptedError" in _error_classes(e.event_specific_data.error)
@@ -38,7 +50,7 @@ def was_interrupted(result: dg.ExecuteInProcessResult) -> bool:
     )
 
 
-def _run_error(result) -> str | None:
+def _run_error(result: RunResult) -> str | None:
     """The error that ended a run outside any step (the executor's, such as a Celery result that could not be
     fetched), first line, or None."""
     for e in result.all_events:
@@ -49,7 +61,7 @@ def _run_error(result) -> str | None:
     return None
 
 
-def _unfinished_steps(result) -> tuple[list[str], bool]:
+def _unfinished_steps(result: RunResult) -> tuple[list[str], bool]:
     """The steps that started and never ended, and whether any step reported success."""
     started, ended, succeeded = [], set(), False
     for e in result.all_events:
@@ -70,7 +82,7 @@ def _memory_hint(error) -> str:
     return f" (DuckDB's cap PSSYNC_DUCKDB_MEMORY_LIMIT={limit} is too small for this step: raise it; operations.md)"
 
 
-def verdict(result: dg.ExecuteInProcessResult, as_of: date, warehouse: str) -> tuple[str, int]:
+def verdict(result: RunResult, as_of: date, warehouse: str) -> tuple[str, int]:
     """One line that says how the run ended, and the exit code: 0 success, 3 success with billing held by a
     faulty input, 1 failure (the failed step or check and its reason)."""
     head = f"pssync run {as_of}"

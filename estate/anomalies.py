@@ -39,7 +39,7 @@ class Injected:
 
 
 def count(rate: float, population: int, floor: int = 1) -> int:
-    return max(floor, int(round(rate * population)))
+    return max(floor, round(rate * population))
 
 
 def missing_rate_project(rng, com, work: Work, inj: Injected) -> None:
@@ -156,7 +156,7 @@ def post_invoicing(rng, cfg, com, people, work: Work, billing: Billing, inj: Inj
         while len(picks[kind]) < per_kind and pos < len(order):
             pid = int(busy["project_id"][int(order[pos])])
             pos += 1
-            if pid in taken or (kind.startswith("CAP") or kind == "NO_ACTIVE_CONTRACT") and root_of[pid] in amended:
+            if pid in taken or ((kind.startswith("CAP") or kind == "NO_ACTIVE_CONTRACT") and root_of[pid] in amended):
                 continue
             if kind == "UNMAPPED_CUSTOMER":
                 acc = accounts_of[pid]

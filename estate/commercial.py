@@ -118,7 +118,7 @@ def make_fx(cfg: EstateConfig) -> pl.DataFrame:
             eff = month_start(cfg.start_date, k)
             if cur != "USD":
                 level *= 1 + rng.normal(0, 0.01)
-            rows.append((cur, eff, int(round(level * 1_000_000)) if cur != "USD" else 1_000_000))
+            rows.append((cur, eff, round(level * 1_000_000) if cur != "USD" else 1_000_000))
     return pl.DataFrame(rows, schema=["currency", "eff_from", "rate_micro"], orient="row")
 
 

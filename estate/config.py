@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 DEFAULT_END_DATE = date(2026, 9, 30)
@@ -42,7 +42,7 @@ class EstateConfig:
     @property
     def end_ts(self) -> datetime:
         """The moment the estate is observed: the last second of the end date, UTC."""
-        return datetime.combine(self.end_date, time(23, 59, 59), tzinfo=timezone.utc)
+        return datetime.combine(self.end_date, time(23, 59, 59), tzinfo=UTC)
 
     @property
     def landing(self) -> Path:

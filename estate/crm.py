@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -20,7 +20,7 @@ OPEN_STAGES = (("Prospecting", 10), ("Qualification", 25), ("Proposal", 50), ("N
 
 
 def ts(cfg: EstateConfig, sec: int) -> datetime:
-    return datetime.combine(cfg.start_date, datetime.min.time(), tzinfo=timezone.utc) + timedelta(seconds=int(sec))
+    return datetime.combine(cfg.start_date, datetime.min.time(), tzinfo=UTC) + timedelta(seconds=int(sec))
 
 
 def iso(cfg: EstateConfig, sec: int) -> str:

@@ -56,8 +56,8 @@ def skipped_runs(time_lines: pl.DataFrame, rng, rate: float) -> pl.DataFrame:
     Spread over every run of the horizon, so unbilled work ages into every WIP bucket as in a real firm."""
     pairs = time_lines.select("project_id", "cycle").unique().sort("cycle", "project_id")
     chosen = []
-    for (cycle,), group in pairs.group_by(["cycle"], maintain_order=True):
-        k = max(1, int(round(rate * group.height)))
+    for (_cycle,), group in pairs.group_by(["cycle"], maintain_order=True):
+        k = max(1, round(rate * group.height))
         chosen.append(group[np.sort(rng.permutation(group.height)[:k])])
     return pl.concat(chosen) if chosen else pairs
 

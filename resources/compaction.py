@@ -69,7 +69,7 @@ def compact_lake(target: str) -> tuple[int, int]:
     con = open_warehouse(target)
     try:
         folder = con.execute(f"SELECT value FROM __ducklake_metadata_{LAKE}.ducklake_metadata WHERE key = 'data_path'")
-        root = Path(folder.fetchone()[0])
+        root = Path(folder.fetchall()[0][0])
         before = _bytes(root)
         con.execute(f"CALL {LAKE}.set_option('expire_older_than', '{LAKE_SNAPSHOTS_KEPT}')")
         con.execute("CHECKPOINT")

@@ -25,7 +25,7 @@ def table_digests(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, tupl
                     f"SELECT count(*), md5(coalesce(string_agg(r, chr(10) ORDER BY r), '')) "
                     f"FROM (SELECT t::VARCHAR AS r FROM {name} AS t WHERE as_of_date = ?)",
                     [as_of],
-                ).fetchone()
+                ).fetchall()[0]
             )
     return out
 

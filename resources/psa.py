@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 from urllib.parse import quote, urlencode
 
 import adbc_driver_postgresql.dbapi as adbc_postgresql
@@ -15,6 +16,11 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from resources.settings import secret
+
+
+def _frame(table: pa.Table) -> pl.DataFrame:
+    """A polars frame over an Arrow table (zero copy); a table always gives a frame, never a series."""
+    return cast(pl.DataFrame, pl.from_arrow(table))
 
 
 class PsaUnavailableError(RuntimeError):
@@ -69,7 +75,7 @@ class PsaDatabase(dg.ConfigurableResource):
     def adbc_uri(self) -> str:
         u = sa.engine.make_url(self.url)
         if u.get_backend_name() == "sqlite":
-            return u.database
+            return u.database or ""
         if u.password is None and secret("PSSYNC_PSA_PASSWORD"):
             u = u.set(password=secret("PSSYNC_PSA_PASSWORD"))
         ms = int(self.timeout * 1000)
@@ -100,10 +106,10 @@ class PsaDatabase(dg.ConfigurableResource):
                 pending.append(batch)
                 rows += batch.num_rows
                 if rows >= self.batch_rows:
-                    yield pl.from_arrow(pa.Table.from_batches(pending))
+                    yield _frame(pa.Table.from_batches(pending))
                     pending, rows, yielded = [], 0, True
             if pending or not yielded:
-                yield pl.from_arrow(pa.Table.from_batches(pending, schema=reader.schema))
+                yield _frame(pa.Table.from_batches(pending, schema=reader.schema))
         finally:
             cur.close()
             conn.close()
@@ -136,7 +142,7 @@ class PsaDatabase(dg.ConfigurableResource):
         for attempt in range(self.retries):
             try:
                 return fn()
-            except Exception as exc:  # noqa: BLE001 - classified below
+            except Exception as exc:
                 last = exc
                 if is_permanent(exc):
                     raise PsaUnavailableError(

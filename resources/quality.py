@@ -12,7 +12,7 @@ import logging
 import os
 import shutil
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -85,7 +85,7 @@ class DataQuality(dg.ConfigurableResource):
             from great_expectations.data_context.types.base import ProgressBarsConfig  # GX: imported late
 
             context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        except Exception:  # noqa: BLE001 - progress bars are cosmetic
+        except Exception:
             pass
         context.variables.save()
         _keep_variables_only(self.root / "gx" / "uncommitted" / "config_variables.yml")
@@ -117,7 +117,7 @@ class DataQuality(dg.ConfigurableResource):
 
         try:
             outcome = self._run(suite_name, frame, expectations, as_of)
-        except Exception:  # noqa: BLE001 - any unreadable GX state: rebuild it from scratch
+        except Exception:
             logging.getLogger(__name__).warning("great-expectations state under %s unreadable: rebuilt", self.root)
             _CONTEXTS.pop(str(self.root), None)
             shutil.rmtree(self.root / "gx", ignore_errors=True)
@@ -139,7 +139,7 @@ class DataQuality(dg.ConfigurableResource):
             "success": outcome.success,
             "evaluated": outcome.evaluated,
             "failed": outcome.failed,
-            "checked_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "checked_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         }
         write_atomically(store, (json.dumps(results, indent=1, sort_keys=True) + "\n").encode("utf-8"))
         write_atomically(self.root / "index.html", _index_page(results).encode("utf-8"))
@@ -179,7 +179,7 @@ class DataQuality(dg.ConfigurableResource):
             batch_parameters={"dataframe": frame},
             run_id=RunIdentifier(run_name=f"as-of {as_of}" if as_of else suite_name),
         )
-        validation = list(result.run_results.values())[0]
+        (validation,) = result.run_results.values()  # one suite per checkpoint
         failed = [
             f"{r.expectation_config.type}"
             f"({r.expectation_config.kwargs.get('column') or r.expectation_config.kwargs.get('column_list')})"

@@ -17,6 +17,7 @@ import re
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -80,10 +81,10 @@ class PssyncSettings(dg.ConfigurableResource):
     celery_backend: str = "redis://127.0.0.1:6379/1"  # where workers put the steps' results
 
     @classmethod
-    def from_env(cls, overrides: dict | None = None, defaults: dict | None = None) -> "PssyncSettings":
+    def from_env(cls, overrides: dict | None = None, defaults: dict | None = None) -> PssyncSettings:
         """Settings from, in order of precedence: ``overrides`` (command-line options), the ``PSSYNC_*``
         environment, ``defaults`` (the demo's folders), the embedded defaults. Raises ``SettingsError``."""
-        values = {}
+        values: dict[str, Any] = {}
         for name in cls.model_fields:
             for source in (overrides or {}, {name: os.environ.get(PREFIX + name.upper())}, defaults or {}):
                 if source.get(name) not in (None, ""):
@@ -92,7 +93,7 @@ class PssyncSettings(dg.ConfigurableResource):
         try:
             made = cls(**values)
         except Exception as exc:  # pydantic's ValidationError: name the variable that fed the field
-            errors = getattr(exc, "errors", lambda: [])()
+            errors: list[dict[str, Any]] = getattr(exc, "errors", lambda: [])()
             if not errors:
                 raise
             e = errors[0]

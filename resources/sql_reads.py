@@ -17,7 +17,7 @@ ASSET_SCHEMAS = {"raw", "canonical", "recon", "billing", "marts"}
 
 
 @lru_cache(maxsize=256)
-def _parsed(text: str) -> exp.Expression:
+def _parsed(text: str) -> exp.Expr:
     return sqlglot.parse_one(text, read="duckdb")
 
 

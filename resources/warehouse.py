@@ -13,6 +13,7 @@ import threading
 import weakref
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -61,7 +62,7 @@ def read_frame(con: duckdb.DuckDBPyConnection, query: str, params: dict | list |
     DuckDB 2 has no polars output for an executed query (and copies the rows once more for Arrow), so it reads a
     relation."""
     if hasattr(con, "pl"):
-        return con.execute(query, params or []).pl()
+        return con.execute(query, params or []).pl()  # type: ignore[attr-defined]  # DuckDB 1.x only (above)
     return con.sql(query, params=params).pl()
 
 
@@ -97,7 +98,7 @@ def _load_lake_extensions(con: duckdb.DuckDBPyConnection) -> None:
     DuckDB's own extension folder."""
     for package, name in (("duckdb_extension_ducklake", "ducklake"), ("duckdb_extension_postgres_scanner", "postgres")):
         try:
-            folder = Path(importlib.import_module(package).__file__).parent
+            folder = Path(str(importlib.import_module(package).__file__)).parent
             binary = next(folder.rglob(f"v{duckdb.__version__}/*.duckdb_extension"), None)
         except ImportError:
             binary = None
@@ -119,7 +120,7 @@ def open_warehouse(
 
     A session opened by this function on a shared warehouse is a DuckDB instance of its own (a third of a second to
     load the extensions and attach the catalog); the pipeline's steps reuse one per process (`Warehouse.connect`)."""
-    config = {"memory_limit": memory_limit} if memory_limit else {}
+    config: dict[str, Any] = {"memory_limit": memory_limit} if memory_limit else {}
     if not is_shared(target):
         return duckdb.connect(str(target), read_only=read_only, config=config)
     return _attach_lake(target, read_only, config, data_path)

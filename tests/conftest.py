@@ -77,7 +77,7 @@ def _pg_available() -> str | None:
             c.execute(sa.text("SELECT 1"))
         eng.dispose()
         return None
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return str(exc).splitlines()[0]
 
 

@@ -129,7 +129,7 @@ def billed(estate_copy, tmp_path):
 
 
 def test_time_lines_are_the_unbilled_entries_of_the_ground_truth_at_the_expected_rate(billed):
-    landing, wh, out, m = billed
+    landing, wh, _out, m = billed
     truth = pl.read_parquet(landing / "_truth" / "time_to_bill_expected.parquet")
     unbilled = truth.filter(pl.col("status") == "UNBILLED")
     lines = (
@@ -297,7 +297,7 @@ def test_replays_and_crashes_reproduce_identical_files_and_never_duplicate_a_key
 
 
 def test_a_crash_before_the_ledger_commit_leaves_nothing(billed, tmp_path, monkeypatch):
-    landing, wh, out, m = billed
+    landing, _wh, _out, m = billed
     wh2 = tmp_path / "fresh.duckdb"
     from assets.billing.assets import billing_assets
     from tests.helpers import all_assets
@@ -556,7 +556,7 @@ def test_one_entitys_fault_holds_only_its_own_batches_and_a_rerun_records_nothin
     refused by name; the other entities record exactly the batches the clean run recorded, once."""
     from assets.billing.emit import compute_and_record
 
-    landing, wh, out, m = billed
+    _landing, wh, _out, m = billed
     as_of = date.fromisoformat(m["as_of"])
     con = duckdb.connect(str(wh))
     clean = _batches_by_entity(con, as_of)  # what the pipeline's own run recorded

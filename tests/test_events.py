@@ -36,7 +36,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.requests += 1
                 if receiver.failures < 0 or receiver.requests <= receiver.failures:
@@ -174,7 +174,7 @@ def _nats_or_skip():
 
     try:
         asyncio.run(ping())
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI=true but NATS at {NATS_URL} is unreachable: {exc!r}")
         pytest.skip(f"NATS at {NATS_URL} is unreachable ({exc!r}); set PSSYNC_TEST_NATS_URL")

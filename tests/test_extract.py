@@ -128,10 +128,10 @@ def test_malformed_input_lands_in_ops_exceptions_and_nothing_else_is_lost(estate
         assert {(s, o, k, r) for s, o, k, r, _ in exc} == {
             (x["source"], x["object"].lower(), x["record_key"], x["rule"]) for x in m["malformed"]
         }
-        for _, _, key, _, message in exc:
+        for _, _, _key, _, message in exc:
             assert "row" in message and (".csv" in message or ".json" in message), message
         # the bad payment row is quarantined whole; all other payment rows of that file are loaded
-        bad = [x for x in m["malformed"] if x["source"] == "erp"][0]
+        bad = next(x for x in m["malformed"] if x["source"] == "erp")
         record = c.execute(
             "SELECT record FROM quarantine.extract_rejects WHERE record_key = ?", [bad["record_key"]]
         ).fetchone()[0]

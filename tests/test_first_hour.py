@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -119,7 +119,7 @@ def test_each_wrong_setting_is_one_line_naming_it(case, tmp_path, monkeypatch, c
         "--warehouse": str(tmp_path / "wh.duckdb"),
         "--output-dir": str(tmp_path / "out"),
     }
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     expected = {
         "landing": ("--landing-dir", str(tmp_path / "missing"), "PSSYNC_LANDING_DIR"),
         "warehouse": ("--warehouse", str(afile / "wh.duckdb"), "PSSYNC_WAREHOUSE"),

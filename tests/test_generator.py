@@ -164,10 +164,10 @@ def test_manifest_cases_are_really_in_the_data(small_estate):
             assert e["billable"] in (0, False)
         if case["recon_status"] == "DUPLICATE_BILLED":
             assert tm_lines.filter(pl.col("psa_time_entry_id") == str(e["time_entry_id"])).height >= 2
-    bad = [x for x in m["malformed"] if x["source"] == "erp"][0]
+    bad = next(x for x in m["malformed"] if x["source"] == "erp")
     text = (small_estate / bad["file"]).read_text()
     assert f"{bad['record_key']}," in text and "2026-02-30" in text
-    crm_bad = [x for x in m["malformed"] if x["source"] == "crm"][0]
+    crm_bad = next(x for x in m["malformed"] if x["source"] == "crm")
     assert any(
         crm_bad["record_key"] in p.read_text() and '"high"' in p.read_text()
         for p in (small_estate / "crm").rglob("Opportunity-*.json")

@@ -131,7 +131,7 @@ def generated(small_estate, tmp_path):
 def test_unbilled_work_ages_into_every_bucket_like_a_real_firms(generated):
     """The estate's invoice runs each leave a few projects' approved time out (manifest skipped_invoice_runs), so
     WIP is not all from the last month: every age bucket holds value, and the old buckets are that leakage."""
-    m, wh, out = generated
+    m, wh, _out = generated
     buckets = q(
         wh,
         """SELECT sum(value_0_30), sum(value_31_60), sum(value_61_90), sum(value_90_plus) FROM marts.unbilled_wip
@@ -152,7 +152,7 @@ def test_unbilled_work_ages_into_every_bucket_like_a_real_firms(generated):
 
 
 def test_marts_tie_out_to_recon_and_billing(generated):
-    m, wh, out = generated
+    m, wh, _out = generated
     d = m["as_of"]
     wip = q(wh, "SELECT sum(unbilled_value) FROM marts.unbilled_wip WHERE as_of_date = ?", [d])[0][0]
     recon = q(
@@ -242,7 +242,7 @@ def test_analysts_keep_reading_the_published_snapshot_while_a_sync_runs(generate
     def sync():
         try:
             assert materialize_as_of(small_estate, wh, m["as_of"], outputs=out, assets=all_assets(marts=True)).success
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
         finally:
             done.set()
@@ -273,7 +273,7 @@ def test_the_marts_per_project_are_split_by_legal_entity_and_the_firm_view_loses
     from resources.settings import PssyncSettings
     from resources.warehouse import bound_params, sql_text
 
-    m, wh, out = generated
+    m, wh, _out = generated
     d = date.fromisoformat(m["as_of"])
     c = duckdb.connect(str(wh), read_only=True)
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
@@ -89,10 +89,10 @@ def test_definitions_have_the_jobs_schedules_and_sensors():
 
 
 def test_schedule_ticks_target_the_expected_partitions():
-    ctx = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 10, 1, 2, 0, tzinfo=timezone.utc))
+    ctx = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 10, 1, 2, 0, tzinfo=UTC))
     req = nightly_sync_schedule(ctx)
     assert (req.partition_key, req.run_key) == ("2026-09-30", "nightly-2026-09-30")
-    ctx = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 10, 1, 13, 15, tzinfo=timezone.utc))
+    ctx = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 10, 1, 13, 15, tzinfo=UTC))
     req = hourly_sync_schedule(ctx)
     assert (req.partition_key, req.run_key) == ("2026-10-01", "hourly-20261001T13")
 
@@ -144,7 +144,7 @@ def test_failed_runs_are_recorded_in_ops_alerts_and_posted_to_the_webhook(tmp_pa
     received = []
 
     class Hook(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             self.send_response(204)
             self.end_headers()

@@ -3,7 +3,7 @@ ERP staging table, a rejected batch's keys billed again on a later date and neve
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -149,7 +149,7 @@ def test_a_rejected_batch_is_billed_again_later_and_no_key_is_in_two_released_ba
 
 
 def test_release_decisions_are_in_the_audit_trail(billed):  # noqa: F811
-    landing, wh, out, m = billed
+    _landing, wh, _out, _m = billed
     engine = _store(wh)
     _people(engine)
     set_policy(engine, "dual_approval_above", "0", "adm1", NOW)
@@ -196,7 +196,7 @@ def test_decisions_taken_while_a_nightly_sync_holds_the_warehouse_are_honoured_b
         key = c.execute(
             sa.text("SELECT exception_key FROM exception_states WHERE state = 'open' AND owner = 'finance' LIMIT 1")
         ).scalar()
-    token = issue_token(engine, "fin1", datetime.now(timezone.utc).replace(tzinfo=None))
+    token = issue_token(engine, "fin1", datetime.now(UTC).replace(tzinfo=None))
     monkeypatch.setenv("PSSYNC_PASSWORD", "correct horse battery")
     settings = PssyncSettings.from_env({"warehouse": str(wh), "landing_dir": str(landing), "output_dir": str(out)})
     api = TestClient(create_app(settings, secret="t"))

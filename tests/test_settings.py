@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
@@ -126,7 +126,7 @@ def test_runs_carry_the_settings_they_use_as_tags_without_passwords(monkeypatch)
     monkeypatch.setenv("PSSYNC_REPORTING_CURRENCY", "EUR")
     monkeypatch.setenv("PSSYNC_ERP_STAGING_URL", "postgresql+psycopg://finance:s3cret@db.example/erp")
     monkeypatch.setenv("PSSYNC_PSA_URL", "postgresql+psycopg://psa:t0psecret@db.example/psa")
-    ctx = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 10, 1, 13, 15, tzinfo=timezone.utc))
+    ctx = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 10, 1, 13, 15, tzinfo=UTC))
     tags = hourly_sync_schedule(ctx).tags
     assert tags["pssync/reporting_currency"] == "EUR" and tags["pssync/as_of"] == "2026-10-01"
     assert "s3cret" not in str(tags) and tags["pssync/erp_staging_url"].startswith("postgresql+psycopg://finance:***@")

@@ -58,7 +58,7 @@ def write(con, d: date, rows: dict[int, tuple], scope: set[int] | None = None) -
 def read(con, d: date) -> dict[int, tuple]:
     got = con.execute("SELECT entry, status, amount, since, age FROM recon.demo WHERE as_of_date = ?", [d]).fetchall()
     assert len(got) == len({r[0] for r in got}), f"{d}: a key twice"
-    for entry, *_, since, age in got:
+    for _entry, *_, since, age in got:
         assert age == (d - since).days  # the date-derived column is computed as read
     return {r[0]: tuple(r[1:4]) for r in got}
 

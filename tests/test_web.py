@@ -146,7 +146,7 @@ def test_every_api_operation_refuses_without_credentials_and_with_a_bad_token(wo
 
 
 def test_each_role_gets_exactly_what_it_owns(workbench):
-    app, engine, tokens = workbench
+    app, _engine, tokens = workbench
     client = TestClient(app)
     for method, path, body, expected in api_matrix():
         for role in ROLES:
@@ -209,7 +209,7 @@ def test_pages_refuse_what_the_role_may_not_do(workbench):
 
 
 def test_posts_without_the_csrf_token_fail(workbench):
-    app, engine, tokens = workbench
+    app, engine, _tokens = workbench
     client, csrf = signed_in(app, "finance1")
     key = _key("finance")
     for data in ({"key": key, "action": "ack"}, {"key": key, "action": "ack", "csrf": "forged"}):

@@ -168,7 +168,13 @@ def test_a_waiver_holds_while_the_finding_is_the_same_on_postgresql(pg_database)
     with engine.connect() as con:  # each change told once, in the outbox
         told = [r.type for r in con.execute(sa.text("SELECT type FROM events ORDER BY occurred_at, type"))]
     assert sorted(told) == sorted(
-        ["exception.opened", "exception.escalated", "exception.opened", "exception.resolved", "exception.opened"]
-        + ["exception.escalated"]
+        [
+            "exception.opened",
+            "exception.escalated",
+            "exception.opened",
+            "exception.resolved",
+            "exception.opened",
+            "exception.escalated",
+        ]
     )
     engine.dispose()

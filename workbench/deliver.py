@@ -33,7 +33,7 @@ def start(settings, deadline: float = DEADLINE) -> int:
         "PSSYNC_NATS_STREAM": settings.nats_stream,
         "PSSYNC_EVENT_MAX_ATTEMPTS": str(settings.event_max_attempts),
     }
-    child = subprocess.Popen(  # noqa: S603 - our own module, no shell
+    child = subprocess.Popen(
         [sys.executable, "-m", "workbench.deliver", str(deadline)],
         env=env,
         stdin=subprocess.DEVNULL,

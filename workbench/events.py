@@ -68,7 +68,7 @@ class Event:
 def record(con, batch: list[Event]) -> int:
     """Add events to the outbox inside the caller's transaction; an id already there is not added again. Returns
     how many were new."""
-    fresh = {}
+    fresh: dict[str, Event] = {}
     for e in batch:
         assert e.type in TYPES, e.type
         fresh.setdefault(e.id, e)
@@ -145,7 +145,7 @@ def post(url: str, data: bytes, headers: dict, deadline: float) -> str | None:
     request runs on a thread and its connection is closed when the time is up."""
     parts = urllib.parse.urlsplit(url)
     kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = kind(parts.hostname, parts.port, timeout=deadline)
+    conn = kind(parts.hostname or "", parts.port, timeout=deadline)
     result: list = []
 
     def exchange() -> None:
@@ -196,9 +196,9 @@ class Nats:
                 nats.connect(self.url, connect_timeout=self.timeout, allow_reconnect=False, error_cb=quiet),
                 self.timeout * 2,
             )
-        except Exception as exc:  # noqa: BLE001 - every event of this attempt failed the same way
+        except Exception as exc:
             return {row["event_id"]: f"unreachable: {exc!r}" for row in rows}
-        outcome = {}
+        outcome: dict[str, str | None] = {}
         try:
             js = nc.jetstream(timeout=self.timeout)
             try:
@@ -206,7 +206,7 @@ class Nats:
                     await js.stream_info(self.stream)
                 except NotFoundError:
                     await js.add_stream(name=self.stream, subjects=[f"{self.prefix}.>"])
-            except Exception as exc:  # noqa: BLE001 - e.g. subjects another stream already covers
+            except Exception as exc:
                 why = f"{PERMANENT}stream {self.stream} ({self.prefix}.>) cannot be used: {exc}"
                 return {row["event_id"]: why for row in rows}
             for row in rows:
@@ -215,7 +215,7 @@ class Nats:
                         f"{self.prefix}.{row['type']}", body(row), headers={"Nats-Msg-Id": row["event_id"]}
                     )
                     outcome[row["event_id"]] = None
-                except Exception as exc:  # noqa: BLE001 - recorded on the delivery, retried
+                except Exception as exc:
                     outcome[row["event_id"]] = f"{type(exc).__name__}: {exc}"
                     break  # the stream is failing: the rest wait for the next round
         finally:

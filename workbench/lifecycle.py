@@ -29,7 +29,7 @@ from workbench.access import may_act_on_exception
 from workbench.events import Event, record
 from workbench.policy import waiver_limit
 from workbench.store import audit_trail, exception_states, pipeline_syncs, writing
-from workbench.users import active
+from workbench.users import User, active
 
 PIPELINE = "pssync"
 WAIVER_REASONS = (
@@ -297,7 +297,7 @@ def act(
     return _snapshot(after)
 
 
-def _check_waiver(con, who: dict, row) -> None:
+def _check_waiver(con, who: User, row) -> None:
     """A waiver accepts money at risk: a person's, within their role's limit (workbench/policy.py)."""
     if not who.person:
         raise ActionRefused(f"{who.username!r} is a service account: only a person waives an exception")

@@ -194,7 +194,10 @@ def migrate(url: str) -> None:
 @functools.cache
 def head() -> str:
     """The newest revision of the migrations."""
-    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    revision = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    if revision is None:
+        raise RuntimeError(f"no migration in {MIGRATIONS}")
+    return revision
 
 
 @contextlib.contextmanager

@@ -17,14 +17,13 @@ the user (and, past a higher count, the address they came from) for a while (``s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import functools
 import hashlib
 import hmac
 import json
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -193,7 +192,7 @@ def has_admin(engine: sa.Engine) -> bool:
 def list_users(engine: sa.Engine) -> list[dict]:
     with engine.connect() as con:
         rows = con.execute(sa.select(users).order_by(users.c.username)).all()
-        tokens = dict(
+        tokens: dict[str, int] = dict(
             con.execute(
                 sa.select(api_tokens.c.username, sa.func.count())
                 .where(api_tokens.c.revoked_at.is_(None))

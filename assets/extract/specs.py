@@ -57,7 +57,7 @@ class SourceObject:
         return next(f for f in self.fields if f.label == label)
 
 
-def F(label: str, type_: str = TEXT, required: bool = False) -> Field:  # noqa: N802 - reads as a table
+def F(label: str, type_: str = TEXT, required: bool = False) -> Field:
     return Field(label, type_, required)
 
 

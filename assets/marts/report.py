@@ -6,7 +6,7 @@ Charts are inline SVG, so the page needs no network and renders the same everywh
 from __future__ import annotations
 
 import html
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -196,6 +196,6 @@ def write_report(warehouse_path: str, as_of: date, reporting: str, out: Path) ->
     finally:
         con.close()
 
-    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     write_atomically(out, render(figures, as_of, generated).encode("utf-8"))
     return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -93,7 +94,7 @@ def cmd_batches(args) -> int:
 
 # the analysts' SQL reads the snapshot and nothing else: no file, extension, ATTACH, COPY or setting (DuckDB's own
 # switches, locked so that no statement can turn them back on); docs/workbench.md, Security
-QUERY_CONFIG = {
+QUERY_CONFIG: dict[str, Any] = {
     "enable_external_access": False,
     "autoinstall_known_extensions": False,
     "autoload_known_extensions": False,

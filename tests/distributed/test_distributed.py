@@ -149,7 +149,7 @@ def test_two_legal_entities_reconcile_side_by_side_on_the_shared_warehouse(deplo
         con = open_warehouse(target, data_path=deployment.env.get("PSSYNC_WAREHOUSE_DATA", ""))
         try:
             outcome[entity] = reconcile(TogetherAtCommit(con), AS_OF, [entity], settings).rows
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:
             outcome[entity] = exc
         finally:
             con.close()

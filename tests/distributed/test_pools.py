@@ -4,6 +4,7 @@ its job before the run starts, because Dagster creating a pool that another run 
 from __future__ import annotations
 
 import shutil
+from datetime import UTC
 
 import dagster as dg
 import pytest
@@ -44,7 +45,7 @@ def test_every_pool_of_a_job_exists_with_one_slot_before_its_run_and_a_race_is_t
     assert "pssync/recon/billing_holds" in limits and "pssync/canonical/time_entry" in limits
 
     # what a second run creating the same pool at the same moment meets inside Dagster (its own error, on PostgreSQL)
-    with pytest.raises(Exception, match="concurrency_limits_concurrency_key_key|InFailedSqlTransaction"):
+    with pytest.raises(Exception, match=r"concurrency_limits_concurrency_key_key|InFailedSqlTransaction"):
         storage.initialize_concurrency_limit_to_default("pssync/recon/billing_holds")
 
     # the same race seen from pssync: its read says the pool is missing, another run has made it since; no error
@@ -56,13 +57,13 @@ def test_every_pool_of_a_job_exists_with_one_slot_before_its_run_and_a_race_is_t
 
 
 def test_a_schedule_tick_creates_the_pools_of_its_job_before_its_run(instance):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from dagster_project.definitions import build_definitions
     from dagster_project.schedules import hourly_sync_schedule
 
     repo = build_definitions().get_repository_def()
-    tick = datetime(2026, 10, 1, 13, 15, tzinfo=timezone.utc)
+    tick = datetime(2026, 10, 1, 13, 15, tzinfo=UTC)
     with dg.build_schedule_context(instance=instance, repository_def=repo, scheduled_execution_time=tick) as ctx:
         request = hourly_sync_schedule(ctx)
     assert request.partition_key == "2026-10-01"

@@ -47,7 +47,7 @@ def published(small_estate, tmp_path_factory):
 @pytest.fixture
 def own_copy(published, tmp_path):
     """A private copy of the published estate (landing, warehouse, store, outputs) that a test may break."""
-    landing, wh, out, m = published
+    _landing, wh, _out, m = published
     dst = tmp_path / "copy"
     shutil.copytree(wh.parent, dst)
     return dst / "landing", dst / wh.name, dst / "out", m
@@ -104,7 +104,7 @@ class Served:
                 return
             except OSError:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(self.proc.stdout.read().decode())
+                    raise RuntimeError(self.proc.stdout.read().decode()) from None
                 time.sleep(0.2)
         raise RuntimeError("pssync serve did not start within 60 s")
 

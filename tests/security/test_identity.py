@@ -22,7 +22,7 @@ from workbench.store import audit_trail, events, exception_states, users
 
 @pytest.fixture
 def store(own_copy, monkeypatch):
-    landing, wh, out, m = own_copy
+    _landing, wh, _out, _m = own_copy
     for name in ("PSSYNC_PASSWORD", "PSSYNC_TOKEN", "PSSYNC_DUAL_APPROVAL_ABOVE", "PSSYNC_NEW_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
     engine = store_of(wh)
@@ -131,7 +131,7 @@ def test_a_legal_entitys_own_threshold(store, monkeypatch):
     from workbench.batches import decide
     from workbench.policy import set_policy
 
-    engine, wh = store
+    engine, _wh = store
     large = [b for b in batches(engine, "pending") if b["gross_reporting"] > Decimal("1000.00")]
     entities = sorted({b["legal_entity"] for b in large})
     assert len(entities) >= 2

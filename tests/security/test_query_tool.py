@@ -20,7 +20,7 @@ def _ask(capsys, out, sql: str) -> tuple[int, str, str]:
 
 
 def test_the_ledger_wipe_through_attach_is_refused_and_the_ledger_keeps_every_key(published, capsys):
-    landing, wh, out, m = published
+    _landing, wh, out, _m = published
     keys = query(wh, "SELECT count(*) FROM billing.ledger")[0][0]
     assert keys > 100
     code, _, err = _ask(capsys, out, f"ATTACH '{wh}' AS w (READ_ONLY false); DELETE FROM w.billing.ledger")
@@ -53,7 +53,7 @@ def test_statements_that_reach_past_the_snapshot_are_refused(published, capsys, 
 
 
 def test_analysts_never_see_hr_cost_rates_but_finance_reads_them_through_the_restricted_snapshot(published, capsys):
-    landing, wh, out, m = published
+    _landing, wh, out, m = published
     code, _, err = _ask(capsys, out, "SELECT labor_cost FROM marts.project_margin")
     assert code == 2 and "project_margin does not exist" in err
     code, printed, _ = _ask(

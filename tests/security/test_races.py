@@ -98,8 +98,8 @@ def test_two_first_approvals_at_once_never_release_a_large_batch(tmp_path, secon
     for b in batches(engine):
         outcomes = _race(
             [
-                lambda: decide(engine, b["batch_id"], "release", "fiona", T0),
-                lambda: decide(engine, b["batch_id"], "release", second, T0),
+                lambda b=b: decide(engine, b["batch_id"], "release", "fiona", T0),
+                lambda b=b: decide(engine, b["batch_id"], "release", second, T0),
             ]
         )
         assert sum(isinstance(o, dict) for o in outcomes) >= 1

@@ -125,7 +125,7 @@ def test_cookies_are_secure_over_https(app):
 
 
 def test_only_an_admin_uses_the_admin_page_and_its_changes_take_effect(app):
-    app, engine = app
+    app, _engine = app
     finance, csrf_f = _sign_in(app, "fiona")
     assert finance.get("/admin").status_code == 403
     assert (

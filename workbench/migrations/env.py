@@ -9,7 +9,10 @@ from sqlalchemy import create_engine, event
 from workbench.store import metadata
 
 config = context.config
-engine = create_engine(config.get_main_option("sqlalchemy.url"))
+url = config.get_main_option("sqlalchemy.url")
+if not url:
+    raise RuntimeError("the migrations need sqlalchemy.url (workbench/store.py, upgrade)")
+engine = create_engine(url)
 if engine.dialect.name == "sqlite":
 
     @event.listens_for(engine, "connect")

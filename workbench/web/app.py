@@ -14,7 +14,7 @@ from __future__ import annotations
 import secrets
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -50,7 +50,7 @@ async def security_headers(request: Request, call_next):
     return response
 
 
-async def refused(request: Request, exc: access.Refused):
+async def refused(request: Request, exc: Exception) -> Response:
     """What a role may not see or do: 403, as JSON for the API and as a page for a person."""
     if request.url.path.startswith("/api/"):
         return JSONResponse({"detail": str(exc)}, status_code=403)

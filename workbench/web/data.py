@@ -34,7 +34,7 @@ def worklist(
 ) -> tuple[list[dict], int]:
     """Exceptions the role sees, filtered, most money at risk first (then oldest); with the count of all matches."""
     t = exception_states.c
-    where = [sa.true()]
+    where: list[sa.ColumnElement[bool]] = [sa.true()]
     if owners is not None:
         where.append(sa.func.coalesce(t.owner, "integration").in_(owners))
     if owner:
@@ -54,7 +54,7 @@ def worklist(
     )
     with engine.connect() as con:
         rows = [_with_age(dict(r._mapping), now) for r in con.execute(q)]
-        total = con.execute(sa.select(sa.func.count()).select_from(exception_states).where(cond)).scalar()
+        total = con.execute(sa.select(sa.func.count()).select_from(exception_states).where(cond)).scalar_one()
     return rows, total
 
 
@@ -112,7 +112,7 @@ def _figures(path: Path, parts: tuple[str, ...]) -> dict:
         return {"as_of": None}
     con = duckdb.connect(str(path), read_only=True)
     try:
-        as_of = con.execute("SELECT max(as_of_date) FROM ops.published").fetchone()[0]
+        as_of = con.execute("SELECT max(as_of_date) FROM ops.published").fetchall()[0][0]
         out = {"as_of": as_of}
         for name in parts:
             query = sql_text(f"workbench/dashboard_{name}")

@@ -5,9 +5,9 @@ types."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -15,7 +15,7 @@ from workbench.lifecycle import WAIVER_REASONS
 
 Money = Decimal  # an exact decimal, sent as text such as "12480.00"
 # the store keeps UTC times without their zone: the API says which zone they are in ("2026-11-25T09:00:00Z")
-UtcTime = Annotated[datetime, AfterValidator(lambda t: t if t.tzinfo else t.replace(tzinfo=timezone.utc))]
+UtcTime = Annotated[datetime, AfterValidator(lambda t: t if t.tzinfo else t.replace(tzinfo=UTC))]
 # text a database can store, as the API's schema says: no NUL character (``deps.clean`` checks valid Unicode too)
 TEXT = r"^[^\x00]*$"
 
@@ -43,7 +43,7 @@ class Problem(BaseModel):
     detail: str
 
 
-PROBLEMS = {
+PROBLEMS: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "description": text}
     for code, text in (
         (401, "no valid session or token"),

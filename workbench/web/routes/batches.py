@@ -19,7 +19,7 @@ from workbench.lifecycle import ActionRefused, history
 from workbench.policy import dual_above
 from workbench.users import User
 from workbench.web import data
-from workbench.web import schemas as S  # noqa: N812 - short, read as a namespace
+from workbench.web import schemas as S
 from workbench.web.deps import ApiUser, ApiWriter, PageUser, Wb, Workbench, check_csrf, clean
 from workbench.web.pages import flash, render
 
@@ -87,7 +87,9 @@ def batch_decision(
     if decision not in batch_store.DECISIONS:
         raise HTTPException(422, "decision: release or reject")
     try:
-        after = decide(wb, user, batch_id, S.BatchDecision(decision=decision, reason=reason or None))
+        after = decide(
+            wb, user, batch_id, S.BatchDecision.model_validate({"decision": decision, "reason": reason or None})
+        )
         text = (
             f"first approval recorded: a second finance user must release {batch_id}"
             if after["state"] == "pending"

@@ -14,7 +14,7 @@ from workbench import access
 from workbench.lifecycle import WAIVER_REASONS, ActionRefused, act, history
 from workbench.users import User
 from workbench.web import data
-from workbench.web import schemas as S  # noqa: N812 - short, read as a namespace
+from workbench.web import schemas as S
 from workbench.web.deps import ApiUser, ApiWriter, PageUser, Wb, Workbench, check_csrf, clean
 from workbench.web.pages import flash, render
 
@@ -109,8 +109,9 @@ def exception_action(
 ):
     check_csrf(request, csrf)
     try:
-        body = S.ExceptionAction(
-            key=key, action=action, assignee=assignee or None, reason=reason or None, comment=comment or None
+        body = S.ExceptionAction.model_validate(
+            {"key": key, "action": action, "assignee": assignee or None, "reason": reason or None}
+            | {"comment": comment or None}
         )
     except ValueError:
         raise HTTPException(422, "not an action, or not a waiver reason") from None

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 
 from workbench import access
 from workbench.web import data
-from workbench.web import schemas as S  # noqa: N812 - short, read as a namespace
+from workbench.web import schemas as S
 from workbench.web.deps import ApiUser, PageUser, Wb
 from workbench.web.pages import render
 

@@ -15,8 +15,8 @@ from workbench import access
 from workbench import users as people
 from workbench.policy import PolicyError, all_policies, set_policy
 from workbench.users import User
-from workbench.web import schemas as S  # noqa: N812 - short, read as a namespace
-from workbench.web.deps import ApiUser, NotSignedIn, PageUser, Wb, check_csrf, clean
+from workbench.web import schemas as S
+from workbench.web.deps import ApiUser, PageUser, Wb, check_csrf, clean
 from workbench.web.pages import flash, render
 
 router = APIRouter()
@@ -68,7 +68,7 @@ def home(user: PageUser):
     return RedirectResponse("/exceptions", status_code=303)
 
 
-def to_signin(request: Request, exc: NotSignedIn) -> RedirectResponse:
+def to_signin(request: Request, exc: Exception) -> RedirectResponse:
     """A page for a person not signed in: the sign-in page, then back to it."""
     return RedirectResponse(f"/signin?next={quote(request.url.path)}", status_code=303)
 
