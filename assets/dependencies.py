@@ -9,8 +9,8 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.canonical.entities import ENTITIES
-from resources.sql_reads import tables_read
-from resources.warehouse import sql_text
+from resources.sql_reads import functions_called, macros_defined, tables_read
+from resources.warehouse import SQL_DIR, sql_text
 
 # tables written by an asset of another name
 WRITTEN_BY = {"recon.cap_usage": ("recon", "time_to_bill")}
@@ -35,9 +35,34 @@ def asset_key_of(table: str) -> dg.AssetKey | None:
     raise ValueError(f"{table}: no canonical asset builds it")
 
 
+def macro_reads() -> dict[str, frozenset[str]]:
+    """The tables each scalar macro over a canonical table reads (``sql/canonical/*_macros.sql``), those of the
+    macros it calls included: a query that calls one reads them too."""
+    bodies = {
+        name: body
+        for path in sorted((SQL_DIR / "canonical").glob("*_macros.sql"))
+        for name, body in macros_defined(path.read_text(encoding="utf-8")).items()
+    }
+    reads = {name: set(tables_read(f"SELECT {body}")) for name, body in bodies.items()}
+    for _ in bodies:  # to a fixed point: a macro reads what the macros it calls read
+        for name, body in bodies.items():
+            for called in functions_called(f"SELECT {body}") & bodies.keys():
+                reads[name] |= reads[called]
+    return {name: frozenset(tables) for name, tables in reads.items()}
+
+
+MACRO_READS = macro_reads()
+
+
+def tables_of(text: str) -> set[str]:
+    """The tables a query reads, itself or through the macros it calls."""
+    through = (MACRO_READS[f] for f in functions_called(text) if f in MACRO_READS)
+    return set(tables_read(text)).union(*through)
+
+
 def reads_of(*sql_names: str) -> set[dg.AssetKey]:
     """The assets whose tables the SQL files ``sql/<name>.sql`` read."""
-    keys = {asset_key_of(t) for name in sql_names for t in tables_read(sql_text(name))}
+    keys = {asset_key_of(t) for name in sql_names for t in tables_of(sql_text(name))}
     return {k for k in keys if k is not None}
 
 

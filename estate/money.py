@@ -1,7 +1,7 @@
 """Exact money arithmetic on integers: cents, rates in 1/10,000, FX in 1/1,000,000.
 
 The generator is an independent oracle for the pipeline, so it computes every amount with
-integer arithmetic and half-up rounding (ties away from zero), as outputs.md prescribes.
+integer arithmetic and half-up rounding (ties away from zero), as the billing rules prescribe (docs/recon.md).
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ assignments = sa.Table(
 time_entries = sa.Table(
     "time_entries",
     metadata,
-    # INTEGER PK as sources.md declares it: in SQLite the row id itself (no second key index to build at L)
+    # INTEGER PK as the source formats declare it: in SQLite the row id itself (no second key index to build at L)
     sa.Column("time_entry_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
     sa.Column("resource_id", sa.Integer),
     sa.Column("project_id", sa.Integer),

@@ -1,6 +1,6 @@
 """The oracle: the expected recon status of every time entry, from what the generator knows.
 
-It follows the rules of outputs.md (status precedence, eligibility reasons, not-to-exceed
+It follows the reconciliation rules of docs/recon.md (status precedence, eligibility reasons, not-to-exceed
 consumption) on the generator's own integer representation, independently of the pipeline.
 """
 

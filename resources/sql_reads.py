@@ -7,6 +7,7 @@ statement uses (comments do not count).
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import sqlglot
@@ -30,6 +31,18 @@ def tables_read(text: str) -> frozenset[str]:
             name = table.this.name if isinstance(table.this, exp.Anonymous) else table.name
             found.add(f"{table.db}.{name}")
     return frozenset(found)
+
+
+@lru_cache(maxsize=256)
+def functions_called(text: str) -> frozenset[str]:
+    """The names of the functions and macros a query calls (besides DuckDB's known built-ins)."""
+    return frozenset(f.name for f in _parsed(text).find_all(exp.Anonymous))
+
+
+def macros_defined(text: str) -> dict[str, str]:
+    """Each ``CREATE [OR REPLACE] MACRO name(...) AS body`` of a SQL file: name -> body."""
+    found = re.finditer(r"CREATE\s+(?:OR\s+REPLACE\s+)?MACRO\s+(\w+)\s*\([^)]*\)\s+AS\s+(.*?);", text, re.S | re.I)
+    return {m.group(1): m.group(2) for m in found}
 
 
 @lru_cache(maxsize=256)

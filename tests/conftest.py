@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from estate import EstateConfig, generate_estate
+from tests.helpers import materialize_as_of
 
 SMALL = dict(employees=80, months=4, seed=7)
 
@@ -136,3 +137,12 @@ def faulty(fault_estate, tmp_path):
     from tests.faults import copy_estate
 
     return copy_estate(fault_estate, tmp_path / "landing"), tmp_path / "warehouse.duckdb", tmp_path / "output"
+
+
+@pytest.fixture
+def billed(estate_copy, tmp_path):
+    """The small estate settled for its as-of date: (landing, warehouse, outputs folder, manifest)."""
+    m = manifest(estate_copy)
+    wh, out = tmp_path / "wh.duckdb", tmp_path / "out"
+    assert materialize_as_of(estate_copy, wh, m["as_of"], outputs=out).success
+    return estate_copy, wh, out, m

@@ -85,7 +85,7 @@ def all_assets(marts: bool = False):
     """Every asset up to billing; with ``marts``, the marts and their quality suites too."""
     from assets.billing.assets import billing_assets
     from assets.marts.assets import marts_assets
-    from assets.recon.assets import recon_assets
+    from assets.recon.definitions import recon_assets
 
     return [*extract_assets, *canonical_assets, *recon_assets, *billing_assets, *(marts_assets if marts else [])]
 

@@ -49,7 +49,8 @@ def test_every_benchmark_stage_runs_and_the_floor_reproduces_the_pipelines_recon
 
 
 def test_without_the_shared_venv_the_shared_comparison_says_what_to_install(tmp_path):
-    from benchmarks.run import _shared_lines, shared_comparison
+    from benchmarks.render import _shared_lines
+    from benchmarks.run import shared_comparison
 
     measured = shared_comparison("M", tmp_path / "landing", "2026-09-30", tmp_path, python=tmp_path / "no-python")
     assert measured == {"skipped": f"no {tmp_path / 'no-python'}: `make .venv-shared/.installed` first"}

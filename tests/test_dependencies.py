@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 
 from assets.canonical.entities import ENTITIES
-from assets.dependencies import asset_key_of
+from assets.dependencies import asset_key_of, tables_of
 from dagster_project.definitions import build_definitions
 from resources.sql_reads import parameters, tables_read
 from resources.warehouse import SQL_DIR, bound_params, sql_text
@@ -41,7 +41,7 @@ def test_an_asset_depends_on_every_table_its_sql_reads(key):
     graph = build_definitions().resolve_asset_graph()
     parents = set(graph.get(key).parent_keys)
     for name in ASSETS[key]:
-        needed = {asset_key_of(t) for t in tables_read(sql_text(name))} - {None, key}
+        needed = {asset_key_of(t) for t in tables_of(sql_text(name))} - {None, key}
         missing = needed - parents
         assert not missing, (
             f"{key.to_user_string()} runs sql/{name}.sql, which reads "

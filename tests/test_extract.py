@@ -8,7 +8,8 @@ import sqlite3
 import duckdb
 import pytest
 
-from assets.extract.loader import load_files, load_psa
+from assets.extract.loader import load_files
+from assets.extract.psa_load import load_psa
 from assets.extract.specs import BY_NAME
 from resources import LandingFolder, PsaDatabase, Warehouse
 from resources.psa import PsaUnavailableError
@@ -163,7 +164,9 @@ def test_a_file_missing_a_required_column_is_rejected_alone(estate_copy, tmp_pat
 @pytest.mark.parametrize("kind", ["files", "psa"])
 def test_a_load_killed_half_way_leaves_nothing_and_the_next_run_completes(estate_copy, tmp_path, kind, monkeypatch):
     import assets.extract.loader as loader
+    import assets.extract.psa_load as psa_load
 
+    module = loader if kind == "files" else psa_load  # the module whose load records the run
     wh = Warehouse(path=str(tmp_path / "wh.duckdb"))
     landing = LandingFolder(path=str(estate_copy))
     psa = PsaDatabase(url=f"sqlite:///{estate_copy / 'psa' / 'psa.db'}")
@@ -175,12 +178,11 @@ def test_a_load_killed_half_way_leaves_nothing_and_the_next_run_completes(estate
     def load(con):
         return load_files(con, spec, landing) if kind == "files" else load_psa(con, spec, psa)
 
-    finish = loader._finish
     with wh.connect() as con:
-        monkeypatch.setattr(loader, "_finish", crash)
-        with pytest.raises(KeyboardInterrupt):
-            load(con)
-        monkeypatch.setattr(loader, "_finish", finish)
+        with monkeypatch.context() as patched:
+            patched.setattr(module, "finish", crash)
+            with pytest.raises(KeyboardInterrupt):
+                load(con)
         assert con.execute(f"SELECT count(*) FROM {spec.table}").fetchone()[0] == 0
         assert con.execute("SELECT count(*) FROM ops.loaded_files").fetchone()[0] == 0
         assert con.execute("SELECT count(*) FROM ops.watermarks").fetchone()[0] == 0
@@ -302,8 +304,8 @@ def test_a_record_fixed_then_broken_again_keeps_its_exception_open(tmp_path):
 def test_a_blank_field_is_a_missing_value_in_every_file_format(tmp_path):
     """An empty CSV field, quoted or not, and an empty JSON string read as missing, so a required one rejects its row
     as ``missing_value`` instead of passing as an empty text; a field with text stays as written."""
-    from assets.extract.loader import violation_sql
     from assets.extract.parse import read_file
+    from assets.extract.raw_sql import violation_sql
 
     payments = tmp_path / "payments_2026-09-30.csv"
     payments.write_text(

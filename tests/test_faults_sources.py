@@ -255,7 +255,7 @@ def test_the_psa_in_postgresql_runs_end_to_end_like_sqlite(pg_database, tmp_path
     # another session locks time_entries: the load gives up after PSSYNC_PSA_TIMEOUT instead of waiting forever
     import sqlalchemy as sa
 
-    from assets.extract.loader import load_psa
+    from assets.extract.psa_load import load_psa
     from assets.extract.specs import BY_NAME
     from resources import PsaDatabase, Warehouse
     from resources.psa import PsaUnavailableError

@@ -1,4 +1,4 @@
-"""The estate generator writes every source of sources.md, with known answers, deterministically."""
+"""The estate generator writes every source format (docs/extract.md), with known answers, deterministically."""
 
 from __future__ import annotations
 
@@ -144,7 +144,7 @@ def test_manifest_cases_are_really_in_the_data(small_estate):
     m = manifest(small_estate)
     statuses = {r["recon_status"] for r in m["expected_status_counts"]}
     reasons = {r["reason"] for r in m["expected_status_counts"] if r["reason"]}
-    assert statuses == SPEC_STATUSES, "every recon_status of outputs.md except the run-time BATCHED"
+    assert statuses == SPEC_STATUSES, "every recon_status of docs/recon.md except the run-time BATCHED"
     assert reasons == SPEC_REASONS
     entries = psa(small_estate, "time_entries")
     by_id = {r["time_entry_id"]: r for r in entries.iter_rows(named=True)}

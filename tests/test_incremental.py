@@ -18,7 +18,7 @@ from assets.billing.emit import billable_entities
 from assets.canonical.assets import canonical_assets
 from assets.extract.assets import extract_assets
 from assets.recon import incremental
-from assets.recon.assets import recon_assets
+from assets.recon.definitions import recon_assets
 from estate import EstateConfig, generate_estate
 from resources.warehouse import bound_params, sql_text
 from tests.helpers import all_assets, materialize_as_of

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from dagster_project.cli import main
 from tests.helpers import materialize_as_of
 from tests.helpers import query as q
-from tests.test_billing import billed, files_digest  # noqa: F401 - the fixture
+from tests.test_billing import files_digest
 from workbench.batches import batches, decide
 from workbench.lifecycle import ActionRefused
 from workbench.policy import set_policy
@@ -51,7 +51,7 @@ def _staged(url) -> dict[str, int]:
     return dict(rows)
 
 
-def test_only_released_batches_reach_staging_and_large_ones_need_two_finance_users(billed, tmp_path):  # noqa: F811
+def test_only_released_batches_reach_staging_and_large_ones_need_two_finance_users(billed, tmp_path):
     landing, wh, out, m = billed
     engine = _store(wh)
     _people(engine)
@@ -96,7 +96,7 @@ def test_only_released_batches_reach_staging_and_large_ones_need_two_finance_use
     engine.dispose()
 
 
-def test_a_rejected_batch_is_billed_again_later_and_no_key_is_in_two_released_batches(billed, tmp_path, monkeypatch):  # noqa: F811
+def test_a_rejected_batch_is_billed_again_later_and_no_key_is_in_two_released_batches(billed, tmp_path, monkeypatch):
     landing, wh, out, m = billed
     d0 = date.fromisoformat(m["as_of"])
     first_files = files_digest(out)
@@ -148,7 +148,7 @@ def test_a_rejected_batch_is_billed_again_later_and_no_key_is_in_two_released_ba
     engine.dispose()
 
 
-def test_release_decisions_are_in_the_audit_trail(billed):  # noqa: F811
+def test_release_decisions_are_in_the_audit_trail(billed):
     _landing, wh, _out, _m = billed
     engine = _store(wh)
     _people(engine)
@@ -164,7 +164,7 @@ def test_release_decisions_are_in_the_audit_trail(billed):  # noqa: F811
 
 
 def test_decisions_taken_while_a_nightly_sync_holds_the_warehouse_are_honoured_by_the_next_run(
-    billed,  # noqa: F811
+    billed,
     tmp_path,
     monkeypatch,
 ):

@@ -5,7 +5,6 @@ from datetime import date
 
 import dagster as dg
 
-from assets import published_columns
 from assets.billing.emit import compute_and_record, recorded_emissions, write_files
 from assets.billing.release import check_ledger, free_rejected_keys, released_lines
 from assets.common import TEAM, now_utc, writer_pool
@@ -13,6 +12,7 @@ from assets.dependencies import deps_of
 from assets.partitions import ONE_RUN_PER_BACKFILL, as_of_partitions, by_date, entity_partitions, entity_partitions_of
 from checks.gx_suites import validate_mart
 from resources import Warehouse
+from resources.columns import column_schema
 from resources.erp_staging import ErpStaging
 from resources.outputs import OutputFolder
 from resources.quality import DataQuality
@@ -66,7 +66,7 @@ def preview(batches: list[dict]) -> str:
             owners=[TEAM["finance"]],
             kinds={"duckdb", "sql"},
             metadata={
-                "dagster/column_schema": published_columns.schema(published_columns.BATCH_LINES),
+                "dagster/column_schema": column_schema("billing/batch_lines"),
                 "dagster/table_name": "billing.batch_lines",
             },
             deps=deps_of("billing/batch_lines", itself=BATCH_LINES),
@@ -84,7 +84,7 @@ def preview(batches: list[dict]) -> str:
             owners=[TEAM["finance"]],
             kinds={"duckdb", "sql"},
             metadata={
-                "dagster/column_schema": published_columns.schema(published_columns.BATCHES),
+                "dagster/column_schema": column_schema("billing/batches"),
                 "dagster/table_name": "billing.batches",
             },
             deps=deps_of("billing/batches", itself=BATCHES),

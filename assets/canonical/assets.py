@@ -14,7 +14,7 @@ from checks import contracts as contracts_module
 from checks.quarantine import enforce, outcome, still_broken
 from resources import Warehouse
 from resources.settings import PssyncSettings
-from resources.warehouse import sql_text, table_exists
+from resources.warehouse import SQL_DIR, sql_text, table_exists
 
 LATEST = "DATE '9999-12-30'"
 
@@ -31,6 +31,8 @@ def create_asof_view(con, view: str) -> None:
         f"{sql_text(f'canonical/{view}_asof')}"
     )
     con.execute(f"CREATE OR REPLACE VIEW canonical.{view} AS SELECT * FROM canonical.{view}_asof({LATEST})")
+    if (SQL_DIR / "canonical" / f"{view}_macros.sql").exists():  # scalar macros over it (DuckDB binds them at once)
+        con.execute(sql_text(f"canonical/{view}_macros"))
 
 
 def _fingerprint(con, entity: Entity, query: str) -> str:

@@ -5,8 +5,10 @@ from datetime import timedelta
 import dagster as dg
 
 from assets.common import TEAM, writer_pool
-from assets.extract.loader import load_files, load_psa, raw_column_type
-from assets.extract.specs import ALL, SourceObject
+from assets.extract.fields import SourceObject
+from assets.extract.loader import load_files, raw_column_type
+from assets.extract.psa_load import load_psa
+from assets.extract.specs import ALL
 from resources import LandingFolder, PsaDatabase, Warehouse
 
 HOURLY_OBJECTS = {"psa_time_entries", "erp_invoices", "erp_invoice_lines", "erp_payments"}

@@ -16,13 +16,12 @@ import duckdb
 import polars as pl
 
 from assets.common import now_utc, one_transaction
-from assets.extract.parse import NOT_AN_OBJECT, FileRejected, file_date, read_file
-from assets.extract.specs import BOOL, DATE, INT, JSON, NUM, PERCENT, TEXT, TS, YESNO, SourceObject
+from assets.extract.fields import JSON, PERCENT, TEXT, YESNO, SourceObject
+from assets.extract.parse import FileRejected, file_date, read_file
+from assets.extract.raw_sql import hash_sql, key_sql, source_ts_sql, violation_sql
 from assets.ops.exceptions import record_exceptions
 from resources.landing import LandingFolder, file_sha256, file_stat
-from resources.psa import PsaDatabase
 
-PSA_LOOKBACK = timedelta(hours=2)
 LINEAGE = (
     "_source VARCHAR, _extract_id VARCHAR, _extracted_at TIMESTAMP, _source_file VARCHAR, _row_number BIGINT, "
     "_record_key VARCHAR, _record_hash VARCHAR, _source_ts TIMESTAMP, _file_date DATE, _extra VARCHAR"
@@ -64,62 +63,6 @@ def ensure_raw_table(con: duckdb.DuckDBPyConnection, spec: SourceObject) -> None
     con.execute(f"CREATE TABLE IF NOT EXISTS {spec.table} ({cols}, {LINEAGE})")
 
 
-# format rules by field type: (SQL that is true for a bad value of column {c}, rule, what a good value is)
-FORMAT_RULES = {
-    BOOL: ("TRY_CAST({c} AS BOOLEAN) IS NULL", "invalid_boolean", "true/false"),
-    YESNO: ("{c} NOT IN ('Yes', 'No')", "invalid_yes_no", "Yes/No"),
-    PERCENT: ("NOT regexp_full_match({c}, '-?[0-9]+(\\.[0-9]+)?%')", "invalid_percent", "percentage such as 20%"),
-    JSON: ("NOT json_valid({c})", "invalid_json", "JSON document"),
-    DATE: (
-        "TRY_CAST({c} AS DATE) IS NULL OR NOT regexp_full_match({c}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}')",
-        "invalid_date",
-        "YYYY-MM-DD date",
-    ),
-    TS: ("TRY_CAST({c} AS TIMESTAMP) IS NULL", "invalid_timestamp", "ISO 8601 timestamp"),
-    INT: ("TRY_CAST({c} AS BIGINT) IS NULL", "wrong_type", "whole number"),
-    NUM: ("TRY_CAST({c} AS DOUBLE) IS NULL", "wrong_type", "number"),
-}
-
-
-def violation_sql(spec: SourceObject) -> str:
-    """The first format rule a row breaks, as 'rule|message', or NULL."""
-    cases = [
-        f"WHEN _extra LIKE '{{\"{NOT_AN_OBJECT}\"%' THEN 'not_an_object|record is not a JSON object but ' "
-        f"|| coalesce(json_extract_string(_extra, '$.{NOT_AN_OBJECT}'), 'null')"
-    ]
-    for f in spec.fields:
-        c = f'"{f.column}"'
-        if f.required:
-            cases.append(f"WHEN {c} IS NULL THEN 'missing_value|{f.label} is required but empty'")
-        if f.type == TEXT:
-            continue
-        # decimals (money, rates, hours) are numbers that must cast to their own precision
-        template, rule, what = FORMAT_RULES.get(
-            f.type, (f"TRY_CAST({{c}} AS {f.type}) IS NULL", "wrong_type", "number")
-        )
-        shown = f"'{f.label} ''' || {c} || ''''"
-        cases.append(
-            f"WHEN {c} IS NOT NULL AND ({template.format(c=c)}) THEN '{rule}|' || {shown} || ' is not a valid {what}'"
-        )
-    return "CASE " + " ".join(cases) + " END" if cases else "NULL"
-
-
-def key_sql(spec: SourceObject, alias: str = "") -> str:
-    p = f"{alias}." if alias else ""
-    return " || '|' || ".join(f"coalesce(CAST({p}\"{spec.field(k).column}\" AS VARCHAR), '')" for k in spec.key)
-
-
-def hash_sql(spec: SourceObject) -> str:
-    parts = ", ".join(f"coalesce(CAST(\"{f.column}\" AS VARCHAR), '\u2400')" for f in spec.fields)
-    return f"md5(concat_ws('\u241f', {parts}, coalesce(_extra, '')))"
-
-
-def source_ts_sql(spec: SourceObject) -> str:
-    if spec.source_ts:
-        return f'TRY_CAST("{spec.field(spec.source_ts).column}" AS TIMESTAMP)'
-    return "CAST(_file_date AS TIMESTAMP)"
-
-
 def _record_exceptions(con, spec: SourceObject, rows: list[tuple], seen: datetime) -> None:
     """Extract-layer exceptions: (record_key, rule, message, file, row_number)."""
     if rows:
@@ -140,7 +83,7 @@ def _stamped_since(con, spec: SourceObject) -> str:
     return f" AND _source_ts >= TIMESTAMP '{earliest.isoformat(sep=' ')}'" if earliest and not unreadable else ""
 
 
-def _insert_frame(con, spec: SourceObject, frame: pl.DataFrame, res: LoadResult, extracted_at: datetime) -> int:
+def insert_frame(con, spec: SourceObject, frame: pl.DataFrame, res: LoadResult, extracted_at: datetime) -> int:
     """Validate a batch of rows (columns ``_source_file`` and ``_file_date`` say where each came from),
     insert the good rows, quarantine the rest. Rows arrive as source text (files, and PSA columns read as
     text) so that a value the declared type cannot hold rejects its row, naming it, instead of the load."""
@@ -220,10 +163,10 @@ def _record_fixes(con, spec: SourceObject, extract_id: str, at: datetime) -> Non
                           WHERE x.reject_extract_id = r.extract_id AND x.record_key = r.record_key)""",
         [extract_id, at, spec.name, extract_id],
     )
-    _resolve_fixed(con, spec, at)
+    resolve_fixed(con, spec, at)
 
 
-def _resolve_fixed(con, spec: SourceObject, at: datetime) -> None:
+def resolve_fixed(con, spec: SourceObject, at: datetime) -> None:
     """Resolve the exception of a record once none of its rejected versions is left unfixed (a record fixed,
     then broken again, stays open)."""
     con.execute(
@@ -240,12 +183,12 @@ def _resolve_fixed(con, spec: SourceObject, at: datetime) -> None:
     )
 
 
-def _get_watermark(con, spec: SourceObject) -> str | None:
+def get_watermark(con, spec: SourceObject) -> str | None:
     rows = con.execute("SELECT watermark FROM ops.watermarks WHERE object = ?", [spec.name]).fetchall()
     return rows[0][0] if rows else None
 
 
-def _finish(con, spec: SourceObject, res: LoadResult, run_id: str | None) -> None:
+def finish(con, spec: SourceObject, res: LoadResult, run_id: str | None) -> None:
     """Advance the watermark and record the run."""
     if res.watermark_after is not None and res.watermark_after != res.watermark_before:
         con.execute(
@@ -322,7 +265,7 @@ def load_files(
     name is always loaded: its date says it is the state from then on (A, B, A ends in A)."""
     res = new_result(spec)
     ensure_raw_table(con, spec)
-    res.watermark_before = _get_watermark(con, spec)
+    res.watermark_before = get_watermark(con, spec)
     current = _current_deliveries(con, spec)
     hashes = {h for h, st, _ in current.values() if st != "rejected"}
     extracted_at = now_utc()
@@ -363,7 +306,7 @@ def load_files(
             if watermark is None or marker > watermark:
                 watermark = marker
         if frames:
-            _insert_frame(con, spec, pl.concat(frames, how="vertical"), res, extracted_at)
+            insert_frame(con, spec, pl.concat(frames, how="vertical"), res, extracted_at)
         if files:
             # a name delivered again with bytes it had before (A, B, A) updates that row: the newest delivery wins
             # one statement for all files: DuckDB runs an upsert row by row when it is given rows one by one
@@ -403,95 +346,5 @@ def load_files(
             )
             con.unregister("_stats")
         res.watermark_after = watermark
-        _finish(con, spec, res, run_id)
-    return res
-
-
-def _psa_query(spec: SourceObject, watermark: str | None, dialect: str) -> str:
-    """Every column as text: a value the declared type cannot hold (a 20-digit id, a NUMERIC the driver has no
-    type for) then rejects its row by the same format rules as the files, instead of failing the load."""
-
-    def text(f) -> str:
-        value = f"CAST({f.column} AS TIMESTAMP)" if f.type == TS and dialect != "sqlite" else f.column
-        # never NULL: SQLite's driver types a column by its first values, and a leading NULL would type it as a
-        # number; '' is read back as null, as sources.md has it
-        return f"coalesce(CAST({value} AS TEXT), '') AS {f.column}"
-
-    q = f"SELECT {', '.join(text(f) for f in spec.fields)} FROM {spec.pattern}"
-    if watermark:
-        since = datetime.fromisoformat(watermark) - PSA_LOOKBACK
-        literal = since.strftime("%Y-%m-%d %H:%M:%S")
-        q += f" WHERE updated_at > '{literal}'"
-    return q + f" ORDER BY {spec.key[0]}"
-
-
-def _psa_frame(spec: SourceObject, frame: pl.DataFrame, first_row: int) -> pl.DataFrame:
-    """The PSA batch as source text, rows numbered from ``first_row`` (the result arrives in batches)."""
-    return frame.select(pl.col(f.column).cast(pl.Utf8).replace("", None) for f in spec.fields).with_columns(
-        _row_number=pl.int_range(first_row, first_row + pl.len(), dtype=pl.Int64), _extra=pl.lit(None, pl.Utf8)
-    )
-
-
-def _fix_vanished(con, spec: SourceObject, psa: PsaDatabase, extract_id: str, at: datetime) -> None:
-    """A rejected PSA row whose key the PSA no longer has (a bad id corrected to a new one, a row removed)
-    holds nothing any more: the PSA is the system of record and keeps only current rows."""
-    keys = [
-        k
-        for (k,) in con.execute(
-            """
-        SELECT DISTINCT record_key FROM quarantine.extract_rejects r WHERE object = ? AND record_key <> ''
-          AND NOT EXISTS (SELECT 1 FROM quarantine.extract_fixes x WHERE x.reject_extract_id = r.extract_id
-                          AND x.record_key = r.record_key)""",
-            [spec.name],
-        ).fetchall()
-    ]
-    if not keys:
-        return
-    key, present = spec.key[0], set()
-    for i in range(0, len(keys), 500):
-        literals = ", ".join("'" + k.replace("'", "''") + "'" for k in keys[i : i + 500])
-        present |= set(
-            psa.read(f"SELECT CAST({key} AS TEXT) AS k FROM {spec.pattern} WHERE CAST({key} AS TEXT) IN ({literals})")[
-                "k"
-            ].to_list()
-        )
-    gone = [k for k in keys if k not in present]
-    if gone:
-        con.executemany(
-            """INSERT INTO quarantine.extract_fixes SELECT DISTINCT object, record_key, extract_id, ?, ?
-                           FROM quarantine.extract_rejects WHERE object = ? AND record_key = ?""",
-            [(extract_id, at, spec.name, k) for k in gone],
-        )
-        _resolve_fixed(con, spec, at)
-
-
-def load_psa(
-    con: duckdb.DuckDBPyConnection, spec: SourceObject, psa: PsaDatabase, run_id: str | None = None
-) -> LoadResult:
-    """Incremental PSA load: rows updated since the watermark minus the lookback, new content only."""
-    res = new_result(spec)
-    ensure_raw_table(con, spec)
-    res.watermark_before = _get_watermark(con, spec)
-    extracted_at = now_utc()
-    with one_transaction(con):
-        for batch in psa.read_batches(_psa_query(spec, res.watermark_before, psa.dialect)):
-            frame = _psa_frame(spec, batch, first_row=res.rows_read + 1)
-            _insert_frame(
-                con,
-                spec,
-                frame.with_columns(
-                    _source_file=pl.lit(f"{psa.dialect}:{spec.pattern}"), _file_date=pl.lit(None, dtype=pl.Date)
-                ),
-                res,
-                extracted_at,
-            )
-        _fix_vanished(con, spec, psa, res.extract_id, extracted_at)
-        res.files_loaded = 1
-        # a PSA table's source timestamp is its updated_at (specs), the column the watermark follows
-        newest = res.latest_source_ts
-        wm = res.watermark_before
-        if newest is not None and (wm is None or newest.isoformat(sep=" ") > wm):
-            wm = newest.isoformat(sep=" ")
-        res.watermark_after = wm
-        _finish(con, spec, res, run_id)
+        finish(con, spec, res, run_id)
     return res

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
-from assets.extract.specs import SourceObject
+from assets.extract.fields import SourceObject
 
 
 class FileRejected(Exception):

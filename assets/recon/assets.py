@@ -5,16 +5,12 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from assets import published_columns
-from assets.billing.emit import billable_entities
 from assets.billing.release import free_rejected_keys
 from assets.common import (
     TEAM,
     is_latest_as_of,
     now_utc,
-    rewrite_partition_within,
     write_by_entity,
-    write_partition,
     writer_pool,
 )
 from assets.dependencies import deps_of
@@ -22,10 +18,12 @@ from assets.marts.assets import ensure_entity_mart_views
 from assets.ops.exceptions import record_exceptions_from
 from assets.partitions import ONE_RUN_PER_BACKFILL, as_of_partitions, by_date, entity_partitions, entity_partitions_of
 from assets.recon import incremental
+from assets.recon.kept import OFF
 from assets.versions import entity_parts, entity_table, split_by_entity
 from resources import Warehouse
+from resources.columns import column_schema
 from resources.settings import PssyncSettings
-from resources.warehouse import bound_params, sql_text, table_exists
+from resources.warehouse import sql_text, table_exists
 
 # besides what its SQL reads: every canonical table whose rejected rows can hold billing (recon.billing_holds reads
 # their exceptions, which those assets write)
@@ -124,7 +122,7 @@ def _top_exceptions(con, as_of: date, entities: list[str]) -> str:
     "`billing_hold` names the input.",
     freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26), warn_window=timedelta(hours=2)),
     metadata={
-        "dagster/column_schema": published_columns.schema(published_columns.TIME_TO_BILL),
+        "dagster/column_schema": column_schema("recon/time_to_bill"),
         "dagster/table_name": "recon.time_to_bill",
     },
     check_specs=[
@@ -205,12 +203,12 @@ def reconcile(con, as_of: date, entities: list[str], settings: PssyncSettings) -
     scopes = {}
     for e in entities:
         planned = settings.recon_incremental
-        scopes[e] = incremental.plan(con, as_of, params, incremental.for_entity(e)) if planned else incremental.OFF
+        scopes[e] = incremental.plan(con, as_of, params, incremental.for_entity(e)) if planned else OFF
         if not scopes[e].full:
             con.execute("INSERT INTO _entity_entries SELECT time_entry_id, recompute FROM _recon_entries")
     full = next((sc for sc in scopes.values() if sc.full), None)
     if full is None:  # every entity bounded: what any of them recomputes (their arrivals are mostly the same)
-        _scoped_to(con, "SELECT time_entry_id, bool_or(recompute) FROM _entity_entries GROUP BY 1")
+        scoped_to(con, "SELECT time_entry_id, bool_or(recompute) FROM _entity_entries GROUP BY 1")
     con.execute("DROP TABLE _entity_entries")
     params["scoped"] = full is None
     within = None if full else "SELECT time_entry_id FROM ops.recon_scope WHERE recompute"
@@ -220,7 +218,7 @@ def reconcile(con, as_of: date, entities: list[str], settings: PssyncSettings) -
     for e in entities:  # ops.exceptions is written once for every entity, after them (time_to_bill_exceptions)
         _leave_for_recording(con, entity_table("recon.time_to_bill", e), as_of, scoped=params["scoped"])
     recomputed = rows if full else con.execute("SELECT count(*) FROM ops.recon_scope WHERE recompute").fetchall()[0][0]
-    _scoped_to(con, None)  # emptied: the scope lives within this run
+    scoped_to(con, None)  # emptied: the scope lives within this run
     known: dict = {}  # the inputs are firm-wide: their states are read once for every entity
     for e in entities:
         incremental.remember(con, as_of, params, incremental.for_entity(e), scopes[e], known)
@@ -279,7 +277,7 @@ def record_entry_exceptions(con, as_of: date, now) -> str:
         said = "a later as-of date is reconciled: its exceptions stand"
     else:
         if not whole:
-            _scoped_to(con, f"SELECT DISTINCT time_entry_id, TRUE FROM ({pending})", {"d": as_of})
+            scoped_to(con, f"SELECT DISTINCT time_entry_id, TRUE FROM ({pending})", {"d": as_of})
         record_exceptions_from(
             con,
             "recon",
@@ -291,7 +289,7 @@ def record_entry_exceptions(con, as_of: date, now) -> str:
             resolve_others=True,
             within=None if whole else "SELECT CAST(time_entry_id AS VARCHAR) FROM ops.recon_scope WHERE recompute",
         )
-        _scoped_to(con, None)  # emptied: the scope lives within this run
+        scoped_to(con, None)  # emptied: the scope lives within this run
         said = "every entry" if whole else f"{count:,} entries reconciled since the last recording"
     for q in queues:
         con.execute(f"DELETE FROM {q} WHERE as_of_date <= ?", [as_of])
@@ -329,79 +327,11 @@ def time_to_bill_exceptions(context: dg.AssetExecutionContext, warehouse: Wareho
     return dg.MaterializeResult(metadata={"as_of": as_of.isoformat(), "recorded": said, "open": open_count})
 
 
-def _scoped_to(con, entries_sql: str | None, params: dict | None = None) -> None:
+def scoped_to(con, entries_sql: str | None, params: dict | None = None) -> None:
     """Empty ops.recon_scope, then fill it with the entries a query yields (time_entry_id, recompute), if any."""
     con.execute("DELETE FROM ops.recon_scope")
     if entries_sql:
         con.execute(f"INSERT INTO ops.recon_scope {entries_sql}", params or {})
-
-
-def _write_billing_line_exceptions(con, as_of: date, settings: PssyncSettings) -> tuple[int, str]:
-    """A rerun after new versions of some entries rewrites only the lines carrying them (an unmatched line depends
-    on its own entry alone); anything else rewrites the date."""
-    params = params_for(as_of, settings)
-    kept = incremental.BILLING_LINE_EXCEPTIONS
-    scope = incremental.plan_entries(con, kept, as_of, params) if settings.recon_incremental else incremental.OFF
-    if scope.full:
-        rows = write_partition(con, kept.table, "recon/billing_line_exceptions", params)
-    else:
-        _scoped_to(con, "SELECT time_entry_id, recompute FROM _recon_entries")
-        rows = rewrite_partition_within(
-            con,
-            kept.table,
-            "recon/billing_line_exceptions",
-            {**params, "scoped": True},
-            "psa_time_entry_id",
-            "SELECT time_entry_id FROM ops.recon_scope",
-        )
-        _scoped_to(con, None)  # emptied: the scope lives within this run
-    incremental.remember(con, as_of, params, kept, scope)
-    return rows, scope.describe()
-
-
-def _write_contractor_hours(con, as_of: date, settings: PssyncSettings) -> tuple[int, str]:
-    """Reads only the entries of the (worker, closed pay period) pairs it computes (sql/recon/contractor_scope.sql:
-    any entry any version of which one of the worker's resources worked in the period). A rerun after new versions
-    of some entries rewrites only the pairs they fall in; anything else rewrites the date."""
-    params = params_for(as_of, settings)
-    kept = incremental.CONTRACTOR_HOURS
-    scope = incremental.plan_entries(con, kept, as_of, params) if settings.recon_incremental else incremental.OFF
-    partial = not scope.full
-    # the entries that arrived, whose (worker, period) rows are recomputed (none: every pair's)
-    _scoped_to(con, "SELECT time_entry_id, recompute FROM _recon_entries" if partial else None)
-    pairs = sql_text("recon/contractor_scope")
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _contractor_scope AS {pairs}",
-        bound_params(pairs, {**params, "partial": partial}),
-    )
-    con.execute(
-        "MERGE INTO ops.recon_scope AS t USING (SELECT DISTINCT h.time_entry_id, FALSE AS recompute "
-        "FROM canonical.time_entry_history AS h JOIN _contractor_scope AS c "
-        "ON h.resource_id = c.resource_id AND h.work_date BETWEEN c.start_date AND c.end_date) AS s "
-        "ON t.time_entry_id = s.time_entry_id WHEN NOT MATCHED THEN INSERT BY NAME"
-    )
-    query_params = {**params, "scoped": True}
-    if partial:
-        within = "SELECT employee_id, period_id FROM _contractor_scope"
-        rows = rewrite_partition_within(
-            con, kept.table, "recon/contractor_hours", query_params, ("employee_id", "period_id"), within
-        )
-    else:
-        rows = write_partition(con, kept.table, "recon/contractor_hours", query_params)
-    con.execute("DROP TABLE _contractor_scope")
-    _scoped_to(con, None)  # emptied: the scope lives within this run
-    incremental.remember(con, as_of, params, kept, scope)
-    return rows, scope.describe()
-
-
-def _write_billing_holds(con, as_of: date, settings: PssyncSettings) -> tuple[int, str]:
-    """The holds of a date depend on every faulty input in force: the date is rewritten whole (the holds are few).
-    The last date-wide step before the legal entities settle: on a date no entity settles, it also gives the
-    tables split by entity their firm-wide names where no entity has written yet (`ensure_firm_views`)."""
-    rows = write_partition(con, "recon.billing_holds", "recon/billing_holds", {"as_of": as_of})
-    if not billable_entities(con, as_of):  # else the entities' runs write them, and their firm-wide views
-        ensure_firm_views(con, as_of, settings)
-    return rows, "whole date"
 
 
 def ensure_firm_views(con, as_of: date, settings: PssyncSettings) -> None:
@@ -413,84 +343,3 @@ def ensure_firm_views(con, as_of: date, settings: PssyncSettings) -> None:
         if not table_exists(con, table):
             write_by_entity(con, table, sql_text(table.replace(".", "/")), params, as_of, [])
     ensure_entity_mart_views(con, as_of, settings)
-
-
-WRITERS = {
-    "billing_holds": _write_billing_holds,
-    "billing_line_exceptions": _write_billing_line_exceptions,
-    "contractor_hours": _write_contractor_hours,
-}
-
-
-def _simple_recon_asset(name: str, description: str, owner: str, also: tuple[str, ...] = ()):
-    @dg.asset(
-        key=dg.AssetKey(["recon", name]),
-        group_name="recon",
-        pool=writer_pool(dg.AssetKey(["recon", name])),
-        partitions_def=as_of_partitions,
-        deps=deps_of(f"recon/{name}", also=also),
-        owners=[TEAM[owner]],
-        kinds={"duckdb", "sql"},
-        tags={"layer": "recon"},
-        description=f"{description} SQL: `sql/recon/{name}.sql`.",
-    )
-    def recon_table(
-        context: dg.AssetExecutionContext, warehouse: Warehouse, settings: PssyncSettings
-    ) -> dg.MaterializeResult:
-        as_of = as_of_of(context)
-        now = now_utc()
-        with warehouse.connect() as con:
-            con.begin()
-            rows, recomputed = WRITERS[name](con, as_of, settings)
-            flagged = con.execute(
-                f"SELECT count(*) FROM recon.{name} WHERE as_of_date = ? AND owner IS NOT NULL", [as_of]
-            ).fetchall()[0][0]
-            if is_latest_as_of(con, f"recon.{name}", as_of):
-                record_exceptions_from(
-                    con,
-                    "recon",
-                    "recon",
-                    name,
-                    sql_text(f"recon/exceptions/{name}"),
-                    {"as_of": as_of},
-                    now,
-                    resolve_others=True,
-                )
-            con.commit()
-        return dg.MaterializeResult(
-            metadata={
-                "dagster/row_count": rows,
-                "flagged": flagged,
-                "as_of": as_of.isoformat(),
-                "recomputed": recomputed,
-            }
-        )
-
-    return recon_table
-
-
-billing_holds = _simple_recon_asset(
-    "billing_holds",
-    "`recon.billing_holds`: fail closed. Every rejected or quarantined input in force on the date that can change "
-    "what is billed, at which rate or for which customer, with the scope it holds (a customer, contract, project, "
-    "entry, or the whole date), owned by the input's team. Recon marks the entries there INELIGIBLE / INPUT_HELD "
-    "and billing emits nothing in a held scope; a hold ends when its input is fixed. The last date-wide step before "
-    "the legal entities settle: on a date no entity settles, it gives the tables split by entity that no entity has "
-    "written yet their firm-wide names, empty, so that the firm view still builds.",
-    "finance",
-    also=FAULT_INPUTS,
-)
-billing_line_exceptions = _simple_recon_asset(
-    "billing_line_exceptions",
-    "`recon.billing_line_exceptions`: lines of non-Voided invoices the PSA cannot match (ORPHAN_BILLING_LINE, "
-    "UNKNOWN_PROJECT), owned by finance.",
-    "finance",
-)
-contractor_hours = _simple_recon_asset(
-    "contractor_hours",
-    "`recon.contractor_hours`: per closed pay period and contingent worker, hours paid against live-approved PSA "
-    "hours, the difference, and the LATE_APPROVAL count (entries approved after the lock date).",
-    "hr",
-)
-
-recon_assets = [billing_holds, time_to_bill, time_to_bill_exceptions, billing_line_exceptions, contractor_hours]

@@ -8,7 +8,7 @@ import dagster as dg
 from assets.billing.assets import ERP_PUBLICATION
 from assets.common import TEAM, now_utc, writer_pool
 from assets.partitions import as_of_partitions
-from assets.recon.assets import recon_assets
+from assets.recon.definitions import recon_assets
 from assets.workbench.withdrawn import withdrawn_findings
 from resources import Warehouse
 from resources.settings import PssyncSettings

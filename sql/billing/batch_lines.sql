@@ -38,14 +38,13 @@ milestone_lines AS (
       AND NOT EXISTS (SELECT 1 FROM holds h WHERE holds_item(h.scope, h.scope_key, x.customer_id, p.crm_account_id,
                                                              p.crm_contract_id, p.project_id, 'milestone', m.milestone_id))
 ),
-fx AS (SELECT * FROM canonical.currency_rate_asof($as_of::DATE)),
 expenses AS (
     SELECT e.*, p.project_code, p.legal_entity, x.customer_id, r.currency AS contract_currency
     FROM canonical.expense_asof($as_of::DATE) e
     JOIN proj p USING (project_id)
     JOIN xcust x ON x.crm_account_id = p.crm_account_id
     JOIN roots r ON r.contract_id = p.crm_contract_id
-    WHERE e.status = 'approved' AND e.billable AND e.deleted_at IS NULL AND CAST(e.approved_at AS DATE) <= $as_of::DATE
+    WHERE e.live_approved AND e.billable AND CAST(e.approved_at AS DATE) <= $as_of::DATE
       AND p.billing_type <> 'non_billable'
       AND e.expense_id NOT IN (SELECT psa_expense_id FROM live_lines WHERE psa_expense_id IS NOT NULL)
       AND NOT EXISTS (SELECT 1 FROM holds h WHERE holds_item(h.scope, h.scope_key, x.customer_id, p.crm_account_id,
@@ -54,11 +53,8 @@ expenses AS (
 expense_lines AS (  -- converted to the contract currency at the rate of the expense date
     SELECT 'PS-EXPENSE', e.expense_id, 1, e.project_code, e.customer_id, e.legal_entity, e.contract_currency,
            e.expense_date, CAST(1 AS DECIMAL(18, 2)),
-           CAST(CASE WHEN e.currency = e.contract_currency THEN e.amount
-                     ELSE convert_money(e.amount, f_from.rate, f_to.rate) END AS DECIMAL(18, 4))
+           CAST(in_currency(e.amount, e.currency, e.contract_currency, e.expense_date, $as_of::DATE) AS DECIMAL(18, 4))
     FROM expenses e
-    ASOF LEFT JOIN fx f_from ON f_from.currency = e.currency AND e.expense_date >= f_from.effective_date
-    ASOF LEFT JOIN fx f_to ON f_to.currency = e.contract_currency AND e.expense_date >= f_to.effective_date
 ),
 candidates AS (
     SELECT * FROM time_lines

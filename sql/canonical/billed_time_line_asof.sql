@@ -1,5 +1,5 @@
 -- The billed lines of time entries as of the end of as_of: lines of live invoices that bill hours
--- (PS-TM-HOURS) or adjust them (PS-ADJUSTMENT) and name a PSA time entry (outputs.md). line_order orders an
+-- (PS-TM-HOURS) or adjust them (PS-ADJUSTMENT) and name a PSA time entry (docs/recon.md). line_order orders an
 -- entry's lines: the first line by invoice date is the one a duplicate repeats. With `scoped`, only the lines of
 -- the entries of ops.recon_scope (an incremental recon run).
 SELECT l.*, i.invoice_number, i.invoice_date,

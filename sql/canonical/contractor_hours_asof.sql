@@ -1,5 +1,4 @@
 -- Contractor hours: the latest delivery of each (period, worker).
-SELECT * EXCLUDE (rn) FROM (
-    SELECT *, row_number() OVER (PARTITION BY period_id, employee_id ORDER BY _extracted_at DESC) AS rn
-    FROM canonical.contractor_hours_history
-) AS latest WHERE rn = 1
+SELECT *
+FROM latest_version('canonical.contractor_hours_history', {'period_id': period_id, 'employee_id': employee_id}, TRUE,
+                    _extracted_at)

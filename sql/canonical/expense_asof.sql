@@ -1,5 +1,5 @@
--- PSA expenses as they stood at the end of as_of: the latest version updated by then.
-SELECT * EXCLUDE (rn) FROM (
-    SELECT *, row_number() OVER (PARTITION BY expense_id ORDER BY updated_at DESC, _extracted_at DESC) AS rn
-    FROM canonical.expense_history WHERE updated_at < as_of_end(as_of)
-) AS latest WHERE rn = 1
+-- PSA expenses as they stood at the end of as_of: the latest version updated by then. live_approved: approved
+-- and not deleted.
+SELECT *, is_live_approved(status, deleted_at) AS live_approved
+FROM latest_version('canonical.expense_history', expense_id, updated_at < as_of_end(as_of),
+                    updated_at, stamp2 := _extracted_at)

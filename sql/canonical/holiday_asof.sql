@@ -1,5 +1,4 @@
 -- Public holidays: the latest version of each (country, date); calendars are known ahead of time.
-SELECT * EXCLUDE (rn) FROM (
-    SELECT *, row_number() OVER (PARTITION BY country, holiday_date ORDER BY _extracted_at DESC) AS rn
-    FROM canonical.holiday_history
-) AS latest WHERE rn = 1
+SELECT *
+FROM latest_version('canonical.holiday_history', {'country': country, 'holiday_date': holiday_date}, TRUE,
+                    _extracted_at)

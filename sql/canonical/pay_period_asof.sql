@@ -1,4 +1,4 @@
 -- Pay periods: the latest delivery of each period.
-SELECT * EXCLUDE (rn) FROM (
-    SELECT *, row_number() OVER (PARTITION BY period_id ORDER BY _extracted_at DESC) AS rn FROM canonical.pay_period_history
-) AS latest WHERE rn = 1
+SELECT *
+FROM latest_version('canonical.pay_period_history', period_id, TRUE,
+                    _extracted_at)

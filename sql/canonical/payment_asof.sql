@@ -1,5 +1,4 @@
 -- Payments as of the end of as_of: the latest version of each payment among files dated by then.
-SELECT * EXCLUDE (rn) FROM (
-    SELECT *, row_number() OVER (PARTITION BY payment_id ORDER BY file_date DESC, _extracted_at DESC) AS rn
-    FROM canonical.payment_history WHERE file_date <= as_of
-) AS latest WHERE rn = 1
+SELECT *
+FROM latest_version('canonical.payment_history', payment_id, file_date <= as_of,
+                    file_date, stamp2 := _extracted_at)

@@ -1,5 +1,4 @@
 -- PSA resources as they stood at the end of as_of: the latest version updated by then.
-SELECT * EXCLUDE (rn) FROM (
-    SELECT *, row_number() OVER (PARTITION BY resource_id ORDER BY updated_at DESC, _extracted_at DESC) AS rn
-    FROM canonical.resource_history WHERE updated_at < as_of_end(as_of)
-) AS latest WHERE rn = 1
+SELECT *
+FROM latest_version('canonical.resource_history', resource_id, updated_at < as_of_end(as_of),
+                    updated_at, stamp2 := _extracted_at)

@@ -34,7 +34,7 @@ chosen AS (
     SELECT time_entry_id, rid, TRUE FROM first_known
     WHERE submitted < as_of_end(as_of) AND time_entry_id NOT IN (SELECT time_entry_id FROM latest)
 )
-SELECT t.*, t.status = 'approved' AND t.deleted_at IS NULL AS live_approved, c.reconstructed
+SELECT t.*, is_live_approved(t.status, t.deleted_at) AS live_approved, c.reconstructed
 FROM canonical.time_entry_history t
 JOIN chosen c ON c.time_entry_id = t.time_entry_id AND c.rid = t.rowid
 WHERE NOT c.reconstructed OR t.revision > 1 OR t.deleted_at >= as_of_end(as_of)

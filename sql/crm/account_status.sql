@@ -5,13 +5,6 @@
 -- WIP = marts.unbilled_wip of the account's projects; open exceptions = time entries of its projects that recon
 -- gives an owner to act on.
 WITH
-fx AS (
-    SELECT currency, arg_max(rate, effective_date) AS rate
-    FROM canonical.currency_rate_asof($as_of::DATE)
-    WHERE effective_date <= $as_of::DATE
-    GROUP BY currency
-),
-
 accounts AS (
     SELECT crm_account_id FROM canonical.client_asof($as_of::DATE) WHERE NOT coalesce(is_deleted, FALSE)
 ),
@@ -50,17 +43,14 @@ receivables AS (
     SELECT
         c.crm_account_id,
         i.due_date,
-        CASE WHEN i.currency = $reporting THEN t.net ELSE convert_money(t.net, f.rate, r.rate) END AS net,
-        CASE
-            WHEN i.currency = $reporting THEN greatest(t.gross - coalesce(p.paid, 0), 0)
-            ELSE convert_money(greatest(t.gross - coalesce(p.paid, 0), 0), f.rate, r.rate)
-        END AS open_amount
+        in_currency(t.net, i.currency, $reporting, $as_of::DATE, $as_of::DATE) AS net,
+        in_currency(
+            greatest(t.gross - coalesce(p.paid, 0), 0), i.currency, $reporting, $as_of::DATE, $as_of::DATE
+        ) AS open_amount
     FROM invoices AS i
     INNER JOIN customers AS c ON i.customer_id = c.customer_id
     INNER JOIN invoice_totals AS t ON i.invoice_id = t.invoice_id
     LEFT JOIN paid AS p ON i.invoice_id = p.invoice_id
-    LEFT JOIN fx AS f ON i.currency = f.currency
-    LEFT JOIN fx AS r ON r.currency = $reporting
 ),
 
 billed AS (

@@ -12,6 +12,17 @@ CREATE OR REPLACE MACRO convert_money(amount, rate_from, rate_to) AS
     CAST(CAST(div_half_up(CAST(round(amount * 100) AS HUGEINT) * CAST(round(rate_from * 1000000) AS HUGEINT),
                           CAST(round(rate_to * 1000000) AS HUGEINT)) AS DECIMAL(38, 0))
          * CAST(0.01 AS DECIMAL(3, 2)) AS DECIMAL(18, 2));
+-- approved work of the PSA (a time entry, an expense): approved and not deleted; the as-of macros give it as
+-- live_approved, and every query reads that column
+CREATE OR REPLACE MACRO is_live_approved(status, deleted_at) AS status = 'approved' AND deleted_at IS NULL;
+-- the latest version of each record of a history table (named as text) among the versions `known` on the date:
+-- the greatest version stamp (up to three stamps, compared in order; ties: the later stamps), one row per
+-- record_key (several key columns: a struct of them). What counts as a version known by the end of a date, and
+-- which stamps order the versions, is each source's (sql/canonical/<name>_asof.sql)
+CREATE OR REPLACE MACRO latest_version(history, record_key, known, stamp1, stamp2 := NULL, stamp3 := NULL) AS TABLE
+SELECT * FROM query_table(history) WHERE known
+QUALIFY row_number() OVER (PARTITION BY record_key
+                           ORDER BY stamp1 DESC NULLS LAST, stamp2 DESC NULLS LAST, stamp3 DESC NULLS LAST) = 1;
 -- end of an as-of date: a run for date D sees source records stamped before D + 1 day (UTC)
 CREATE OR REPLACE MACRO as_of_end(d) AS CAST(d AS TIMESTAMP) + INTERVAL 1 DAY;
 -- which version of a PSA row stands in on an as-of date, as a sort key (smallest first): the latest version

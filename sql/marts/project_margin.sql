@@ -3,7 +3,6 @@
 -- date), both in the reporting currency at the ERP rate of the work date (cost) or month end (revenue).
 -- $legal_entities (VARCHAR[]): the entities whose projects are wanted (a project's entity on the as-of date).
 WITH
-fx AS (SELECT * FROM canonical.currency_rate_asof($as_of::DATE)),
 labor AS (  -- live-approved work, at the cost rate in force on the work date
     SELECT t.project_code, t.legal_entity, CAST(date_trunc('month', t.work_date) AS DATE) AS month, t.work_date, t.hours,
            v.hourly_cost_rate, v.cost_rate_currency
@@ -14,12 +13,9 @@ labor AS (  -- live-approved work, at the cost rate in force on the work date
 ),
 cost AS (
     SELECT l.project_code, l.legal_entity, l.month,
-           sum(CASE WHEN l.cost_rate_currency = $reporting THEN round(CAST(l.hours AS DECIMAL(18, 6)) * l.hourly_cost_rate, 2)
-                    ELSE convert_money(round(CAST(l.hours AS DECIMAL(18, 6)) * l.hourly_cost_rate, 2), ff.rate, ft.rate) END)
-               AS labor_cost_reporting
+           sum(in_currency(round(CAST(l.hours AS DECIMAL(18, 6)) * l.hourly_cost_rate, 2), l.cost_rate_currency,
+                           $reporting, l.work_date, $as_of::DATE)) AS labor_cost_reporting
     FROM labor l
-    ASOF LEFT JOIN fx ff ON ff.currency = l.cost_rate_currency AND l.work_date >= ff.effective_date
-    ASOF LEFT JOIN fx ft ON ft.currency = $reporting AND l.work_date >= ft.effective_date
     GROUP BY 1, 2, 3
 ),
 revenue AS (

@@ -35,7 +35,6 @@ combined AS (
            CAST(coalesce(e.billed_time_value, 0) + coalesce(m.milestone_value, 0) AS DECIMAL(18, 2)) AS billed_value
     FROM entries e FULL OUTER JOIN milestones m ON m.project_code = e.project_code AND m.month = e.month
 ),
-fx AS (SELECT * FROM canonical.currency_rate_asof($as_of::DATE)),
 customers AS (
     SELECT p.project_code, x.customer_id FROM canonical.project_asof($as_of::DATE) p
     JOIN canonical.xwalk_client_customer_asof($as_of::DATE) x ON x.crm_account_id = p.crm_account_id AND x.match_status = 'MATCHED'
@@ -44,14 +43,10 @@ SELECT c.project_code, coalesce(c.customer_id, cu.customer_id) AS customer_id, c
        c.standard_value, c.billed_value,
        CAST(c.billed_value AS DOUBLE) / nullif(CAST(c.standard_value AS DOUBLE), 0) AS realization,
        CAST(c.standard_value - c.billed_value AS DECIMAL(18, 2)) AS write_down,
-       CASE WHEN c.currency = $reporting THEN c.standard_value ELSE convert_money(c.standard_value, ff.rate, ft.rate) END
-           AS standard_value_reporting,
-       CASE WHEN c.currency = $reporting THEN c.billed_value ELSE convert_money(c.billed_value, ff.rate, ft.rate) END
-           AS billed_value_reporting,
+       in_currency(c.standard_value, c.currency, $reporting, c.month_end, $as_of::DATE) AS standard_value_reporting,
+       in_currency(c.billed_value, c.currency, $reporting, c.month_end, $as_of::DATE) AS billed_value_reporting,
        c.legal_entity,
        $as_of::DATE AS as_of_date
 FROM (SELECT *, CAST(last_day(month) AS DATE) AS month_end FROM combined) c
 LEFT JOIN customers cu ON cu.project_code = c.project_code
-ASOF LEFT JOIN fx ff ON ff.currency = c.currency AND c.month_end >= ff.effective_date
-ASOF LEFT JOIN fx ft ON ft.currency = $reporting AND c.month_end >= ft.effective_date
 ORDER BY c.project_code, c.month

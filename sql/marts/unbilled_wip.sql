@@ -5,21 +5,18 @@
 -- buckets are 0. The *_reporting columns convert each entry at the ERP rate of its work date.
 -- Parameters: $as_of (DATE), $reporting (currency), $legal_entities (VARCHAR[]: the entities whose projects are
 -- wanted; a project's entity on the as-of date).
-WITH fx AS (SELECT * FROM canonical.currency_rate_asof($as_of::DATE)),
-wip AS (
+WITH wip AS (
     SELECT t.project_code, t.legal_entity, t.currency, t.recon_status, t.age_days, t.work_date,
            wip_value(t.expected_amount, t.quantity, t.standard_rate) AS value
     FROM recon.time_to_bill t
     WHERE t.as_of_date = $as_of::DATE AND is_wip(t.recon_status) AND list_contains($legal_entities, t.legal_entity)
 ),
 converted AS (
-    SELECT w.*, CASE WHEN w.currency = $reporting THEN w.value ELSE convert_money(w.value, f.rate, r.rate) END AS value_reporting,
+    SELECT w.*, in_currency(w.value, w.currency, $reporting, w.work_date, $as_of::DATE) AS value_reporting,
            w.age_days > 30 OR w.recon_status IN ('INELIGIBLE', 'OVER_CAP') AS leaked,
            CASE WHEN w.age_days <= 30 THEN '0-30' WHEN w.age_days <= 60 THEN '31-60'
                 WHEN w.age_days <= 90 THEN '61-90' WHEN w.age_days > 90 THEN '90+' END AS bucket  -- defined once
     FROM wip w
-    ASOF LEFT JOIN fx f ON f.currency = w.currency AND w.work_date >= f.effective_date
-    ASOF LEFT JOIN fx r ON r.currency = $reporting AND w.work_date >= r.effective_date
 )
 SELECT project_code, currency,
        count(*) AS entries,

@@ -1,5 +1,5 @@
 -- recon.cap_usage for as-of date $as_of: per time entry on a project of a contract with a not-to-exceed cap (in any
--- version), the hours it has consumed of the cap (outputs.md): what its billed lines billed, or, with none, what
+-- version), the hours it has consumed of the cap (docs/recon.md): what its billed lines billed, or, with none, what
 -- pssync batches of earlier dates carried. recon.time_to_bill sums them per contract. Kept as versions, so a rerun
 -- of the date recomputes only the entries whose inputs changed ($scoped: those of ops.recon_scope) and keeps the
 -- other entries' hours as they were. $legal_entities: the legal entities reconciled (an entry's is its project's;

@@ -1,6 +1,6 @@
 -- recon.time_to_bill for as-of date $as_of: one row per time entry in scope (every live-approved entry,
 -- plus every entry in any state that has a billed line), with its expected and billed values and the
--- first recon_status rule that matches (outputs.md). Parameters: $as_of (DATE), $reporting (currency), $scoped
+-- first recon_status rule that matches (docs/recon.md). Parameters: $as_of (DATE), $reporting (currency), $scoped
 -- (an incremental run: the rows of the entries of ops.recon_scope; assets/recon/incremental.py). What each
 -- contract's not-to-exceed cap has consumed is read from recon.cap_usage of the date, written just before.
 -- $legal_entities (VARCHAR[]): the legal entities reconciled; an entry's is its project's on the date.
@@ -239,14 +239,6 @@ held AS (  -- what a held entry would have been billed for is not decided: INELI
                    AS amount_at_risk),
            v.first_hold.hold AS billing_hold, v.first_hold.owner AS hold_owner
     FROM entry_holds v
-),
-fx AS (SELECT * FROM canonical.currency_rate_asof($as_of::DATE)),
-fx_day AS (  -- the ERP rates of each (currency, work date) that occurs, to the reporting currency
-    SELECT d.currency, d.work_date, f.rate AS rate_from, r.rate AS rate_to
-    FROM (SELECT c.currency, t.work_date
-          FROM (SELECT DISTINCT currency FROM fx) c, (SELECT DISTINCT work_date FROM te) t) d
-    ASOF LEFT JOIN fx f ON f.currency = d.currency AND d.work_date >= f.effective_date
-    ASOF LEFT JOIN fx r ON r.currency = $reporting AND d.work_date >= r.effective_date
 )
 SELECT
     v.time_entry_id, v.revision, v.employee_id, v.resource_id, v.project_code, v.contract_id, v.customer_id,
@@ -264,11 +256,9 @@ SELECT
         WHEN 'DUPLICATE_BILLED' THEN 'finance' WHEN 'HOURS_MISMATCH' THEN 'finance' WHEN 'RATE_MISMATCH' THEN 'finance'
     END AS owner,
     v.amount_at_risk,
-    CASE WHEN v.currency = $reporting THEN v.amount_at_risk
-         ELSE convert_money(v.amount_at_risk, x.rate_from, x.rate_to) END AS amount_at_risk_reporting,
+    in_currency(v.amount_at_risk, v.currency, $reporting, v.work_date, $as_of::DATE) AS amount_at_risk_reporting,
     wip_age_days(v.recon_status, v.approved_at, $as_of::DATE) AS age_days,
     $as_of::DATE AS as_of_date,
     v.standard_rate, v.fit_quantity AS capped_quantity, v.hire_date, v.termination_date, v.amendment_id,
     v.rate_card_id, v.discount_percent, v.cap_hours, v.billing_hold, v.live_approved
 FROM held v
-LEFT JOIN fx_day x ON x.currency = v.currency AND x.work_date = v.work_date

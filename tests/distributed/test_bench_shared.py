@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from benchmarks.run import _shared_lines, shared_comparison
+from benchmarks.render import _shared_lines
+from benchmarks.run import shared_comparison
 from tests.conftest import PG_URL
 
 
