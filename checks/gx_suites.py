@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from resources.columns import documented, table_doc
+
 if TYPE_CHECKING:
     from great_expectations import expectations as E
 
@@ -37,7 +39,6 @@ def suite_for(name: str, con: duckdb.DuckDBPyConnection, as_of: date, entities: 
             # sane bounds for almost every week: a few exceptions (work logged after a termination) are real
             E.ExpectColumnValuesToBeBetween(column="billable_utilization", min_value=0, max_value=1.5, mostly=0.99),
             E.ExpectColumnValuesToBeBetween(column="total_utilization", min_value=0, max_value=1.5, mostly=0.99),
-            E.ExpectColumnValuesToNotBeNull(column="legal_entity"),
         ]
     if name == "realization_monthly":
         standard = con.execute(
@@ -69,19 +70,16 @@ def suite_for(name: str, con: duckdb.DuckDBPyConnection, as_of: date, entities: 
             within,
         ).fetchall()[0][0]
         return [
-            E.ExpectColumnValuesToBeUnique(column="project_code"),
             E.ExpectColumnValuesToBeBetween(column="unbilled_value", min_value=0),
             _exact_sum("unbilled_value", float(recon)),
         ]
     if name == "invoice_cycle":
         return [
-            E.ExpectColumnValuesToBeUnique(column="invoice_number"),
             E.ExpectColumnValuesToBeBetween(column="days_work_to_invoice", min_value=0, max_value=400),
             E.ExpectColumnValuesToBeBetween(column="days_to_paid", min_value=0, max_value=400),
         ]
     if name == "backlog":
         return [
-            E.ExpectColumnValuesToBeUnique(column="contract_id"),
             E.ExpectColumnValuesToBeBetween(column="nte_hours", min_value=0),
         ]
     if name == "staffing_forecast":
@@ -95,12 +93,22 @@ def suite_for(name: str, con: duckdb.DuckDBPyConnection, as_of: date, entities: 
             "SELECT coalesce(sum(amount), 0), count(*) FROM billing.batch_lines WHERE as_of_date = ?", [as_of]
         ).fetchall()[0]
         return [
-            E.ExpectColumnValuesToBeUnique(column="batch_id"),
             E.ExpectColumnValuesToBeBetween(column="line_count", min_value=1),
             _exact_sum("net_amount", float(lines[0])),
             _exact_sum("line_count", float(lines[1])),
         ]
     raise KeyError(name)
+
+
+def from_columns(sql_name: str) -> list:
+    """What the table's columns file says of each column: never empty (``not_null``), unique on a date (``unique``)."""
+    E = _expectations()
+    if sql_name not in documented():
+        return []
+    columns = table_doc(sql_name).columns
+    return [E.ExpectColumnValuesToNotBeNull(column=c.name) for c in columns if c.not_null] + [
+        E.ExpectColumnValuesToBeUnique(column=c.name) for c in columns if c.unique
+    ]
 
 
 def validate_mart(
@@ -122,4 +130,5 @@ def validate_mart(
             and frame[col].map(lambda v: v.__class__.__name__ == "Decimal").any()
         ):
             frame[col] = frame[col].astype(float)
-    return quality.run(f"{schema}_{name}", frame, suite_for(name, con, as_of, entities), as_of=as_of)
+    expectations = suite_for(name, con, as_of, entities) + from_columns(f"{schema}/{name}")
+    return quality.run(f"{schema}_{name}", frame, expectations, as_of=as_of)

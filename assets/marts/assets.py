@@ -14,6 +14,7 @@ from assets.partitions import ONE_RUN_PER_BACKFILL, as_of_partitions, by_date, e
 from assets.versions import split_by_entity
 from checks.gx_suites import validate_mart
 from resources import Warehouse
+from resources.columns import column_schema
 from resources.outputs import ANALYST_SNAPSHOT, OutputFolder
 from resources.quality import DataQuality
 from resources.settings import PssyncSettings
@@ -135,6 +136,10 @@ def build_mart_asset(mart: Mart) -> dg.AssetsDefinition:
         owners=[TEAM[mart.owner]],
         kinds={"duckdb", "sql"},
         tags={"layer": "marts"},
+        metadata={
+            "dagster/column_schema": column_schema(f"marts/{mart.name}"),
+            "dagster/table_name": f"marts.{mart.name}",
+        },
         description=(
             f"`marts.{mart.name}`: {mart.description}{split} SQL: `sql/marts/{mart.name}.sql`; formulas in "
             "docs/marts.md."
@@ -162,14 +167,13 @@ def build_mart_asset(mart: Mart) -> dg.AssetsDefinition:
                 started = time.perf_counter()
                 outcomes.append(validate_mart(con, quality, "marts", mart.name, as_of, entities))
                 quality_seconds += time.perf_counter() - started
-            schema = con.execute(f"DESCRIBE marts.{mart.name}").fetchall()
         docs = dg.MetadataValue.path(outcomes[-1].docs_index)
         yield dg.MaterializeResult(
             metadata={
                 "dagster/row_count": rows,
                 "as_of": ", ".join(d.isoformat() for d, _ in dates),
                 **({"legal_entities": ", ".join(sorted({e for _, es in dates for e in es}))} if mart.by_entity else {}),
-                "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(n, t) for n, t, *_ in schema]),
+                "dagster/column_schema": column_schema(f"marts/{mart.name}"),
                 "data_docs": docs,
                 "quality_seconds": round(quality_seconds, 3),
             }

@@ -22,6 +22,7 @@ from assets.recon import incremental
 from assets.recon.assets import FAULT_INPUTS, as_of_of, ensure_firm_views, params_for, scoped_to
 from assets.recon.kept import BILLING_LINE_EXCEPTIONS, CONTRACTOR_HOURS, OFF
 from resources import Warehouse
+from resources.columns import column_schema
 from resources.settings import PssyncSettings
 from resources.warehouse import bound_params, sql_text
 
@@ -111,6 +112,7 @@ def _simple_recon_asset(name: str, description: str, owner: str, also: tuple[str
         owners=[TEAM[owner]],
         kinds={"duckdb", "sql"},
         tags={"layer": "recon"},
+        metadata={"dagster/column_schema": column_schema(f"recon/{name}"), "dagster/table_name": f"recon.{name}"},
         description=f"{description} SQL: `sql/recon/{name}.sql`.",
     )
     def recon_table(
