@@ -10,12 +10,27 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from assets.extract.specs import BY_NAME
 from estate import psa_db
 
 if TYPE_CHECKING:
     from tests.scenario import Scenario
 
 TS = "2026-01-01T00:00:00.000Z"
+
+
+def header(source_object: str) -> list[str]:
+    """The columns of a source file, as the source formats declare them (assets/extract/sources/)."""
+    return [f.label for f in BY_NAME[source_object].fields]
+
+
+def write_csv(path: Path, columns: list[str], rows) -> None:
+    """A CSV file as the ERP exports write it (CRLF line ends)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, lineterminator="\r\n")
+        w.writerow(columns)
+        w.writerows(rows)
 
 
 def write_files(s: Scenario) -> Path:
@@ -80,21 +95,7 @@ def write_files(s: Scenario) -> Path:
         _csv(
             s,
             f"erp/invoices_{day}.csv",
-            [
-                "Internal ID",
-                "Document Number",
-                "Customer",
-                "Subsidiary",
-                "Date",
-                "Due Date",
-                "Currency",
-                "Exchange Rate",
-                "Status",
-                "Billing Batch ID",
-                "Memo",
-                "Date Created",
-                "Last Modified",
-            ],
+            header("erp_invoices"),
             [
                 (
                     i["id"],
@@ -117,21 +118,7 @@ def write_files(s: Scenario) -> Path:
         _csv(
             s,
             f"erp/invoice_lines_{day}.csv",
-            [
-                "Invoice Internal ID",
-                "Line",
-                "Item",
-                "Project Code",
-                "Quantity",
-                "Rate",
-                "Amount",
-                "Tax Code",
-                "Tax Amount",
-                "PSA Time Entry ID",
-                "PSA Milestone ID",
-                "PSA Expense ID",
-                "Service Date",
-            ],
+            header("erp_invoice_lines"),
             [
                 (
                     x["inv"],
@@ -156,7 +143,7 @@ def write_files(s: Scenario) -> Path:
         _csv(
             s,
             f"erp/payments_{day}.csv",
-            ["Internal ID", "Invoice Internal ID", "Date", "Amount", "Currency"],
+            header("erp_payments"),
             [p for p in s.payments if p[2] == day],
         )
     _csv(
@@ -169,13 +156,8 @@ def write_files(s: Scenario) -> Path:
     return r
 
 
-def _csv(s: Scenario, rel: str, header: list[str], rows) -> None:
-    path = s.root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh, lineterminator="\r\n")
-        w.writerow(header)
-        w.writerows(rows)
+def _csv(s: Scenario, rel: str, columns: list[str], rows) -> None:
+    write_csv(s.root / rel, columns, rows)
 
 
 def _psa(s: Scenario) -> None:

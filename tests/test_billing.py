@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from datetime import date, timedelta
 from decimal import Decimal
@@ -18,6 +17,7 @@ from resources.outputs import OutputFolder
 from tests.helpers import emit_every_entity, materialize_as_of
 from tests.helpers import query as q
 from tests.scenario import Scenario
+from tests.scenario_files import header, write_csv
 
 TM = "PS-TM-HOURS"
 
@@ -70,50 +70,19 @@ def import_into_erp(landing: Path, batch_files: list[Path], day: date, first_inv
                     ln["service_date"],
                 ]
             )
-    for name, header, rows in (
+    for name, columns, rows in (
         (
             "invoices",
-            [
-                "Internal ID",
-                "Document Number",
-                "Customer",
-                "Subsidiary",
-                "Date",
-                "Due Date",
-                "Currency",
-                "Exchange Rate",
-                "Status",
-                "Billing Batch ID",
-                "Memo",
-                "Date Created",
-                "Last Modified",
-            ],
+            header("erp_invoices"),
             heads,
         ),
         (
             "invoice_lines",
-            [
-                "Invoice Internal ID",
-                "Line",
-                "Item",
-                "Project Code",
-                "Quantity",
-                "Rate",
-                "Amount",
-                "Tax Code",
-                "Tax Amount",
-                "PSA Time Entry ID",
-                "PSA Milestone ID",
-                "PSA Expense ID",
-                "Service Date",
-            ],
+            header("erp_invoice_lines"),
             lines,
         ),
     ):
-        with open(landing / "erp" / f"{name}_{day.isoformat()}.csv", "w", newline="") as fh:
-            w = csv.writer(fh, lineterminator="\r\n")
-            w.writerow(header)
-            w.writerows(rows)
+        write_csv(landing / "erp" / f"{name}_{day.isoformat()}.csv", columns, rows)
 
 
 def test_time_lines_are_the_unbilled_entries_of_the_ground_truth_at_the_expected_rate(billed):
