@@ -10,6 +10,7 @@ moment of connecting, see ``secret``).
 
 from __future__ import annotations
 
+import difflib
 import functools
 import math
 import os
@@ -37,6 +38,10 @@ LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 EXECUTORS = ("in_process", "celery")  # where a run's steps execute (dagster_project/executors.py builds each)
 MAX_DAYS = 3650  # ten years: a longer span is a typo, not a policy
 MAX_AMOUNT = Decimal("999999999999.99")  # the largest amount a setting or policy takes: DECIMAL(18, 2) with room
+# the PSSYNC_* variables read besides the settings and the secrets: who acts on the command line, a new user's
+# password, the production Dagster instance's database (dagster_home/production/dagster.yaml)
+OTHER_VARIABLES = ("PSSYNC_PASSWORD", "PSSYNC_TOKEN", "PSSYNC_NEW_PASSWORD", "PSSYNC_DAGSTER_PG_URL")
+TEST_PREFIX = "PSSYNC_TEST_"  # the test suite's own (tests/README: the services it uses)
 # variables that are no longer read: set, they stop the command rather than be silently ignored
 RETIRED = {
     "PSSYNC_DUAL_APPROVAL_ABOVE": "no longer read: the dual-approval threshold lives in the workflow store, changed "
@@ -132,6 +137,9 @@ class PssyncSettings(dg.ConfigurableResource):
         for name, rule in RETIRED.items():
             if os.environ.get(name):
                 raise SettingsError(f"{name}={os.environ[name]!r}: {rule}")
+        unknown = unknown_variables()
+        if unknown:
+            raise SettingsError(unknown[0])
         refused = _memory_cap_refused(self.duckdb_memory_limit)
         if refused:
             bad("duckdb_memory_limit", f"not a memory cap DuckDB can work in, such as 4GB ({refused})")
@@ -207,6 +215,19 @@ class PssyncSettings(dg.ConfigurableResource):
         if as_of is not None:
             tags["pssync/as_of"] = as_of
         return tags
+
+
+def unknown_variables() -> list[str]:
+    """One line per ``PSSYNC_*`` variable of the environment that pssync does not read (a typo such as
+    PSSYNC_REPORTNG_CURRENCY would otherwise leave the default in force without a word), with the nearest name."""
+    known = {PREFIX + n.upper() for n in PssyncSettings.model_fields} | {*SECRETS, *OTHER_VARIABLES, *RETIRED}
+    lines = []
+    for name in sorted(os.environ):
+        if name.startswith(PREFIX) and name not in known and not name.startswith(TEST_PREFIX):
+            near = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {near[0]}?)" if near else ""
+            lines.append(f"{name}: pssync reads no such variable{hint}; unset it or correct its name")
+    return lines
 
 
 @functools.lru_cache(maxsize=8)

@@ -73,11 +73,28 @@ def test_generate_run_and_list_for_finance(tmp_path, monkeypatch, capsys):
     assert main(["exceptions", "--as-of", "2020-01-01", "--warehouse", str(wh)]) == 2
 
 
-def test_parser_rejects_a_bad_date(capsys):
+@pytest.mark.parametrize("text", ["30/09/2026", "20260930", "2026-W40-3"])
+def test_parser_rejects_a_date_not_written_yyyy_mm_dd(capsys, text):
     with pytest.raises(SystemExit) as stopped:
-        build_parser().parse_args(["run", "--as-of", "30/09/2026"])
+        build_parser().parse_args(["run", "--as-of", text])
     assert stopped.value.code == 2
-    assert "not a YYYY-MM-DD date: '30/09/2026'" in capsys.readouterr().err
+    assert f"not a YYYY-MM-DD date: '{text}'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_query_shows_durations_and_lists_in_every_format(tmp_path, capsys, fmt):
+    """ops.sync_runs has an INTERVAL column and SHOW ALL TABLES lists: both answered, never a traceback."""
+    import duckdb
+
+    snapshot = tmp_path / "snap.duckdb"
+    con = duckdb.connect(str(snapshot))
+    con.execute("CREATE TABLE runs AS SELECT INTERVAL 90 MINUTE AS took, ['a', 'b'] AS names, 7 AS n")
+    con.close()
+    assert main(["query", "SELECT * FROM runs", "--snapshot", str(snapshot), "--format", fmt]) == 0
+    out = capsys.readouterr().out
+    assert "01:30:00" in out and "7" in out
+    if fmt == "csv":
+        assert out.splitlines()[1] == '01:30:00,"[""a"", ""b""]",7'
 
 
 @pytest.mark.long

@@ -61,6 +61,23 @@ def test_a_wrong_setting_names_its_variable_value_and_rule(monkeypatch, variable
     assert str(err.value).startswith(f"{variable}=") and says in str(err.value)
 
 
+@pytest.mark.parametrize(
+    "typo, meant",
+    [("PSSYNC_REPORTNG_CURRENCY", "PSSYNC_REPORTING_CURRENCY"), ("PSSYNC_WAREHOUS", "PSSYNC_WAREHOUSE")],
+)
+def test_a_misspelt_variable_stops_the_command_and_names_the_one_meant(monkeypatch, tmp_path, capsys, typo, meant):
+    """A typo left the default in force without a word (a USD report, the demo warehouse read): now exit 2."""
+    isolate_settings(monkeypatch)
+    monkeypatch.setenv(typo, "EUR")
+    assert main(["batches", "--as-of", "2026-09-30", "--warehouse", str(tmp_path / "w.duckdb")]) == 2
+    err = capsys.readouterr().err.strip()
+    said = f"{typo}: pssync reads no such variable (did you mean {meant}?); unset it or correct its name"
+    assert err == f"pssync batches: {said}"
+    monkeypatch.setenv("PSSYNC_PASSWORD", "x")  # read by the command line, not a setting: known
+    monkeypatch.delenv(typo)
+    assert PssyncSettings.from_env().reporting_currency == "USD"
+
+
 def test_the_command_line_refuses_a_wrong_setting_in_one_line(monkeypatch, tmp_path, capsys):
     isolate_settings(monkeypatch)
     code = main(

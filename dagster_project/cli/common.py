@@ -44,8 +44,12 @@ def warehouse_path(args) -> str:
 
 def emit(frame: pl.DataFrame, fmt: str) -> None:
     """A frame as a table for people, or as CSV or JSON for scripts."""
-    if fmt == "csv":
-        sys.stdout.write(frame.write_csv())
+    if fmt == "csv":  # CSV has no nested values: a list or a record is written as its JSON text
+        nested = [c for c, t in frame.schema.items() if t.is_nested()]
+        flat = frame.with_columns(
+            pl.Series(c, [json.dumps(v, default=str) for v in frame[c].to_list()], dtype=pl.String) for c in nested
+        )
+        sys.stdout.write(flat.write_csv())
     elif fmt == "json":
         sys.stdout.write(json.dumps(frame.to_dicts(), default=str, indent=1) + "\n")
     else:

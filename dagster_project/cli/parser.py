@@ -4,6 +4,7 @@ setting, so ``--help`` works whatever the environment holds."""
 from __future__ import annotations
 
 import argparse
+import re
 from datetime import date
 
 from workbench.batch_states import STATES
@@ -26,7 +27,10 @@ BENCH_SHARED = ("with", "only", "without")  # --shared: the comparison with the 
 
 
 def parse_date(text: str) -> date:
+    """A date as the docs write it, YYYY-MM-DD (Python alone would also take 20260930 or 2026-W40-3)."""
     try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError(text)
         return date.fromisoformat(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {text!r}") from exc

@@ -120,7 +120,7 @@ def cmd_query(args) -> int:
         return 2
     try:
         relation = con.sql(args.sql)
-        frame = relation.pl() if relation is not None else None  # a statement that returns no rows
+        frame = as_frame(relation) if relation is not None else None  # a statement that returns no rows
     except duckdb.Error as exc:
         print(f"pssync query: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
@@ -129,6 +129,18 @@ def cmd_query(args) -> int:
     if frame is not None:
         emit(frame, args.format)
     return 0
+
+
+def as_frame(relation: duckdb.DuckDBPyRelation) -> pl.DataFrame:
+    """A query's rows as a frame; the types polars cannot take (INTERVAL: a duration such as ops.sync_runs') as
+    DuckDB's own text for them."""
+    if any(str(t) == "INTERVAL" for t in relation.types):
+        shown = [
+            f'CAST("{c}" AS VARCHAR) AS "{c}"' if str(t) == "INTERVAL" else f'"{c}"'
+            for c, t in zip(relation.columns, relation.types)
+        ]
+        relation = relation.project(", ".join(shown))
+    return relation.pl()
 
 
 def cmd_report(args) -> int:
