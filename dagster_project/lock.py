@@ -8,11 +8,35 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import duckdb
+
 from resources.warehouse import is_shared
 
 
 class WarehouseBusy(RuntimeError):
     """Another pssync run holds the warehouse."""
+
+
+def holder_of(path: str) -> str:
+    """Who holds the warehouse now, as its lock file says (the run and its as-of date, its pid and start)."""
+    target = Path(path).resolve()
+    try:
+        return target.with_name(target.name + ".lock").read_text(encoding="utf-8").strip() or "another process"
+    except OSError:
+        return "another process"
+
+
+def is_locked_out(exc: BaseException) -> bool:
+    """Whether DuckDB refused to open the file because another process writes it."""
+    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+
+
+def busy(path: str) -> WarehouseBusy:
+    """What a read says when a run writes the warehouse: who, and what to do instead."""
+    return WarehouseBusy(
+        f"the warehouse {path} is being written by {holder_of(path)}: run this again when it ends, or read the "
+        "published snapshot meanwhile (pssync query)"
+    )
 
 
 @contextmanager

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
 
 import pytest
 
@@ -143,3 +144,39 @@ def test_backfill_settles_dates_in_order_stops_where_one_cannot_run_and_reruns_i
     capsys.readouterr()
     assert main(["backfill", "--from", "2026-03-16", "--to", "2026-03-13", *where]) == 2
     assert "NOT STARTED — --to 2026-03-13 is before --from 2026-03-16" in capsys.readouterr().err
+
+
+def test_reads_while_a_run_writes_say_who_holds_the_warehouse_in_one_line(tmp_path, monkeypatch, capsys):
+    """DuckDB lets no other process open a file one process writes: exceptions, batches and report said so in a
+    14-line traceback (exit 1). Now one line naming the run that holds it, and exit 75 as for a run."""
+    import duckdb
+
+    from dagster_project.lock import warehouse_lock
+
+    isolate_settings(monkeypatch)
+    wh = tmp_path / "wh.duckdb"
+    duckdb.connect(str(wh)).close()
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(wh)!r}); print('open', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert writer.stdout.readline().strip() == "open"
+        with warehouse_lock(str(wh), date.fromisoformat("2026-09-30")):  # what the run's lock file says
+            for command in (
+                ["exceptions", "--as-of", "2026-09-30"],
+                ["batches", "--as-of", "2026-09-30"],
+                ["report", "--as-of", "2026-09-30", "--output-dir", str(tmp_path / "out")],
+            ):
+                assert main([*command, "--warehouse", str(wh)]) == 75
+                err = capsys.readouterr().err.strip().splitlines()
+                assert len(err) == 1 and err[0].startswith(f"pssync {command[0]}: the warehouse {wh} is being written")
+                assert "pssync run as-of 2026-09-30" in err[0] and "pssync query" in err[0]
+    finally:
+        writer.kill()
+        writer.wait()

@@ -6,11 +6,13 @@ import json
 import os
 import sys
 
+import duckdb
 import polars as pl
 import sqlalchemy as sa
 
+from dagster_project.lock import busy, is_locked_out
 from resources.settings import PssyncSettings, install
-from resources.warehouse import is_shared
+from resources.warehouse import is_shared, open_warehouse
 
 
 def command_settings(args, defaults: dict | None = None) -> PssyncSettings:
@@ -40,6 +42,18 @@ def warehouse_path(args) -> str:
     if not is_shared(path) and not os.path.exists(path):
         raise SystemExit(f"no warehouse at {path}: run `pssync run` (or `make demo`) first, or pass --warehouse")
     return path
+
+
+def read_warehouse(args) -> duckdb.DuckDBPyConnection:
+    """The warehouse, read-only. While a run writes an embedded one, DuckDB lets no other process open the file:
+    ``WarehouseBusy`` then says who holds it (the command exits 75, as when a run meets another)."""
+    path = warehouse_path(args)
+    try:
+        return open_warehouse(path, read_only=True)
+    except duckdb.IOException as exc:
+        if is_locked_out(exc):
+            raise busy(path) from None
+        raise
 
 
 def emit(frame: pl.DataFrame, fmt: str) -> None:

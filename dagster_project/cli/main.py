@@ -38,6 +38,7 @@ def command(name: str):
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)  # reads no setting: --help works whatever the environment holds
     # imported after parsing: the settings bring Dagster (a second of start-up that `--help` does without)
+    from dagster_project.lock import WarehouseBusy
     from resources.settings import SettingsError, uninstall
 
     try:
@@ -45,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"pssync {args.command}: {exc}", file=sys.stderr)
         return 2
+    except WarehouseBusy as exc:  # a read while a run writes: who holds the warehouse, what to do instead
+        print(f"pssync {args.command}: {exc}", file=sys.stderr)
+        return 75
     except BrokenPipeError:  # `pssync ... | head`: the reader left; not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

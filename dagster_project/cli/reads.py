@@ -13,9 +13,10 @@ import polars as pl
 
 from assets.marts.report import write_report
 from assets.ops.exceptions import OPEN_EXCEPTIONS_MEANING, open_exceptions
-from dagster_project.cli.common import command_settings, emit, warehouse_path
+from dagster_project.cli.common import command_settings, emit, read_warehouse, warehouse_path
+from dagster_project.lock import busy, is_locked_out
 from resources.outputs import snapshot_path
-from resources.warehouse import open_warehouse, read_frame, table_exists
+from resources.warehouse import read_frame, table_exists
 
 
 def cmd_exceptions(args) -> int:
@@ -27,7 +28,7 @@ def cmd_exceptions(args) -> int:
     if args.as_of is None:
         print("pssync exceptions: --as-of is required to list exceptions", file=sys.stderr)
         return 2
-    con = open_warehouse(warehouse_path(args), read_only=True)
+    con = read_warehouse(args)
     try:
         reconciled = (
             table_exists(con, "recon.time_to_bill")
@@ -66,7 +67,7 @@ def cmd_batches(args) -> int:
     if not args.as_of:
         print("pssync batches: --as-of is required to list batches", file=sys.stderr)
         return 2
-    con = open_warehouse(warehouse_path(args), read_only=True)
+    con = read_warehouse(args)
     try:
         if not table_exists(con, "billing.batches"):
             print("no billing batches yet: run `pssync run --as-of DATE` first", file=sys.stderr)
@@ -148,6 +149,11 @@ def cmd_report(args) -> int:
     path = warehouse_path(args)
     settings = command_settings(args)
     out = Path(settings.outputs) / "reports" / f"pssync-report-{args.as_of}.html"
-    write_report(path, args.as_of, settings.reporting_currency, out)
+    try:
+        write_report(path, args.as_of, settings.reporting_currency, out)
+    except duckdb.IOException as exc:
+        if is_locked_out(exc):
+            raise busy(path) from None
+        raise
     print(f"report written to {out}")
     return 0
