@@ -18,8 +18,9 @@ CREATE OR REPLACE MACRO is_live_approved(status, deleted_at) AS status = 'approv
 -- the latest version of each record of a history table (named as text) among the versions `known` on the date:
 -- the greatest version stamp (up to three stamps, compared in order; ties: the later stamps), one row per
 -- record_key (several key columns: a struct of them). What counts as a version known by the end of a date, and
--- which stamps order the versions, is each source's (sql/canonical/<name>_asof.sql)
-CREATE OR REPLACE MACRO latest_version(history, record_key, known, stamp1, stamp2 := NULL, stamp3 := NULL) AS TABLE
+-- which stamps order the versions, is each source's (sql/canonical/<name>_asof.sql). An unused stamp is the constant
+-- FALSE: a NULL default has no type, and the shared warehouse's catalog cannot store the macro then
+CREATE OR REPLACE MACRO latest_version(history, record_key, known, stamp1, stamp2 := FALSE, stamp3 := FALSE) AS TABLE
 SELECT * FROM query_table(history) WHERE known
 QUALIFY row_number() OVER (PARTITION BY record_key
                            ORDER BY stamp1 DESC NULLS LAST, stamp2 DESC NULLS LAST, stamp3 DESC NULLS LAST) = 1;
