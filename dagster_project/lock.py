@@ -26,17 +26,19 @@ def holder_of(path: str) -> str:
         return "another process"
 
 
-def is_locked_out(exc: BaseException) -> bool:
-    """Whether DuckDB refused to open the file because another process writes it."""
-    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
-
-
-def busy(path: str) -> WarehouseBusy:
-    """What a read says when a run writes the warehouse: who, and what to do instead."""
-    return WarehouseBusy(
-        f"the warehouse {path} is being written by {holder_of(path)}: run this again when it ends, or read the "
-        "published snapshot meanwhile (pssync query)"
-    )
+@contextmanager
+def refused_while_written(path: str):
+    """DuckDB's refusal to open a file that another process writes, as ``WarehouseBusy`` naming that process and
+    what to do instead (any other error is raised as it is)."""
+    try:
+        yield
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        raise WarehouseBusy(
+            f"the warehouse {path} is being written by {holder_of(path)}: run this again when it ends, or read the "
+            "published snapshot meanwhile (pssync query)"
+        ) from None
 
 
 @contextmanager

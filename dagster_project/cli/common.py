@@ -10,7 +10,7 @@ import duckdb
 import polars as pl
 import sqlalchemy as sa
 
-from dagster_project.lock import busy, is_locked_out
+from dagster_project.lock import refused_while_written
 from resources.settings import PssyncSettings, install
 from resources.warehouse import is_shared, open_warehouse
 
@@ -48,12 +48,8 @@ def read_warehouse(args) -> duckdb.DuckDBPyConnection:
     """The warehouse, read-only. While a run writes an embedded one, DuckDB lets no other process open the file:
     ``WarehouseBusy`` then says who holds it (the command exits 75, as when a run meets another)."""
     path = warehouse_path(args)
-    try:
+    with refused_while_written(path):
         return open_warehouse(path, read_only=True)
-    except duckdb.IOException as exc:
-        if is_locked_out(exc):
-            raise busy(path) from None
-        raise
 
 
 def emit(frame: pl.DataFrame, fmt: str) -> None:

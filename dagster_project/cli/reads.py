@@ -1,6 +1,6 @@
 """What people read from the command line: open exceptions, billing batches, the analysts' SQL on the published
-snapshot, and the HTML report. Each reads the warehouse read-only (or the snapshot), so it answers while a sync
-writes."""
+snapshot, and the HTML report. While a run writes the warehouse, ``exceptions``, ``batches`` and ``report`` say so
+in one line (exit 75); ``query`` reads the snapshot and answers."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import polars as pl
 from assets.marts.report import write_report
 from assets.ops.exceptions import OPEN_EXCEPTIONS_MEANING, open_exceptions
 from dagster_project.cli.common import command_settings, emit, read_warehouse, warehouse_path
-from dagster_project.lock import busy, is_locked_out
+from dagster_project.lock import refused_while_written
 from resources.outputs import snapshot_path
 from resources.warehouse import read_frame, table_exists
 
@@ -149,11 +149,7 @@ def cmd_report(args) -> int:
     path = warehouse_path(args)
     settings = command_settings(args)
     out = Path(settings.outputs) / "reports" / f"pssync-report-{args.as_of}.html"
-    try:
+    with refused_while_written(path):
         write_report(path, args.as_of, settings.reporting_currency, out)
-    except duckdb.IOException as exc:
-        if is_locked_out(exc):
-            raise busy(path) from None
-        raise
     print(f"report written to {out}")
     return 0
