@@ -16,6 +16,7 @@ from assets.ops.exceptions import OPEN_EXCEPTIONS_MEANING, open_exceptions
 from dagster_project.cli.common import command_settings, emit, read_warehouse, warehouse_path
 from dagster_project.lock import refused_while_written
 from resources.outputs import snapshot_path
+from resources.settings import current
 from resources.warehouse import read_frame, table_exists
 
 
@@ -147,7 +148,7 @@ def as_frame(relation: duckdb.DuckDBPyRelation) -> pl.DataFrame:
 def cmd_report(args) -> int:
     """``pssync report --as-of DATE``: the one-page HTML report for finance and delivery."""
     path = warehouse_path(args)
-    settings = command_settings(args)
+    settings = current()  # installed by warehouse_path: the command's settings, read once
     out = Path(settings.outputs) / "reports" / f"pssync-report-{args.as_of}.html"
     with refused_while_written(path):
         write_report(path, args.as_of, settings.reporting_currency, out)
