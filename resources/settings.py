@@ -41,7 +41,7 @@ MAX_AMOUNT = Decimal("999999999999.99")  # the largest amount a setting or polic
 # the PSSYNC_* variables read besides the settings and the secrets: who acts on the command line, a new user's
 # password, the production Dagster instance's database (dagster_home/production/dagster.yaml)
 OTHER_VARIABLES = ("PSSYNC_PASSWORD", "PSSYNC_TOKEN", "PSSYNC_NEW_PASSWORD", "PSSYNC_DAGSTER_PG_URL")
-TEST_PREFIX = "PSSYNC_TEST_"  # the test suite's own (tests/README: the services it uses)
+TEST_PREFIX = "PSSYNC_TEST_"  # the test suite's own, such as PSSYNC_TEST_PG_URL (.ci/run)
 # variables that are no longer read: set, they stop the command rather than be silently ignored
 RETIRED = {
     "PSSYNC_DUAL_APPROVAL_ABOVE": "no longer read: the dual-approval threshold lives in the workflow store, changed "
